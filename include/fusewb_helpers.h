@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Prototypes of fuse-wb's C shims (rust/helpers.c): one-line wrappers of
+ * static inline functions and macros that Rust cannot call directly. No logic
+ * lives here; every shim forwards to exactly one kernel helper.
+ */
+#ifndef FUSEWB_HELPERS_H
+#define FUSEWB_HELPERS_H
+
+#include <linux/cred.h>
+#include <linux/dcache.h>
+#include <linux/delayed_call.h>
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/jiffies.h>
+#include <linux/pagemap.h>
+#include <linux/pid_namespace.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <linux/user_namespace.h>
+#include <linux/wait.h>
+
+/* Inodes. */
+loff_t fusewb_i_size_read(const struct inode *inode);
+void fusewb_i_size_write(struct inode *inode, loff_t size);
+void fusewb_inode_set_atime(struct inode *inode, time64_t sec, long nsec);
+void fusewb_inode_set_mtime(struct inode *inode, time64_t sec, long nsec);
+void fusewb_inode_set_ctime(struct inode *inode, time64_t sec, long nsec);
+void fusewb_i_uid_write(struct inode *inode, uid_t uid);
+void fusewb_i_gid_write(struct inode *inode, gid_t gid);
+void *fusewb_alloc_inode_sb(struct super_block *sb, struct kmem_cache *cache, gfp_t gfp);
+struct kmem_cache *fusewb_kmem_cache_create(const char *name, unsigned int size,
+					    unsigned int align, slab_flags_t flags,
+					    void (*ctor)(void *));
+
+/* Dentries and symlinks. */
+bool fusewb_d_in_lookup(const struct dentry *dentry);
+void fusewb_d_lookup_done(struct dentry *dentry);
+void fusewb_set_delayed_call(struct delayed_call *call, void (*fn)(void *), void *arg);
+bool fusewb_dir_emit(struct dir_context *ctx, const char *name, int namelen, u64 ino,
+		     unsigned int type);
+
+/* Folios and readahead. */
+loff_t fusewb_folio_pos(struct folio *folio);
+size_t fusewb_folio_size(const struct folio *folio);
+void fusewb_folio_mark_uptodate(struct folio *folio);
+void *fusewb_kmap_local_folio(struct folio *folio, size_t offset);
+void fusewb_kunmap_local(const void *addr);
+struct folio *fusewb_readahead_folio(struct readahead_control *ractl);
+loff_t fusewb_readahead_pos(struct readahead_control *ractl);
+size_t fusewb_readahead_length(struct readahead_control *ractl);
+
+/* Waiting, signals, poll, user copies. */
+void fusewb_init_waitqueue_head(struct wait_queue_head *wq);
+void fusewb_wake_up_all(struct wait_queue_head *wq);
+void fusewb_poll_wait(struct file *filp, struct wait_queue_head *wq, poll_table *pt);
+int fusewb_fatal_signal_pending(void);
+int fusewb_signal_pending(void);
+size_t fusewb_iov_iter_count(const struct iov_iter *iter);
+u64 fusewb_get_jiffies_64(void);
+
+/* Credentials and namespaces of the current task. */
+const struct cred *fusewb_current_cred(void);
+kuid_t fusewb_current_fsuid(void);
+kgid_t fusewb_current_fsgid(void);
+pid_t fusewb_current_pid_nr_ns(struct pid_namespace *ns);
+struct pid_namespace *fusewb_get_current_pid_ns(void);
+void fusewb_put_pid_ns(struct pid_namespace *ns);
+struct user_namespace *fusewb_get_user_ns(struct user_namespace *ns);
+void fusewb_put_user_ns(struct user_namespace *ns);
+
+#endif /* FUSEWB_HELPERS_H */

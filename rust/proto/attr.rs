@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Validation of the attributes a server reports.
+
+use super::ProtoError;
+use crate::abi;
+
+/// File type bits of a mode (`S_IFMT`).
+pub(crate) const S_IFMT: u32 = 0o170000;
+/// Directory.
+pub(crate) const S_IFDIR: u32 = 0o040000;
+/// Regular file.
+pub(crate) const S_IFREG: u32 = 0o100000;
+/// Symbolic link.
+pub(crate) const S_IFLNK: u32 = 0o120000;
+/// Character device.
+pub(crate) const S_IFCHR: u32 = 0o020000;
+/// Block device.
+pub(crate) const S_IFBLK: u32 = 0o060000;
+/// FIFO.
+pub(crate) const S_IFIFO: u32 = 0o010000;
+/// Socket.
+pub(crate) const S_IFSOCK: u32 = 0o140000;
+
+/// The node id of the root directory.
+pub(crate) const ROOT_ID: u64 = abi::FUSE_ROOT_ID as u64;
+
+const NSEC_PER_SEC: u32 = 1_000_000_000;
+
+/// Whether `mode` names one of the seven file types.
+pub(crate) fn valid_type(mode: u32) -> bool {
+    matches!(
+        mode & S_IFMT,
+        S_IFDIR | S_IFREG | S_IFLNK | S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK
+    )
+}
+
+/// Checks attributes from the server: a known file type, a size that fits
+/// `loff_t`, and normalised timestamps.
+pub(crate) fn validate(attr: &abi::fuse_attr) -> Result<(), ProtoError> {
+    if !valid_type(attr.mode) || attr.size > i64::MAX as u64 {
+        return Err(ProtoError::BadAttr);
+    }
+    if attr.atimensec >= NSEC_PER_SEC || attr.mtimensec >= NSEC_PER_SEC || attr.ctimensec >= NSEC_PER_SEC
+    {
+        return Err(ProtoError::BadAttr);
+    }
+    Ok(())
+}
+
+/// The `d_type` (`DT_*`) of a mode.
+pub(crate) fn dtype_of_mode(mode: u32) -> u32 {
+    (mode & S_IFMT) >> 12
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr(mode: u32) -> abi::fuse_attr {
+        abi::fuse_attr { mode, ..Default::default() }
+    }
+
+    #[test]
+    fn types() {
+        for t in [S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK] {
+            assert!(validate(&attr(t | 0o644)).is_ok());
+        }
+        assert_eq!(validate(&attr(0o644)), Err(ProtoError::BadAttr));
+        assert_eq!(validate(&attr(0o170644)), Err(ProtoError::BadAttr));
+        assert_eq!(dtype_of_mode(S_IFDIR | 0o755), 4);
+        assert_eq!(dtype_of_mode(S_IFREG), 8);
+    }
+
+    #[test]
+    fn size_and_times() {
+        let mut a = attr(S_IFREG);
+        a.size = i64::MAX as u64;
+        assert!(validate(&a).is_ok());
+        a.size = 1 << 63;
+        assert_eq!(validate(&a), Err(ProtoError::BadAttr));
+        let mut a = attr(S_IFREG);
+        a.mtimensec = 999_999_999;
+        assert!(validate(&a).is_ok());
+        a.mtimensec = 2_000_000_000;
+        assert_eq!(validate(&a), Err(ProtoError::BadAttr));
+        let mut a = attr(S_IFREG);
+        a.ctimensec = 1_000_000_000;
+        assert_eq!(validate(&a), Err(ProtoError::BadAttr));
+    }
+}

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The FUSE wire protocol: pure logic, no kernel dependencies.
+//!
+//! Everything here compiles both into the module and into the host test crate
+//! (`tests/host`), so `cargo test` covers it. The wire structures themselves
+//! come from the kernel's `include/uapi/linux/fuse.h` through bindgen
+//! (`crate::abi`). This layer encodes requests into byte buffers the caller
+//! provides, and validates every reply and notification from the server
+//! before anything else looks at it: the server is never trusted.
+
+pub(crate) mod attr;
+pub(crate) mod dirent;
+pub(crate) mod error;
+pub(crate) mod init;
+pub(crate) mod options;
+pub(crate) mod pod;
+pub(crate) mod reply;
+pub(crate) mod request;
+pub(crate) mod time;
+
+pub(crate) use error::ProtoError;
