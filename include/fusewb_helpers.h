@@ -13,6 +13,7 @@
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/jiffies.h>
+#include <linux/kdev_t.h>
 #include <linux/pagemap.h>
 #include <linux/pid_namespace.h>
 #include <linux/poll.h>
@@ -28,6 +29,7 @@ void fusewb_i_size_write(struct inode *inode, loff_t size);
 void fusewb_inode_set_atime(struct inode *inode, time64_t sec, long nsec);
 void fusewb_inode_set_mtime(struct inode *inode, time64_t sec, long nsec);
 void fusewb_inode_set_ctime(struct inode *inode, time64_t sec, long nsec);
+void fusewb_remove_inode_hash(struct inode *inode);
 void fusewb_i_uid_write(struct inode *inode, uid_t uid);
 void fusewb_i_gid_write(struct inode *inode, gid_t gid);
 void *fusewb_alloc_inode_sb(struct super_block *sb, struct kmem_cache *cache, gfp_t gfp);
@@ -36,6 +38,8 @@ struct kmem_cache *fusewb_kmem_cache_create(const char *name, unsigned int size,
 					    void (*ctor)(void *));
 
 /* Dentries and symlinks. */
+struct dentry *fusewb_dget(struct dentry *dentry);
+dev_t fusewb_new_decode_dev(u32 dev);
 bool fusewb_d_in_lookup(const struct dentry *dentry);
 void fusewb_d_lookup_done(struct dentry *dentry);
 void fusewb_set_delayed_call(struct delayed_call *call, void (*fn)(void *), void *arg);
@@ -46,6 +50,7 @@ bool fusewb_dir_emit(struct dir_context *ctx, const char *name, int namelen, u64
 loff_t fusewb_folio_pos(struct folio *folio);
 size_t fusewb_folio_size(const struct folio *folio);
 void fusewb_folio_mark_uptodate(struct folio *folio);
+void fusewb_folio_zero_range(struct folio *folio, size_t start, size_t length);
 void *fusewb_kmap_local_folio(struct folio *folio, size_t offset);
 void fusewb_kunmap_local(const void *addr);
 struct folio *fusewb_readahead_folio(struct readahead_control *ractl);
@@ -55,9 +60,7 @@ size_t fusewb_readahead_length(struct readahead_control *ractl);
 /* Waiting, signals, poll, user copies. */
 void fusewb_init_waitqueue_head(struct wait_queue_head *wq);
 void fusewb_wake_up_all(struct wait_queue_head *wq);
-void fusewb_poll_wait(struct file *filp, struct wait_queue_head *wq, poll_table *pt);
-int fusewb_fatal_signal_pending(void);
-int fusewb_signal_pending(void);
+void fusewb_poll_wait(struct file *filp, struct wait_queue_head *wq, struct poll_table_struct *pt);
 size_t fusewb_iov_iter_count(const struct iov_iter *iter);
 u64 fusewb_get_jiffies_64(void);
 
@@ -68,6 +71,11 @@ kgid_t fusewb_current_fsgid(void);
 pid_t fusewb_current_pid_nr_ns(struct pid_namespace *ns);
 struct pid_namespace *fusewb_get_current_pid_ns(void);
 void fusewb_put_pid_ns(struct pid_namespace *ns);
+kuid_t fusewb_make_kuid(struct user_namespace *ns, uid_t uid);
+kgid_t fusewb_make_kgid(struct user_namespace *ns, gid_t gid);
+uid_t fusewb_from_kuid_munged(struct user_namespace *ns, kuid_t uid);
+gid_t fusewb_from_kgid_munged(struct user_namespace *ns, kgid_t gid);
+bool fusewb_current_in_userns(const struct user_namespace *ns);
 struct user_namespace *fusewb_get_user_ns(struct user_namespace *ns);
 void fusewb_put_user_ns(struct user_namespace *ns);
 

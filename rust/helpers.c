@@ -10,6 +10,7 @@ void fusewb_i_size_write(struct inode *inode, loff_t size) { i_size_write(inode,
 void fusewb_inode_set_atime(struct inode *inode, time64_t sec, long nsec) { inode_set_atime(inode, sec, nsec); }
 void fusewb_inode_set_mtime(struct inode *inode, time64_t sec, long nsec) { inode_set_mtime(inode, sec, nsec); }
 void fusewb_inode_set_ctime(struct inode *inode, time64_t sec, long nsec) { inode_set_ctime(inode, sec, nsec); }
+void fusewb_remove_inode_hash(struct inode *inode) { remove_inode_hash(inode); }
 void fusewb_i_uid_write(struct inode *inode, uid_t uid) { i_uid_write(inode, uid); }
 void fusewb_i_gid_write(struct inode *inode, gid_t gid) { i_gid_write(inode, gid); }
 void *fusewb_alloc_inode_sb(struct super_block *sb, struct kmem_cache *cache, gfp_t gfp)
@@ -19,6 +20,8 @@ struct kmem_cache *fusewb_kmem_cache_create(const char *name, unsigned int size,
 					    void (*ctor)(void *))
 { return kmem_cache_create(name, size, align, flags, ctor); }
 
+struct dentry *fusewb_dget(struct dentry *dentry) { return dget(dentry); }
+dev_t fusewb_new_decode_dev(u32 dev) { return new_decode_dev(dev); }
 bool fusewb_d_in_lookup(const struct dentry *dentry) { return d_in_lookup(dentry); }
 void fusewb_d_lookup_done(struct dentry *dentry) { d_lookup_done(dentry); }
 void fusewb_set_delayed_call(struct delayed_call *call, void (*fn)(void *), void *arg)
@@ -30,6 +33,7 @@ bool fusewb_dir_emit(struct dir_context *ctx, const char *name, int namelen, u64
 loff_t fusewb_folio_pos(struct folio *folio) { return folio_pos(folio); }
 size_t fusewb_folio_size(const struct folio *folio) { return folio_size(folio); }
 void fusewb_folio_mark_uptodate(struct folio *folio) { folio_mark_uptodate(folio); }
+void fusewb_folio_zero_range(struct folio *folio, size_t start, size_t length) { folio_zero_range(folio, start, length); }
 void *fusewb_kmap_local_folio(struct folio *folio, size_t offset) { return kmap_local_folio(folio, offset); }
 void fusewb_kunmap_local(const void *addr) { kunmap_local(addr); }
 struct folio *fusewb_readahead_folio(struct readahead_control *ractl) { return readahead_folio(ractl); }
@@ -38,9 +42,7 @@ size_t fusewb_readahead_length(struct readahead_control *ractl) { return readahe
 
 void fusewb_init_waitqueue_head(struct wait_queue_head *wq) { init_waitqueue_head(wq); }
 void fusewb_wake_up_all(struct wait_queue_head *wq) { wake_up_all(wq); }
-void fusewb_poll_wait(struct file *filp, struct wait_queue_head *wq, poll_table *pt) { poll_wait(filp, wq, pt); }
-int fusewb_fatal_signal_pending(void) { return fatal_signal_pending(current); }
-int fusewb_signal_pending(void) { return signal_pending(current); }
+void fusewb_poll_wait(struct file *filp, struct wait_queue_head *wq, struct poll_table_struct *pt) { poll_wait(filp, wq, pt); }
 size_t fusewb_iov_iter_count(const struct iov_iter *iter) { return iov_iter_count(iter); }
 u64 fusewb_get_jiffies_64(void) { return get_jiffies_64(); }
 
@@ -50,5 +52,10 @@ kgid_t fusewb_current_fsgid(void) { return current_fsgid(); }
 pid_t fusewb_current_pid_nr_ns(struct pid_namespace *ns) { return pid_nr_ns(task_pid(current), ns); }
 struct pid_namespace *fusewb_get_current_pid_ns(void) { return get_pid_ns(task_active_pid_ns(current)); }
 void fusewb_put_pid_ns(struct pid_namespace *ns) { put_pid_ns(ns); }
+kuid_t fusewb_make_kuid(struct user_namespace *ns, uid_t uid) { return make_kuid(ns, uid); }
+kgid_t fusewb_make_kgid(struct user_namespace *ns, gid_t gid) { return make_kgid(ns, gid); }
+uid_t fusewb_from_kuid_munged(struct user_namespace *ns, kuid_t uid) { return from_kuid_munged(ns, uid); }
+gid_t fusewb_from_kgid_munged(struct user_namespace *ns, kgid_t gid) { return from_kgid_munged(ns, gid); }
+bool fusewb_current_in_userns(const struct user_namespace *ns) { return current_in_userns(ns); }
 struct user_namespace *fusewb_get_user_ns(struct user_namespace *ns) { return get_user_ns(ns); }
 void fusewb_put_user_ns(struct user_namespace *ns) { put_user_ns(ns); }

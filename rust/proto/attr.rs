@@ -41,7 +41,9 @@ pub(crate) fn validate(attr: &abi::fuse_attr) -> Result<(), ProtoError> {
     if !valid_type(attr.mode) || attr.size > i64::MAX as u64 {
         return Err(ProtoError::BadAttr);
     }
-    if attr.atimensec >= NSEC_PER_SEC || attr.mtimensec >= NSEC_PER_SEC || attr.ctimensec >= NSEC_PER_SEC
+    if attr.atimensec >= NSEC_PER_SEC
+        || attr.mtimensec >= NSEC_PER_SEC
+        || attr.ctimensec >= NSEC_PER_SEC
     {
         return Err(ProtoError::BadAttr);
     }
@@ -58,12 +60,17 @@ mod tests {
     use super::*;
 
     fn attr(mode: u32) -> abi::fuse_attr {
-        abi::fuse_attr { mode, ..Default::default() }
+        abi::fuse_attr {
+            mode,
+            ..Default::default()
+        }
     }
 
     #[test]
     fn types() {
-        for t in [S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK] {
+        for t in [
+            S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK,
+        ] {
             assert!(validate(&attr(t | 0o644)).is_ok());
         }
         assert_eq!(validate(&attr(0o644)), Err(ProtoError::BadAttr));

@@ -24,6 +24,7 @@ pub(crate) struct Dirent<'a> {
     /// The name, without NUL.
     pub(crate) name: &'a [u8],
     /// For READDIRPLUS: the entry, as a LOOKUP would have returned it.
+    #[cfg_attr(not(test), expect(dead_code, reason = "READDIRPLUS is not offered yet"))]
     pub(crate) entry: Option<abi::fuse_entry_out>,
 }
 
@@ -47,7 +48,11 @@ pub(crate) struct Dirents<'a> {
 
 /// Iterates over the entries of a reply payload.
 pub(crate) fn iter(buf: &[u8], plus: bool) -> Dirents<'_> {
-    Dirents { buf, plus, failed: false }
+    Dirents {
+        buf,
+        plus,
+        failed: false,
+    }
 }
 
 /// Checks a whole READDIR(PLUS) payload.
@@ -65,7 +70,10 @@ impl<'a> Dirents<'a> {
             if e.nodeid != 0 {
                 attr::validate(&e.attr)?;
             }
-            (Some(e), self.buf.get(ENTRY_OUT..).ok_or(ProtoError::BadDirent)?)
+            (
+                Some(e),
+                self.buf.get(ENTRY_OUT..).ok_or(ProtoError::BadDirent)?,
+            )
         } else {
             (None, self.buf)
         };
@@ -74,13 +82,16 @@ impl<'a> Dirents<'a> {
         if namelen == 0 || namelen > NAME_MAX || d.type_ > 15 {
             return Err(ProtoError::BadDirent);
         }
-        let end = DIRENT_HDR.checked_add(namelen).ok_or(ProtoError::BadDirent)?;
+        let end = DIRENT_HDR
+            .checked_add(namelen)
+            .ok_or(ProtoError::BadDirent)?;
         let name = rest.get(DIRENT_HDR..end).ok_or(ProtoError::BadDirent)?;
         if !valid_name(name) {
             return Err(ProtoError::BadDirent);
         }
         if let Some(e) = &entry {
-            if e.nodeid != 0 && (attr::dtype_of_mode(e.attr.mode) != d.type_ || e.nodeid == attr::ROOT_ID)
+            if e.nodeid != 0
+                && (attr::dtype_of_mode(e.attr.mode) != d.type_ || e.nodeid == attr::ROOT_ID)
             {
                 // "." and ".." are never linked, so their node ids are not checked.
                 if name != b"." && name != b".." {
@@ -92,7 +103,13 @@ impl<'a> Dirents<'a> {
         let reclen = align8(end).ok_or(ProtoError::BadDirent)?;
         let skip = reclen.min(rest.len());
         self.buf = rest.get(skip..).ok_or(ProtoError::BadDirent)?;
-        Ok(Dirent { ino: d.ino, off: d.off, typ: d.type_, name, entry })
+        Ok(Dirent {
+            ino: d.ino,
+            off: d.off,
+            typ: d.type_,
+            name,
+            entry,
+        })
     }
 }
 
@@ -118,7 +135,13 @@ mod tests {
     use std::vec::Vec;
 
     fn push(buf: &mut Vec<u8>, ino: u64, off: u64, typ: u32, name: &[u8]) {
-        let d = abi::fuse_dirent { ino, off, namelen: name.len() as u32, type_: typ, ..Default::default() };
+        let d = abi::fuse_dirent {
+            ino,
+            off,
+            namelen: name.len() as u32,
+            type_: typ,
+            ..Default::default()
+        };
         buf.extend_from_slice(pod::bytes_of(&d));
         buf.extend_from_slice(name);
         while buf.len() % 8 != 0 {
@@ -176,7 +199,10 @@ mod tests {
     #[test]
     fn plus_entries() {
         let mut b = Vec::new();
-        let mut e = abi::fuse_entry_out { nodeid: 5, ..Default::default() };
+        let mut e = abi::fuse_entry_out {
+            nodeid: 5,
+            ..Default::default()
+        };
         e.attr.mode = attr::S_IFREG | 0o644;
         b.extend_from_slice(pod::bytes_of(&e));
         push(&mut b, 5, 1, 8, b"f");

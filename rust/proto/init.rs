@@ -100,14 +100,22 @@ pub(crate) fn negotiate(
     } else {
         DEFAULT_MAX_PAGES.min(max_pages_limit.max(1))
     };
-    let time_gran = if (1..=1_000_000_000).contains(&out.time_gran) { out.time_gran } else { 1 };
-    let max_background =
-        if out.max_background == 0 { DEFAULT_MAX_BACKGROUND } else { out.max_background };
-    let congestion_threshold = if out.congestion_threshold == 0 || out.congestion_threshold > max_background {
-        max_background.saturating_mul(3) / 4
+    let time_gran = if (1..=1_000_000_000).contains(&out.time_gran) {
+        out.time_gran
     } else {
-        out.congestion_threshold
+        1
     };
+    let max_background = if out.max_background == 0 {
+        DEFAULT_MAX_BACKGROUND
+    } else {
+        out.max_background
+    };
+    let congestion_threshold =
+        if out.congestion_threshold == 0 || out.congestion_threshold > max_background {
+            max_background.saturating_mul(3) / 4
+        } else {
+            out.congestion_threshold
+        };
     Ok(Negotiated {
         minor,
         flags,
@@ -126,7 +134,11 @@ mod tests {
     use crate::proto::pod;
 
     fn out(f: impl FnOnce(&mut abi::fuse_init_out)) -> abi::fuse_init_out {
-        let mut o = abi::fuse_init_out { major: 7, minor: 41, ..Default::default() };
+        let mut o = abi::fuse_init_out {
+            major: 7,
+            minor: 41,
+            ..Default::default()
+        };
         f(&mut o);
         o
     }
@@ -156,13 +168,25 @@ mod tests {
         let n = negotiate(pod::bytes_of(&o), SUPPORTED_FLAGS, 0, 256).unwrap();
         assert_eq!((n.max_pages, n.max_write), (32, 4096));
         let o = out(|o| o.major = 8);
-        assert_eq!(negotiate(pod::bytes_of(&o), 0, 0, 256), Err(ProtoError::BadInit));
+        assert_eq!(
+            negotiate(pod::bytes_of(&o), 0, 0, 256),
+            Err(ProtoError::BadInit)
+        );
         let o = out(|o| o.minor = 11);
-        assert_eq!(negotiate(pod::bytes_of(&o), 0, 0, 256), Err(ProtoError::BadInit));
+        assert_eq!(
+            negotiate(pod::bytes_of(&o), 0, 0, 256),
+            Err(ProtoError::BadInit)
+        );
         let o = out(|o| o.minor = 99);
-        assert_eq!(negotiate(pod::bytes_of(&o), 0, 0, 256).unwrap().minor, MINOR);
+        assert_eq!(
+            negotiate(pod::bytes_of(&o), 0, 0, 256).unwrap().minor,
+            MINOR
+        );
         let o = out(|_| ());
-        assert_eq!(negotiate(&pod::bytes_of(&o)[..20], 0, 0, 256), Err(ProtoError::BadInit));
+        assert_eq!(
+            negotiate(&pod::bytes_of(&o)[..20], 0, 0, 256),
+            Err(ProtoError::BadInit)
+        );
     }
 
     #[test]
@@ -172,8 +196,12 @@ mod tests {
             o.flags2 = 1;
         });
         let offered = SUPPORTED_FLAGS | (1 << 32);
-        assert!(negotiate(pod::bytes_of(&o), offered, 0, 256).unwrap().has(1 << 32));
+        assert!(negotiate(pod::bytes_of(&o), offered, 0, 256)
+            .unwrap()
+            .has(1 << 32));
         let o = out(|o| o.flags2 = 1);
-        assert!(!negotiate(pod::bytes_of(&o), offered, 0, 256).unwrap().has(1 << 32));
+        assert!(!negotiate(pod::bytes_of(&o), offered, 0, 256)
+            .unwrap()
+            .has(1 << 32));
     }
 }

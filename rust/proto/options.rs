@@ -40,30 +40,36 @@ pub(crate) enum OptError {
 }
 
 impl OptError {
-    /// A one-line explanation naming the option.
-    pub(crate) fn message(&self) -> &'static str {
+    /// A one-line explanation naming the option (for the mount log).
+    pub(crate) fn message(&self) -> &'static core::ffi::CStr {
         match self {
-            OptError::Unknown => "unknown option",
-            OptError::Invalid("fd") => "invalid value for option fd (a file descriptor number)",
+            OptError::Unknown => c"unknown option",
+            OptError::Invalid("fd") => c"invalid value for option fd (a file descriptor number)",
             OptError::Invalid("rootmode") => {
-                "invalid value for option rootmode (octal mode with a valid file type)"
+                c"invalid value for option rootmode (octal mode with a valid file type)"
             }
-            OptError::Invalid("user_id") => "invalid value for option user_id",
-            OptError::Invalid("group_id") => "invalid value for option group_id",
-            OptError::Invalid("max_read") => "invalid value for option max_read",
+            OptError::Invalid("user_id") => c"invalid value for option user_id",
+            OptError::Invalid("group_id") => c"invalid value for option group_id",
+            OptError::Invalid("max_read") => c"invalid value for option max_read",
             OptError::Invalid("blksize") => {
-                "invalid value for option blksize (a power of two from 512 to the page size)"
+                c"invalid value for option blksize (a power of two from 512 to the page size)"
             }
-            OptError::Invalid(_) => "invalid option value",
-            OptError::BadForm("default_permissions") => "option default_permissions takes no value",
-            OptError::BadForm("allow_other") => "option allow_other takes no value",
-            OptError::BadForm("allow_wbcache") => "option allow_wbcache takes no value",
-            OptError::BadForm(_) => "option needs a value",
-            OptError::Missing("fd") => "missing option fd",
-            OptError::Missing("rootmode") => "missing option rootmode",
-            OptError::Missing("user_id") => "missing option user_id",
-            OptError::Missing("group_id") => "missing option group_id",
-            OptError::Missing(_) => "missing option",
+            OptError::Invalid(_) => c"invalid option value",
+            OptError::BadForm("default_permissions") => c"option default_permissions takes no value",
+            OptError::BadForm("allow_other") => c"option allow_other takes no value",
+            OptError::BadForm("allow_wbcache") => c"option allow_wbcache takes no value",
+            OptError::BadForm("fd") => c"option fd needs a value",
+            OptError::BadForm("rootmode") => c"option rootmode needs a value",
+            OptError::BadForm("user_id") => c"option user_id needs a value",
+            OptError::BadForm("group_id") => c"option group_id needs a value",
+            OptError::BadForm("max_read") => c"option max_read needs a value",
+            OptError::BadForm("blksize") => c"option blksize needs a value",
+            OptError::BadForm(_) => c"option needs a value",
+            OptError::Missing("fd") => c"missing option fd",
+            OptError::Missing("rootmode") => c"missing option rootmode",
+            OptError::Missing("user_id") => c"missing option user_id",
+            OptError::Missing("group_id") => c"missing option group_id",
+            OptError::Missing(_) => c"missing option",
         }
     }
 }
@@ -82,7 +88,12 @@ fn parse_u32(v: &[u8], radix: u32) -> Option<u32> {
 
 impl MountOptions {
     /// Applies one `key[=value]` option. `page_size` bounds `blksize`.
-    pub(crate) fn apply(&mut self, key: &[u8], value: Option<&[u8]>, page_size: u32) -> Result<(), OptError> {
+    pub(crate) fn apply(
+        &mut self,
+        key: &[u8],
+        value: Option<&[u8]>,
+        page_size: u32,
+    ) -> Result<(), OptError> {
         fn flag(value: Option<&[u8]>, name: &'static str) -> Result<bool, OptError> {
             match value {
                 None => Ok(true),
@@ -112,7 +123,9 @@ impl MountOptions {
                 }
                 self.blksize = Some(b);
             }
-            b"default_permissions" => self.default_permissions = flag(value, "default_permissions")?,
+            b"default_permissions" => {
+                self.default_permissions = flag(value, "default_permissions")?
+            }
             b"allow_other" => self.allow_other = flag(value, "allow_other")?,
             b"allow_wbcache" => self.allow_wbcache = flag(value, "allow_wbcache")?,
             _ => return Err(OptError::Unknown),
@@ -176,17 +189,45 @@ mod tests {
     fn errors_name_the_option() {
         assert_eq!(parse(&[("fd", Some("x"))]), Err(OptError::Invalid("fd")));
         assert_eq!(parse(&[("fd", None)]), Err(OptError::BadForm("fd")));
-        assert_eq!(parse(&[("fd", Some("99999999999"))]), Err(OptError::Invalid("fd")));
-        assert_eq!(parse(&[("rootmode", Some("644"))]), Err(OptError::Invalid("rootmode")));
-        assert_eq!(parse(&[("rootmode", Some("9"))]), Err(OptError::Invalid("rootmode")));
-        assert_eq!(parse(&[("blksize", Some("1000"))]), Err(OptError::Invalid("blksize")));
-        assert_eq!(parse(&[("blksize", Some("8192"))]), Err(OptError::Invalid("blksize")));
-        assert_eq!(parse(&[("allow_other", Some("1"))]), Err(OptError::BadForm("allow_other")));
+        assert_eq!(
+            parse(&[("fd", Some("99999999999"))]),
+            Err(OptError::Invalid("fd"))
+        );
+        assert_eq!(
+            parse(&[("rootmode", Some("644"))]),
+            Err(OptError::Invalid("rootmode"))
+        );
+        assert_eq!(
+            parse(&[("rootmode", Some("9"))]),
+            Err(OptError::Invalid("rootmode"))
+        );
+        assert_eq!(
+            parse(&[("blksize", Some("1000"))]),
+            Err(OptError::Invalid("blksize"))
+        );
+        assert_eq!(
+            parse(&[("blksize", Some("8192"))]),
+            Err(OptError::Invalid("blksize"))
+        );
+        assert_eq!(
+            parse(&[("allow_other", Some("1"))]),
+            Err(OptError::BadForm("allow_other"))
+        );
         assert_eq!(parse(&[("bogus", None)]), Err(OptError::Unknown));
-        let o = parse(&[("fd", Some("3")), ("rootmode", Some("40000")), ("user_id", Some("0"))]).unwrap();
+        let o = parse(&[
+            ("fd", Some("3")),
+            ("rootmode", Some("40000")),
+            ("user_id", Some("0")),
+        ])
+        .unwrap();
         assert_eq!(o.check_complete(), Err(OptError::Missing("group_id")));
-        assert_eq!(MountOptions::default().check_complete(), Err(OptError::Missing("fd")));
-        assert!(OptError::Missing("rootmode").message().contains("rootmode"));
-        assert!(OptError::Invalid("max_read").message().contains("max_read"));
+        assert_eq!(
+            MountOptions::default().check_complete(),
+            Err(OptError::Missing("fd"))
+        );
+        let msg = |e: OptError| e.message().to_str().unwrap();
+        assert!(msg(OptError::Missing("rootmode")).contains("rootmode"));
+        assert!(msg(OptError::Invalid("max_read")).contains("max_read"));
+        assert!(msg(OptError::BadForm("blksize")).contains("blksize"));
     }
 }

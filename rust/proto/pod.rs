@@ -117,7 +117,11 @@ mod tests {
 
     #[test]
     fn read_and_bytes_roundtrip() {
-        let h = abi::fuse_out_header { len: 16, error: -2, unique: 77 };
+        let h = abi::fuse_out_header {
+            len: 16,
+            error: -2,
+            unique: 77,
+        };
         let b = bytes_of(&h);
         assert_eq!(b.len(), 16);
         let back: abi::fuse_out_header = read_exact(b).unwrap();

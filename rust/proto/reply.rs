@@ -63,18 +63,28 @@ pub(crate) fn parse_header(head: &[u8], total: usize) -> Result<Header, ProtoErr
         if total != OUT_HEADER {
             return Err(ProtoError::BadSize);
         }
-        return Ok(Header::InterruptReply { unique: h.unique & !INT_REQ_BIT, error: h.error });
+        return Ok(Header::InterruptReply {
+            unique: h.unique & !INT_REQ_BIT,
+            error: h.error,
+        });
     }
     // An error reply with a payload is addressed to a request, which then
     // fails: see [`check_reply`].
-    Ok(Header::Reply { unique: h.unique, error: h.error })
+    Ok(Header::Reply {
+        unique: h.unique,
+        error: h.error,
+    })
 }
 
 /// Checks a reply to a known request that expects `kind`: an error reply
 /// must be bare; a success must carry the payload the request expects.
 pub(crate) fn check_reply(kind: ReplyKind, error: i32, payload: &[u8]) -> Result<(), ProtoError> {
     if error != 0 {
-        return if payload.is_empty() { Ok(()) } else { Err(ProtoError::ErrorWithPayload) };
+        return if payload.is_empty() {
+            Ok(())
+        } else {
+            Err(ProtoError::ErrorWithPayload)
+        };
     }
     validate(kind, payload)
 }
@@ -96,10 +106,6 @@ pub(crate) enum ReplyKind {
     Init,
     /// `fuse_statfs_out`.
     Statfs,
-    /// `fuse_write_out`.
-    Write,
-    /// `fuse_lseek_out`.
-    Lseek,
     /// Raw data of at most `max` bytes (READ, READLINK).
     Data {
         /// Largest acceptable payload.
@@ -112,6 +118,22 @@ pub(crate) enum ReplyKind {
         /// READDIRPLUS.
         plus: bool,
     },
+}
+
+impl ReplyKind {
+    /// The largest payload a successful reply may carry (checked before the
+    /// payload is copied in, so a server cannot make the kernel allocate more).
+    pub(crate) fn max_len(&self) -> usize {
+        match *self {
+            ReplyKind::NoReply | ReplyKind::Empty => 0,
+            ReplyKind::Entry => size_of::<abi::fuse_entry_out>(),
+            ReplyKind::Attr => size_of::<abi::fuse_attr_out>(),
+            ReplyKind::Open => size_of::<abi::fuse_open_out>(),
+            ReplyKind::Init => size_of::<abi::fuse_init_out>(),
+            ReplyKind::Statfs => size_of::<abi::fuse_statfs_out>(),
+            ReplyKind::Data { max } | ReplyKind::Dirents { max, .. } => max,
+        }
+    }
 }
 
 /// Smallest INIT reply: the 7.22-era layout without `max_pages` and later.
@@ -145,11 +167,13 @@ pub(crate) fn validate(kind: ReplyKind, payload: &[u8]) -> Result<(), ProtoError
             if payload.len() < INIT_OUT_MIN || payload.len() > size_of::<abi::fuse_init_out>() {
                 return Err(ProtoError::BadSize);
             }
+            let out = read_init(payload)?;
+            if out.major != super::init::MAJOR || out.minor < super::init::MINOR_MIN {
+                return Err(ProtoError::BadInit);
+            }
             Ok(())
         }
         ReplyKind::Statfs => exact::<abi::fuse_statfs_out>(payload).map(|_| ()),
-        ReplyKind::Write => exact::<abi::fuse_write_out>(payload).map(|_| ()),
-        ReplyKind::Lseek => exact::<abi::fuse_lseek_out>(payload).map(|_| ()),
         ReplyKind::Data { max } => {
             if payload.len() > max {
                 Err(ProtoError::BadSize)
@@ -203,19 +227,61 @@ mod tests {
     #[test]
     fn headers() {
         assert_eq!(parse_header(&[0; 8], 8), Err(ProtoError::ShortHeader));
-        assert_eq!(parse_header(&hdr(20, 0, 2), 16), Err(ProtoError::LengthMismatch));
-        assert_eq!(parse_header(&hdr(16, 0, 2), 24), Err(ProtoError::LengthMismatch));
+        assert_eq!(
+            parse_header(&hdr(20, 0, 2), 16),
+            Err(ProtoError::LengthMismatch)
+        );
+        assert_eq!(
+            parse_header(&hdr(16, 0, 2), 24),
+            Err(ProtoError::LengthMismatch)
+        );
         assert_eq!(parse_header(&hdr(16, 5, 2), 16), Err(ProtoError::BadErrno));
-        assert_eq!(parse_header(&hdr(16, -512, 2), 16), Err(ProtoError::BadErrno));
-        assert_eq!(parse_header(&hdr(16, i32::MIN, 2), 16), Err(ProtoError::BadErrno));
-        assert_eq!(parse_header(&hdr(16, -511, 2), 16), Ok(Header::Reply { unique: 2, error: -511 }));
-        assert_eq!(parse_header(&hdr(16, 0, 2), 16), Ok(Header::Reply { unique: 2, error: 0 }));
-        assert_eq!(parse_header(&hdr(16, 0, 3), 16), Ok(Header::InterruptReply { unique: 2, error: 0 }));
+        assert_eq!(
+            parse_header(&hdr(16, -512, 2), 16),
+            Err(ProtoError::BadErrno)
+        );
+        assert_eq!(
+            parse_header(&hdr(16, i32::MIN, 2), 16),
+            Err(ProtoError::BadErrno)
+        );
+        assert_eq!(
+            parse_header(&hdr(16, -511, 2), 16),
+            Ok(Header::Reply {
+                unique: 2,
+                error: -511
+            })
+        );
+        assert_eq!(
+            parse_header(&hdr(16, 0, 2), 16),
+            Ok(Header::Reply {
+                unique: 2,
+                error: 0
+            })
+        );
+        assert_eq!(
+            parse_header(&hdr(16, 0, 3), 16),
+            Ok(Header::InterruptReply {
+                unique: 2,
+                error: 0
+            })
+        );
         assert_eq!(parse_header(&hdr(24, 0, 3), 24), Err(ProtoError::BadSize));
-        assert_eq!(parse_header(&hdr(40, 2, 0), 40), Ok(Header::Notify { code: 2 }));
+        assert_eq!(
+            parse_header(&hdr(40, 2, 0), 40),
+            Ok(Header::Notify { code: 2 })
+        );
         // An error with payload is addressed to the request (which fails).
-        assert_eq!(parse_header(&hdr(24, -2, 2), 24), Ok(Header::Reply { unique: 2, error: -2 }));
-        assert_eq!(check_reply(ReplyKind::Entry, -2, &[0; 8]), Err(ProtoError::ErrorWithPayload));
+        assert_eq!(
+            parse_header(&hdr(24, -2, 2), 24),
+            Ok(Header::Reply {
+                unique: 2,
+                error: -2
+            })
+        );
+        assert_eq!(
+            check_reply(ReplyKind::Entry, -2, &[0; 8]),
+            Err(ProtoError::ErrorWithPayload)
+        );
         assert!(check_reply(ReplyKind::Entry, -2, &[]).is_ok());
     }
 
@@ -223,28 +289,54 @@ mod tests {
     fn payloads() {
         assert!(validate(ReplyKind::Empty, &[]).is_ok());
         assert_eq!(validate(ReplyKind::Empty, &[0]), Err(ProtoError::BadSize));
-        let mut e = abi::fuse_entry_out { nodeid: 7, ..Default::default() };
+        let mut e = abi::fuse_entry_out {
+            nodeid: 7,
+            ..Default::default()
+        };
         e.attr.mode = attr::S_IFREG;
         let b = pod::bytes_of(&e).to_vec();
         assert!(validate(ReplyKind::Entry, &b).is_ok());
-        assert_eq!(validate(ReplyKind::Entry, &b[..120]), Err(ProtoError::BadSize));
+        assert_eq!(
+            validate(ReplyKind::Entry, &b[..120]),
+            Err(ProtoError::BadSize)
+        );
         let mut long = b.clone();
         long.extend_from_slice(&[0; 8]);
         assert_eq!(validate(ReplyKind::Entry, &long), Err(ProtoError::BadSize));
         e.nodeid = 1;
-        assert_eq!(validate(ReplyKind::Entry, pod::bytes_of(&e)), Err(ProtoError::BadNodeId));
+        assert_eq!(
+            validate(ReplyKind::Entry, pod::bytes_of(&e)),
+            Err(ProtoError::BadNodeId)
+        );
         e.nodeid = 0;
         e.attr.mode = 0;
         assert!(validate(ReplyKind::Entry, pod::bytes_of(&e)).is_ok());
         e.nodeid = 9;
-        assert_eq!(validate(ReplyKind::Entry, pod::bytes_of(&e)), Err(ProtoError::BadAttr));
+        assert_eq!(
+            validate(ReplyKind::Entry, pod::bytes_of(&e)),
+            Err(ProtoError::BadAttr)
+        );
         assert!(validate(ReplyKind::Data { max: 4 }, &[0; 4]).is_ok());
-        assert_eq!(validate(ReplyKind::Data { max: 4 }, &[0; 5]), Err(ProtoError::BadSize));
-        assert_eq!(validate(ReplyKind::NoReply, &[]), Err(ProtoError::UnknownUnique));
-        assert_eq!(validate(ReplyKind::Init, &[0; 23]), Err(ProtoError::BadSize));
-        assert!(validate(ReplyKind::Init, &[0; 24]).is_ok());
-        assert!(validate(ReplyKind::Init, &[0; 64]).is_ok());
-        assert_eq!(validate(ReplyKind::Init, &[0; 65]), Err(ProtoError::BadSize));
+        assert_eq!(
+            validate(ReplyKind::Data { max: 4 }, &[0; 5]),
+            Err(ProtoError::BadSize)
+        );
+        assert_eq!(
+            validate(ReplyKind::NoReply, &[]),
+            Err(ProtoError::UnknownUnique)
+        );
+        let mut init = [0u8; 65];
+        init[0] = 7;
+        init[4] = 12;
+        assert_eq!(validate(ReplyKind::Init, &init[..23]), Err(ProtoError::BadSize));
+        assert!(validate(ReplyKind::Init, &init[..24]).is_ok());
+        assert!(validate(ReplyKind::Init, &init[..64]).is_ok());
+        assert_eq!(validate(ReplyKind::Init, &init), Err(ProtoError::BadSize));
+        init[4] = 11;
+        assert_eq!(validate(ReplyKind::Init, &init[..64]), Err(ProtoError::BadInit));
+        init[0] = 8;
+        init[4] = 41;
+        assert_eq!(validate(ReplyKind::Init, &init[..64]), Err(ProtoError::BadInit));
     }
 
     #[test]

@@ -65,18 +65,51 @@ pub(crate) fn encode(
     Ok(())
 }
 
-/// Rewrites the unique id of an encoded request (the id is assigned when
-/// the request is queued, after it was encoded).
-pub(crate) fn set_unique(buf: &mut [u8], unique: u64) -> Result<(), ProtoError> {
-    let mut hdr: abi::fuse_in_header = pod::read(buf).ok_or(ProtoError::TooLarge)?;
-    hdr.unique = unique;
-    buf.get_mut(..IN_HEADER).ok_or(ProtoError::TooLarge)?.copy_from_slice(pod::bytes_of(&hdr));
-    Ok(())
+/// The length of a FORGET (`batch == false`, one entry) or BATCH_FORGET
+/// message carrying `n` entries.
+pub(crate) fn forget_len(n: usize, batch: bool) -> Result<usize, ProtoError> {
+    if !batch {
+        return Ok(IN_HEADER + size_of::<abi::fuse_forget_in>());
+    }
+    n.checked_mul(size_of::<abi::fuse_forget_one>())
+        .and_then(|v| v.checked_add(IN_HEADER + size_of::<abi::fuse_batch_forget_in>()))
+        .ok_or(ProtoError::TooLarge)
 }
 
-/// The opcode of an encoded request.
-pub(crate) fn opcode_of(buf: &[u8]) -> Option<u32> {
-    pod::read::<abi::fuse_in_header>(buf).map(|h| h.opcode)
+/// Writes a FORGET for `entries[0]` (`batch == false`) or a BATCH_FORGET for
+/// all `entries` into `buf` of exactly [`forget_len`] bytes.
+pub(crate) fn encode_forgets(
+    buf: &mut [u8],
+    unique: u64,
+    entries: &[abi::fuse_forget_one],
+    batch: bool,
+) -> Result<(), ProtoError> {
+    if batch {
+        let count = u32::try_from(entries.len()).map_err(|_| ProtoError::TooLarge)?;
+        let head = abi::fuse_batch_forget_in { count, dummy: 0 };
+        // Encode the header and the count, then the entries in place.
+        let n = forget_len(entries.len(), true)?;
+        if buf.len() != n {
+            return Err(ProtoError::TooLarge);
+        }
+        let fixed = IN_HEADER + size_of::<abi::fuse_batch_forget_in>();
+        let (first, mut rest) = buf.split_at_mut(fixed);
+        encode(first, abi::fuse_opcode_FUSE_BATCH_FORGET, unique, 0, Creds::default(), &[pod::bytes_of(&head)])?;
+        // The header must announce the whole message, entries included.
+        let mut hdr: abi::fuse_in_header = pod::read(first).ok_or(ProtoError::TooLarge)?;
+        hdr.len = u32::try_from(n).map_err(|_| ProtoError::TooLarge)?;
+        first.get_mut(..IN_HEADER).ok_or(ProtoError::TooLarge)?.copy_from_slice(pod::bytes_of(&hdr));
+        for e in entries {
+            let (dst, tail) = rest.split_at_mut(size_of::<abi::fuse_forget_one>());
+            dst.copy_from_slice(pod::bytes_of(e));
+            rest = tail;
+        }
+        Ok(())
+    } else {
+        let e = entries.first().ok_or(ProtoError::TooLarge)?;
+        let arg = abi::fuse_forget_in { nlookup: e.nlookup };
+        encode(buf, abi::fuse_opcode_FUSE_FORGET, unique, e.nodeid, Creds::default(), &[pod::bytes_of(&arg)])
+    }
 }
 
 #[cfg(test)]
@@ -92,16 +125,41 @@ mod tests {
         let len = message_len(&args).unwrap();
         assert_eq!(len, 44);
         let mut buf = vec![0u8; len];
-        let creds = Creds { uid: 1, gid: 2, pid: 3 };
+        let creds = Creds {
+            uid: 1,
+            gid: 2,
+            pid: 3,
+        };
         encode(&mut buf, abi::fuse_opcode_FUSE_LOOKUP, 0, 1, creds, &args).unwrap();
         let h: abi::fuse_in_header = pod::read(&buf).unwrap();
-        assert_eq!((h.len, h.opcode, h.nodeid, h.uid, h.gid, h.pid), (44, 1, 1, 1, 2, 3));
+        assert_eq!(
+            (h.len, h.opcode, h.nodeid, h.uid, h.gid, h.pid),
+            (44, 1, 1, 1, 2, 3)
+        );
         assert_eq!(&buf[40..], name);
-        set_unique(&mut buf, 42).unwrap();
-        let h: abi::fuse_in_header = pod::read(&buf).unwrap();
-        assert_eq!(h.unique, 42);
-        assert_eq!(opcode_of(&buf), Some(1));
+        let entries = [
+            abi::fuse_forget_one { nodeid: 5, nlookup: 2 },
+            abi::fuse_forget_one { nodeid: 6, nlookup: 1 },
+        ];
+        let n = forget_len(2, true).unwrap();
+        assert_eq!(n, 40 + 8 + 32);
+        let mut b = vec![0u8; n];
+        encode_forgets(&mut b, 10, &entries, true).unwrap();
+        let h: abi::fuse_in_header = pod::read(&b).unwrap();
+        assert_eq!((h.len as usize, h.opcode, h.unique), (n, abi::fuse_opcode_FUSE_BATCH_FORGET, 10));
+        let c: abi::fuse_batch_forget_in = pod::read(&b[40..]).unwrap();
+        assert_eq!(c.count, 2);
+        let one: abi::fuse_forget_one = pod::read(&b[64..]).unwrap();
+        assert_eq!((one.nodeid, one.nlookup), (6, 1));
+        let n1 = forget_len(1, false).unwrap();
+        let mut b = vec![0u8; n1];
+        encode_forgets(&mut b, 12, &entries, false).unwrap();
+        let h: abi::fuse_in_header = pod::read(&b).unwrap();
+        assert_eq!((h.len as usize, h.opcode, h.nodeid), (48, abi::fuse_opcode_FUSE_FORGET, 5));
         let mut short = vec![0u8; 10];
-        assert_eq!(encode(&mut short, 1, 0, 1, creds, &args), Err(ProtoError::TooLarge));
+        assert_eq!(
+            encode(&mut short, 1, 0, 1, creds, &args),
+            Err(ProtoError::TooLarge)
+        );
     }
 }

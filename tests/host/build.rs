@@ -33,6 +33,9 @@ fn main() {
         .expect("cannot run scripts/gen-fuse-abi (is bindgen installed? run scripts/setup)");
     assert!(status.success(), "scripts/gen-fuse-abi failed");
     println!("cargo:rerun-if-changed={}", header.display());
-    println!("cargo:rerun-if-changed={}", root.join("scripts/gen-fuse-abi").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("scripts/gen-fuse-abi").display()
+    );
     println!("cargo:rerun-if-env-changed=FUSEWB_KDIR");
 }

@@ -1,0 +1,747 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The FUSE connection: request queues, unique ids, INIT, interrupts,
+//! forgets and abort.
+//!
+//! A request is an [`Arc<Request>`] holding its encoded message. It moves
+//! from `pending` (queued, not yet read by the server) to `processing` (read,
+//! awaiting a reply) and ends with a result. The caller waits killably; a
+//! non-fatal signal first sends an INTERRUPT. A caller killed while the
+//! server holds its request leaves the request behind ("abandoned"); the late
+//! reply is then validated and dropped. Abort ends every request with
+//! `ENOTCONN`.
+//!
+//! Lock order: `Connection::inner` before `Request::state`. Nothing that may
+//! sleep or free vmalloc memory runs under either.
+
+use crate::abi;
+use crate::proto::{
+    self,
+    init::Negotiated,
+    options::MountOptions,
+    reply::{Header, ReplyKind},
+    request::Creds,
+    ProtoError,
+};
+use crate::vfs::{
+    self,
+    cred::{PidNs, UserNs},
+    iov::IovIter,
+    sysfs::ConnDir,
+    wait::{WaitMode, WaitQueue},
+};
+use core::mem::size_of;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use kernel::prelude::*;
+use kernel::rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation};
+use kernel::sync::{Arc, Mutex, SpinLock};
+
+/// A reply payload.
+pub(crate) type Payload = KVVec<u8>;
+
+/// Largest number of forgets sent in one BATCH_FORGET.
+const FORGET_BATCH: usize = 64;
+
+/// How many rejected messages a connection logs before going quiet.
+const REJECT_LOG_LIMIT: u32 = 16;
+
+/// What happens when a request ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// A caller waits for the result.
+    Wake,
+    /// Nobody waits (RELEASE and other background requests).
+    Discard,
+    /// The INIT reply configures the connection.
+    Init,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    New,
+    Pending,
+    Sent,
+    Done,
+}
+
+struct ReqState {
+    phase: Phase,
+    interrupted: bool,
+    abandoned: bool,
+    result: Option<Result<Payload>>,
+}
+
+/// One request to the server.
+#[pin_data]
+pub(crate) struct Request {
+    unique: u64,
+    opcode: u32,
+    msg: KVVec<u8>,
+    kind: ReplyKind,
+    end: End,
+    #[pin]
+    state: SpinLock<ReqState>,
+    #[pin]
+    done: WaitQueue,
+}
+
+impl Request {
+    fn is_done(&self) -> bool {
+        self.state.lock().phase == Phase::Done
+    }
+
+    fn take_result(&self) -> Result<Payload> {
+        self.state.lock().result.take().unwrap_or(Err(EIO))
+    }
+
+    /// Marks the request as abandoned by its caller, unless it already ended,
+    /// in which case its result is returned.
+    fn abandon(&self) -> Option<Result<Payload>> {
+        let mut s = self.state.lock();
+        if s.phase == Phase::Done {
+            return Some(s.result.take().unwrap_or(Err(EIO)));
+        }
+        s.abandoned = true;
+        None
+    }
+}
+
+/// Raw pointer to the superblock's `backing_dev_info`, cleared on abort.
+struct Bdi(*mut crate::bindings::backing_dev_info);
+
+// SAFETY: The pointer is only dereferenced under the connection lock while
+// the superblock is alive (it is cleared, under the lock, before teardown).
+unsafe impl Send for Bdi {}
+
+struct Inner {
+    aborted: bool,
+    initialized: bool,
+    negotiated: Option<Negotiated>,
+    bdi: Bdi,
+    pending: RBTree<u64, Arc<Request>>,
+    processing: RBTree<u64, Arc<Request>>,
+    interrupts: RBTree<u64, Arc<Request>>,
+    forgets: RBTree<u64, abi::fuse_forget_one>,
+    forget_seq: u64,
+}
+
+/// One FUSE connection: one mount and its server.
+#[pin_data]
+pub(crate) struct Connection {
+    #[pin]
+    inner: SpinLock<Inner>,
+    /// Device readers (read and poll) wait here.
+    #[pin]
+    readers: WaitQueue,
+    /// Requests wait here for INIT to finish.
+    #[pin]
+    init_wait: WaitQueue,
+    next_unique: AtomicU64,
+    attr_version: AtomicU64,
+    enosys: AtomicU64,
+    num_waiting: AtomicU32,
+    rejects: AtomicU32,
+    /// The mount's options.
+    pub(crate) opts: MountOptions,
+    /// The mounter's user namespace: ids on the wire are in it.
+    pub(crate) user_ns: UserNs,
+    pid_ns: PidNs,
+    /// `user_id` as a kernel uid.
+    pub(crate) user_id: crate::bindings::kuid_t,
+    /// `group_id` as a kernel gid.
+    pub(crate) group_id: crate::bindings::kgid_t,
+    /// The control directory in sysfs, while mounted.
+    #[pin]
+    ctl_dir: Mutex<Option<ConnDir>>,
+}
+
+/// INIT flags offered to the server.
+const OFFERED_FLAGS: u64 = proto::init::SUPPORTED_FLAGS;
+
+impl Connection {
+    /// Creates a connection for a mount with `opts`, whose ids are in `user_ns`.
+    pub(crate) fn new(opts: MountOptions, user_ns: UserNs) -> Result<Arc<Self>> {
+        let user_id = user_ns.make_kuid(opts.user_id.unwrap_or(0));
+        let group_id = user_ns.make_kgid(opts.group_id.unwrap_or(0));
+        // INVALID_UID / INVALID_GID are all ones.
+        if user_id.val == u32::MAX || group_id.val == u32::MAX {
+            return Err(EINVAL);
+        }
+        Arc::pin_init(
+            pin_init!(Self {
+                inner <- kernel::new_spinlock!(Inner {
+                    aborted: false,
+                    initialized: false,
+                    negotiated: None,
+                    bdi: Bdi(core::ptr::null_mut()),
+                    pending: RBTree::new(),
+                    processing: RBTree::new(),
+                    interrupts: RBTree::new(),
+                    forgets: RBTree::new(),
+                    forget_seq: 0,
+                }, "fuse_wb::Connection::inner"),
+                readers <- WaitQueue::new(),
+                init_wait <- WaitQueue::new(),
+                next_unique: AtomicU64::new(0),
+                attr_version: AtomicU64::new(1),
+                enosys: AtomicU64::new(0),
+                num_waiting: AtomicU32::new(0),
+                rejects: AtomicU32::new(0),
+                opts,
+                user_ns,
+                pid_ns: PidNs::current(),
+                user_id,
+                group_id,
+                ctl_dir <- kernel::new_mutex!(None, "fuse_wb::Connection::ctl_dir"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    fn unique(&self) -> u64 {
+        // Unique ids are even: bit 0 marks INTERRUPT replies.
+        self.next_unique.fetch_add(2, Ordering::Relaxed).wrapping_add(2)
+    }
+
+    /// The credentials of the current task, as the server sees them.
+    fn creds(&self) -> Creds {
+        vfs::cred::current_creds(&self.user_ns, &self.pid_ns)
+    }
+
+    fn new_request(
+        &self,
+        opcode: u32,
+        nodeid: u64,
+        args: &[&[u8]],
+        kind: ReplyKind,
+        end: End,
+    ) -> Result<Arc<Request>> {
+        let len = proto::request::message_len(args).map_err(|_| EINVAL)?;
+        let mut msg = KVVec::with_capacity(len, GFP_KERNEL)?;
+        msg.extend_with(len, 0, GFP_KERNEL)?;
+        let unique = self.unique();
+        proto::request::encode(&mut msg, opcode, unique, nodeid, self.creds(), args)
+            .map_err(|_| EINVAL)?;
+        Arc::pin_init(
+            pin_init!(Request {
+                unique,
+                opcode,
+                msg,
+                kind,
+                end,
+                state <- kernel::new_spinlock!(ReqState {
+                    phase: Phase::New,
+                    interrupted: false,
+                    abandoned: false,
+                    result: None,
+                }, "fuse_wb::Request::state"),
+                done <- WaitQueue::new(),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Sends a request and waits (killably) for its reply payload.
+    pub(crate) fn request(&self, opcode: u32, nodeid: u64, args: &[&[u8]], kind: ReplyKind) -> Result<Payload> {
+        let req = self.new_request(opcode, nodeid, args, kind, End::Wake)?;
+        self.wait_initialized()?;
+        self.num_waiting.fetch_add(1, Ordering::Relaxed);
+        let r = self.queue(&req).and_then(|()| self.wait_answer(&req));
+        self.num_waiting.fetch_sub(1, Ordering::Relaxed);
+        r
+    }
+
+    /// Sends a request nobody waits for (its reply is validated and dropped).
+    pub(crate) fn request_background(&self, opcode: u32, nodeid: u64, args: &[&[u8]]) -> Result {
+        let req = self.new_request(opcode, nodeid, args, ReplyKind::Empty, End::Discard)?;
+        self.queue(&req)
+    }
+
+    /// Sends INIT. The mount does not wait: the server usually starts only
+    /// after mount(2) returned. Requests wait for the reply instead.
+    pub(crate) fn send_init(&self, bdi: *mut crate::bindings::backing_dev_info, max_readahead: u32) -> Result {
+        self.inner.lock().bdi = Bdi(bdi);
+        let arg = proto::init::init_in(OFFERED_FLAGS, max_readahead);
+        let req = self.new_request(
+            abi::fuse_opcode_FUSE_INIT,
+            0,
+            &[proto::pod::bytes_of(&arg)],
+            ReplyKind::Init,
+            End::Init,
+        )?;
+        self.queue(&req)
+    }
+
+    fn wait_initialized(&self) -> Result {
+        self.init_wait.wait_until(WaitMode::Killable, || {
+            let g = self.inner.lock();
+            g.initialized || g.aborted
+        })
+        .map_err(|_| EINTR)?;
+        if self.inner.lock().aborted {
+            return Err(vfs::enotconn());
+        }
+        Ok(())
+    }
+
+    fn queue(&self, req: &Arc<Request>) -> Result {
+        let node = RBTreeNode::new(req.unique, req.clone(), GFP_KERNEL)?;
+        {
+            let mut g = self.inner.lock();
+            if g.aborted {
+                drop(g);
+                drop(node);
+                return Err(vfs::enotconn());
+            }
+            req.state.lock().phase = Phase::Pending;
+            g.pending.insert(node);
+        }
+        self.readers.wake_up_all();
+        Ok(())
+    }
+
+    /// Removes a request the server has not read yet; false if it has.
+    fn withdraw(&self, req: &Request) -> bool {
+        let removed = self.inner.lock().pending.remove(&req.unique);
+        removed.is_some()
+    }
+
+    fn queue_interrupt(&self, req: &Arc<Request>) {
+        let Ok(node) = RBTreeNode::new(req.unique, req.clone(), GFP_KERNEL) else {
+            return;
+        };
+        let queued = {
+            let mut g = self.inner.lock();
+            let mut s = req.state.lock();
+            if g.aborted || s.phase != Phase::Sent || s.interrupted {
+                None
+            } else {
+                s.interrupted = true;
+                drop(s);
+                g.interrupts.insert(node);
+                Some(())
+            }
+        };
+        if queued.is_some() {
+            self.readers.wake_up_all();
+        }
+    }
+
+    fn wait_answer(&self, req: &Arc<Request>) -> Result<Payload> {
+        if !self.is_enosys(abi::fuse_opcode_FUSE_INTERRUPT)
+            && req.done.wait_until(WaitMode::Interruptible, || req.is_done()).is_err()
+        {
+            // A signal. A request the server has not seen is simply withdrawn;
+            // otherwise the server is asked to interrupt it.
+            if self.withdraw(req) {
+                return Err(EINTR);
+            }
+            self.queue_interrupt(req);
+        }
+        if req.done.wait_until(WaitMode::Killable, || req.is_done()).is_err() {
+            // Killed: never wait for the server any longer.
+            if self.withdraw(req) {
+                return Err(EINTR);
+            }
+            return match req.abandon() {
+                Some(r) => r,
+                None => Err(EINTR),
+            };
+        }
+        req.take_result()
+    }
+
+    fn complete(&self, req: &Arc<Request>, result: Result<Payload>) {
+        match req.end {
+            End::Init => {
+                req.state.lock().phase = Phase::Done;
+                self.process_init(result);
+            }
+            End::Discard => req.state.lock().phase = Phase::Done,
+            End::Wake => {
+                let forget = {
+                    let mut s = req.state.lock();
+                    if s.phase == Phase::Done {
+                        return;
+                    }
+                    s.phase = Phase::Done;
+                    if s.abandoned {
+                        // The server counted a lookup nobody will use.
+                        Some(result)
+                    } else {
+                        s.result = Some(result);
+                        None
+                    }
+                };
+                req.done.wake_up_all();
+                if let Some(Ok(payload)) = forget {
+                    if req.kind == ReplyKind::Entry {
+                        if let Some(e) = proto::pod::read_exact::<abi::fuse_entry_out>(&payload) {
+                            if e.nodeid != 0 {
+                                self.forget(e.nodeid, 1);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn process_init(&self, result: Result<Payload>) {
+        let max_ra = self.max_readahead();
+        let neg = result.ok().and_then(|p| {
+            proto::init::negotiate(&p, OFFERED_FLAGS, max_ra, proto::init::MAX_PAGES_LIMIT).ok()
+        });
+        match neg {
+            Some(n) => {
+                let mut g = self.inner.lock();
+                if !g.bdi.0.is_null() {
+                    let pages = n.max_readahead as usize / vfs::PAGE_SIZE;
+                    // SAFETY: `bdi` is non-null only while the superblock is
+                    // alive, and we hold the lock that `abort` clears it under.
+                    unsafe {
+                        let ra = &mut (*g.bdi.0).ra_pages;
+                        *ra = (*ra).min(pages);
+                    }
+                }
+                g.negotiated = Some(n);
+                g.initialized = true;
+            }
+            None => {
+                pr_err!("INIT failed or was refused; aborting the connection\n");
+                self.abort();
+            }
+        }
+        self.init_wait.wake_up_all();
+    }
+
+    fn max_readahead(&self) -> u32 {
+        // Offered to the server: the VM default readahead (128 KiB). The
+        // server may lower it.
+        128 * 1024
+    }
+
+    /// Queues a FORGET for `nlookup` lookups of `nodeid`.
+    pub(crate) fn forget(&self, nodeid: u64, nlookup: u64) {
+        let Ok(node) = RBTreeNode::new(0, abi::fuse_forget_one { nodeid, nlookup }, GFP_KERNEL) else {
+            // The server keeps a lookup count it will never see dropped; the
+            // kernel loses nothing.
+            pr_warn!("out of memory: FORGET for node {} not sent\n", nodeid);
+            return;
+        };
+        let queued = {
+            let mut g = self.inner.lock();
+            if g.aborted {
+                Err(node)
+            } else {
+                g.forget_seq = g.forget_seq.wrapping_add(1);
+                let seq = g.forget_seq;
+                let (_, v) = node.to_key_value();
+                let _ = v;
+                Ok(seq)
+            }
+        };
+        // Re-insert with the sequence key (allocated outside the lock).
+        if let Ok(seq) = queued {
+            if let Ok(node) = RBTreeNode::new(seq, abi::fuse_forget_one { nodeid, nlookup }, GFP_KERNEL) {
+                let mut g = self.inner.lock();
+                if !g.aborted {
+                    g.forgets.insert(node);
+                }
+            }
+            self.readers.wake_up_all();
+        }
+    }
+
+    /// Aborts the connection: every request ends with `ENOTCONN`, the device
+    /// reports `ENODEV`, new requests fail. Idempotent.
+    pub(crate) fn abort(&self) {
+        let (pending, processing, interrupts, forgets) = {
+            let mut g = self.inner.lock();
+            if g.aborted {
+                return;
+            }
+            g.aborted = true;
+            g.bdi = Bdi(core::ptr::null_mut());
+            (
+                core::mem::take(&mut g.pending),
+                core::mem::take(&mut g.processing),
+                core::mem::take(&mut g.interrupts),
+                core::mem::take(&mut g.forgets),
+            )
+        };
+        for (_, req) in pending.iter() {
+            self.complete(req, Err(vfs::enotconn()));
+        }
+        for (_, req) in processing.iter() {
+            self.complete(req, Err(vfs::enotconn()));
+        }
+        drop((pending, processing, interrupts, forgets));
+        self.readers.wake_up_all();
+        self.init_wait.wake_up_all();
+    }
+
+    /// Installs the control directory.
+    pub(crate) fn set_ctl_dir(&self, dir: ConnDir) {
+        let old = self.ctl_dir.lock().replace(dir);
+        drop(old);
+    }
+
+    /// Takes the control directory out (to remove it).
+    pub(crate) fn take_ctl_dir(&self) -> Option<ConnDir> {
+        self.ctl_dir.lock().take()
+    }
+
+    /// Whether the connection was aborted.
+    pub(crate) fn is_aborted(&self) -> bool {
+        self.inner.lock().aborted
+    }
+
+    /// Remembers that the server answered ENOSYS to `opcode`.
+    fn note_enosys(&self, opcode: u32) {
+        if opcode < 64 {
+            self.enosys.fetch_or(1 << opcode, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the server answered ENOSYS to `opcode` before.
+    pub(crate) fn is_enosys(&self, opcode: u32) -> bool {
+        opcode < 64 && self.enosys.load(Ordering::Relaxed) & (1 << opcode) != 0
+    }
+
+    /// The negotiated parameters (defaults before INIT completed).
+    pub(crate) fn params(&self) -> Negotiated {
+        self.inner.lock().negotiated.unwrap_or(Negotiated {
+            minor: proto::init::MINOR,
+            flags: 0,
+            max_write: proto::init::MIN_MAX_WRITE,
+            max_pages: proto::init::DEFAULT_MAX_PAGES,
+            max_readahead: 0,
+            time_gran: 1,
+            max_background: proto::init::DEFAULT_MAX_BACKGROUND,
+            congestion_threshold: 9,
+        })
+    }
+
+    /// The current attribute version (see `fs::inode`).
+    pub(crate) fn attr_version(&self) -> u64 {
+        self.attr_version.load(Ordering::Acquire)
+    }
+
+    /// A new, higher attribute version.
+    pub(crate) fn next_attr_version(&self) -> u64 {
+        self.attr_version.fetch_add(1, Ordering::AcqRel).wrapping_add(1)
+    }
+
+    /// Requests waiting for a reply (for the control directory).
+    pub(crate) fn num_waiting(&self) -> u32 {
+        self.num_waiting.load(Ordering::Relaxed)
+    }
+
+    fn reject(&self, e: ProtoError) -> Error {
+        if self.rejects.fetch_add(1, Ordering::Relaxed) < REJECT_LOG_LIMIT {
+            pr_warn!("rejected a malformed message from the server: {:?}\n", e);
+        }
+        EINVAL
+    }
+
+    // --- The device side -------------------------------------------------
+
+    /// The wait queue device readers sleep on (for poll).
+    pub(crate) fn readers(&self) -> &WaitQueue {
+        &self.readers
+    }
+
+    /// Whether a read would find something (or the connection is gone).
+    pub(crate) fn poll_state(&self) -> (bool, bool) {
+        let g = self.inner.lock();
+        let ready = g.pending.iter().next().is_some()
+            || g.interrupts.iter().next().is_some()
+            || g.forgets.iter().next().is_some();
+        (ready, g.aborted)
+    }
+
+    fn has_work_or_aborted(&self) -> bool {
+        let (ready, aborted) = self.poll_state();
+        ready || aborted
+    }
+
+    /// Fails a request that was moved to `processing` but could not be
+    /// handed to the server.
+    fn fail_sent(&self, req: &Arc<Request>) {
+        let removed = self.inner.lock().processing.remove(&req.unique);
+        if removed.is_some() {
+            self.complete(req, Err(EIO));
+        }
+    }
+
+    /// read(2) on the device: hands the next message to the server.
+    pub(crate) fn dev_read(&self, dst: &mut IovIter<'_>, nonblock: bool) -> Result<usize> {
+        let cap = dst.len();
+        let max_write = self.params().max_write as usize;
+        let need = (proto::request::IN_HEADER + size_of::<abi::fuse_write_in>())
+            .saturating_add(max_write)
+            .max(8192);
+        if cap < need {
+            return Err(EINVAL);
+        }
+        let batch = self.params().minor >= 16;
+        loop {
+            let reservation = RBTreeNodeReservation::new(GFP_KERNEL)?;
+            let mut forgets = KVec::with_capacity(FORGET_BATCH, GFP_KERNEL)?;
+            let item = {
+                let mut g = self.inner.lock();
+                if g.aborted {
+                    return Err(ENODEV);
+                }
+                if let Some(c) = g.interrupts.cursor_front() {
+                    let (_, node) = c.remove_current();
+                    let (unique, _req) = node.to_key_value();
+                    Some(Item::Interrupt(unique))
+                } else if g.forgets.iter().next().is_some() {
+                    let max = if batch { FORGET_BATCH } else { 1 };
+                    while forgets.len() < max {
+                        let Some(c) = g.forgets.cursor_front() else { break };
+                        let (_, node) = c.remove_current();
+                        let (_, one) = node.to_key_value();
+                        // Cannot fail: capacity was reserved above.
+                        if forgets.push(one, GFP_ATOMIC).is_err() {
+                            break;
+                        }
+                    }
+                    Some(Item::Forgets)
+                } else if let Some(c) = g.pending.cursor_front() {
+                    let (_, node) = c.remove_current();
+                    let (unique, req) = node.to_key_value();
+                    req.state.lock().phase = Phase::Sent;
+                    if req.kind != ReplyKind::NoReply {
+                        g.processing.insert(reservation.into_node(unique, req.clone()));
+                    }
+                    Some(Item::Request(req))
+                } else {
+                    None
+                }
+            };
+            match item {
+                None => {
+                    if nonblock {
+                        return Err(EAGAIN);
+                    }
+                    self.readers.wait_until(WaitMode::Interruptible, || self.has_work_or_aborted())?;
+                }
+                Some(Item::Request(req)) => {
+                    if req.msg.len() > cap {
+                        self.fail_sent(&req);
+                        continue;
+                    }
+                    if let Err(e) = dst.write_all(&req.msg) {
+                        self.fail_sent(&req);
+                        return Err(e);
+                    }
+                    return Ok(req.msg.len());
+                }
+                Some(Item::Interrupt(unique)) => {
+                    let arg = abi::fuse_interrupt_in { unique };
+                    let mut buf = [0u8; proto::request::IN_HEADER + size_of::<abi::fuse_interrupt_in>()];
+                    proto::request::encode(
+                        &mut buf,
+                        abi::fuse_opcode_FUSE_INTERRUPT,
+                        unique | proto::reply::INT_REQ_BIT,
+                        0,
+                        Creds::default(),
+                        &[proto::pod::bytes_of(&arg)],
+                    )
+                    .map_err(|_| EINVAL)?;
+                    dst.write_all(&buf)?;
+                    return Ok(buf.len());
+                }
+                Some(Item::Forgets) => {
+                    let len = proto::request::forget_len(forgets.len(), batch).map_err(|_| EINVAL)?;
+                    let mut buf = KVec::with_capacity(len, GFP_KERNEL)?;
+                    buf.extend_with(len, 0, GFP_KERNEL)?;
+                    proto::request::encode_forgets(&mut buf, self.unique(), &forgets, batch)
+                        .map_err(|_| EINVAL)?;
+                    dst.write_all(&buf)?;
+                    return Ok(len);
+                }
+            }
+        }
+    }
+
+    /// write(2) on the device: a reply (or notification) from the server.
+    pub(crate) fn dev_write(&self, src: &mut IovIter<'_>) -> Result<usize> {
+        let total = src.len();
+        let mut head = [0u8; proto::reply::OUT_HEADER];
+        if total >= head.len() {
+            src.read_exact(&mut head)?;
+        }
+        let hdr = proto::reply::parse_header(&head, total).map_err(|e| self.reject(e))?;
+        match hdr {
+            // No notifications are supported yet.
+            Header::Notify { .. } => Err(self.reject(ProtoError::BadSize)),
+            Header::InterruptReply { unique, error } => {
+                let req = self.inner.lock().processing.get(&unique).cloned();
+                let Some(req) = req else {
+                    // The request ended meanwhile: a benign race, as mainline.
+                    return Err(ENOENT);
+                };
+                if error == -(crate::bindings::ENOSYS as i32) {
+                    self.note_enosys(abi::fuse_opcode_FUSE_INTERRUPT);
+                } else if error == -(crate::bindings::EAGAIN as i32) {
+                    req.state.lock().interrupted = false;
+                    self.queue_interrupt(&req);
+                }
+                Ok(total)
+            }
+            Header::Reply { unique, error } => {
+                let req = self.inner.lock().processing.remove(&unique);
+                let Some(req) = req else {
+                    return Err(self.reject(ProtoError::UnknownUnique));
+                };
+                let payload_len = total - proto::reply::OUT_HEADER;
+                if error != 0 {
+                    if payload_len != 0 {
+                        self.complete(&req, Err(EIO));
+                        return Err(self.reject(ProtoError::ErrorWithPayload));
+                    }
+                    if error == -(crate::bindings::ENOSYS as i32) {
+                        self.note_enosys(req.opcode);
+                    }
+                    self.complete(&req, Err(vfs::server_errno(error)));
+                    return Ok(total);
+                }
+                if payload_len > req.kind.max_len() {
+                    self.complete(&req, Err(EIO));
+                    return Err(self.reject(ProtoError::BadSize));
+                }
+                let mut payload = match KVVec::with_capacity(payload_len, GFP_KERNEL) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.complete(&req, Err(ENOMEM));
+                        return Err(e.into());
+                    }
+                };
+                if let Err(e) = payload.extend_with(payload_len, 0, GFP_KERNEL) {
+                    self.complete(&req, Err(ENOMEM));
+                    return Err(e.into());
+                }
+                if let Err(e) = src.read_exact(&mut payload) {
+                    self.complete(&req, Err(EIO));
+                    return Err(e);
+                }
+                if let Err(e) = proto::reply::check_reply(req.kind, 0, &payload) {
+                    self.complete(&req, Err(EIO));
+                    return Err(self.reject(e));
+                }
+                self.complete(&req, Ok(payload));
+                Ok(total)
+            }
+        }
+    }
+}
+
+enum Item {
+    Request(Arc<Request>),
+    Interrupt(u64),
+    Forgets,
+}

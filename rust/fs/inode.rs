@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! fuse-wb's per-inode state and how server attributes reach the inode.
+//!
+//! Each inode knows its node id and how many times the server handed it out
+//! (`nlookup`, returned with FORGET when the inode goes). Attributes carry a
+//! version: a reply older than the inode's last update is dropped, so a slow
+//! reply never overwrites newer information.
+
+use crate::abi;
+use crate::proto::{attr, time};
+use crate::vfs::{
+    self,
+    inode::{self as vinode, Inode, Kind},
+    sb::SuperBlock,
+};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use kernel::prelude::*;
+use kernel::sync::SpinLock;
+use kernel::types::ARef;
+
+/// fuse-wb's state of one inode (lives next to the VFS inode).
+#[pin_data]
+pub(crate) struct FuseInode {
+    nodeid: AtomicU64,
+    nlookup: AtomicU64,
+    /// When the cached attributes expire (jiffies; 0 = expired).
+    attr_expiry: AtomicU64,
+    /// Version of the last attribute update (see `Connection::attr_version`).
+    attr_version: AtomicU64,
+    /// Server mtime of the last update, to notice data changes.
+    mtime: AtomicU64,
+    mtime_nsec: AtomicU64,
+    bad: AtomicBool,
+    /// Serialises attribute updates (mainline's `fi->lock`).
+    #[pin]
+    lock: SpinLock<()>,
+}
+
+impl FuseInode {
+    /// State of a new inode (no node id yet).
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            nodeid: AtomicU64::new(0),
+            nlookup: AtomicU64::new(0),
+            attr_expiry: AtomicU64::new(0),
+            attr_version: AtomicU64::new(0),
+            mtime: AtomicU64::new(0),
+            mtime_nsec: AtomicU64::new(0),
+            bad: AtomicBool::new(false),
+            lock <- kernel::new_spinlock!((), "fuse_wb::FuseInode::lock"),
+        })
+    }
+
+    /// The server's node id.
+    pub(crate) fn nodeid(&self) -> u64 {
+        self.nodeid.load(Ordering::Relaxed)
+    }
+
+    /// Sets the node id of a new inode.
+    pub(crate) fn set_nodeid(&self, id: u64) {
+        self.nodeid.store(id, Ordering::Relaxed);
+    }
+
+    /// Marks the inode bad (its type changed on the server, or it misbehaved).
+    pub(crate) fn set_bad(&self) {
+        self.bad.store(true, Ordering::Release);
+    }
+
+    /// Whether the inode is bad: every operation fails with EIO.
+    pub(crate) fn is_bad(&self) -> bool {
+        self.bad.load(Ordering::Acquire)
+    }
+
+    /// Fails with EIO if the inode is bad.
+    pub(crate) fn check(&self) -> Result {
+        if self.is_bad() {
+            Err(EIO)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether the cached attributes are still valid.
+    pub(crate) fn attr_valid(&self) -> bool {
+        time::is_valid(self.attr_expiry.load(Ordering::Acquire), vfs::jiffies())
+    }
+
+    /// Counts one more lookup handed out by the server.
+    pub(crate) fn inc_nlookup(&self) {
+        self.nlookup.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Gets (or creates) the inode of `nodeid` with attributes `a` (validated),
+/// counting one lookup. `valid_sec`/`valid_nsec` is the attribute timeout;
+/// `version` the attribute version sampled before the request was sent.
+pub(crate) fn iget(
+    sb: &SuperBlock,
+    nodeid: u64,
+    _generation: u64,
+    a: &abi::fuse_attr,
+    valid_sec: u64,
+    valid_nsec: u32,
+) -> Result<ARef<Inode>> {
+    iget_versioned(sb, nodeid, a, valid_sec, valid_nsec, 0)
+}
+
+/// [`iget`] with an attribute version.
+pub(crate) fn iget_versioned(
+    sb: &SuperBlock,
+    nodeid: u64,
+    a: &abi::fuse_attr,
+    valid_sec: u64,
+    valid_nsec: u32,
+    version: u64,
+) -> Result<ARef<Inode>> {
+    loop {
+        let (inode, _new) = vinode::iget(sb, nodeid, |i| vinode::set_ops(i, a.mode, a.rdev))?;
+        if inode.mode() & attr::S_IFMT != a.mode & attr::S_IFMT {
+            // The node id now names a file of another type: the old inode is
+            // stale. Unhash it and make a new one, as mainline.
+            inode.make_bad();
+            continue;
+        }
+        inode.fuse().inc_nlookup();
+        change_attributes(&inode, a, valid_sec, valid_nsec, version);
+        return Ok(inode);
+    }
+}
+
+/// Applies server attributes `a` (validated, same file type) to `inode`,
+/// unless a newer update happened since `version` was sampled (0: always).
+pub(crate) fn change_attributes(inode: &Inode, a: &abi::fuse_attr, valid_sec: u64, valid_nsec: u32, version: u64) {
+    let conn = inode.sb().conn();
+    let fi = inode.fuse();
+    let old_size;
+    let mtime_changed;
+    {
+        let _g = fi.lock.lock();
+        if version != 0 && fi.attr_version.load(Ordering::Relaxed) > version {
+            return;
+        }
+        fi.attr_version.store(conn.next_attr_version(), Ordering::Relaxed);
+        fi.attr_expiry
+            .store(time::expiry(vfs::jiffies(), valid_sec, valid_nsec, vfs::HZ), Ordering::Release);
+        let blkbits = if a.blksize != 0 && a.blksize.is_power_of_two() {
+            // CAST: log2 of a u32 is below 32.
+            a.blksize.trailing_zeros() as u8
+        } else if let Some(b) = conn.opts.blksize {
+            b.trailing_zeros() as u8
+        } else {
+            inode.sb().blocksize_bits()
+        };
+        old_size = inode.size();
+        mtime_changed = fi.mtime.swap(a.mtime, Ordering::Relaxed) != a.mtime
+            || fi.mtime_nsec.swap(u64::from(a.mtimensec), Ordering::Relaxed) != u64::from(a.mtimensec);
+        inode.set_attributes(a, blkbits, true);
+    }
+    if inode.kind() != Kind::Reg {
+        return;
+    }
+    // CAST: validated to fit i64 in proto::attr.
+    let new_size = a.size as i64;
+    let params = conn.params();
+    let mut inval = false;
+    if old_size != new_size {
+        inode.truncate_pagecache(new_size);
+        inval = !params.has(u64::from(abi::FUSE_EXPLICIT_INVAL_DATA));
+    } else if mtime_changed && params.has(u64::from(abi::FUSE_AUTO_INVAL_DATA)) {
+        inval = true;
+    }
+    if inval {
+        inode.invalidate_pages();
+    }
+}
+
+/// A READ ended at `size`, before the cached size: the file shrank on the
+/// server. Applied unless attributes changed since `version` was sampled.
+pub(crate) fn read_update_size(inode: &Inode, size: i64, version: u64) {
+    let fi = inode.fuse();
+    let _g = fi.lock.lock();
+    if version >= fi.attr_version.load(Ordering::Relaxed) && size < inode.size() {
+        fi.attr_version.store(inode.sb().conn().next_attr_version(), Ordering::Relaxed);
+        inode.set_size(size);
+    }
+}
+
+/// The inode is being evicted: return its lookups to the server.
+pub(crate) fn evict(inode: &Inode) {
+    let fi = inode.fuse();
+    let nodeid = fi.nodeid();
+    let n = fi.nlookup.swap(0, Ordering::Relaxed);
+    if nodeid != 0 && n != 0 {
+        let conn = inode.sb().conn();
+        if !conn.is_aborted() {
+            conn.forget(nodeid, n);
+        }
+    }
+}

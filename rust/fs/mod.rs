@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The filesystem logic, one file per concern as in mainline `fs/fuse`:
+//! inodes and attributes (`inode`), names and metadata (`dir`), open files
+//! and reads (`file`), directory listing (`readdir`).
+//!
+//! Everything here is safe Rust over the `vfs` glue and the `conn`
+//! connection.
+
+pub(crate) mod dir;
+pub(crate) mod file;
+pub(crate) mod inode;
+pub(crate) mod readdir;
+
+use crate::conn::Connection;
+use crate::proto::attr;
+use crate::vfs::inode::Inode;
+use crate::vfs::sb::SuperBlock;
+use crate::vfs::sysfs::ConnDir;
+use kernel::prelude::*;
+use kernel::types::ARef;
+
+/// `statfs` type of fuse-wb mounts: mainline FUSE's, so tools that know FUSE
+/// treat fuse-wb alike.
+pub(crate) const SUPER_MAGIC: u32 = 0x6573_5546;
+
+/// The root inode of a new mount, made from `rootmode` alone: its attributes
+/// come from the server with the first GETATTR (attr timeout 0).
+pub(crate) fn root_inode(sb: &SuperBlock) -> Result<ARef<Inode>> {
+    let conn = sb.conn();
+    let mode = conn.opts.rootmode.ok_or(EINVAL)?;
+    let a = crate::abi::fuse_attr {
+        ino: attr::ROOT_ID,
+        mode,
+        nlink: 1,
+        ..Default::default()
+    };
+    inode::iget(sb, attr::ROOT_ID, 0, &a, 0, 0)
+}
+
+/// Installs the connection's control directory.
+pub(crate) fn set_conn_dir(conn: &Connection, dir: ConnDir) {
+    conn.set_ctl_dir(dir);
+}
+
+/// Removes the connection's control directory (at unmount).
+pub(crate) fn remove_conn_dir(conn: &Connection) {
+    drop(conn.take_ctl_dir());
+}

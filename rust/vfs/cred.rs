@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Credentials and namespaces of the current task.
+//!
+//! C header: [`include/linux/cred.h`](srctree/include/linux/cred.h)
+
+use crate::bindings;
+use crate::proto::request::Creds;
+
+/// A reference to a user namespace.
+///
+/// # Invariants
+///
+/// `ptr` is a valid user namespace on which this object holds a reference.
+pub(crate) struct UserNs {
+    ptr: *mut bindings::user_namespace,
+}
+
+// SAFETY: A counted namespace reference may be used and dropped anywhere.
+unsafe impl Send for UserNs {}
+// SAFETY: Only read through the pointer.
+unsafe impl Sync for UserNs {}
+
+impl UserNs {
+    /// Takes a reference on `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid user namespace.
+    pub(crate) unsafe fn get(ptr: *mut bindings::user_namespace) -> Self {
+        // SAFETY: The caller guarantees `ptr` is valid.
+        let ptr = unsafe { bindings::fusewb_get_user_ns(ptr) };
+        // INVARIANT: We now hold a reference.
+        Self { ptr }
+    }
+
+    /// Maps a uid of this namespace to a kernel uid (invalid if unmapped).
+    pub(crate) fn make_kuid(&self, uid: u32) -> bindings::kuid_t {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { bindings::fusewb_make_kuid(self.ptr, uid) }
+    }
+
+    /// Maps a gid of this namespace to a kernel gid (invalid if unmapped).
+    pub(crate) fn make_kgid(&self, gid: u32) -> bindings::kgid_t {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { bindings::fusewb_make_kgid(self.ptr, gid) }
+    }
+
+    /// Maps a kernel uid into this namespace (the overflow uid if unmapped).
+    pub(crate) fn from_kuid(&self, kuid: bindings::kuid_t) -> u32 {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { bindings::fusewb_from_kuid_munged(self.ptr, kuid) }
+    }
+
+    /// Maps a kernel gid into this namespace (the overflow gid if unmapped).
+    pub(crate) fn from_kgid(&self, kgid: bindings::kgid_t) -> u32 {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { bindings::fusewb_from_kgid_munged(self.ptr, kgid) }
+    }
+
+    /// Whether the current task is in this namespace or a descendant.
+    pub(crate) fn current_in(&self) -> bool {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { bindings::fusewb_current_in_userns(self.ptr) }
+    }
+}
+
+impl Drop for UserNs {
+    fn drop(&mut self) {
+        // SAFETY: We hold a reference (type invariant).
+        unsafe { bindings::fusewb_put_user_ns(self.ptr) }
+    }
+}
+
+/// A reference to the pid namespace of the task that mounted.
+///
+/// # Invariants
+///
+/// `ptr` is a valid pid namespace on which this object holds a reference.
+pub(crate) struct PidNs {
+    ptr: *mut bindings::pid_namespace,
+}
+
+// SAFETY: A counted namespace reference may be used and dropped anywhere.
+unsafe impl Send for PidNs {}
+// SAFETY: Only read through the pointer.
+unsafe impl Sync for PidNs {}
+
+impl PidNs {
+    /// The current task's active pid namespace.
+    pub(crate) fn current() -> Self {
+        // SAFETY: No preconditions; returns a new reference.
+        let ptr = unsafe { bindings::fusewb_get_current_pid_ns() };
+        // INVARIANT: We hold the reference just taken.
+        Self { ptr }
+    }
+}
+
+impl Drop for PidNs {
+    fn drop(&mut self) {
+        // SAFETY: We hold a reference (type invariant).
+        unsafe { bindings::fusewb_put_pid_ns(self.ptr) }
+    }
+}
+
+/// The credentials a request from the current task carries, as the server
+/// sees them (its user and pid namespaces).
+pub(crate) fn current_creds(user_ns: &UserNs, pid_ns: &PidNs) -> Creds {
+    // SAFETY: Reading the current task's credentials has no preconditions.
+    let (fsuid, fsgid) = unsafe { (bindings::fusewb_current_fsuid(), bindings::fusewb_current_fsgid()) };
+    // SAFETY: `pid_ns.ptr` is valid (type invariant).
+    let pid = unsafe { bindings::fusewb_current_pid_nr_ns(pid_ns.ptr) };
+    Creds {
+        uid: user_ns.from_kuid(fsuid),
+        gid: user_ns.from_kgid(fsgid),
+        // CAST: pid_t is non-negative for a live task; 0 if not in the namespace.
+        pid: pid.max(0) as u32,
+    }
+}
+
+/// Whether all of the current task's uids and gids equal `uid`/`gid`: the
+/// rule for who may use a mount without `allow_other` (as mainline).
+pub(crate) fn current_is_exactly(uid: bindings::kuid_t, gid: bindings::kgid_t) -> bool {
+    // SAFETY: `current_cred()` is valid for the current task while it runs.
+    let c = unsafe { &*bindings::fusewb_current_cred() };
+    let u = uid.val;
+    let g = gid.val;
+    c.euid.val == u && c.suid.val == u && c.uid.val == u && c.egid.val == g && c.sgid.val == g && c.gid.val == g
+}

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Dentries: names, entry timeouts (kept in `d_fsdata`), revalidation.
+//!
+//! C header: [`include/linux/dcache.h`](srctree/include/linux/dcache.h)
+
+use super::inode::Inode;
+use crate::bindings;
+use core::ptr::NonNull;
+use kernel::ffi::{c_int, c_uint, c_void};
+use kernel::prelude::*;
+use kernel::types::{ARef, AlwaysRefCounted, Opaque};
+
+/// A dentry of a fuse-wb superblock.
+///
+/// # Invariants
+///
+/// Valid while a reference (borrowed from the VFS or an [`ARef`]) is held.
+#[repr(transparent)]
+pub(crate) struct Dentry(Opaque<bindings::dentry>);
+
+// SAFETY: Dentries are reference counted and shared between threads; fields
+// we write (`d_fsdata`) are plain words written atomically.
+unsafe impl Send for Dentry {}
+// SAFETY: See above.
+unsafe impl Sync for Dentry {}
+
+// SAFETY: `dget`/`dput` maintain the reference count.
+unsafe impl AlwaysRefCounted for Dentry {
+    fn inc_ref(&self) {
+        // SAFETY: `&self` proves a reference is held.
+        unsafe { bindings::fusewb_dget(self.0.get()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller gives up a reference it owns.
+        unsafe { bindings::dput(obj.cast().as_ptr()) }
+    }
+}
+
+impl Dentry {
+    /// Borrows a raw dentry.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid dentry, referenced for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::dentry) -> &'a Dentry {
+        // SAFETY: Transparent wrapper; validity per the caller.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// The name (stable for the callers: the parent is locked or the dentry
+    /// is being looked up or revalidated, as the VFS guarantees).
+    pub(crate) fn name(&self) -> &[u8] {
+        // SAFETY: `d_name` of a live dentry points at `len` bytes.
+        unsafe {
+            let n = &(*self.0.get()).d_name;
+            core::slice::from_raw_parts(n.name, n.__bindgen_anon_1.__bindgen_anon_1.len as usize)
+        }
+    }
+
+    /// The inode, for a positive dentry.
+    pub(crate) fn inode(&self) -> Option<&Inode> {
+        // SAFETY: Reading the field of a live dentry.
+        let p = unsafe { (*self.0.get()).d_inode };
+        // SAFETY: A positive dentry of ours holds a reference on its inode.
+        (!p.is_null()).then(|| unsafe { Inode::from_raw(p) })
+    }
+
+    /// The parent, referenced.
+    pub(crate) fn parent(&self) -> ARef<Dentry> {
+        // SAFETY: `dget_parent` returns a referenced dentry (never NULL).
+        let p = unsafe { bindings::dget_parent(self.0.get()) };
+        // SAFETY: We own the reference just taken.
+        unsafe { ARef::from_raw(NonNull::new_unchecked(p.cast())) }
+    }
+
+    /// Sets the entry expiry (jiffies; 0 = expired).
+    pub(crate) fn set_expiry(&self, expiry: u64) {
+        // SAFETY: `d_fsdata` is ours; a word-sized store. CAST: 64-bit kernel.
+        unsafe { (*self.0.get()).d_fsdata = expiry as usize as *mut c_void };
+    }
+
+    /// The entry expiry (jiffies; 0 = expired).
+    pub(crate) fn expiry(&self) -> u64 {
+        // SAFETY: Word-sized read of a field we own.
+        unsafe { (*self.0.get()).d_fsdata as usize as u64 }
+    }
+
+    /// Attaches `inode` (or nothing, for a negative entry) to this in-lookup
+    /// dentry; returns the alias the VFS should use instead, if any.
+    pub(crate) fn splice(&self, inode: Option<ARef<Inode>>) -> Result<Option<ARef<Dentry>>> {
+        let ip = inode.map_or(core::ptr::null_mut(), |i| ARef::into_raw(i).cast().as_ptr());
+        // SAFETY: `self` is an in-lookup dentry (lookup contract); the inode
+        // reference is consumed by d_splice_alias, even on error.
+        let r = unsafe { bindings::d_splice_alias(ip, self.0.get()) };
+        let r = kernel::error::from_err_ptr(r)?;
+        // SAFETY: A non-NULL result is a referenced dentry we now own.
+        Ok(NonNull::new(r).map(|p| unsafe { ARef::from_raw(p.cast()) }))
+    }
+}
+
+pub(crate) struct Dops(bindings::dentry_operations);
+// SAFETY: Immutable table only read by the kernel.
+unsafe impl Sync for Dops {}
+
+/// Operations of every non-root dentry.
+pub(crate) static DENTRY_OPS: Dops = Dops(bindings::dentry_operations {
+    d_revalidate: Some(revalidate_callback),
+    d_delete: Some(delete_callback),
+    // SAFETY: All-zero means "no operation" for the other fields.
+    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+});
+
+impl Dops {
+    /// The raw table.
+    pub(crate) fn as_ptr(&self) -> *const bindings::dentry_operations {
+        &self.0
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a valid dentry of ours (possibly in RCU walk mode,
+/// signalled by `LOOKUP_RCU` in `flags`).
+unsafe extern "C" fn revalidate_callback(dentry: *mut bindings::dentry, flags: c_uint) -> c_int {
+    // SAFETY: Valid per the VFS contract.
+    let d = unsafe { Dentry::from_raw(dentry) };
+    match crate::fs::dir::revalidate(d, flags & bindings::LOOKUP_RCU != 0, flags) {
+        Ok(valid) => c_int::from(valid),
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS (under the dentry's lock) with a valid dentry.
+unsafe extern "C" fn delete_callback(dentry: *const bindings::dentry) -> c_int {
+    // SAFETY: Valid per the VFS contract; only `d_fsdata` is read.
+    let d = unsafe { Dentry::from_raw(dentry.cast_mut()) };
+    // Drop expired dentries on their last dput, as mainline.
+    c_int::from(!crate::proto::time::is_valid(d.expiry(), super::jiffies()))
+}

@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Inodes: the fuse-wb inode around the VFS inode, the inode cache, `iget`
+//! by node id, and the inode operations tables.
+//!
+//! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
+
+use super::dentry::Dentry;
+use super::sb::SuperBlock;
+use crate::bindings;
+use crate::fs::inode::FuseInode;
+use core::ptr::{addr_of_mut, NonNull};
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::ffi::{c_int, c_uint, c_void};
+use kernel::prelude::*;
+use kernel::types::{ARef, AlwaysRefCounted, Opaque};
+
+/// The object the inode cache allocates: fuse-wb's state and the VFS inode.
+///
+/// # Invariants
+///
+/// `fuse` is initialised whenever `vfs` is (from `alloc_inode` to `free_inode`).
+#[repr(C)]
+#[pin_data]
+pub(crate) struct InodeBox {
+    #[pin]
+    fuse: FuseInode,
+    #[pin]
+    vfs: Opaque<bindings::inode>,
+}
+
+/// A VFS inode of a fuse-wb superblock.
+///
+/// # Invariants
+///
+/// The inode is embedded in an [`InodeBox`] allocated by `alloc_inode_callback`
+/// and is valid while a reference (a borrowed `&Inode` from the VFS, or an
+/// [`ARef`]) is held.
+#[repr(transparent)]
+pub(crate) struct Inode(Opaque<bindings::inode>);
+
+// SAFETY: Inodes are reference counted and used from any thread; all
+// mutation goes through the kernel's own locking or our `FuseInode` locks.
+unsafe impl Send for Inode {}
+// SAFETY: See above.
+unsafe impl Sync for Inode {}
+
+// SAFETY: `ihold`/`iput` maintain the inode's reference count.
+unsafe impl AlwaysRefCounted for Inode {
+    fn inc_ref(&self) {
+        // SAFETY: The existence of `&self` means a reference is held.
+        unsafe { bindings::ihold(self.0.get()) }
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller owns a reference it gives up.
+        unsafe { bindings::iput(obj.cast().as_ptr()) }
+    }
+}
+
+/// File type of an inode, from its mode.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Directory.
+    Dir,
+    /// Regular file.
+    Reg,
+    /// Symbolic link.
+    Link,
+    /// FIFO, socket or device.
+    Special,
+}
+
+impl Inode {
+    /// Borrows a raw inode.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid inode of a fuse-wb superblock, referenced for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::inode) -> &'a Inode {
+        // SAFETY: `Inode` is transparent over the C struct; validity is the
+        // caller's promise.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// The raw pointer.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::inode {
+        self.0.get()
+    }
+
+    /// fuse-wb's state of this inode.
+    pub(crate) fn fuse(&self) -> &FuseInode {
+        // SAFETY: Every fuse-wb inode lives in an `InodeBox` whose `fuse` is
+        // initialised while the inode is (type invariants).
+        unsafe { &(*kernel::container_of!(self.0.get(), InodeBox, vfs)).fuse }
+    }
+
+    /// The superblock.
+    pub(crate) fn sb(&self) -> &SuperBlock {
+        // SAFETY: `i_sb` is set for a live inode and outlives it.
+        unsafe { SuperBlock::from_raw((*self.0.get()).i_sb) }
+    }
+
+    /// The mode (type and permission bits).
+    pub(crate) fn mode(&self) -> u32 {
+        // SAFETY: Reading a field of a live inode.
+        u32::from(unsafe { (*self.0.get()).i_mode })
+    }
+
+    /// The file type.
+    pub(crate) fn kind(&self) -> Kind {
+        kind_of(self.mode())
+    }
+
+    /// The current size.
+    pub(crate) fn size(&self) -> i64 {
+        // SAFETY: `i_size_read` is safe on a live inode.
+        unsafe { bindings::fusewb_i_size_read(self.0.get()) }
+    }
+
+    /// Sets the size, as seen by the VFS.
+    pub(crate) fn set_size(&self, size: i64) {
+        // SAFETY: Live inode; callers serialise size updates (FuseInode lock).
+        unsafe { bindings::fusewb_i_size_write(self.0.get(), size) }
+    }
+
+    /// Copies attributes (already validated) into the VFS inode.
+    /// `blkbits` is log2 of the block size; `nlink`, `uid`, `gid` are as
+    /// the server reported them (ids in the mount's user namespace).
+    pub(crate) fn set_attributes(&self, a: &crate::abi::fuse_attr, blkbits: u8, set_size: bool) {
+        let p = self.0.get();
+        // SAFETY: Live inode; callers hold the FuseInode attribute lock, which
+        // serialises these writes (as mainline's fi->lock). The mode's type
+        // bits never change (callers check), only permissions.
+        unsafe {
+            (*p).i_ino = a.ino as usize;
+            (*p).i_mode = (((*p).i_mode as u32 & crate::proto::attr::S_IFMT) | (a.mode & 0o7777)) as u16;
+            bindings::set_nlink(p, a.nlink);
+            bindings::fusewb_i_uid_write(p, a.uid);
+            bindings::fusewb_i_gid_write(p, a.gid);
+            (*p).i_blocks = a.blocks;
+            // CAST: validated in proto::attr (nsec < 1e9); seconds are the
+            // server's signed time_t carried in a u64.
+            bindings::fusewb_inode_set_atime(p, a.atime as i64, a.atimensec as _);
+            bindings::fusewb_inode_set_mtime(p, a.mtime as i64, a.mtimensec as _);
+            bindings::fusewb_inode_set_ctime(p, a.ctime as i64, a.ctimensec as _);
+            (*p).i_blkbits = blkbits;
+            if set_size {
+                // CAST: validated to fit i64 in proto::attr.
+                bindings::fusewb_i_size_write(p, a.size as i64);
+            }
+        }
+    }
+
+    /// Drops cached pages beyond `size` (the file shrank on the server).
+    pub(crate) fn truncate_pagecache(&self, size: i64) {
+        // SAFETY: Live inode; may sleep, callers hold no spinlock.
+        unsafe { bindings::truncate_pagecache(self.0.get(), size) }
+    }
+
+    /// Invalidates all cached pages (the data changed on the server).
+    pub(crate) fn invalidate_pages(&self) {
+        // SAFETY: Live inode; `i_mapping` is valid.
+        unsafe { bindings::invalidate_inode_pages2((*self.0.get()).i_mapping) };
+    }
+
+    /// Marks the inode bad: it is unhashed (a later lookup of its node id
+    /// makes a new inode) and every operation on it fails with EIO.
+    pub(crate) fn make_bad(&self) {
+        // SAFETY: Live inode.
+        unsafe { bindings::fusewb_remove_inode_hash(self.0.get()) };
+        self.fuse().set_bad();
+    }
+
+    /// Fills `stat` from the inode (for getattr).
+    ///
+    /// # Safety
+    ///
+    /// `idmap` and `stat` must be the valid pointers getattr received.
+    pub(crate) unsafe fn fill_stat(&self, idmap: *mut bindings::mnt_idmap, mask: u32, stat: *mut bindings::kstat) {
+        // SAFETY: Valid pointers per the caller; live inode.
+        unsafe { bindings::generic_fillattr(idmap, mask, self.0.get(), stat) }
+    }
+
+    /// Checks `mask` against the mode, owner and groups (default_permissions).
+    pub(crate) fn generic_permission(&self, mask: i32) -> Result {
+        // SAFETY: Live inode; the nop idmap is a static.
+        kernel::error::to_result(unsafe {
+            bindings::generic_permission(core::ptr::addr_of_mut!(bindings::nop_mnt_idmap), self.0.get(), mask)
+        })
+    }
+}
+
+/// The file type of `mode`.
+pub(crate) fn kind_of(mode: u32) -> Kind {
+    use crate::proto::attr::*;
+    match mode & S_IFMT {
+        S_IFDIR => Kind::Dir,
+        S_IFREG => Kind::Reg,
+        S_IFLNK => Kind::Link,
+        _ => Kind::Special,
+    }
+}
+
+// --- The inode cache ----------------------------------------------------
+
+static CACHE: AtomicPtr<bindings::kmem_cache> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The `fuse_wb_inode` slab cache, created at module load.
+pub(crate) struct InodeCache(());
+
+unsafe extern "C" fn inode_ctor(p: *mut c_void) {
+    let b = p.cast::<InodeBox>();
+    // SAFETY: The slab calls the constructor on a new object of our cache;
+    // `inode_init_once` initialises the embedded VFS inode once per object.
+    unsafe { bindings::inode_init_once(Opaque::raw_get(addr_of_mut!((*b).vfs))) }
+}
+
+impl InodeCache {
+    /// Creates the cache.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: A valid name, size and constructor; the cache outlives all
+        // inodes (destroyed after unregistering the filesystem).
+        let c = unsafe {
+            bindings::fusewb_kmem_cache_create(
+                c"fuse_wb_inode".as_ptr().cast(),
+                core::mem::size_of::<InodeBox>() as c_uint,
+                core::mem::align_of::<InodeBox>() as c_uint,
+                bindings::SLAB_RECLAIM_ACCOUNT | bindings::SLAB_ACCOUNT,
+                Some(inode_ctor),
+            )
+        };
+        if c.is_null() {
+            return Err(ENOMEM);
+        }
+        CACHE.store(c, Ordering::Release);
+        Ok(Self(()))
+    }
+}
+
+impl Drop for InodeCache {
+    fn drop(&mut self) {
+        // Wait for RCU-delayed `free_inode` callbacks before destroying.
+        // SAFETY: No preconditions.
+        unsafe { bindings::rcu_barrier() };
+        let c = CACHE.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: `c` was created by `new` and all its objects were freed
+        // (the filesystem is unregistered and no superblock remains).
+        unsafe { bindings::kmem_cache_destroy(c) };
+    }
+}
+
+/// `super_operations.alloc_inode`.
+///
+/// # Safety
+///
+/// Called by the VFS with a valid fuse-wb superblock.
+pub(crate) unsafe extern "C" fn alloc_inode_callback(sb: *mut bindings::super_block) -> *mut bindings::inode {
+    let cache = CACHE.load(Ordering::Acquire);
+    // SAFETY: `sb` is valid and `cache` is our live cache (module loaded).
+    let b = unsafe { bindings::fusewb_alloc_inode_sb(sb, cache, bindings::GFP_KERNEL) }.cast::<InodeBox>();
+    if b.is_null() {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: `b` is a new object of the cache; `fuse` is uninitialised and
+    // pinned in it. The initialiser cannot fail.
+    if unsafe { FuseInode::new().__pinned_init(addr_of_mut!((*b).fuse)) }.is_err() {
+        // SAFETY: Returning the unused object to its cache.
+        unsafe { bindings::kmem_cache_free(cache, b.cast()) };
+        return core::ptr::null_mut();
+    }
+    // INVARIANT: `fuse` is initialised before the inode is handed out.
+    // SAFETY: `b` is valid.
+    Opaque::raw_get(unsafe { addr_of_mut!((*b).vfs) })
+}
+
+/// `super_operations.free_inode`.
+///
+/// # Safety
+///
+/// Called by the VFS (after RCU) for an inode from `alloc_inode_callback`
+/// that nothing references any more.
+pub(crate) unsafe extern "C" fn free_inode_callback(inode: *mut bindings::inode) {
+    // SAFETY: Every fuse-wb inode is embedded in an InodeBox.
+    let b = unsafe { kernel::container_of!(inode, InodeBox, vfs) }.cast_mut();
+    // SAFETY: `fuse` was initialised in alloc_inode and is dropped once here.
+    unsafe { core::ptr::drop_in_place(addr_of_mut!((*b).fuse)) };
+    // SAFETY: `b` came from our cache.
+    unsafe { bindings::kmem_cache_free(CACHE.load(Ordering::Acquire), b.cast()) };
+}
+
+// --- iget -----------------------------------------------------------------
+
+unsafe extern "C" fn iget_test(inode: *mut bindings::inode, data: *mut c_void) -> c_int {
+    // SAFETY: iget5_locked passes our inodes and the `u64` node id we gave it.
+    let (inode, nodeid) = unsafe { (Inode::from_raw(inode), *data.cast::<u64>()) };
+    c_int::from(inode.fuse().nodeid() == nodeid)
+}
+
+unsafe extern "C" fn iget_set(inode: *mut bindings::inode, data: *mut c_void) -> c_int {
+    // SAFETY: As in `iget_test`; the new inode is not yet visible to others.
+    let (inode, nodeid) = unsafe { (Inode::from_raw(inode), *data.cast::<u64>()) };
+    inode.fuse().set_nodeid(nodeid);
+    0
+}
+
+/// Looks up or creates the inode of `nodeid`. For a new inode, `init` sets
+/// its type and attributes before it becomes visible.
+pub(crate) fn iget(
+    sb: &SuperBlock,
+    nodeid: u64,
+    init: impl FnOnce(&Inode),
+) -> Result<(ARef<Inode>, bool)> {
+    let mut id = nodeid;
+    // SAFETY: Valid superblock and callbacks; `id` outlives the call.
+    let p = unsafe {
+        bindings::iget5_locked(
+            sb.as_ptr(),
+            nodeid as usize,
+            Some(iget_test),
+            Some(iget_set),
+            (&mut id as *mut u64).cast(),
+        )
+    };
+    let nn = NonNull::new(p).ok_or(ENOMEM)?;
+    // SAFETY: iget5_locked returned a referenced inode; we own that reference.
+    let inode = unsafe { ARef::<Inode>::from_raw(nn.cast()) };
+    // SAFETY: `i_state` may change concurrently; read it once.
+    let state = unsafe { core::ptr::read_volatile(addr_of_mut!((*p).i_state)) };
+    if state & bindings::I_NEW == 0 {
+        return Ok((inode, false));
+    }
+    init(&inode);
+    // SAFETY: The inode is new and locked (I_NEW); `init` finished it.
+    unsafe { bindings::unlock_new_inode(p) };
+    Ok((inode, true))
+}
+
+/// Sets the type-dependent operations of a new inode with mode `mode`.
+pub(crate) fn set_ops(inode: &Inode, mode: u32, rdev: u32) {
+    let p = inode.as_ptr();
+    // SAFETY: `inode` is new and locked (called from `iget`'s init), so we
+    // own its fields.
+    unsafe {
+        (*p).i_mode = mode as u16;
+        match kind_of(mode) {
+            Kind::Dir => {
+                (*p).i_op = &DIR_IOPS.0;
+                (*p).__bindgen_anon_3.i_fop = &super::file::DIR_FOPS.0;
+            }
+            Kind::Reg => {
+                (*p).i_op = &FILE_IOPS.0;
+                (*p).__bindgen_anon_3.i_fop = &super::file::FILE_FOPS.0;
+                (*(*p).i_mapping).a_ops = &super::folio::AOPS.0;
+            }
+            Kind::Link => {
+                (*p).i_op = &LINK_IOPS.0;
+            }
+            Kind::Special => {
+                (*p).i_op = &FILE_IOPS.0;
+                bindings::init_special_inode(p, mode as u16, bindings::fusewb_new_decode_dev(rdev));
+            }
+        }
+    }
+}
+
+// --- inode_operations -----------------------------------------------------
+
+struct Iops(bindings::inode_operations);
+// SAFETY: Immutable tables only read by the kernel.
+unsafe impl Sync for Iops {}
+
+static DIR_IOPS: Iops = Iops(bindings::inode_operations {
+    lookup: Some(lookup_callback),
+    getattr: Some(getattr_callback),
+    permission: Some(permission_callback),
+    // SAFETY: All-zero means "no operation" for the other fields.
+    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+});
+
+static FILE_IOPS: Iops = Iops(bindings::inode_operations {
+    getattr: Some(getattr_callback),
+    permission: Some(permission_callback),
+    // SAFETY: All-zero means "no operation" for the other fields.
+    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+});
+
+static LINK_IOPS: Iops = Iops(bindings::inode_operations {
+    get_link: Some(get_link_callback),
+    getattr: Some(getattr_callback),
+    // SAFETY: All-zero means "no operation" for the other fields.
+    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+});
+
+/// # Safety
+///
+/// Called by the VFS with a locked directory inode of ours and a negative,
+/// in-lookup dentry in it.
+unsafe extern "C" fn lookup_callback(
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    _flags: c_uint,
+) -> *mut bindings::dentry {
+    // SAFETY: Valid per the VFS contract above.
+    let (dir, dentry) = unsafe { (Inode::from_raw(dir), Dentry::from_raw(dentry)) };
+    match crate::fs::dir::lookup(dir, dentry) {
+        Ok(Some(d)) => ARef::into_raw(d).cast().as_ptr(),
+        Ok(None) => core::ptr::null_mut(),
+        Err(e) => e.to_ptr(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with valid idmap, path (of our filesystem) and stat.
+unsafe extern "C" fn getattr_callback(
+    idmap: *mut bindings::mnt_idmap,
+    path: *const bindings::path,
+    stat: *mut bindings::kstat,
+    mask: u32,
+    flags: c_uint,
+) -> c_int {
+    // SAFETY: The path's dentry is positive and of our filesystem.
+    let inode = unsafe { Inode::from_raw((*(*path).dentry).d_inode) };
+    match crate::fs::dir::getattr(inode, mask, flags) {
+        Ok(()) => {
+            // SAFETY: Pointers as received from the VFS.
+            unsafe { inode.fill_stat(idmap, mask, stat) };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a valid inode of ours.
+unsafe extern "C" fn permission_callback(
+    _idmap: *mut bindings::mnt_idmap,
+    inode: *mut bindings::inode,
+    mask: c_int,
+) -> c_int {
+    // SAFETY: Valid per the VFS contract.
+    let inode = unsafe { Inode::from_raw(inode) };
+    match crate::fs::dir::permission(inode, mask) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a symlink inode of ours; `dentry` is NULL in RCU
+/// walk mode; `done` is valid.
+unsafe extern "C" fn get_link_callback(
+    dentry: *mut bindings::dentry,
+    inode: *mut bindings::inode,
+    done: *mut bindings::delayed_call,
+) -> *const kernel::ffi::c_char {
+    if dentry.is_null() {
+        return ECHILD.to_ptr();
+    }
+    // SAFETY: Valid per the VFS contract.
+    let inode = unsafe { Inode::from_raw(inode) };
+    match crate::fs::dir::readlink(inode) {
+        Ok(target) => {
+            let (ptr, _len, _cap) = target.into_raw_parts();
+            // SAFETY: `ptr` is a kmalloc'ed, NUL-terminated string which
+            // `kfree_link` frees once the VFS is done with it.
+            unsafe { bindings::fusewb_set_delayed_call(done, Some(bindings::kfree_link), ptr.cast()) };
+            ptr.cast()
+        }
+        Err(e) => e.to_ptr(),
+    }
+}

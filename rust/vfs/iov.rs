@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! User buffers described by an `iov_iter` (read_iter / write_iter).
+//!
+//! C header: [`include/linux/uio.h`](srctree/include/linux/uio.h)
+
+use crate::bindings;
+use kernel::prelude::*;
+
+/// An `iov_iter` borrowed for the duration of a `read_iter`/`write_iter` call.
+///
+/// # Invariants
+///
+/// `ptr` is a valid `iov_iter` for the lifetime `'a`, used by one thread.
+pub(crate) struct IovIter<'a> {
+    ptr: *mut bindings::iov_iter,
+    _p: core::marker::PhantomData<&'a mut bindings::iov_iter>,
+}
+
+impl<'a> IovIter<'a> {
+    /// Wraps a raw `iov_iter`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be valid and exclusively ours for `'a`.
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::iov_iter) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self { ptr, _p: core::marker::PhantomData }
+    }
+
+    /// Bytes left in the buffer.
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { bindings::fusewb_iov_iter_count(self.ptr) }
+    }
+
+    /// Copies all of `data` to the user buffer, advancing it.
+    pub(crate) fn write_all(&mut self, data: &[u8]) -> Result {
+        if data.len() > self.len() {
+            return Err(EFAULT);
+        }
+        // SAFETY: `data` is valid for reads of its length; `ptr` is valid.
+        let n = unsafe { bindings::_copy_to_iter(data.as_ptr().cast(), data.len(), self.ptr) };
+        if n == data.len() {
+            Ok(())
+        } else {
+            Err(EFAULT)
+        }
+    }
+
+    /// Fills all of `buf` from the user buffer, advancing it.
+    pub(crate) fn read_exact(&mut self, buf: &mut [u8]) -> Result {
+        if buf.len() > self.len() {
+            return Err(EFAULT);
+        }
+        // SAFETY: `buf` is valid for writes of its length; `ptr` is valid.
+        let n = unsafe { bindings::_copy_from_iter(buf.as_mut_ptr().cast(), buf.len(), self.ptr) };
+        if n == buf.len() {
+            Ok(())
+        } else {
+            Err(EFAULT)
+        }
+    }
+}

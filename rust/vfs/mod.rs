@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The kernel glue: small safe types over the VFS objects fuse-wb uses.
+//!
+//! Every `unsafe` block of the module lives in this layer (and in
+//! `proto::pod`). Each wrapper is `#[repr(transparent)]` over the C object
+//! and states its invariants; each C callback (`*_callback`) lists in its
+//! `# Safety` section what the caller guarantees, converts raw pointers into
+//! these types and calls the safe filesystem logic in `crate::fs`.
+
+pub(crate) mod cred;
+pub(crate) mod dentry;
+pub(crate) mod file;
+pub(crate) mod folio;
+pub(crate) mod fs_type;
+pub(crate) mod inode;
+pub(crate) mod iov;
+pub(crate) mod misc;
+pub(crate) mod sb;
+pub(crate) mod sysfs;
+pub(crate) mod wait;
+
+use crate::bindings;
+use kernel::prelude::*;
+
+/// A C object in a `static`, initialised in place at module load.
+///
+/// # Invariants
+///
+/// The contents are only written during module init and exit (single
+/// threaded with respect to users of the object) and otherwise only by the
+/// kernel through the pointer handed to it.
+#[repr(transparent)]
+pub(crate) struct StaticCell<T>(kernel::types::Opaque<T>);
+
+// SAFETY: The cell only hands out raw pointers; the C objects stored in it
+// (file_system_type, miscdevice, ...) are designed to be shared by the kernel
+// across threads, and Rust code only writes them during init/exit.
+unsafe impl<T> Sync for StaticCell<T> {}
+
+impl<T> StaticCell<T> {
+    /// A cell holding `v` (placed in writable data: the kernel may write it).
+    pub(crate) const fn new(v: T) -> Self {
+        Self(kernel::types::Opaque::new(v))
+    }
+
+    /// An uninitialised cell (zeroed by the loader, like any `.bss` object).
+    pub(crate) const fn uninit() -> Self {
+        Self(kernel::types::Opaque::uninit())
+    }
+
+    /// The raw pointer to the object.
+    pub(crate) const fn get(&self) -> *mut T {
+        self.0.get()
+    }
+}
+
+/// Makes an [`Error`] from a positive errno constant of `bindings`.
+pub(crate) fn errno(e: u32) -> Error {
+    // CAST: errno constants are small positive numbers.
+    Error::from_errno(-(e as i32))
+}
+
+/// Converts a negative errno from the server (checked by `proto::reply` to be
+/// in `-511..=-1`) into an [`Error`].
+pub(crate) fn server_errno(e: i32) -> Error {
+    Error::from_errno(e)
+}
+
+/// `ENOSYS`.
+pub(crate) fn enosys() -> Error {
+    errno(bindings::ENOSYS)
+}
+
+/// `ENOTCONN`.
+pub(crate) fn enotconn() -> Error {
+    errno(bindings::ENOTCONN)
+}
+
+/// The current jiffies counter.
+pub(crate) fn jiffies() -> u64 {
+    // SAFETY: Reading the jiffies counter has no preconditions.
+    unsafe { bindings::fusewb_get_jiffies_64() }
+}
+
+/// Timer ticks per second.
+pub(crate) const HZ: u64 = bindings::HZ as u64;
+
+/// The page size.
+pub(crate) const PAGE_SIZE: usize = kernel::page::PAGE_SIZE;

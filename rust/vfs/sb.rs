@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Superblocks: fuse-wb's connection in `s_fs_info`, and the superblock
+//! operations.
+//!
+//! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
+
+use super::dentry::Dentry;
+use super::inode::Inode;
+use crate::bindings;
+use crate::conn::Connection;
+use kernel::ffi::c_int;
+
+use kernel::sync::{Arc, ArcBorrow};
+use kernel::types::{ForeignOwnable, Opaque};
+
+/// A fuse-wb superblock.
+///
+/// # Invariants
+///
+/// Valid while borrowed. From the end of `fill_super` until `kill_sb`,
+/// `s_fs_info` holds an `Arc<Connection>`.
+#[repr(transparent)]
+pub(crate) struct SuperBlock(Opaque<bindings::super_block>);
+
+impl SuperBlock {
+    /// Borrows a raw superblock.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid fuse-wb superblock, alive for `'a`, with its
+    /// connection installed.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::super_block) -> &'a SuperBlock {
+        // SAFETY: Transparent wrapper; validity per the caller.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// The raw pointer.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::super_block {
+        self.0.get()
+    }
+
+    /// The connection of this mount.
+    pub(crate) fn conn(&self) -> ArcBorrow<'_, Connection> {
+        // SAFETY: `s_fs_info` holds an `Arc<Connection>` for as long as the
+        // superblock's inodes and dentries exist (type invariant).
+        unsafe { <Arc<Connection> as ForeignOwnable>::borrow((*self.0.get()).s_fs_info) }
+    }
+
+    /// The device number (names the connection in sysfs).
+    pub(crate) fn dev(&self) -> u32 {
+        // SAFETY: Reading a field of a live superblock.
+        unsafe { (*self.0.get()).s_dev }
+    }
+
+    /// log2 of the superblock block size.
+    pub(crate) fn blocksize_bits(&self) -> u8 {
+        // SAFETY: Reading a field of a live superblock.
+        unsafe { (*self.0.get()).s_blocksize_bits }
+    }
+}
+
+pub(crate) struct Sops(pub(crate) bindings::super_operations);
+// SAFETY: Immutable table only read by the kernel.
+unsafe impl Sync for Sops {}
+
+/// Superblock operations.
+pub(crate) static SUPER_OPS: Sops = Sops(bindings::super_operations {
+    alloc_inode: Some(super::inode::alloc_inode_callback),
+    free_inode: Some(super::inode::free_inode_callback),
+    evict_inode: Some(evict_inode_callback),
+    drop_inode: Some(bindings::generic_delete_inode),
+    statfs: Some(statfs_callback),
+    umount_begin: Some(umount_begin_callback),
+    // SAFETY: All-zero means "no operation" for the other fields.
+    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+});
+
+/// # Safety
+///
+/// Called by the VFS when the last reference to one of our inodes is gone.
+unsafe extern "C" fn evict_inode_callback(inode: *mut bindings::inode) {
+    // SAFETY: The inode and its mapping are valid until `clear_inode`.
+    unsafe {
+        bindings::truncate_inode_pages_final(&mut (*inode).i_data);
+        bindings::clear_inode(inode);
+    }
+    // SAFETY: The inode memory stays valid until `free_inode`.
+    crate::fs::inode::evict(unsafe { Inode::from_raw(inode) });
+}
+
+/// # Safety
+///
+/// Called by the VFS with a dentry of ours and a statfs buffer.
+unsafe extern "C" fn statfs_callback(dentry: *mut bindings::dentry, buf: *mut kernel::bindings::kstatfs) -> c_int {
+    let buf = buf.cast::<bindings::kstatfs>();
+    // SAFETY: Valid per the VFS contract.
+    let d = unsafe { Dentry::from_raw(dentry) };
+    match crate::fs::dir::statfs(d) {
+        Ok(s) => {
+            // SAFETY: `buf` is valid for writes.
+            let b = unsafe { &mut *buf };
+            b.f_type = crate::fs::SUPER_MAGIC as _;
+            b.f_bsize = s.bsize as _;
+            b.f_frsize = s.frsize as _;
+            b.f_blocks = s.blocks;
+            b.f_bfree = s.bfree;
+            b.f_bavail = s.bavail;
+            b.f_files = s.files;
+            b.f_ffree = s.ffree;
+            b.f_namelen = s.namelen as _;
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS for `umount -f` on a live superblock of ours.
+unsafe extern "C" fn umount_begin_callback(sb: *mut bindings::super_block) {
+    // SAFETY: Valid, mounted superblock.
+    unsafe { SuperBlock::from_raw(sb) }.conn().abort();
+}

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Wait queues (`struct wait_queue_head`) with killable and interruptible
+//! waits on an arbitrary condition.
+//!
+//! C header: [`include/linux/wait.h`](srctree/include/linux/wait.h)
+
+use crate::bindings;
+use core::pin::pin;
+use kernel::prelude::*;
+use kernel::types::Opaque;
+
+/// How a wait may be ended early.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaitMode {
+    /// Any signal ends the wait.
+    Interruptible,
+    /// Only a fatal signal ends the wait.
+    Killable,
+}
+
+/// A wait queue.
+///
+/// # Invariants
+///
+/// `inner` was initialised with `init_waitqueue_head` and is pinned.
+#[pin_data]
+pub(crate) struct WaitQueue {
+    #[pin]
+    inner: Opaque<bindings::wait_queue_head>,
+}
+
+// SAFETY: A wait queue is protected by its own spinlock; it may be shared and
+// used from any thread.
+unsafe impl Send for WaitQueue {}
+// SAFETY: See above.
+unsafe impl Sync for WaitQueue {}
+
+impl WaitQueue {
+    /// An initialiser for a new, empty wait queue.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `init_waitqueue_head` initialises the pinned slot.
+            inner <- Opaque::ffi_init(|p| unsafe { bindings::fusewb_init_waitqueue_head(p) }),
+        })
+    }
+
+    /// The raw wait queue head, for `poll_wait`.
+    pub(crate) fn as_raw(&self) -> *mut bindings::wait_queue_head {
+        self.inner.get()
+    }
+
+    /// Wakes up every waiter.
+    pub(crate) fn wake_up_all(&self) {
+        // SAFETY: `inner` is an initialised wait queue (type invariant).
+        unsafe { bindings::fusewb_wake_up_all(self.inner.get()) }
+    }
+
+    /// Sleeps until `cond` returns true, or a signal (per `mode`) arrives,
+    /// in which case it returns `ERESTARTSYS`.
+    ///
+    /// `cond` runs with the task state already set: it must not sleep (it
+    /// may take spinlocks).
+    pub(crate) fn wait_until(&self, mode: WaitMode, mut cond: impl FnMut() -> bool) -> Result {
+        if cond() {
+            return Ok(());
+        }
+        let state = match mode {
+            WaitMode::Interruptible => bindings::TASK_INTERRUPTIBLE,
+            WaitMode::Killable => bindings::TASK_WAKEKILL | bindings::TASK_UNINTERRUPTIBLE,
+        };
+        let entry = pin!(Opaque::<bindings::wait_queue_entry>::uninit());
+        // SAFETY: `entry` is pinned on this stack frame for the whole wait and
+        // is removed from the queue by `finish_wait` before it goes away.
+        unsafe { bindings::init_wait_entry(entry.get(), 0) };
+        let mut ret = Ok(());
+        loop {
+            // SAFETY: Both pointers are valid: the queue by the type invariant,
+            // the entry as initialised above. CAST: task states fit in c_int.
+            let r = unsafe {
+                bindings::prepare_to_wait_event(self.inner.get(), entry.get(), state as i32)
+            };
+            if cond() {
+                break;
+            }
+            if r != 0 {
+                ret = Err(ERESTARTSYS);
+                break;
+            }
+            // SAFETY: The task state was set by `prepare_to_wait_event`;
+            // sleeping here is what the wait queue protocol expects.
+            unsafe { bindings::schedule() };
+        }
+        // SAFETY: The entry was prepared on this queue; `finish_wait` copes
+        // with an entry that a signal already removed.
+        unsafe { bindings::finish_wait(self.inner.get(), entry.get()) };
+        ret
+    }
+}
