@@ -55,6 +55,9 @@ check: kernel
 	@$(ROOT)/tests/run-checks
 
 demo: modules tools
+	@mkdir -p tests/out/bin
+	@for ex in hello_ll passthrough_ll; do gcc -O2 -o tests/out/bin/$$ex \
+		/usr/share/doc/libfuse3-dev/examples/$$ex.c $$(pkg-config --cflags --libs fuse3); done
 	@$(ROOT)/scripts/vm-run $(ROOT)/tests/demo.sh
 
 clean:

@@ -200,7 +200,9 @@ impl Connection {
 
     fn unique(&self) -> u64 {
         // Unique ids are even: bit 0 marks INTERRUPT replies.
-        self.next_unique.fetch_add(2, Ordering::Relaxed).wrapping_add(2)
+        self.next_unique
+            .fetch_add(2, Ordering::Relaxed)
+            .wrapping_add(2)
     }
 
     /// The credentials of the current task, as the server sees them.
@@ -242,7 +244,13 @@ impl Connection {
     }
 
     /// Sends a request and waits (killably) for its reply payload.
-    pub(crate) fn request(&self, opcode: u32, nodeid: u64, args: &[&[u8]], kind: ReplyKind) -> Result<Payload> {
+    pub(crate) fn request(
+        &self,
+        opcode: u32,
+        nodeid: u64,
+        args: &[&[u8]],
+        kind: ReplyKind,
+    ) -> Result<Payload> {
         let req = self.new_request(opcode, nodeid, args, kind, End::Wake)?;
         self.wait_initialized()?;
         self.num_waiting.fetch_add(1, Ordering::Relaxed);
@@ -259,7 +267,11 @@ impl Connection {
 
     /// Sends INIT. The mount does not wait: the server usually starts only
     /// after mount(2) returned. Requests wait for the reply instead.
-    pub(crate) fn send_init(&self, bdi: *mut crate::bindings::backing_dev_info, max_readahead: u32) -> Result {
+    pub(crate) fn send_init(
+        &self,
+        bdi: *mut crate::bindings::backing_dev_info,
+        max_readahead: u32,
+    ) -> Result {
         self.inner.lock().bdi = Bdi(bdi);
         let arg = proto::init::init_in(OFFERED_FLAGS, max_readahead);
         let req = self.new_request(
@@ -273,11 +285,12 @@ impl Connection {
     }
 
     fn wait_initialized(&self) -> Result {
-        self.init_wait.wait_until(WaitMode::Killable, || {
-            let g = self.inner.lock();
-            g.initialized || g.aborted
-        })
-        .map_err(|_| EINTR)?;
+        self.init_wait
+            .wait_until(WaitMode::Killable, || {
+                let g = self.inner.lock();
+                g.initialized || g.aborted
+            })
+            .map_err(|_| EINTR)?;
         if self.inner.lock().aborted {
             return Err(vfs::enotconn());
         }
@@ -329,7 +342,10 @@ impl Connection {
 
     fn wait_answer(&self, req: &Arc<Request>) -> Result<Payload> {
         if !self.is_enosys(abi::fuse_opcode_FUSE_INTERRUPT)
-            && req.done.wait_until(WaitMode::Interruptible, || req.is_done()).is_err()
+            && req
+                .done
+                .wait_until(WaitMode::Interruptible, || req.is_done())
+                .is_err()
         {
             // A signal. A request the server has not seen is simply withdrawn;
             // otherwise the server is asked to interrupt it.
@@ -338,7 +354,11 @@ impl Connection {
             }
             self.queue_interrupt(req);
         }
-        if req.done.wait_until(WaitMode::Killable, || req.is_done()).is_err() {
+        if req
+            .done
+            .wait_until(WaitMode::Killable, || req.is_done())
+            .is_err()
+        {
             // Killed: never wait for the server any longer.
             if self.withdraw(req) {
                 return Err(EINTR);
@@ -423,7 +443,8 @@ impl Connection {
 
     /// Queues a FORGET for `nlookup` lookups of `nodeid`.
     pub(crate) fn forget(&self, nodeid: u64, nlookup: u64) {
-        let Ok(node) = RBTreeNode::new(0, abi::fuse_forget_one { nodeid, nlookup }, GFP_KERNEL) else {
+        let Ok(node) = RBTreeNode::new(0, abi::fuse_forget_one { nodeid, nlookup }, GFP_KERNEL)
+        else {
             // The server keeps a lookup count it will never see dropped; the
             // kernel loses nothing.
             pr_warn!("out of memory: FORGET for node {} not sent\n", nodeid);
@@ -443,7 +464,9 @@ impl Connection {
         };
         // Re-insert with the sequence key (allocated outside the lock).
         if let Ok(seq) = queued {
-            if let Ok(node) = RBTreeNode::new(seq, abi::fuse_forget_one { nodeid, nlookup }, GFP_KERNEL) {
+            if let Ok(node) =
+                RBTreeNode::new(seq, abi::fuse_forget_one { nodeid, nlookup }, GFP_KERNEL)
+            {
                 let mut g = self.inner.lock();
                 if !g.aborted {
                     g.forgets.insert(node);
@@ -530,7 +553,9 @@ impl Connection {
 
     /// A new, higher attribute version.
     pub(crate) fn next_attr_version(&self) -> u64 {
-        self.attr_version.fetch_add(1, Ordering::AcqRel).wrapping_add(1)
+        self.attr_version
+            .fetch_add(1, Ordering::AcqRel)
+            .wrapping_add(1)
     }
 
     /// Requests waiting for a reply (for the control directory).
@@ -601,7 +626,9 @@ impl Connection {
                 } else if g.forgets.iter().next().is_some() {
                     let max = if batch { FORGET_BATCH } else { 1 };
                     while forgets.len() < max {
-                        let Some(c) = g.forgets.cursor_front() else { break };
+                        let Some(c) = g.forgets.cursor_front() else {
+                            break;
+                        };
                         let (_, node) = c.remove_current();
                         let (_, one) = node.to_key_value();
                         // Cannot fail: capacity was reserved above.
@@ -615,7 +642,8 @@ impl Connection {
                     let (unique, req) = node.to_key_value();
                     req.state.lock().phase = Phase::Sent;
                     if req.kind != ReplyKind::NoReply {
-                        g.processing.insert(reservation.into_node(unique, req.clone()));
+                        g.processing
+                            .insert(reservation.into_node(unique, req.clone()));
                     }
                     Some(Item::Request(req))
                 } else {
@@ -627,7 +655,8 @@ impl Connection {
                     if nonblock {
                         return Err(EAGAIN);
                     }
-                    self.readers.wait_until(WaitMode::Interruptible, || self.has_work_or_aborted())?;
+                    self.readers
+                        .wait_until(WaitMode::Interruptible, || self.has_work_or_aborted())?;
                 }
                 Some(Item::Request(req)) => {
                     if req.msg.len() > cap {
@@ -642,7 +671,8 @@ impl Connection {
                 }
                 Some(Item::Interrupt(unique)) => {
                     let arg = abi::fuse_interrupt_in { unique };
-                    let mut buf = [0u8; proto::request::IN_HEADER + size_of::<abi::fuse_interrupt_in>()];
+                    let mut buf =
+                        [0u8; proto::request::IN_HEADER + size_of::<abi::fuse_interrupt_in>()];
                     proto::request::encode(
                         &mut buf,
                         abi::fuse_opcode_FUSE_INTERRUPT,
@@ -656,7 +686,8 @@ impl Connection {
                     return Ok(buf.len());
                 }
                 Some(Item::Forgets) => {
-                    let len = proto::request::forget_len(forgets.len(), batch).map_err(|_| EINVAL)?;
+                    let len =
+                        proto::request::forget_len(forgets.len(), batch).map_err(|_| EINVAL)?;
                     let mut buf = KVec::with_capacity(len, GFP_KERNEL)?;
                     buf.extend_with(len, 0, GFP_KERNEL)?;
                     proto::request::encode_forgets(&mut buf, self.unique(), &forgets, batch)

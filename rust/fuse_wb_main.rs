@@ -63,7 +63,16 @@ impl kernel::Module for FuseWb {
         let sysfs = vfs::sysfs::Root::new()?;
         let dev = vfs::misc::Registration::register()?;
         let fs = vfs::fs_type::Registration::register()?;
-        pr_info!("fuse-wb loaded: protocol {}.{}\n", proto::init::MAJOR, proto::init::MINOR);
-        Ok(Self { _fs: fs, _dev: dev, _sysfs: sysfs, _inodes: inodes })
+        pr_info!(
+            "fuse-wb loaded: protocol {}.{}\n",
+            proto::init::MAJOR,
+            proto::init::MINOR
+        );
+        Ok(Self {
+            _fs: fs,
+            _dev: dev,
+            _sysfs: sysfs,
+            _inodes: inodes,
+        })
     }
 }

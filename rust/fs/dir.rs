@@ -9,8 +9,7 @@ use crate::bindings;
 use crate::conn::Connection;
 use crate::proto::{dirent, pod, reply::ReplyKind, time};
 use crate::vfs::{
-    self,
-    cred,
+    self, cred,
     dentry::Dentry,
     inode::{Inode, Kind},
 };
@@ -44,7 +43,12 @@ fn lookup_entry(conn: &Connection, parent: u64, name: &[u8]) -> Result<abi::fuse
     let mut z = KVec::with_capacity(name.len() + 1, GFP_KERNEL)?;
     z.extend_from_slice(name, GFP_KERNEL)?;
     z.push(0, GFP_KERNEL)?;
-    let reply = conn.request(abi::fuse_opcode_FUSE_LOOKUP, parent, &[&z], ReplyKind::Entry)?;
+    let reply = conn.request(
+        abi::fuse_opcode_FUSE_LOOKUP,
+        parent,
+        &[&z],
+        ReplyKind::Entry,
+    )?;
     pod::read_exact::<abi::fuse_entry_out>(&reply).ok_or(EIO)
 }
 
@@ -80,7 +84,9 @@ pub(crate) fn lookup(dir: &Inode, dentry: &Dentry) -> Result<Option<ARef<Dentry>
     };
     let alias = dentry.splice(inode)?;
     let d = alias.as_deref().unwrap_or(dentry);
-    let expiry = entry.map_or(0, |e| time::expiry(vfs::jiffies(), e.entry_valid, e.entry_valid_nsec, vfs::HZ));
+    let expiry = entry.map_or(0, |e| {
+        time::expiry(vfs::jiffies(), e.entry_valid, e.entry_valid_nsec, vfs::HZ)
+    });
     d.set_expiry(expiry);
     Ok(alias)
 }
@@ -95,7 +101,9 @@ pub(crate) fn revalidate(dentry: &Dentry, rcu: bool, flags: u32) -> Result<bool>
             return Ok(false);
         }
     }
-    let force = flags & (bindings::LOOKUP_EXCL | bindings::LOOKUP_REVAL | bindings::LOOKUP_RENAME_TARGET) != 0;
+    let force = flags
+        & (bindings::LOOKUP_EXCL | bindings::LOOKUP_REVAL | bindings::LOOKUP_RENAME_TARGET)
+        != 0;
     if !force && time::is_valid(dentry.expiry(), vfs::jiffies()) {
         return Ok(true);
     }
@@ -106,7 +114,9 @@ pub(crate) fn revalidate(dentry: &Dentry, rcu: bool, flags: u32) -> Result<bool>
     }
     let conn = inode.sb().conn();
     let parent = dentry.parent();
-    let Some(pdir) = parent.inode() else { return Ok(false) };
+    let Some(pdir) = parent.inode() else {
+        return Ok(false);
+    };
     let version = conn.attr_version();
     let e = match lookup_entry(&conn, pdir.fuse().nodeid(), dentry.name()) {
         Ok(e) => e,
@@ -126,7 +136,12 @@ pub(crate) fn revalidate(dentry: &Dentry, rcu: bool, flags: u32) -> Result<bool>
         return Ok(false);
     }
     inode::change_attributes(inode, &e.attr, e.attr_valid, e.attr_valid_nsec, version);
-    dentry.set_expiry(time::expiry(vfs::jiffies(), e.entry_valid, e.entry_valid_nsec, vfs::HZ));
+    dentry.set_expiry(time::expiry(
+        vfs::jiffies(),
+        e.entry_valid,
+        e.entry_valid_nsec,
+        vfs::HZ,
+    ));
     Ok(true)
 }
 
@@ -147,7 +162,13 @@ pub(crate) fn refresh(inode: &Inode) -> Result {
         inode.make_bad();
         return Err(EIO);
     }
-    inode::change_attributes(inode, &out.attr, out.attr_valid, out.attr_valid_nsec, version);
+    inode::change_attributes(
+        inode,
+        &out.attr,
+        out.attr_valid,
+        out.attr_valid_nsec,
+        version,
+    );
     Ok(())
 }
 
@@ -183,7 +204,10 @@ fn access(inode: &Inode, mask: i32) -> Result {
     if conn.is_enosys(abi::fuse_opcode_FUSE_ACCESS) {
         return Ok(());
     }
-    let arg = abi::fuse_access_in { mask: (mask & (MAY_READ | MAY_WRITE | MAY_EXEC)) as u32, padding: 0 };
+    let arg = abi::fuse_access_in {
+        mask: (mask & (MAY_READ | MAY_WRITE | MAY_EXEC)) as u32,
+        padding: 0,
+    };
     match conn.request(
         abi::fuse_opcode_FUSE_ACCESS,
         inode.fuse().nodeid(),
@@ -206,7 +230,9 @@ pub(crate) fn permission(inode: &Inode, mask: i32) -> Result {
     let nonblock = mask & MAY_NOT_BLOCK != 0;
     let mut refreshed = false;
     let is_reg = inode.kind() == Kind::Reg;
-    if (conn.opts.default_permissions || (mask & MAY_EXEC != 0 && is_reg)) && !inode.fuse().attr_valid() {
+    if (conn.opts.default_permissions || (mask & MAY_EXEC != 0 && is_reg))
+        && !inode.fuse().attr_valid()
+    {
         if nonblock {
             return Err(ECHILD);
         }
@@ -270,7 +296,11 @@ pub(crate) fn statfs(dentry: &Dentry) -> Result<abi::fuse_kstatfs> {
     let inode = dentry.inode().ok_or(EIO)?;
     let conn = inode.sb().conn();
     if !allow_current(&conn) {
-        return Ok(abi::fuse_kstatfs { bsize: 512, namelen: 255, ..Default::default() });
+        return Ok(abi::fuse_kstatfs {
+            bsize: 512,
+            namelen: 255,
+            ..Default::default()
+        });
     }
     let reply = conn.request(
         abi::fuse_opcode_FUSE_STATFS,
@@ -278,5 +308,7 @@ pub(crate) fn statfs(dentry: &Dentry) -> Result<abi::fuse_kstatfs> {
         &[],
         ReplyKind::Statfs,
     )?;
-    Ok(pod::read_exact::<abi::fuse_statfs_out>(&reply).ok_or(EIO)?.st)
+    Ok(pod::read_exact::<abi::fuse_statfs_out>(&reply)
+        .ok_or(EIO)?
+        .st)
 }

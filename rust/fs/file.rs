@@ -30,7 +30,10 @@ pub(crate) struct FuseFile {
 
 fn open_opcodes(kind: Kind) -> (u32, u32) {
     if kind == Kind::Dir {
-        (abi::fuse_opcode_FUSE_OPENDIR, abi::fuse_opcode_FUSE_RELEASEDIR)
+        (
+            abi::fuse_opcode_FUSE_OPENDIR,
+            abi::fuse_opcode_FUSE_RELEASEDIR,
+        )
     } else {
         (abi::fuse_opcode_FUSE_OPEN, abi::fuse_opcode_FUSE_RELEASE)
     }
@@ -43,18 +46,45 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
     let (op, _) = open_opcodes(inode.kind());
     let flags = file.flags();
     if conn.is_enosys(op) {
-        return Ok(KBox::new(FuseFile { fh: 0, open_flags: 0, flags, no_release: true }, GFP_KERNEL)?);
+        return Ok(KBox::new(
+            FuseFile {
+                fh: 0,
+                open_flags: 0,
+                flags,
+                no_release: true,
+            },
+            GFP_KERNEL,
+        )?);
     }
     // As mainline: creation flags are the VFS's business, not the server's.
-    let wire_flags = flags & !(bindings::O_CREAT | bindings::O_EXCL | bindings::O_NOCTTY | bindings::O_TRUNC);
-    let arg = abi::fuse_open_in { flags: wire_flags, open_flags: 0 };
-    let ff = match conn.request(op, inode.fuse().nodeid(), &[pod::bytes_of(&arg)], ReplyKind::Open) {
+    let wire_flags =
+        flags & !(bindings::O_CREAT | bindings::O_EXCL | bindings::O_NOCTTY | bindings::O_TRUNC);
+    let arg = abi::fuse_open_in {
+        flags: wire_flags,
+        open_flags: 0,
+    };
+    let ff = match conn.request(
+        op,
+        inode.fuse().nodeid(),
+        &[pod::bytes_of(&arg)],
+        ReplyKind::Open,
+    ) {
         Ok(reply) => {
             let out = pod::read_exact::<abi::fuse_open_out>(&reply).ok_or(EIO)?;
-            FuseFile { fh: out.fh, open_flags: out.open_flags, flags, no_release: false }
+            FuseFile {
+                fh: out.fh,
+                open_flags: out.open_flags,
+                flags,
+                no_release: false,
+            }
         }
         // No OPEN support: every open succeeds without a handle (as mainline).
-        Err(e) if e == vfs::enosys() => FuseFile { fh: 0, open_flags: 0, flags, no_release: true },
+        Err(e) if e == vfs::enosys() => FuseFile {
+            fh: 0,
+            open_flags: 0,
+            flags,
+            no_release: true,
+        },
         Err(e) => return Err(e),
     };
     if inode.kind() == Kind::Reg && ff.open_flags & abi::FOPEN_KEEP_CACHE == 0 {
@@ -70,7 +100,12 @@ pub(crate) fn release(inode: &Inode, ff: KBox<FuseFile>) {
     }
     let conn = inode.sb().conn();
     let (_, op) = open_opcodes(inode.kind());
-    let arg = abi::fuse_release_in { fh: ff.fh, flags: ff.flags, release_flags: 0, lock_owner: 0 };
+    let arg = abi::fuse_release_in {
+        fh: ff.fh,
+        flags: ff.flags,
+        release_flags: 0,
+        lock_owner: 0,
+    };
     // Nothing to do if it fails: the connection is gone or out of memory.
     let _ = conn.request_background(op, inode.fuse().nodeid(), &[pod::bytes_of(&arg)]);
 }

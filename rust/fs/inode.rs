@@ -131,7 +131,13 @@ pub(crate) fn iget_versioned(
 
 /// Applies server attributes `a` (validated, same file type) to `inode`,
 /// unless a newer update happened since `version` was sampled (0: always).
-pub(crate) fn change_attributes(inode: &Inode, a: &abi::fuse_attr, valid_sec: u64, valid_nsec: u32, version: u64) {
+pub(crate) fn change_attributes(
+    inode: &Inode,
+    a: &abi::fuse_attr,
+    valid_sec: u64,
+    valid_nsec: u32,
+    version: u64,
+) {
     let conn = inode.sb().conn();
     let fi = inode.fuse();
     let old_size;
@@ -141,9 +147,12 @@ pub(crate) fn change_attributes(inode: &Inode, a: &abi::fuse_attr, valid_sec: u6
         if version != 0 && fi.attr_version.load(Ordering::Relaxed) > version {
             return;
         }
-        fi.attr_version.store(conn.next_attr_version(), Ordering::Relaxed);
-        fi.attr_expiry
-            .store(time::expiry(vfs::jiffies(), valid_sec, valid_nsec, vfs::HZ), Ordering::Release);
+        fi.attr_version
+            .store(conn.next_attr_version(), Ordering::Relaxed);
+        fi.attr_expiry.store(
+            time::expiry(vfs::jiffies(), valid_sec, valid_nsec, vfs::HZ),
+            Ordering::Release,
+        );
         let blkbits = if a.blksize != 0 && a.blksize.is_power_of_two() {
             // CAST: log2 of a u32 is below 32.
             a.blksize.trailing_zeros() as u8
@@ -154,7 +163,10 @@ pub(crate) fn change_attributes(inode: &Inode, a: &abi::fuse_attr, valid_sec: u6
         };
         old_size = inode.size();
         mtime_changed = fi.mtime.swap(a.mtime, Ordering::Relaxed) != a.mtime
-            || fi.mtime_nsec.swap(u64::from(a.mtimensec), Ordering::Relaxed) != u64::from(a.mtimensec);
+            || fi
+                .mtime_nsec
+                .swap(u64::from(a.mtimensec), Ordering::Relaxed)
+                != u64::from(a.mtimensec);
         inode.set_attributes(a, blkbits, true);
     }
     if inode.kind() != Kind::Reg {
@@ -181,7 +193,8 @@ pub(crate) fn read_update_size(inode: &Inode, size: i64, version: u64) {
     let fi = inode.fuse();
     let _g = fi.lock.lock();
     if version >= fi.attr_version.load(Ordering::Relaxed) && size < inode.size() {
-        fi.attr_version.store(inode.sb().conn().next_attr_version(), Ordering::Relaxed);
+        fi.attr_version
+            .store(inode.sb().conn().next_attr_version(), Ordering::Relaxed);
         inode.set_size(size);
     }
 }

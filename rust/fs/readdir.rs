@@ -33,7 +33,10 @@ pub(crate) fn readdir(file: &File, ctx: &mut DirEmitter) -> Result {
         abi::fuse_opcode_FUSE_READDIR,
         inode.fuse().nodeid(),
         &[pod::bytes_of(&arg)],
-        ReplyKind::Dirents { max: size, plus: false },
+        ReplyKind::Dirents {
+            max: size,
+            plus: false,
+        },
     )?;
     for d in dirent::iter(&reply, false) {
         // The reply was validated when it arrived; this cannot fail.

@@ -55,7 +55,9 @@ impl OptError {
                 c"invalid value for option blksize (a power of two from 512 to the page size)"
             }
             OptError::Invalid(_) => c"invalid option value",
-            OptError::BadForm("default_permissions") => c"option default_permissions takes no value",
+            OptError::BadForm("default_permissions") => {
+                c"option default_permissions takes no value"
+            }
             OptError::BadForm("allow_other") => c"option allow_other takes no value",
             OptError::BadForm("allow_wbcache") => c"option allow_wbcache takes no value",
             OptError::BadForm("fd") => c"option fd needs a value",

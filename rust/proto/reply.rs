@@ -328,15 +328,24 @@ mod tests {
         let mut init = [0u8; 65];
         init[0] = 7;
         init[4] = 12;
-        assert_eq!(validate(ReplyKind::Init, &init[..23]), Err(ProtoError::BadSize));
+        assert_eq!(
+            validate(ReplyKind::Init, &init[..23]),
+            Err(ProtoError::BadSize)
+        );
         assert!(validate(ReplyKind::Init, &init[..24]).is_ok());
         assert!(validate(ReplyKind::Init, &init[..64]).is_ok());
         assert_eq!(validate(ReplyKind::Init, &init), Err(ProtoError::BadSize));
         init[4] = 11;
-        assert_eq!(validate(ReplyKind::Init, &init[..64]), Err(ProtoError::BadInit));
+        assert_eq!(
+            validate(ReplyKind::Init, &init[..64]),
+            Err(ProtoError::BadInit)
+        );
         init[0] = 8;
         init[4] = 41;
-        assert_eq!(validate(ReplyKind::Init, &init[..64]), Err(ProtoError::BadInit));
+        assert_eq!(
+            validate(ReplyKind::Init, &init[..64]),
+            Err(ProtoError::BadInit)
+        );
     }
 
     #[test]

@@ -94,11 +94,21 @@ pub(crate) fn encode_forgets(
         }
         let fixed = IN_HEADER + size_of::<abi::fuse_batch_forget_in>();
         let (first, mut rest) = buf.split_at_mut(fixed);
-        encode(first, abi::fuse_opcode_FUSE_BATCH_FORGET, unique, 0, Creds::default(), &[pod::bytes_of(&head)])?;
+        encode(
+            first,
+            abi::fuse_opcode_FUSE_BATCH_FORGET,
+            unique,
+            0,
+            Creds::default(),
+            &[pod::bytes_of(&head)],
+        )?;
         // The header must announce the whole message, entries included.
         let mut hdr: abi::fuse_in_header = pod::read(first).ok_or(ProtoError::TooLarge)?;
         hdr.len = u32::try_from(n).map_err(|_| ProtoError::TooLarge)?;
-        first.get_mut(..IN_HEADER).ok_or(ProtoError::TooLarge)?.copy_from_slice(pod::bytes_of(&hdr));
+        first
+            .get_mut(..IN_HEADER)
+            .ok_or(ProtoError::TooLarge)?
+            .copy_from_slice(pod::bytes_of(&hdr));
         for e in entries {
             let (dst, tail) = rest.split_at_mut(size_of::<abi::fuse_forget_one>());
             dst.copy_from_slice(pod::bytes_of(e));
@@ -108,7 +118,14 @@ pub(crate) fn encode_forgets(
     } else {
         let e = entries.first().ok_or(ProtoError::TooLarge)?;
         let arg = abi::fuse_forget_in { nlookup: e.nlookup };
-        encode(buf, abi::fuse_opcode_FUSE_FORGET, unique, e.nodeid, Creds::default(), &[pod::bytes_of(&arg)])
+        encode(
+            buf,
+            abi::fuse_opcode_FUSE_FORGET,
+            unique,
+            e.nodeid,
+            Creds::default(),
+            &[pod::bytes_of(&arg)],
+        )
     }
 }
 
@@ -138,15 +155,24 @@ mod tests {
         );
         assert_eq!(&buf[40..], name);
         let entries = [
-            abi::fuse_forget_one { nodeid: 5, nlookup: 2 },
-            abi::fuse_forget_one { nodeid: 6, nlookup: 1 },
+            abi::fuse_forget_one {
+                nodeid: 5,
+                nlookup: 2,
+            },
+            abi::fuse_forget_one {
+                nodeid: 6,
+                nlookup: 1,
+            },
         ];
         let n = forget_len(2, true).unwrap();
         assert_eq!(n, 40 + 8 + 32);
         let mut b = vec![0u8; n];
         encode_forgets(&mut b, 10, &entries, true).unwrap();
         let h: abi::fuse_in_header = pod::read(&b).unwrap();
-        assert_eq!((h.len as usize, h.opcode, h.unique), (n, abi::fuse_opcode_FUSE_BATCH_FORGET, 10));
+        assert_eq!(
+            (h.len as usize, h.opcode, h.unique),
+            (n, abi::fuse_opcode_FUSE_BATCH_FORGET, 10)
+        );
         let c: abi::fuse_batch_forget_in = pod::read(&b[40..]).unwrap();
         assert_eq!(c.count, 2);
         let one: abi::fuse_forget_one = pod::read(&b[64..]).unwrap();
@@ -155,7 +181,10 @@ mod tests {
         let mut b = vec![0u8; n1];
         encode_forgets(&mut b, 12, &entries, false).unwrap();
         let h: abi::fuse_in_header = pod::read(&b).unwrap();
-        assert_eq!((h.len as usize, h.opcode, h.nodeid), (48, abi::fuse_opcode_FUSE_FORGET, 5));
+        assert_eq!(
+            (h.len as usize, h.opcode, h.nodeid),
+            (48, abi::fuse_opcode_FUSE_FORGET, 5)
+        );
         let mut short = vec![0u8; 10];
         assert_eq!(
             encode(&mut short, 1, 0, 1, creds, &args),

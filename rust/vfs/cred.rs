@@ -107,7 +107,12 @@ impl Drop for PidNs {
 /// sees them (its user and pid namespaces).
 pub(crate) fn current_creds(user_ns: &UserNs, pid_ns: &PidNs) -> Creds {
     // SAFETY: Reading the current task's credentials has no preconditions.
-    let (fsuid, fsgid) = unsafe { (bindings::fusewb_current_fsuid(), bindings::fusewb_current_fsgid()) };
+    let (fsuid, fsgid) = unsafe {
+        (
+            bindings::fusewb_current_fsuid(),
+            bindings::fusewb_current_fsgid(),
+        )
+    };
     // SAFETY: `pid_ns.ptr` is valid (type invariant).
     let pid = unsafe { bindings::fusewb_current_pid_nr_ns(pid_ns.ptr) };
     Creds {
@@ -125,5 +130,10 @@ pub(crate) fn current_is_exactly(uid: bindings::kuid_t, gid: bindings::kgid_t) -
     let c = unsafe { &*bindings::fusewb_current_cred() };
     let u = uid.val;
     let g = gid.val;
-    c.euid.val == u && c.suid.val == u && c.uid.val == u && c.egid.val == g && c.sgid.val == g && c.gid.val == g
+    c.euid.val == u
+        && c.suid.val == u
+        && c.uid.val == u
+        && c.egid.val == g
+        && c.sgid.val == g
+        && c.gid.val == g
 }

@@ -82,7 +82,9 @@ impl DirEmitter {
 
     /// Emits one entry; false when the user buffer is full.
     pub(crate) fn emit(&mut self, name: &[u8], ino: u64, typ: u32) -> bool {
-        let Ok(len) = c_int::try_from(name.len()) else { return false };
+        let Ok(len) = c_int::try_from(name.len()) else {
+            return false;
+        };
         // SAFETY: Valid context; `name` is valid for `len` bytes.
         unsafe { bindings::fusewb_dir_emit(self.ctx, name.as_ptr().cast(), len, ino, typ) }
     }
@@ -120,7 +122,10 @@ pub(crate) static FILE_FOPS: Fops = Fops(bindings::file_operations {
 /// # Safety
 ///
 /// Called by the VFS with an inode of ours and the new file being opened.
-unsafe extern "C" fn open_callback(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+unsafe extern "C" fn open_callback(
+    inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
     // SAFETY: Valid per the VFS contract.
     let (inode, f) = unsafe { (Inode::from_raw(inode), File::from_raw(file)) };
     match crate::fs::file::open(inode, f) {
@@ -137,7 +142,10 @@ unsafe extern "C" fn open_callback(inode: *mut bindings::inode, file: *mut bindi
 /// # Safety
 ///
 /// Called by the VFS once, on the last close of a file from `open_callback`.
-unsafe extern "C" fn release_callback(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+unsafe extern "C" fn release_callback(
+    inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
     // SAFETY: Last use of the file; `private_data` is ours (type invariant).
     let p = unsafe { core::mem::replace(&mut (*file).private_data, core::ptr::null_mut()) };
     if p.is_null() {
@@ -153,7 +161,10 @@ unsafe extern "C" fn release_callback(inode: *mut bindings::inode, file: *mut bi
 /// # Safety
 ///
 /// Called by the VFS with an open directory of ours and a valid context.
-unsafe extern "C" fn iterate_callback(file: *mut bindings::file, ctx: *mut bindings::dir_context) -> c_int {
+unsafe extern "C" fn iterate_callback(
+    file: *mut bindings::file,
+    ctx: *mut bindings::dir_context,
+) -> c_int {
     // SAFETY: Valid per the VFS contract.
     let f = unsafe { File::from_raw(file) };
     // INVARIANT: `ctx` is valid for this call.
@@ -167,7 +178,10 @@ unsafe extern "C" fn iterate_callback(file: *mut bindings::file, ctx: *mut bindi
 /// # Safety
 ///
 /// Called by the VFS with a valid kiocb of an open regular file of ours.
-unsafe extern "C" fn read_iter_callback(iocb: *mut bindings::kiocb, to: *mut bindings::iov_iter) -> isize {
+unsafe extern "C" fn read_iter_callback(
+    iocb: *mut bindings::kiocb,
+    to: *mut bindings::iov_iter,
+) -> isize {
     // SAFETY: The kiocb's file is open and ours.
     let f = unsafe { File::from_raw((*iocb).ki_filp) };
     // SAFETY: `iocb` is valid.

@@ -9,7 +9,6 @@ use super::inode::Inode;
 use crate::bindings;
 use kernel::ffi::c_int;
 
-
 /// A locked page-cache folio; unlocked when dropped.
 ///
 /// # Invariants
@@ -137,9 +136,13 @@ pub(crate) static AOPS: Aops = Aops(bindings::address_space_operations {
 ///
 /// Called by the page cache with a locked folio of one of our files and the
 /// file (possibly NULL) it is read for.
-unsafe extern "C" fn read_folio_callback(file: *mut bindings::file, folio: *mut bindings::folio) -> c_int {
+unsafe extern "C" fn read_folio_callback(
+    file: *mut bindings::file,
+    folio: *mut bindings::folio,
+) -> c_int {
     // SAFETY: The folio's mapping host is our inode while the folio is locked.
-    let inode = unsafe { Inode::from_raw((*(*folio).__bindgen_anon_1.__bindgen_anon_1.mapping).host) };
+    let inode =
+        unsafe { Inode::from_raw((*(*folio).__bindgen_anon_1.__bindgen_anon_1.mapping).host) };
     // SAFETY: NULL or a live file of ours.
     let file = (!file.is_null()).then(|| unsafe { File::from_raw(file) });
     // SAFETY: The folio is locked and we must unlock it.
@@ -158,6 +161,9 @@ unsafe extern "C" fn readahead_callback(ractl: *mut kernel::bindings::readahead_
     // SAFETY: The mapping's host is our inode.
     let inode = unsafe { Inode::from_raw((*(*ractl).mapping).host) };
     // INVARIANT: `ractl` is valid for this call.
-    let mut ra = Readahead { ractl, _p: core::marker::PhantomData };
+    let mut ra = Readahead {
+        ractl,
+        _p: core::marker::PhantomData,
+    };
     crate::fs::file::readahead(inode, &mut ra);
 }

@@ -91,7 +91,13 @@ static FC_OPS: FcOps = FcOps(bindings::fs_context_operations {
 unsafe fn mount_error(fc: *mut bindings::fs_context, msg: &core::ffi::CStr) -> c_int {
     // SAFETY: Valid fs_context; "%s" with a NUL-terminated string.
     unsafe {
-        bindings::logfc((*fc).log.log, c"fuse-wb".as_ptr().cast(), b'e' as c_char, c"%s".as_ptr().cast(), msg.as_ptr());
+        bindings::logfc(
+            (*fc).log.log,
+            c"fuse-wb".as_ptr().cast(),
+            b'e' as c_char,
+            c"%s".as_ptr().cast(),
+            msg.as_ptr(),
+        );
     }
     EINVAL.to_errno()
 }
@@ -101,7 +107,14 @@ unsafe fn mount_error(fc: *mut bindings::fs_context, msg: &core::ffi::CStr) -> c
 /// Called by the VFS with a new fs_context for our type.
 unsafe extern "C" fn init_fs_context_callback(fc: *mut kernel::bindings::fs_context) -> c_int {
     let fc = fc.cast::<bindings::fs_context>();
-    let ctx = match KBox::new(MountCtx { opts: MountOptions::default(), subtype: core::ptr::null_mut(), dev: None }, GFP_KERNEL) {
+    let ctx = match KBox::new(
+        MountCtx {
+            opts: MountOptions::default(),
+            subtype: core::ptr::null_mut(),
+            dev: None,
+        },
+        GFP_KERNEL,
+    ) {
         Ok(c) => c,
         Err(_) => return ENOMEM.to_errno(),
     };
@@ -143,7 +156,10 @@ unsafe extern "C" fn fc_free_callback(fc: *mut bindings::fs_context) {
 /// # Safety
 ///
 /// Called by the VFS with our context and one parameter.
-unsafe extern "C" fn parse_param_callback(fc: *mut bindings::fs_context, param: *mut bindings::fs_parameter) -> c_int {
+unsafe extern "C" fn parse_param_callback(
+    fc: *mut bindings::fs_context,
+    param: *mut bindings::fs_parameter,
+) -> c_int {
     // SAFETY: Valid parameter with a NUL-terminated key.
     let key = unsafe { CStr::from_char_ptr((*param).key) }.as_bytes();
     // SAFETY: Valid parameter.
@@ -168,7 +184,8 @@ unsafe extern "C" fn parse_param_callback(fc: *mut bindings::fs_context, param: 
         // SAFETY: String parameter; we become its owner.
         unsafe {
             bindings::kfree(ctx.subtype.cast());
-            ctx.subtype = core::mem::replace(&mut (*param).__bindgen_anon_1.string, core::ptr::null_mut());
+            ctx.subtype =
+                core::mem::replace(&mut (*param).__bindgen_anon_1.string, core::ptr::null_mut());
         }
         return 0;
     }
@@ -191,7 +208,9 @@ unsafe extern "C" fn get_tree_callback(fc: *mut bindings::fs_context) -> c_int {
         // SAFETY: `fc` is valid.
         return unsafe { mount_error(fc, e.message()) };
     }
-    let Some(fd) = ctx.opts.fd else { return EINVAL.to_errno() };
+    let Some(fd) = ctx.opts.fd else {
+        return EINVAL.to_errno();
+    };
     // SAFETY: `fget` takes a reference on the file if the fd is open.
     let file = unsafe { bindings::fget(fd) };
     if file.is_null() {
@@ -235,7 +254,10 @@ unsafe extern "C" fn get_tree_callback(fc: *mut bindings::fs_context) -> c_int {
 ///
 /// Called by `get_tree_nodev` with a new superblock whose `s_fs_info` is our
 /// connection, and our context.
-unsafe extern "C" fn fill_super_callback(sb: *mut bindings::super_block, fc: *mut bindings::fs_context) -> c_int {
+unsafe extern "C" fn fill_super_callback(
+    sb: *mut bindings::super_block,
+    fc: *mut bindings::fs_context,
+) -> c_int {
     // SAFETY: Our context.
     let ctx = unsafe { ctx_of(fc) };
     // SAFETY: The superblock is new and ours to set up.
@@ -263,7 +285,8 @@ unsafe extern "C" fn fill_super_callback(sb: *mut bindings::super_block, fc: *mu
         Err(e) => return e.to_errno(),
     };
     // SAFETY: d_make_root consumes the inode reference (even on failure).
-    let root = unsafe { bindings::d_make_root(kernel::types::ARef::into_raw(root).cast().as_ptr()) };
+    let root =
+        unsafe { bindings::d_make_root(kernel::types::ARef::into_raw(root).cast().as_ptr()) };
     if root.is_null() {
         return ENOMEM.to_errno();
     }
@@ -277,7 +300,9 @@ unsafe extern "C" fn fill_super_callback(sb: *mut bindings::super_block, fc: *mu
         Ok(d) => crate::fs::set_conn_dir(&conn, d),
         Err(e) => return e.to_errno(),
     }
-    let Some(dev) = ctx.dev.take() else { return EINVAL.to_errno() };
+    let Some(dev) = ctx.dev.take() else {
+        return EINVAL.to_errno();
+    };
     if let Err(e) = dev.attach(&conn) {
         return e.to_errno();
     }

@@ -134,7 +134,8 @@ impl Inode {
         // bits never change (callers check), only permissions.
         unsafe {
             (*p).i_ino = a.ino as usize;
-            (*p).i_mode = (((*p).i_mode as u32 & crate::proto::attr::S_IFMT) | (a.mode & 0o7777)) as u16;
+            (*p).i_mode =
+                (((*p).i_mode as u32 & crate::proto::attr::S_IFMT) | (a.mode & 0o7777)) as u16;
             bindings::set_nlink(p, a.nlink);
             bindings::fusewb_i_uid_write(p, a.uid);
             bindings::fusewb_i_gid_write(p, a.gid);
@@ -177,7 +178,12 @@ impl Inode {
     /// # Safety
     ///
     /// `idmap` and `stat` must be the valid pointers getattr received.
-    pub(crate) unsafe fn fill_stat(&self, idmap: *mut bindings::mnt_idmap, mask: u32, stat: *mut bindings::kstat) {
+    pub(crate) unsafe fn fill_stat(
+        &self,
+        idmap: *mut bindings::mnt_idmap,
+        mask: u32,
+        stat: *mut bindings::kstat,
+    ) {
         // SAFETY: Valid pointers per the caller; live inode.
         unsafe { bindings::generic_fillattr(idmap, mask, self.0.get(), stat) }
     }
@@ -186,7 +192,11 @@ impl Inode {
     pub(crate) fn generic_permission(&self, mask: i32) -> Result {
         // SAFETY: Live inode; the nop idmap is a static.
         kernel::error::to_result(unsafe {
-            bindings::generic_permission(core::ptr::addr_of_mut!(bindings::nop_mnt_idmap), self.0.get(), mask)
+            bindings::generic_permission(
+                core::ptr::addr_of_mut!(bindings::nop_mnt_idmap),
+                self.0.get(),
+                mask,
+            )
         })
     }
 }
@@ -255,10 +265,13 @@ impl Drop for InodeCache {
 /// # Safety
 ///
 /// Called by the VFS with a valid fuse-wb superblock.
-pub(crate) unsafe extern "C" fn alloc_inode_callback(sb: *mut bindings::super_block) -> *mut bindings::inode {
+pub(crate) unsafe extern "C" fn alloc_inode_callback(
+    sb: *mut bindings::super_block,
+) -> *mut bindings::inode {
     let cache = CACHE.load(Ordering::Acquire);
     // SAFETY: `sb` is valid and `cache` is our live cache (module loaded).
-    let b = unsafe { bindings::fusewb_alloc_inode_sb(sb, cache, bindings::GFP_KERNEL) }.cast::<InodeBox>();
+    let b = unsafe { bindings::fusewb_alloc_inode_sb(sb, cache, bindings::GFP_KERNEL) }
+        .cast::<InodeBox>();
     if b.is_null() {
         return core::ptr::null_mut();
     }
@@ -467,7 +480,9 @@ unsafe extern "C" fn get_link_callback(
             let (ptr, _len, _cap) = target.into_raw_parts();
             // SAFETY: `ptr` is a kmalloc'ed, NUL-terminated string which
             // `kfree_link` frees once the VFS is done with it.
-            unsafe { bindings::fusewb_set_delayed_call(done, Some(bindings::kfree_link), ptr.cast()) };
+            unsafe {
+                bindings::fusewb_set_delayed_call(done, Some(bindings::kfree_link), ptr.cast())
+            };
             ptr.cast()
         }
         Err(e) => e.to_ptr(),

@@ -25,7 +25,10 @@ impl<'a> IovIter<'a> {
     /// `ptr` must be valid and exclusively ours for `'a`.
     pub(crate) unsafe fn from_raw(ptr: *mut bindings::iov_iter) -> Self {
         // INVARIANT: Guaranteed by the caller.
-        Self { ptr, _p: core::marker::PhantomData }
+        Self {
+            ptr,
+            _p: core::marker::PhantomData,
+        }
     }
 
     /// Bytes left in the buffer.

@@ -65,7 +65,9 @@ impl Drop for Registration {
 /// # Safety
 ///
 /// `file` must be a valid file, kept alive by the caller for `'a`.
-pub(crate) unsafe fn dev_file<'a>(file: *mut bindings::file) -> Option<kernel::sync::ArcBorrow<'a, DevFile>> {
+pub(crate) unsafe fn dev_file<'a>(
+    file: *mut bindings::file,
+) -> Option<kernel::sync::ArcBorrow<'a, DevFile>> {
     // SAFETY: `file` is valid (caller).
     let (fop, data) = unsafe { ((*file).f_op, (*file).private_data) };
     if !core::ptr::eq(fop, &DEV_FOPS.0) || data.is_null() {
@@ -79,7 +81,10 @@ pub(crate) unsafe fn dev_file<'a>(file: *mut bindings::file) -> Option<kernel::s
 /// # Safety
 ///
 /// Called by the VFS (via `misc_open`) with a valid inode and a new file.
-unsafe extern "C" fn open_callback(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+unsafe extern "C" fn open_callback(
+    _inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
     match crate::dev::open() {
         Ok(d) => {
             // SAFETY: `file` is valid; `misc_open` stored the miscdevice in
@@ -98,7 +103,10 @@ unsafe extern "C" fn open_callback(_inode: *mut bindings::inode, file: *mut bind
 /// # Safety
 ///
 /// Called by the VFS on the last close of a file opened by `open_callback`.
-unsafe extern "C" fn release_callback(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+unsafe extern "C" fn release_callback(
+    _inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
     // SAFETY: `private_data` holds the `Arc<DevFile>` set by `open_callback`,
     // and this is the last use of the file.
     let d = unsafe { <Arc<DevFile> as ForeignOwnable>::from_foreign((*file).private_data) };
@@ -109,11 +117,16 @@ unsafe extern "C" fn release_callback(_inode: *mut bindings::inode, file: *mut b
 /// # Safety
 ///
 /// Called by the VFS with a valid kiocb of an open device file and an iov_iter.
-unsafe extern "C" fn read_iter_callback(iocb: *mut bindings::kiocb, to: *mut bindings::iov_iter) -> isize {
+unsafe extern "C" fn read_iter_callback(
+    iocb: *mut bindings::kiocb,
+    to: *mut bindings::iov_iter,
+) -> isize {
     // SAFETY: `iocb` is valid and its file is open (VFS).
     let file = unsafe { (*iocb).ki_filp };
     // SAFETY: `file` is our device file for the duration of the call.
-    let Some(d) = (unsafe { dev_file(file) }) else { return EINVAL.to_errno() as isize };
+    let Some(d) = (unsafe { dev_file(file) }) else {
+        return EINVAL.to_errno() as isize;
+    };
     // SAFETY: The iov_iter is valid and ours for this call.
     let mut iov = unsafe { IovIter::from_raw(to) };
     // SAFETY: `file` is valid.
@@ -130,11 +143,16 @@ unsafe extern "C" fn read_iter_callback(iocb: *mut bindings::kiocb, to: *mut bin
 /// # Safety
 ///
 /// Called by the VFS with a valid kiocb of an open device file and an iov_iter.
-unsafe extern "C" fn write_iter_callback(iocb: *mut bindings::kiocb, from: *mut bindings::iov_iter) -> isize {
+unsafe extern "C" fn write_iter_callback(
+    iocb: *mut bindings::kiocb,
+    from: *mut bindings::iov_iter,
+) -> isize {
     // SAFETY: `iocb` is valid and its file is open (VFS).
     let file = unsafe { (*iocb).ki_filp };
     // SAFETY: `file` is our device file for the duration of the call.
-    let Some(d) = (unsafe { dev_file(file) }) else { return EINVAL.to_errno() as isize };
+    let Some(d) = (unsafe { dev_file(file) }) else {
+        return EINVAL.to_errno() as isize;
+    };
     // SAFETY: The iov_iter is valid and ours for this call.
     let mut iov = unsafe { IovIter::from_raw(from) };
     match crate::dev::write(&d, &mut iov) {
@@ -147,10 +165,15 @@ unsafe extern "C" fn write_iter_callback(iocb: *mut bindings::kiocb, from: *mut 
 /// # Safety
 ///
 /// Called by the VFS with a valid open device file and poll table.
-unsafe extern "C" fn poll_callback(file: *mut bindings::file, pt: *mut kernel::bindings::poll_table_struct) -> c_uint {
+unsafe extern "C" fn poll_callback(
+    file: *mut bindings::file,
+    pt: *mut kernel::bindings::poll_table_struct,
+) -> c_uint {
     let pt = pt.cast::<bindings::poll_table_struct>();
     // SAFETY: `file` is our device file for the duration of the call.
-    let Some(d) = (unsafe { dev_file(file) }) else { return bindings::EPOLLERR };
+    let Some(d) = (unsafe { dev_file(file) }) else {
+        return bindings::EPOLLERR;
+    };
     let Some(conn) = d.connection() else {
         // Not mounted yet: writable, nothing to read (as mainline).
         return bindings::EPOLLOUT | bindings::EPOLLWRNORM;

@@ -92,7 +92,10 @@ unsafe extern "C" fn evict_inode_callback(inode: *mut bindings::inode) {
 /// # Safety
 ///
 /// Called by the VFS with a dentry of ours and a statfs buffer.
-unsafe extern "C" fn statfs_callback(dentry: *mut bindings::dentry, buf: *mut kernel::bindings::kstatfs) -> c_int {
+unsafe extern "C" fn statfs_callback(
+    dentry: *mut bindings::dentry,
+    buf: *mut kernel::bindings::kstatfs,
+) -> c_int {
     let buf = buf.cast::<bindings::kstatfs>();
     // SAFETY: Valid per the VFS contract.
     let d = unsafe { Dentry::from_raw(dentry) };

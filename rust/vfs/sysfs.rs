@@ -34,12 +34,15 @@ impl Root {
     /// Creates `/sys/fs/fuse-wb/connections`.
     pub(crate) fn new() -> Result<Self> {
         // SAFETY: `fs_kobj` is the live `/sys/fs` kobject; names are static.
-        let top = unsafe { bindings::kobject_create_and_add(c"fuse-wb".as_ptr().cast(), bindings::fs_kobj) };
+        let top = unsafe {
+            bindings::kobject_create_and_add(c"fuse-wb".as_ptr().cast(), bindings::fs_kobj)
+        };
         if top.is_null() {
             return Err(ENOMEM);
         }
         // SAFETY: `top` is a live kobject we own.
-        let conns = unsafe { bindings::kobject_create_and_add(c"connections".as_ptr().cast(), top) };
+        let conns =
+            unsafe { bindings::kobject_create_and_add(c"connections".as_ptr().cast(), top) };
         if conns.is_null() {
             // SAFETY: Drops the reference `kobject_create_and_add` gave us.
             unsafe { bindings::kobject_put(top) };
@@ -89,7 +92,13 @@ impl ConnDir {
     /// Adds `connections/<dev>` for `conn`.
     pub(crate) fn add(conn: &Arc<Connection>, dev: u32) -> Result<Self> {
         let parent = CONNECTIONS.load(Ordering::Acquire);
-        let b = KBox::new(ConnKobj { kobj: Opaque::uninit(), conn: conn.clone() }, GFP_KERNEL)?;
+        let b = KBox::new(
+            ConnKobj {
+                kobj: Opaque::uninit(),
+                conn: conn.clone(),
+            },
+            GFP_KERNEL,
+        )?;
         let p = KBox::into_raw(b);
         // SAFETY: `p` is a fresh allocation; the kobject is zeroed before init
         // as `kobject_init` requires.
@@ -99,7 +108,13 @@ impl ConnDir {
         // SAFETY: Valid kobject, static ktype, live parent; the format takes
         // one unsigned int.
         let r = unsafe {
-            bindings::kobject_init_and_add(kobj, KTYPE.get(), parent, c"%u".as_ptr().cast(), dev as c_uint)
+            bindings::kobject_init_and_add(
+                kobj,
+                KTYPE.get(),
+                parent,
+                c"%u".as_ptr().cast(),
+                dev as c_uint,
+            )
         };
         if r != 0 {
             // SAFETY: After a failed init_and_add the kobject must be put,
@@ -185,8 +200,11 @@ static ABORT: StaticCell<bindings::kobj_attribute> = StaticCell::new(bindings::k
     store: Some(abort_store),
 });
 
-static ATTRS: StaticCell<[*mut bindings::attribute; 3]> =
-    StaticCell::new([WAITING.get().cast(), ABORT.get().cast(), core::ptr::null_mut()]);
+static ATTRS: StaticCell<[*mut bindings::attribute; 3]> = StaticCell::new([
+    WAITING.get().cast(),
+    ABORT.get().cast(),
+    core::ptr::null_mut(),
+]);
 
 static GROUP: StaticCell<bindings::attribute_group> = StaticCell::new(bindings::attribute_group {
     attrs: ATTRS.get().cast(),

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# A misbehaving server: every malformed reply is refused with EINVAL on the
+# server's write(2) and the caller sees ENOENT (the request stays pending
+# and gets a proper reply) or EIO (the request fails). The kernel stays clean
+# (scripts/vm-run checks the log).
+. "$(dirname "$0")/lib.sh"
+m=$SCRATCH/bad
+log=$SCRATCH/badserver.log
+mount_server fuse-wb "$m" "$m" -- "$BIN/fusewb-badserver" --log "$log" %m
+n=0
+while read -r name class op; do
+  [ "$class" = hang ] && continue
+  case $class in H) want=ENOENT ;; P) want=EIO ;; *) fail "unknown class $class" ;; esac
+  case $op in
+    stat) got=$(errno_of stat "$m/$name") ;;
+    cat) got=$(errno_of cat "$m/$name") ;;
+    ls) got=$(errno_of ls "$m/$name") ;;
+    readlink) got=$(errno_of readlink "$m/$name") ;;
+    *) fail "unknown operation $op" ;;
+  esac
+  [ "$got" = "$want" ] || fail "$name: $op gave $got, expected $want"
+  n=$((n + 1))
+done < <("$BIN/fusewb-badserver" --list)
+# Still serving correctly after all that.
+ls "$m" > /dev/null || fail "ls after the malformed replies"
+unmount "$m"
+cat "$log" | tail -3
+grep -q "MISMATCH" "$log" && { grep MISMATCH "$log"; fail "the server saw unexpected write(2) results"; }
+grep -q ", 0 mismatched" "$log" || fail "no clean summary from the server"
+note "$n malformed-reply scenarios refused"

@@ -1,0 +1,78 @@
+# Shared helpers of the VM test suite (sourced by tests/vm/*.sh).
+# Runs inside the test VM as root; FUSEWB_ROOT is the repository.
+
+ROOT=${FUSEWB_ROOT:?run through tests/vm/suite.sh}
+BIN=$ROOT/target/release
+EXBIN=$ROOT/tests/out/bin          # libfuse examples, built by tests/run-checks
+SCRATCH=${FUSEWB_SCRATCH:-/tmp}
+MOUNT_PIDS=()
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+note() { echo "  $*"; }
+
+# wait_mounted DIR [TIMEOUT_S]: poll /proc/mounts (never a fixed sleep: TCG is slow).
+wait_mounted() {
+  local dir=$1 t=${2:-60} i
+  for ((i = 0; i < t * 10; i++)); do
+    grep -q " $dir " /proc/mounts && return 0
+    sleep 0.1
+  done
+  fail "$dir was not mounted within ${t}s"
+}
+
+# wait_unmounted DIR [TIMEOUT_S]
+wait_unmounted() {
+  local dir=$1 t=${2:-60} i
+  for ((i = 0; i < t * 10; i++)); do
+    grep -q " $dir " /proc/mounts || return 0
+    sleep 0.1
+  done
+  fail "$dir still mounted after ${t}s"
+}
+
+# mount_server KIND MNT [-o OPTS] -- SERVER ARGS...: KIND is fuse-wb or
+# mainline. Starts fusewb-mount in the background and waits for the mount.
+mount_server() {
+  local kind=$1 mnt=$2
+  shift 2
+  local flag=()
+  [ "$kind" = mainline ] && flag=(--mainline)
+  mkdir -p "$mnt"
+  "$BIN/fusewb-mount" "${flag[@]}" "$@" &
+  MOUNT_PIDS+=($!)
+  LAST_MOUNT_PID=$!
+  # The mountpoint is the first non-option argument after the -o options.
+  wait_mounted "$mnt"
+}
+
+# unmount MNT: unmount and wait for the mount helper to finish.
+unmount() {
+  local mnt=$1
+  umount "$mnt" || fail "umount $mnt failed"
+  wait_unmounted "$mnt"
+  wait "$LAST_MOUNT_PID" 2>/dev/null || true
+}
+
+# errno_of CMD...: runs CMD and prints the strerror text it failed with
+# ("ok" on success), from the last line of its stderr.
+errno_of() {
+  local err
+  if err=$("$@" 2>&1 >/dev/null); then echo ok; return; fi
+  case "$err" in
+    *"No such file or directory"*) echo ENOENT ;;
+    *"Input/output error"*) echo EIO ;;
+    *"Transport endpoint is not connected"*) echo ENOTCONN ;;
+    *"Permission denied"*) echo EACCES ;;
+    *"Invalid argument"*) echo EINVAL ;;
+    *"Interrupted system call"*) echo EINTR ;;
+    *"No such device"*) echo ENODEV ;;
+    *) echo "other: $err" ;;
+  esac
+}
+
+# The connection directory of the most recent fuse-wb mount.
+conn_dir() {
+  local dev
+  dev=$(stat -c '%d' "$1") || return 1
+  echo "/sys/fs/fuse-wb/connections/$dev"
+}
