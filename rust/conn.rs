@@ -122,8 +122,10 @@ struct Inner {
     processing: RBTree<u64, Arc<Request>>,
     interrupts: RBTree<u64, Arc<Request>>,
     forgets: RBTree<u64, abi::fuse_forget_one>,
-    forget_seq: u64,
 }
+
+/// Preallocated room for one queued FORGET.
+pub(crate) type ForgetReservation = RBTreeNodeReservation<u64, abi::fuse_forget_one>;
 
 /// One FUSE connection: one mount and its server.
 #[pin_data]
@@ -137,6 +139,7 @@ pub(crate) struct Connection {
     #[pin]
     init_wait: WaitQueue,
     next_unique: AtomicU64,
+    next_forget: AtomicU64,
     attr_version: AtomicU64,
     enosys: AtomicU64,
     num_waiting: AtomicU32,
@@ -178,11 +181,11 @@ impl Connection {
                     processing: RBTree::new(),
                     interrupts: RBTree::new(),
                     forgets: RBTree::new(),
-                    forget_seq: 0,
                 }, "fuse_wb::Connection::inner"),
                 readers <- WaitQueue::new(),
                 init_wait <- WaitQueue::new(),
                 next_unique: AtomicU64::new(0),
+                next_forget: AtomicU64::new(0),
                 attr_version: AtomicU64::new(1),
                 enosys: AtomicU64::new(0),
                 num_waiting: AtomicU32::new(0),
@@ -428,8 +431,10 @@ impl Connection {
                 g.initialized = true;
             }
             None => {
-                pr_err!("INIT failed or was refused; aborting the connection\n");
-                self.abort();
+                if !self.is_aborted() {
+                    pr_err!("INIT failed or its reply was invalid; aborting the connection\n");
+                    self.abort();
+                }
             }
         }
         self.init_wait.wake_up_all();
@@ -441,39 +446,37 @@ impl Connection {
         128 * 1024
     }
 
+    /// A node for [`Connection::forget_with`], allocated ahead of time so an
+    /// inode can always return its lookups, even when evicted under memory
+    /// pressure.
+    pub(crate) fn forget_reservation() -> Result<ForgetReservation> {
+        RBTreeNodeReservation::new(GFP_KERNEL)
+    }
+
     /// Queues a FORGET for `nlookup` lookups of `nodeid`.
     pub(crate) fn forget(&self, nodeid: u64, nlookup: u64) {
-        let Ok(node) = RBTreeNode::new(0, abi::fuse_forget_one { nodeid, nlookup }, GFP_KERNEL)
-        else {
+        match Self::forget_reservation() {
+            Ok(r) => self.forget_with(r, nodeid, nlookup),
             // The server keeps a lookup count it will never see dropped; the
             // kernel loses nothing.
-            pr_warn!("out of memory: FORGET for node {} not sent\n", nodeid);
-            return;
-        };
-        let queued = {
+            Err(_) => pr_warn!("out of memory: FORGET for node {} not sent\n", nodeid),
+        }
+    }
+
+    /// Queues a FORGET using a preallocated node (never allocates).
+    pub(crate) fn forget_with(&self, slot: ForgetReservation, nodeid: u64, nlookup: u64) {
+        let seq = self.next_forget.fetch_add(1, Ordering::Relaxed);
+        let node = slot.into_node(seq, abi::fuse_forget_one { nodeid, nlookup });
+        {
             let mut g = self.inner.lock();
             if g.aborted {
-                Err(node)
-            } else {
-                g.forget_seq = g.forget_seq.wrapping_add(1);
-                let seq = g.forget_seq;
-                let (_, v) = node.to_key_value();
-                let _ = v;
-                Ok(seq)
+                drop(g);
+                drop(node);
+                return;
             }
-        };
-        // Re-insert with the sequence key (allocated outside the lock).
-        if let Ok(seq) = queued {
-            if let Ok(node) =
-                RBTreeNode::new(seq, abi::fuse_forget_one { nodeid, nlookup }, GFP_KERNEL)
-            {
-                let mut g = self.inner.lock();
-                if !g.aborted {
-                    g.forgets.insert(node);
-                }
-            }
-            self.readers.wake_up_all();
+            g.forgets.insert(node);
         }
+        self.readers.wake_up_all();
     }
 
     /// Aborts the connection: every request ends with `ENOTCONN`, the device

@@ -8,6 +8,7 @@
 //! reply never overwrites newer information.
 
 use crate::abi;
+use crate::conn::{Connection, ForgetReservation};
 use crate::proto::{attr, time};
 use crate::vfs::{
     self,
@@ -32,9 +33,10 @@ pub(crate) struct FuseInode {
     mtime: AtomicU64,
     mtime_nsec: AtomicU64,
     bad: AtomicBool,
-    /// Serialises attribute updates (mainline's `fi->lock`).
+    /// Serialises attribute updates (mainline's `fi->lock`) and holds the
+    /// node the inode's FORGET will use, allocated when the inode is made.
     #[pin]
-    lock: SpinLock<()>,
+    lock: SpinLock<Option<ForgetReservation>>,
 }
 
 impl FuseInode {
@@ -48,7 +50,7 @@ impl FuseInode {
             mtime: AtomicU64::new(0),
             mtime_nsec: AtomicU64::new(0),
             bad: AtomicBool::new(false),
-            lock <- kernel::new_spinlock!((), "fuse_wb::FuseInode::lock"),
+            lock <- kernel::new_spinlock!(None, "fuse_wb::FuseInode::lock"),
         })
     }
 
@@ -116,7 +118,12 @@ pub(crate) fn iget_versioned(
     version: u64,
 ) -> Result<ARef<Inode>> {
     loop {
-        let (inode, _new) = vinode::iget(sb, nodeid, |i| vinode::set_ops(i, a.mode, a.rdev))?;
+        // Room for this inode's FORGET, taken before the inode exists.
+        let slot = Connection::forget_reservation()?;
+        let (inode, new) = vinode::iget(sb, nodeid, |i| vinode::set_ops(i, a.mode, a.rdev))?;
+        if new {
+            *inode.fuse().lock.lock() = Some(slot);
+        }
         if inode.mode() & attr::S_IFMT != a.mode & attr::S_IFMT {
             // The node id now names a file of another type: the old inode is
             // stale. Unhash it and make a new one, as mainline.
@@ -204,10 +211,12 @@ pub(crate) fn evict(inode: &Inode) {
     let fi = inode.fuse();
     let nodeid = fi.nodeid();
     let n = fi.nlookup.swap(0, Ordering::Relaxed);
+    let slot = fi.lock.lock().take();
     if nodeid != 0 && n != 0 {
         let conn = inode.sb().conn();
-        if !conn.is_aborted() {
-            conn.forget(nodeid, n);
+        match slot {
+            Some(s) => conn.forget_with(s, nodeid, n),
+            None => conn.forget(nodeid, n),
         }
     }
 }

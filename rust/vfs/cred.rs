@@ -47,13 +47,13 @@ impl UserNs {
     }
 
     /// Maps a kernel uid into this namespace (the overflow uid if unmapped).
-    pub(crate) fn from_kuid(&self, kuid: bindings::kuid_t) -> u32 {
+    pub(crate) fn uid_of(&self, kuid: bindings::kuid_t) -> u32 {
         // SAFETY: `ptr` is valid (type invariant).
         unsafe { bindings::fusewb_from_kuid_munged(self.ptr, kuid) }
     }
 
     /// Maps a kernel gid into this namespace (the overflow gid if unmapped).
-    pub(crate) fn from_kgid(&self, kgid: bindings::kgid_t) -> u32 {
+    pub(crate) fn gid_of(&self, kgid: bindings::kgid_t) -> u32 {
         // SAFETY: `ptr` is valid (type invariant).
         unsafe { bindings::fusewb_from_kgid_munged(self.ptr, kgid) }
     }
@@ -116,8 +116,8 @@ pub(crate) fn current_creds(user_ns: &UserNs, pid_ns: &PidNs) -> Creds {
     // SAFETY: `pid_ns.ptr` is valid (type invariant).
     let pid = unsafe { bindings::fusewb_current_pid_nr_ns(pid_ns.ptr) };
     Creds {
-        uid: user_ns.from_kuid(fsuid),
-        gid: user_ns.from_kgid(fsgid),
+        uid: user_ns.uid_of(fsuid),
+        gid: user_ns.gid_of(fsgid),
         // CAST: pid_t is non-negative for a live task; 0 if not in the namespace.
         pid: pid.max(0) as u32,
     }

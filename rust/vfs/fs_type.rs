@@ -164,8 +164,8 @@ unsafe extern "C" fn parse_param_callback(
     let key = unsafe { CStr::from_char_ptr((*param).key) }.as_bytes();
     // SAFETY: Valid parameter.
     let typ = unsafe { (*param).type_() };
-    // SAFETY: For string values the union holds a NUL-terminated string.
     let value = if typ == bindings::fs_value_type_fs_value_is_string {
+        // SAFETY: For string values the union holds a NUL-terminated string.
         Some(unsafe { CStr::from_char_ptr((*param).__bindgen_anon_1.string) }.as_bytes())
     } else if typ == bindings::fs_value_type_fs_value_is_flag {
         None
@@ -218,7 +218,7 @@ unsafe extern "C" fn get_tree_callback(fc: *mut bindings::fs_context) -> c_int {
         return unsafe { mount_error(fc, c"option fd: not an open file descriptor") };
     }
     // SAFETY: We hold a reference on `file` until the `fput` below.
-    let dev = unsafe { super::misc::dev_file(file) }.map(|d| Arc::from(d));
+    let dev = unsafe { super::misc::dev_file(file) }.map(Arc::from);
     // SAFETY: `file` and `fc` are valid; compare the namespaces as mainline.
     let same_ns = unsafe { (*(*file).f_cred).user_ns == (*fc).user_ns };
     // SAFETY: Drops the reference taken by `fget`.
@@ -309,7 +309,7 @@ unsafe extern "C" fn fill_super_callback(
     // SAFETY: `s_bdi` was set up above and lives as long as the superblock.
     let bdi = unsafe { (*sb).s_bdi };
     // SAFETY: As above.
-    let ra = unsafe { (*bdi).ra_pages } as usize * super::PAGE_SIZE;
+    let ra = unsafe { (*bdi).ra_pages } * super::PAGE_SIZE;
     match conn.send_init(bdi, ra as u32) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),

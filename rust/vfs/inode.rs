@@ -219,6 +219,11 @@ static CACHE: AtomicPtr<bindings::kmem_cache> = AtomicPtr::new(core::ptr::null_m
 /// The `fuse_wb_inode` slab cache, created at module load.
 pub(crate) struct InodeCache(());
 
+/// Slab constructor of the inode cache.
+///
+/// # Safety
+///
+/// Called by the slab allocator with a new object of our cache.
 unsafe extern "C" fn inode_ctor(p: *mut c_void) {
     let b = p.cast::<InodeBox>();
     // SAFETY: The slab calls the constructor on a new object of our cache;
@@ -304,12 +309,22 @@ pub(crate) unsafe extern "C" fn free_inode_callback(inode: *mut bindings::inode)
 
 // --- iget -----------------------------------------------------------------
 
+/// `iget5_locked` test: is `inode` the one of node id `*data`?
+///
+/// # Safety
+///
+/// Called by `iget5_locked` with one of our inodes and the `u64` we passed.
 unsafe extern "C" fn iget_test(inode: *mut bindings::inode, data: *mut c_void) -> c_int {
     // SAFETY: iget5_locked passes our inodes and the `u64` node id we gave it.
     let (inode, nodeid) = unsafe { (Inode::from_raw(inode), *data.cast::<u64>()) };
     c_int::from(inode.fuse().nodeid() == nodeid)
 }
 
+/// `iget5_locked` set: gives a new inode node id `*data`.
+///
+/// # Safety
+///
+/// Called by `iget5_locked` with a new inode of ours and the `u64` we passed.
 unsafe extern "C" fn iget_set(inode: *mut bindings::inode, data: *mut c_void) -> c_int {
     // SAFETY: As in `iget_test`; the new inode is not yet visible to others.
     let (inode, nodeid) = unsafe { (Inode::from_raw(inode), *data.cast::<u64>()) };

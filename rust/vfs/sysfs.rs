@@ -137,6 +137,12 @@ impl Drop for ConnDir {
     }
 }
 
+/// The ktype's release: frees the `ConnKobj` (and its connection reference).
+///
+/// # Safety
+///
+/// Called by the kobject core once the last reference to one of our
+/// kobjects is gone.
 unsafe extern "C" fn release_callback(kobj: *mut bindings::kobject) {
     // SAFETY: Our kobjects are embedded in a `ConnKobj` from `KBox::into_raw`,
     // and this is the last reference.
@@ -155,6 +161,11 @@ unsafe fn conn_of<'a>(kobj: *mut bindings::kobject) -> &'a Connection {
     unsafe { &(*kernel::container_of!(kobj, ConnKobj, kobj)).conn }
 }
 
+/// `waiting`: requests waiting for the server.
+///
+/// # Safety
+///
+/// Called by sysfs with one of our live kobjects and a page-sized buffer.
 unsafe extern "C" fn waiting_show(
     kobj: *mut bindings::kobject,
     _attr: *mut bindings::kobj_attribute,
@@ -166,6 +177,11 @@ unsafe extern "C" fn waiting_show(
     unsafe { bindings::sysfs_emit(buf, c"%u\n".as_ptr().cast(), n as c_uint) as isize }
 }
 
+/// `abort`: any write aborts the connection.
+///
+/// # Safety
+///
+/// Called by sysfs with one of our live kobjects.
 unsafe extern "C" fn abort_store(
     kobj: *mut bindings::kobject,
     _attr: *mut bindings::kobj_attribute,
