@@ -147,7 +147,7 @@ mod tests {
         };
         buf.extend_from_slice(pod::bytes_of(&d));
         buf.extend_from_slice(name);
-        while buf.len() % 8 != 0 {
+        while buf.len() & 7 != 0 {
             buf.push(0);
         }
     }
