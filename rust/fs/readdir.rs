@@ -1,23 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Directory listing: READDIR.
+//! Directory listing: READDIR, and READDIRPLUS when the server offers it.
+//!
+//! READDIRPLUS hands out a lookup of every entry it names (node id != 0):
+//! each one becomes a dentry and inode with fresh attributes, or is given
+//! back with FORGET, whether or not it fitted in the caller's buffer.
 
+use super::inode;
 use crate::abi;
-use crate::proto::{dirent, pod, reply::ReplyKind};
+use crate::proto::{attr, dirent, pod, reply::ReplyKind, time};
 use crate::vfs::{
     self,
+    dentry::{Child, Dentry},
     file::{DirEmitter, File},
 };
 use kernel::prelude::*;
 
-/// `file_operations.iterate_shared`: one READDIR from the current offset;
-/// entries are emitted until the user buffer is full, and the offset moves
-/// past the last one emitted.
+/// `file_operations.iterate_shared`: one READDIR(PLUS) from the current
+/// offset; entries are emitted until the user buffer is full, and the offset
+/// moves past the last one emitted.
 pub(crate) fn readdir(file: &File, ctx: &mut DirEmitter) -> Result {
     let inode = file.inode();
     inode.fuse().check()?;
     let ff = file.fuse().ok_or(EIO)?;
     let conn = inode.sb().conn();
+    let plus = conn.params().has(u64::from(abi::FUSE_DO_READDIRPLUS))
+        && !conn.is_enosys(abi::fuse_opcode_FUSE_READDIRPLUS);
     let size = vfs::PAGE_SIZE;
     let arg = abi::fuse_read_in {
         fh: ff.fh,
@@ -29,22 +37,85 @@ pub(crate) fn readdir(file: &File, ctx: &mut DirEmitter) -> Result {
         flags: ff.flags,
         padding: 0,
     };
-    let reply = conn.request(
-        abi::fuse_opcode_FUSE_READDIR,
-        inode.fuse().nodeid(),
-        &[pod::bytes_of(&arg)],
-        ReplyKind::Dirents {
-            max: size,
-            plus: false,
-        },
-    )?;
-    for d in dirent::iter(&reply, false) {
+    let (op, kind) = if plus {
+        (
+            abi::fuse_opcode_FUSE_READDIRPLUS,
+            ReplyKind::Dirents {
+                max: size,
+                plus: true,
+            },
+        )
+    } else {
+        (
+            abi::fuse_opcode_FUSE_READDIR,
+            ReplyKind::Dirents {
+                max: size,
+                plus: false,
+            },
+        )
+    };
+    let version = conn.attr_version();
+    let reply = conn.request(op, inode.fuse().nodeid(), &[pod::bytes_of(&arg)], kind)?;
+    let mut full = false;
+    for d in dirent::iter(&reply, plus) {
         // The reply was validated when it arrived; this cannot fail.
         let d = d.map_err(|_| EIO)?;
-        if !ctx.emit(d.name, d.ino, d.typ) {
+        if !full {
+            if ctx.emit(d.name, d.ino, d.typ) {
+                ctx.set_pos(i64::try_from(d.off).map_err(|_| EIO)?);
+            } else {
+                full = true;
+            }
+        }
+        if let Some(e) = d.entry {
+            if e.nodeid != 0
+                && d.name != b"."
+                && d.name != b".."
+                && link(file.dentry(), &e, d.name, version).is_err()
+            {
+                conn.forget(e.nodeid, 1);
+            }
+        }
+        if full && !plus {
             break;
         }
-        ctx.set_pos(i64::try_from(d.off).map_err(|_| EIO)?);
     }
     Ok(())
+}
+
+/// Makes (or refreshes) the dentry and inode of a READDIRPLUS entry; on
+/// error the caller returns the lookup with FORGET.
+fn link(parent: &Dentry, e: &abi::fuse_entry_out, name: &[u8], version: u64) -> Result {
+    let dir = parent.inode().ok_or(EIO)?;
+    let expiry = time::expiry(vfs::jiffies(), e.entry_valid, e.entry_valid_nsec, vfs::HZ);
+    match parent.child(name)? {
+        Child::Existing(d) => {
+            if let Some(i) = d.inode() {
+                if i.fuse().nodeid() == e.nodeid
+                    && i.mode() & attr::S_IFMT == e.attr.mode & attr::S_IFMT
+                {
+                    i.fuse().inc_nlookup();
+                    inode::change_attributes(i, &e.attr, e.attr_valid, e.attr_valid_nsec, version);
+                    d.set_expiry(expiry);
+                    return Ok(());
+                }
+            }
+            // A stale name: drop it; the next lookup asks the server.
+            d.invalidate();
+            Err(vfs::errno(crate::bindings::ESTALE))
+        }
+        Child::New(nc) => {
+            let i = inode::iget_versioned(
+                dir.sb(),
+                e.nodeid,
+                &e.attr,
+                e.attr_valid,
+                e.attr_valid_nsec,
+                version,
+            )?;
+            let d = nc.splice(i)?;
+            d.set_expiry(expiry);
+            Ok(())
+        }
+    }
 }

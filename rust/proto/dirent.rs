@@ -24,10 +24,6 @@ pub(crate) struct Dirent<'a> {
     /// The name, without NUL.
     pub(crate) name: &'a [u8],
     /// For READDIRPLUS: the entry, as a LOOKUP would have returned it.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "READDIRPLUS is not offered yet")
-    )]
     pub(crate) entry: Option<abi::fuse_entry_out>,
 }
 

@@ -22,14 +22,13 @@ pub(crate) const MIN_MAX_WRITE: u32 = 4096;
 /// Background request limits when the server does not set them.
 pub(crate) const DEFAULT_MAX_BACKGROUND: u16 = 12;
 
-/// INIT flags (`flags | flags2 << 32`) this implementation supports.
+/// INIT flags (`flags | flags2 << 32`) this implementation supports (and
+/// offers). FUSE_WRITEBACK_CACHE joins when the write path lands.
 pub(crate) const SUPPORTED_FLAGS: u64 = (abi::FUSE_ASYNC_READ
     | abi::FUSE_BIG_WRITES
     | abi::FUSE_DONT_MASK
     | abi::FUSE_AUTO_INVAL_DATA
     | abi::FUSE_DO_READDIRPLUS
-    | abi::FUSE_READDIRPLUS_AUTO
-    | abi::FUSE_WRITEBACK_CACHE
     | abi::FUSE_NO_OPEN_SUPPORT
     | abi::FUSE_NO_OPENDIR_SUPPORT
     | abi::FUSE_MAX_PAGES

@@ -100,6 +100,90 @@ impl Dentry {
     }
 }
 
+/// A child of a directory dentry, found or being created by
+/// [`Dentry::child`].
+pub(crate) enum Child {
+    /// The dcache already has the name (positive or negative).
+    Existing(ARef<Dentry>),
+    /// A new dentry in lookup state: only we may attach an inode to it.
+    New(NewChild),
+}
+
+/// A dentry from `d_alloc_parallel` that we are looking up.
+///
+/// # Invariants
+///
+/// `d` is in lookup state (`d_in_lookup`) until `d_lookup_done`, which
+/// [`NewChild::splice`] or `drop` calls; `wq` outlives that call.
+pub(crate) struct NewChild {
+    d: ARef<Dentry>,
+    wq: Pin<KBox<super::wait::WaitQueue>>,
+    done: bool,
+}
+
+impl NewChild {
+    /// Attaches `inode`; returns the dentry the name now resolves to.
+    pub(crate) fn splice(mut self, inode: ARef<Inode>) -> Result<ARef<Dentry>> {
+        let alias = self.d.splice(Some(inode));
+        // SAFETY: The dentry is in lookup state (type invariant).
+        unsafe { bindings::fusewb_d_lookup_done(self.d.0.get()) };
+        self.done = true;
+        Ok(alias?.unwrap_or_else(|| self.d.clone()))
+    }
+}
+
+impl Drop for NewChild {
+    fn drop(&mut self) {
+        if !self.done {
+            // SAFETY: Still in lookup state (type invariant): end it, leaving
+            // the dentry negative and unhashed for a real lookup to redo.
+            unsafe { bindings::fusewb_d_lookup_done(self.d.0.get()) };
+        }
+        let _ = &self.wq;
+    }
+}
+
+impl Dentry {
+    /// Finds the child `name` of this directory in the dcache, or starts a
+    /// lookup of it (`d_alloc_parallel`).
+    pub(crate) fn child(&self, name: &[u8]) -> Result<Child> {
+        let len = u32::try_from(name.len()).map_err(|_| EINVAL)?;
+        // SAFETY: `name` is valid for `len` bytes; the salt is the parent.
+        let hash =
+            unsafe { bindings::full_name_hash(self.0.get().cast(), name.as_ptr().cast(), len) };
+        let mut q = bindings::qstr::default();
+        q.__bindgen_anon_1.__bindgen_anon_1.hash = hash;
+        q.__bindgen_anon_1.__bindgen_anon_1.len = len;
+        q.name = name.as_ptr();
+        // SAFETY: `self` is a live directory dentry; `q` is a valid name.
+        let d = unsafe { bindings::d_lookup(self.0.get(), &q) };
+        if let Some(d) = NonNull::new(d) {
+            // SAFETY: `d_lookup` returned a referenced dentry we now own.
+            return Ok(Child::Existing(unsafe { ARef::from_raw(d.cast()) }));
+        }
+        let wq = KBox::pin_init(super::wait::WaitQueue::new(), GFP_KERNEL)?;
+        // SAFETY: Valid parent, name and wait queue; the queue lives in the
+        // `NewChild` until `d_lookup_done`.
+        let d = unsafe { bindings::d_alloc_parallel(self.0.get(), &q, wq.as_raw()) };
+        let d = kernel::error::from_err_ptr(d)?;
+        // SAFETY: A non-error result is a referenced dentry we own.
+        let d: ARef<Dentry> = unsafe { ARef::from_raw(NonNull::new_unchecked(d.cast())) };
+        // SAFETY: Valid dentry.
+        if unsafe { bindings::fusewb_d_in_lookup(d.0.get()) } {
+            // INVARIANT: In lookup state; `wq` is kept with it.
+            Ok(Child::New(NewChild { d, wq, done: false }))
+        } else {
+            Ok(Child::Existing(d))
+        }
+    }
+
+    /// Drops this dentry (and its children) from the dcache: it is stale.
+    pub(crate) fn invalidate(&self) {
+        // SAFETY: Live dentry; may sleep, callers hold no spinlock.
+        unsafe { bindings::d_invalidate(self.0.get()) }
+    }
+}
+
 pub(crate) struct Dops(bindings::dentry_operations);
 // SAFETY: Immutable table only read by the kernel.
 unsafe impl Sync for Dops {}

@@ -45,6 +45,12 @@ impl File {
         unsafe { Inode::from_raw((*self.0.get()).f_inode) }
     }
 
+    /// The dentry the file was opened through.
+    pub(crate) fn dentry(&self) -> &super::dentry::Dentry {
+        // SAFETY: An open file holds a reference on its path's dentry.
+        unsafe { super::dentry::Dentry::from_raw((*self.0.get()).f_path.dentry) }
+    }
+
     /// fuse-wb's state of this open file.
     pub(crate) fn fuse(&self) -> Option<&FuseFile> {
         // SAFETY: Reading the field of a live file.
