@@ -27,6 +27,11 @@ static DEV_FOPS: Fops = Fops(bindings::file_operations {
     write_iter: Some(write_iter_callback),
     poll: Some(poll_callback),
     llseek: Some(bindings::noop_llseek),
+    // libfuse moves requests and replies through pipes with splice(2): the
+    // generic helpers turn that into one read_iter / write_iter call per
+    // message.
+    splice_read: Some(bindings::copy_splice_read),
+    splice_write: Some(bindings::iter_file_splice_write),
     // SAFETY: All-zero is a valid value for the remaining fields (no ops).
     ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
 });

@@ -15,7 +15,7 @@ while read -r name class op; do
     stat) got=$(errno_of stat "$m/$name") ;;
     cat) got=$(errno_of cat "$m/$name") ;;
     ls) got=$(errno_of ls "$m/$name") ;;
-    readlink) got=$(errno_of readlink "$m/$name") ;;
+    readlink) got=$(errno_of readlink -v "$m/$name") ;;
     *) fail "unknown operation $op" ;;
   esac
   [ "$got" = "$want" ] || fail "$name: $op gave $got, expected $want"

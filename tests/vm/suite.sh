@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The VM test suite: runs every tests/vm/[0-9]*.sh in one VM (started by
 # scripts/vm-run, module loaded) and prints "N passed, M failed".
-#   tests/vm/suite.sh [PATTERN]   only tests whose file name matches PATTERN
+#   tests/vm/suite.sh [REGEX]   only tests whose name matches REGEX (e.g. '30|50')
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 export FUSEWB_ROOT=${FUSEWB_ROOT:-$(cd "$here/../.." && pwd)}
@@ -9,7 +9,7 @@ pattern=${1:-}
 passed=0 failed=0 failures=()
 for t in "$here"/[0-9]*.sh; do
   name=$(basename "$t" .sh)
-  [ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
+  [ -n "$pattern" ] && ! [[ "$name" =~ $pattern ]] && continue
   echo "=== $name"
   start=$(date +%s)
   if bash "$t"; then
