@@ -47,6 +47,10 @@ for kind in fuse-wb mainline; do
   [ "$(cat "$m/dir-link/c/d/file")" = nested ] || fail "path through a symlink on $kind"
   [ "$(ls "$m/dir1000" | wc -l)" = 1000 ] || fail "ls of 1000 entries on $kind"
   stat -f "$m" > /dev/null || fail "statfs on $kind"
+  # Evict every inode (FORGET / BATCH_FORGET to the server), then look the
+  # whole tree up again.
+  echo 2 > /proc/sys/vm/drop_caches
+  listing "$m" | diff -q "$SCRATCH/tree.want" - > /dev/null || fail "tree differs after dropping caches on $kind"
   # Without allow_other only the mounting user may look.
   [ "$(errno_of setpriv --reuid=65534 --regid=65534 --clear-groups stat "$m/f1")" = EACCES ] ||
     fail "another user could stat without allow_other on $kind"

@@ -28,7 +28,27 @@ for ((i = 0; i < 100; i++)); do kill -0 $reader 2>/dev/null || break; sleep 0.1;
 kill -0 $reader 2>/dev/null && fail "a SIGKILLed reader still waits for the server"
 note "killed reader left within $((i / 10)).$((i % 10))s"
 
-# 2. Server killed while a reader waits.
+# 2. A caught signal while the server holds the request: the kernel sends
+# INTERRUPT and goes on waiting (killably) for the reply.
+log=$SCRATCH/death.log
+kill -9 "$(server_pid)"; wait_unmounted "$m"; wait "$LAST_MOUNT_PID" 2>/dev/null
+mount_server fuse-wb "$m" "$m" -- "$BIN/fusewb-badserver" --log "$log" %m
+cd_=$(conn_dir "$m")
+python3 -c '
+import os, signal, sys
+signal.signal(signal.SIGUSR1, lambda *a: None)
+os.read(os.open(sys.argv[1], os.O_RDONLY), 100)
+' "$m/hang" 2>/dev/null &
+reader=$!
+wait_waiting "$cd_" 1
+kill -USR1 $reader
+for ((i = 0; i < 100; i++)); do grep -q "INTERRUPT of request" "$log" && break; sleep 0.1; done
+grep -q "INTERRUPT of request" "$log" || fail "no INTERRUPT reached the server after a caught signal"
+kill -0 $reader 2>/dev/null || fail "the interrupted reader stopped waiting for the reply"
+kill -9 $reader; wait $reader 2>/dev/null
+note "caught signal: INTERRUPT sent, reader kept waiting, SIGKILL ended it"
+
+# 3. Server killed while a reader waits.
 out=$SCRATCH/death.out
 ( errno_of cat "$m/hang" > "$out" ) &
 reader=$!
@@ -43,7 +63,7 @@ note "reader failed with ENOTCONN ${ms}ms after the server died"
 wait_unmounted "$m"
 wait "$LAST_MOUNT_PID" 2>/dev/null
 
-# 3. Abort through /sys/fs/fuse-wb/connections/N/abort.
+# 4. Abort through /sys/fs/fuse-wb/connections/N/abort.
 mount_server fuse-wb "$m" "$m" -- "$BIN/fusewb-badserver" --log /dev/null %m
 cd_=$(conn_dir "$m")
 ( errno_of cat "$m/hang" > "$out" ) &
@@ -62,7 +82,7 @@ wait_unmounted "$m"
 wait "$LAST_MOUNT_PID" 2>/dev/null
 note "sysfs abort: waiter and new requests get ENOTCONN"
 
-# 4. umount -f aborts too.
+# 5. umount -f aborts too.
 mount_server fuse-wb "$m" "$m" -- "$BIN/fusewb-badserver" --log /dev/null %m
 cd_=$(conn_dir "$m")
 ( errno_of cat "$m/hang" > "$out" ) &

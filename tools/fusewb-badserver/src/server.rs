@@ -317,9 +317,19 @@ impl Server {
             | opcode::FLUSH
             | opcode::ACCESS
             | opcode::DESTROY => Response::ok(&h, &[]),
-            opcode::FORGET | opcode::BATCH_FORGET | opcode::INTERRUPT | opcode::NOTIFY_REPLY => {
-                Response::none()
+            // Interrupts are logged (tests check the kernel sends them) and
+            // never answered: the interrupted request stays pending.
+            opcode::INTERRUPT => {
+                let target = arg
+                    .get(..8)
+                    .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+                    .unwrap_or(0);
+                Response {
+                    steps: Vec::new(),
+                    notes: vec![format!("INTERRUPT of request {target}")],
+                }
             }
+            opcode::FORGET | opcode::BATCH_FORGET | opcode::NOTIFY_REPLY => Response::none(),
             _ => Response::err(&h, libc::ENOSYS),
         }
     }
@@ -1127,9 +1137,12 @@ mod tests {
         assert_eq!(r.steps[0].bytes.len(), 16 + 8192);
         let r = s.handle(&request(opcode::READLINK, 12, node("hang"), &[]));
         assert_eq!(r.steps[0].bytes, proto::error_reply(12, libc::EINVAL));
-        for op in [opcode::FORGET, opcode::BATCH_FORGET, opcode::INTERRUPT] {
+        for op in [opcode::FORGET, opcode::BATCH_FORGET] {
             assert_eq!(s.handle(&request(op, 13, 1, &[0; 16])), Response::default());
         }
+        let r = s.handle(&request(opcode::INTERRUPT, 15, 0, &42u64.to_le_bytes()));
+        assert!(r.steps.is_empty(), "an INTERRUPT is never answered");
+        assert_eq!(r.notes, vec!["INTERRUPT of request 42".to_string()]);
         for op in [
             opcode::RELEASE,
             opcode::RELEASEDIR,
