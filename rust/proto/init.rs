@@ -23,16 +23,14 @@ pub(crate) const MIN_MAX_WRITE: u32 = 4096;
 pub(crate) const DEFAULT_MAX_BACKGROUND: u16 = 12;
 
 /// INIT flags (`flags | flags2 << 32`) this implementation supports (and
-/// offers). FUSE_WRITEBACK_CACHE joins when the write path lands.
+/// offers): only what the module implements. BIG_WRITES, WRITEBACK_CACHE
+/// and the other write-side flags join with the data path.
 pub(crate) const SUPPORTED_FLAGS: u64 = (abi::FUSE_ASYNC_READ
-    | abi::FUSE_BIG_WRITES
-    | abi::FUSE_DONT_MASK
     | abi::FUSE_AUTO_INVAL_DATA
     | abi::FUSE_DO_READDIRPLUS
     | abi::FUSE_NO_OPEN_SUPPORT
     | abi::FUSE_NO_OPENDIR_SUPPORT
     | abi::FUSE_MAX_PAGES
-    | abi::FUSE_CACHE_SYMLINKS
     | abi::FUSE_EXPLICIT_INVAL_DATA
     | abi::FUSE_INIT_EXT) as u64;
 
@@ -145,7 +143,7 @@ mod tests {
     #[test]
     fn negotiates() {
         let o = out(|o| {
-            o.flags = abi::FUSE_MAX_PAGES | abi::FUSE_BIG_WRITES | abi::FUSE_POSIX_LOCKS;
+            o.flags = abi::FUSE_MAX_PAGES | abi::FUSE_ASYNC_READ | abi::FUSE_POSIX_LOCKS;
             o.max_pages = 1000;
             o.max_write = 1 << 20;
             o.max_readahead = 1 << 30;
@@ -156,7 +154,7 @@ mod tests {
         assert_eq!(n.max_write, 1 << 20);
         assert_eq!(n.max_readahead, 128 << 10);
         assert_eq!(n.time_gran, 1);
-        assert!(n.has(u64::from(abi::FUSE_BIG_WRITES)));
+        assert!(n.has(u64::from(abi::FUSE_ASYNC_READ)));
         assert!(!n.has(u64::from(abi::FUSE_POSIX_LOCKS)), "not offered");
         assert_eq!((n.max_background, n.congestion_threshold), (12, 9));
     }
