@@ -61,14 +61,7 @@ pub(crate) fn lookup(dir: &Inode, dentry: &Dentry) -> Result<Option<ARef<Dentry>
     let (entry, inode) = match lookup_entry(&conn, dir.fuse().nodeid(), name) {
         Ok(e) if e.nodeid == 0 => (Some(e), None),
         Ok(e) => {
-            let i = inode::iget_versioned(
-                dir.sb(),
-                e.nodeid,
-                &e.attr,
-                e.attr_valid,
-                e.attr_valid_nsec,
-                version,
-            );
+            let i = inode::iget_entry(dir.sb(), &e, version);
             match i {
                 Ok(i) => (Some(e), Some(i)),
                 Err(err) => {

@@ -96,20 +96,9 @@ impl FuseInode {
 
 /// Gets (or creates) the inode of `nodeid` with attributes `a` (validated),
 /// counting one lookup. `valid_sec`/`valid_nsec` is the attribute timeout;
-/// `version` the attribute version sampled before the request was sent.
+/// `version` the attribute version sampled before the request was sent (0
+/// when there was no request).
 pub(crate) fn iget(
-    sb: &SuperBlock,
-    nodeid: u64,
-    _generation: u64,
-    a: &abi::fuse_attr,
-    valid_sec: u64,
-    valid_nsec: u32,
-) -> Result<ARef<Inode>> {
-    iget_versioned(sb, nodeid, a, valid_sec, valid_nsec, 0)
-}
-
-/// [`iget`] with an attribute version.
-pub(crate) fn iget_versioned(
     sb: &SuperBlock,
     nodeid: u64,
     a: &abi::fuse_attr,
@@ -204,6 +193,22 @@ pub(crate) fn read_update_size(inode: &Inode, size: i64, version: u64) {
             .store(inode.sb().conn().next_attr_version(), Ordering::Relaxed);
         inode.set_size(size);
     }
+}
+
+/// The inode a LOOKUP-style entry names (node id != 0), counting the lookup.
+pub(crate) fn iget_entry(
+    sb: &SuperBlock,
+    e: &abi::fuse_entry_out,
+    version: u64,
+) -> Result<ARef<Inode>> {
+    iget(
+        sb,
+        e.nodeid,
+        &e.attr,
+        e.attr_valid,
+        e.attr_valid_nsec,
+        version,
+    )
 }
 
 /// The inode is being evicted: return its lookups to the server.

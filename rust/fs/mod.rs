@@ -35,7 +35,7 @@ pub(crate) fn root_inode(sb: &SuperBlock) -> Result<ARef<Inode>> {
         nlink: 1,
         ..Default::default()
     };
-    inode::iget(sb, attr::ROOT_ID, 0, &a, 0, 0)
+    inode::iget(sb, attr::ROOT_ID, &a, 0, 0, 0)
 }
 
 /// Installs the connection's control directory.

@@ -105,14 +105,7 @@ fn link(parent: &Dentry, e: &abi::fuse_entry_out, name: &[u8], version: u64) -> 
             Err(vfs::errno(crate::bindings::ESTALE))
         }
         Child::New(nc) => {
-            let i = inode::iget_versioned(
-                dir.sb(),
-                e.nodeid,
-                &e.attr,
-                e.attr_valid,
-                e.attr_valid_nsec,
-                version,
-            )?;
+            let i = inode::iget_entry(dir.sb(), e, version)?;
             let d = nc.splice(i)?;
             d.set_expiry(expiry);
             Ok(())
