@@ -320,6 +320,31 @@ fn serve(fd: i32) -> ! {
         proto::KERNEL_MINOR_VERSION
     ));
     loop {
+        // Wait with poll(2) before every read, so the suite exercises the
+        // device's poll: it must report a request as readable, and an
+        // aborted connection as an error.
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; -1 waits without a timeout.
+        let r = unsafe { libc::poll(&mut pfd, 1, -1) };
+        if r < 0 {
+            let e = io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            if e == libc::EINTR {
+                continue;
+            }
+            log(&format!(
+                "badserver: poll failed: {}",
+                server::errno_name(e)
+            ));
+            summary_and_exit(Some(2));
+        }
+        if pfd.revents & libc::POLLERR != 0 {
+            log("badserver: connection closed (poll reported POLLERR)");
+            summary_and_exit(None);
+        }
         // SAFETY: buf is a live buffer of buf.len() bytes.
         let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
         if n < 0 {
