@@ -140,6 +140,8 @@ pub(crate) struct Connection {
     init_wait: WaitQueue,
     next_unique: AtomicU64,
     next_forget: AtomicU64,
+    /// The readahead offered at INIT (the bdi's), in bytes.
+    offered_readahead: AtomicU32,
     attr_version: AtomicU64,
     enosys: AtomicU64,
     num_waiting: AtomicU32,
@@ -186,6 +188,7 @@ impl Connection {
                 init_wait <- WaitQueue::new(),
                 next_unique: AtomicU64::new(0),
                 next_forget: AtomicU64::new(0),
+                offered_readahead: AtomicU32::new(0),
                 attr_version: AtomicU64::new(1),
                 enosys: AtomicU64::new(0),
                 num_waiting: AtomicU32::new(0),
@@ -276,6 +279,8 @@ impl Connection {
         max_readahead: u32,
     ) -> Result {
         self.inner.lock().bdi = Bdi(bdi);
+        self.offered_readahead
+            .store(max_readahead, Ordering::Relaxed);
         let arg = proto::init::init_in(OFFERED_FLAGS, max_readahead);
         let req = self.new_request(
             abi::fuse_opcode_FUSE_INIT,
@@ -411,7 +416,7 @@ impl Connection {
     }
 
     fn process_init(&self, result: Result<Payload>) {
-        let max_ra = self.max_readahead();
+        let max_ra = self.offered_readahead.load(Ordering::Relaxed);
         let neg = result.ok().and_then(|p| {
             proto::init::negotiate(&p, OFFERED_FLAGS, max_ra, proto::init::MAX_PAGES_LIMIT).ok()
         });
@@ -438,12 +443,6 @@ impl Connection {
             }
         }
         self.init_wait.wake_up_all();
-    }
-
-    fn max_readahead(&self) -> u32 {
-        // Offered to the server: the VM default readahead (128 KiB). The
-        // server may lower it.
-        128 * 1024
     }
 
     /// A node for [`Connection::forget_with`], allocated ahead of time so an
