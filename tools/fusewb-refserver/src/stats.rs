@@ -1,0 +1,149 @@
+//! Request statistics: per-opcode counts and bytes, and a histogram of WRITE
+//! sizes in power-of-two buckets, written as `key value` lines.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
+
+/// Number of WRITE-size buckets: sizes 0..=2^40 bytes and above.
+const BUCKETS: usize = 42;
+
+/// Counters kept by the server while it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// Opcode name (`WRITE`, `LOOKUP`, ...) to (requests, payload bytes).
+    ops: BTreeMap<&'static str, (u64, u64)>,
+    /// `write_hist[k]` counts WRITEs whose size `s` has bucket `k`, see [`bucket`].
+    write_hist: [u64; BUCKETS],
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self {
+            ops: BTreeMap::new(),
+            write_hist: [0; BUCKETS],
+        }
+    }
+}
+
+/// The power-of-two bucket of a WRITE of `size` bytes: bucket `k` holds the
+/// sizes in `(2^(k-1), 2^k]`, bucket 0 the sizes 0 and 1.
+pub fn bucket(size: u64) -> usize {
+    let k = if size <= 1 {
+        0
+    } else {
+        (64 - (size - 1).leading_zeros()) as usize
+    };
+    k.min(BUCKETS - 1)
+}
+
+impl Stats {
+    /// Records one request of `op` carrying `bytes` of payload (data written,
+    /// data read, ...; 0 for requests without a data payload).
+    pub fn record(&mut self, op: &'static str, bytes: u64) {
+        let e = self.ops.entry(op).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += bytes;
+    }
+
+    /// Records one WRITE of `size` bytes (its opcode entry and its bucket).
+    pub fn record_write(&mut self, size: u64) {
+        self.record("WRITE", size);
+        self.write_hist[bucket(size)] += 1;
+    }
+
+    /// The statistics as text, one `key value` line each:
+    ///
+    /// ```text
+    /// requests_total 12
+    /// op.LOOKUP.count 3
+    /// op.LOOKUP.bytes 0
+    /// op.WRITE.count 2
+    /// op.WRITE.bytes 135168
+    /// write_size_le.4096 1
+    /// write_size_le.131072 1
+    /// ```
+    ///
+    /// `write_size_le.N` counts WRITEs of more than N/2 and at most N bytes
+    /// (N = 1 for sizes 0 and 1); empty buckets are left out.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let total: u64 = self.ops.values().map(|v| v.0).sum();
+        let _ = writeln!(out, "requests_total {total}");
+        for (op, (count, bytes)) in &self.ops {
+            let _ = writeln!(out, "op.{op}.count {count}");
+            let _ = writeln!(out, "op.{op}.bytes {bytes}");
+        }
+        for (k, n) in self.write_hist.iter().enumerate() {
+            if *n > 0 {
+                let _ = writeln!(out, "write_size_le.{} {n}", 1u64 << k);
+            }
+        }
+        out
+    }
+
+    /// Writes [`Stats::render`] to `path` atomically (temporary file, rename).
+    pub fn write_to(&self, path: &Path) -> io::Result<()> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        std::fs::write(&tmp, self.render())?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_powers_of_two_upper_bounds() {
+        assert_eq!(bucket(0), 0);
+        assert_eq!(bucket(1), 0);
+        assert_eq!(bucket(2), 1);
+        assert_eq!(bucket(3), 2);
+        assert_eq!(bucket(4), 2);
+        assert_eq!(bucket(4095), 12);
+        assert_eq!(bucket(4096), 12);
+        assert_eq!(bucket(4097), 13);
+        assert_eq!(bucket(1 << 20), 20);
+        assert_eq!(bucket(u64::MAX), BUCKETS - 1);
+    }
+
+    #[test]
+    fn render_format() {
+        let mut s = Stats::default();
+        assert_eq!(s.render(), "requests_total 0\n");
+        s.record("LOOKUP", 0);
+        s.record("LOOKUP", 0);
+        s.record_write(4096);
+        s.record_write(131072);
+        s.record_write(100_000);
+        s.record("READ", 10);
+        assert_eq!(
+            s.render(),
+            "requests_total 6\n\
+             op.LOOKUP.count 2\n\
+             op.LOOKUP.bytes 0\n\
+             op.READ.count 1\n\
+             op.READ.bytes 10\n\
+             op.WRITE.count 3\n\
+             op.WRITE.bytes 235168\n\
+             write_size_le.4096 1\n\
+             write_size_le.131072 2\n"
+        );
+    }
+
+    #[test]
+    fn write_to_file() {
+        let dir = std::env::temp_dir().join(format!("refserver-stats-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("stats");
+        let mut s = Stats::default();
+        s.record_write(1);
+        s.write_to(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("write_size_le.1 1\n"), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
