@@ -623,8 +623,8 @@ impl Connection {
                 }
                 if let Some(c) = g.interrupts.cursor_front() {
                     let (_, node) = c.remove_current();
-                    let (unique, _req) = node.to_key_value();
-                    Some(Item::Interrupt(unique))
+                    let (_, req) = node.to_key_value();
+                    Some(Item::Interrupt(req))
                 } else if g.forgets.iter().next().is_some() {
                     let max = if batch { FORGET_BATCH } else { 1 };
                     while forgets.len() < max {
@@ -643,10 +643,8 @@ impl Connection {
                     let (_, node) = c.remove_current();
                     let (unique, req) = node.to_key_value();
                     req.state.lock().phase = Phase::Sent;
-                    if req.kind != ReplyKind::NoReply {
-                        g.processing
-                            .insert(reservation.into_node(unique, req.clone()));
-                    }
+                    g.processing
+                        .insert(reservation.into_node(unique, req.clone()));
                     Some(Item::Request(req))
                 } else {
                     None
@@ -671,7 +669,12 @@ impl Connection {
                     }
                     return Ok(req.msg.len());
                 }
-                Some(Item::Interrupt(unique)) => {
+                Some(Item::Interrupt(req)) => {
+                    // A request that ended meanwhile needs no INTERRUPT.
+                    if req.is_done() {
+                        continue;
+                    }
+                    let unique = req.unique;
                     let arg = abi::fuse_interrupt_in { unique };
                     let mut buf =
                         [0u8; proto::request::IN_HEADER + size_of::<abi::fuse_interrupt_in>()];
@@ -711,7 +714,7 @@ impl Connection {
         let hdr = proto::reply::parse_header(&head, total).map_err(|e| self.reject(e))?;
         match hdr {
             // No notifications are supported yet.
-            Header::Notify { .. } => Err(self.reject(ProtoError::BadSize)),
+            Header::Notify { .. } => Err(self.reject(ProtoError::UnsupportedNotify)),
             Header::InterruptReply { unique, error } => {
                 let req = self.inner.lock().processing.get(&unique).cloned();
                 let Some(req) = req else {
@@ -775,6 +778,6 @@ impl Connection {
 
 enum Item {
     Request(Arc<Request>),
-    Interrupt(u64),
+    Interrupt(Arc<Request>),
     Forgets,
 }

@@ -12,11 +12,9 @@ pub(crate) mod file;
 pub(crate) mod inode;
 pub(crate) mod readdir;
 
-use crate::conn::Connection;
 use crate::proto::attr;
 use crate::vfs::inode::Inode;
 use crate::vfs::sb::SuperBlock;
-use crate::vfs::sysfs::ConnDir;
 use kernel::prelude::*;
 use kernel::types::ARef;
 
@@ -36,14 +34,4 @@ pub(crate) fn root_inode(sb: &SuperBlock) -> Result<ARef<Inode>> {
         ..Default::default()
     };
     inode::iget(sb, attr::ROOT_ID, &a, 0, 0, 0)
-}
-
-/// Installs the connection's control directory.
-pub(crate) fn set_conn_dir(conn: &Connection, dir: ConnDir) {
-    conn.set_ctl_dir(dir);
-}
-
-/// Removes the connection's control directory (at unmount).
-pub(crate) fn remove_conn_dir(conn: &Connection) {
-    drop(conn.take_ctl_dir());
 }

@@ -92,8 +92,6 @@ pub(crate) fn check_reply(kind: ReplyKind, error: i32, payload: &[u8]) -> Result
 /// What a request expects as a successful reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReplyKind {
-    /// No reply at all (FORGET, BATCH_FORGET).
-    NoReply,
     /// An empty payload.
     Empty,
     /// `fuse_entry_out` of a LOOKUP-like request (never the root).
@@ -125,7 +123,7 @@ impl ReplyKind {
     /// payload is copied in, so a server cannot make the kernel allocate more).
     pub(crate) fn max_len(&self) -> usize {
         match *self {
-            ReplyKind::NoReply | ReplyKind::Empty => 0,
+            ReplyKind::Empty => 0,
             ReplyKind::Entry => size_of::<abi::fuse_entry_out>(),
             ReplyKind::Attr => size_of::<abi::fuse_attr_out>(),
             ReplyKind::Open => size_of::<abi::fuse_open_out>(),
@@ -146,7 +144,6 @@ fn exact<T: pod::Pod>(payload: &[u8]) -> Result<T, ProtoError> {
 /// Checks the payload of a successful reply against what the request expects.
 pub(crate) fn validate(kind: ReplyKind, payload: &[u8]) -> Result<(), ProtoError> {
     match kind {
-        ReplyKind::NoReply => Err(ProtoError::UnknownUnique),
         ReplyKind::Empty => {
             if payload.is_empty() {
                 Ok(())
@@ -320,10 +317,6 @@ mod tests {
         assert_eq!(
             validate(ReplyKind::Data { max: 4 }, &[0; 5]),
             Err(ProtoError::BadSize)
-        );
-        assert_eq!(
-            validate(ReplyKind::NoReply, &[]),
-            Err(ProtoError::UnknownUnique)
         );
         let mut init = [0u8; 65];
         init[0] = 7;

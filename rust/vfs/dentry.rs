@@ -114,10 +114,12 @@ pub(crate) enum Child {
 /// # Invariants
 ///
 /// `d` is in lookup state (`d_in_lookup`) until `d_lookup_done`, which
-/// [`NewChild::splice`] or `drop` calls; `wq` outlives that call.
+/// [`NewChild::splice`] or `drop` calls; `_wq` outlives that call.
 pub(crate) struct NewChild {
     d: ARef<Dentry>,
-    wq: Pin<KBox<super::wait::WaitQueue>>,
+    /// The queue `d_alloc_parallel` was given: concurrent lookups of the
+    /// name sleep on it until `d_lookup_done`, so it must live as long.
+    _wq: Pin<KBox<super::wait::WaitQueue>>,
     done: bool,
 }
 
@@ -139,7 +141,6 @@ impl Drop for NewChild {
             // the dentry negative and unhashed for a real lookup to redo.
             unsafe { bindings::fusewb_d_lookup_done(self.d.0.get()) };
         }
-        let _ = &self.wq;
     }
 }
 
@@ -171,7 +172,11 @@ impl Dentry {
         // SAFETY: Valid dentry.
         if unsafe { bindings::fusewb_d_in_lookup(d.0.get()) } {
             // INVARIANT: In lookup state; `wq` is kept with it.
-            Ok(Child::New(NewChild { d, wq, done: false }))
+            Ok(Child::New(NewChild {
+                d,
+                _wq: wq,
+                done: false,
+            }))
         } else {
             Ok(Child::Existing(d))
         }

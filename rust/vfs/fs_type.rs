@@ -297,7 +297,7 @@ unsafe extern "C" fn fill_super_callback(
         (*sb).s_d_op = super::dentry::DENTRY_OPS.as_ptr();
     }
     match super::sysfs::ConnDir::add(&conn, sbr.dev()) {
-        Ok(d) => crate::fs::set_conn_dir(&conn, d),
+        Ok(d) => conn.set_ctl_dir(d),
         Err(e) => return e.to_errno(),
     }
     let Some(dev) = ctx.dev.take() else {
@@ -328,7 +328,7 @@ unsafe extern "C" fn kill_sb_callback(sb: *mut bindings::super_block) {
         let conn = unsafe { <Arc<Connection> as ForeignOwnable>::borrow(info) };
         // As mainline: the connection ends with the mount.
         conn.abort();
-        crate::fs::remove_conn_dir(&conn);
+        drop(conn.take_ctl_dir());
     }
     // SAFETY: A superblock from get_tree_nodev; inodes are evicted here,
     // which still uses the connection.
