@@ -353,7 +353,8 @@ pub(crate) fn iget(
     let nn = NonNull::new(p).ok_or(ENOMEM)?;
     // SAFETY: iget5_locked returned a referenced inode; we own that reference.
     let inode = unsafe { ARef::<Inode>::from_raw(nn.cast()) };
-    // SAFETY: `i_state` may change concurrently; read it once.
+    // SAFETY: `p` is the live inode iget5_locked just returned (we hold its
+    // reference); `i_state` may change concurrently, so read it once.
     let state = unsafe { core::ptr::read_volatile(addr_of_mut!((*p).i_state)) };
     if state & bindings::I_NEW == 0 {
         return Ok((inode, false));
