@@ -13,10 +13,15 @@
 #include <linux/fs_context.h>
 #include <linux/fs_parser.h>
 #include <linux/kobject.h>
+#include <linux/falloc.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/uio.h>
 #include <linux/namei.h>
 #include <linux/pagemap.h>
 #include <linux/poll.h>
+#include <linux/splice.h>
 #include <linux/statfs.h>
 #include <linux/sysfs.h>
 #include <linux/writeback.h>
@@ -35,3 +40,35 @@ const slab_flags_t FUSEWB_CONST_SLAB_ACCOUNT = SLAB_ACCOUNT;
 const int FUSEWB_CONST_MISC_DYNAMIC_MINOR = MISC_DYNAMIC_MINOR;
 const unsigned long FUSEWB_CONST_SB_RDONLY = SB_RDONLY;
 const int FUSEWB_CONST_IOCB_NOWAIT = IOCB_NOWAIT;
+const unsigned int FUSEWB_CONST_IOCB_DIRECT = IOCB_DIRECT;
+const unsigned int FUSEWB_CONST_IOCB_APPEND = IOCB_APPEND;
+const unsigned int FUSEWB_CONST_FMODE_CAN_ODIRECT = (__force unsigned int)FMODE_CAN_ODIRECT;
+const unsigned int FUSEWB_CONST_FMODE_WRITE = (__force unsigned int)FMODE_WRITE;
+const unsigned int FUSEWB_CONST_VM_FAULT_LOCKED = VM_FAULT_LOCKED;
+const unsigned int FUSEWB_CONST_VM_FAULT_NOPAGE = VM_FAULT_NOPAGE;
+const unsigned int FUSEWB_CONST_VM_FAULT_SIGBUS = VM_FAULT_SIGBUS;
+const unsigned int FUSEWB_CONST_VM_FAULT_RETRY = VM_FAULT_RETRY;
+const unsigned long FUSEWB_CONST_VM_SHARED = VM_SHARED;
+const unsigned long FUSEWB_CONST_VM_MAYWRITE = VM_MAYWRITE;
+const unsigned int FUSEWB_CONST_BDI_CAP_STRICTLIMIT = BDI_CAP_STRICTLIMIT;
+const unsigned int FUSEWB_CONST_FGP_WRITEBEGIN = FGP_WRITEBEGIN;
+const int FUSEWB_CONST_WB_SYNC_ALL = WB_SYNC_ALL;
+const int FUSEWB_CONST_WB_RECLAIMABLE = WB_RECLAIMABLE;
+const int FUSEWB_CONST_WB_WRITEBACK = WB_WRITEBACK;
+const int FUSEWB_CONST_FALLOC_FL_KEEP_SIZE = FALLOC_FL_KEEP_SIZE;
+const int FUSEWB_CONST_FALLOC_FL_PUNCH_HOLE = FALLOC_FL_PUNCH_HOLE;
+const int FUSEWB_CONST_FALLOC_FL_ZERO_RANGE = FALLOC_FL_ZERO_RANGE;
+const unsigned int FUSEWB_CONST_ATTR_MODE = ATTR_MODE;
+const unsigned int FUSEWB_CONST_ATTR_UID = ATTR_UID;
+const unsigned int FUSEWB_CONST_ATTR_GID = ATTR_GID;
+const unsigned int FUSEWB_CONST_ATTR_SIZE = ATTR_SIZE;
+const unsigned int FUSEWB_CONST_ATTR_ATIME = ATTR_ATIME;
+const unsigned int FUSEWB_CONST_ATTR_MTIME = ATTR_MTIME;
+const unsigned int FUSEWB_CONST_ATTR_CTIME = ATTR_CTIME;
+const unsigned int FUSEWB_CONST_ATTR_ATIME_SET = ATTR_ATIME_SET;
+const unsigned int FUSEWB_CONST_ATTR_MTIME_SET = ATTR_MTIME_SET;
+const unsigned int FUSEWB_CONST_ATTR_FILE = ATTR_FILE;
+const unsigned int FUSEWB_CONST_ATTR_KILL_SUID = ATTR_KILL_SUID;
+const unsigned int FUSEWB_CONST_ATTR_KILL_SGID = ATTR_KILL_SGID;
+const unsigned int FUSEWB_CONST_ATTR_OPEN = ATTR_OPEN;
+const unsigned int FUSEWB_CONST_ATTR_FORCE = ATTR_FORCE;

@@ -79,4 +79,28 @@ bool fusewb_current_in_userns(const struct user_namespace *ns);
 struct user_namespace *fusewb_get_user_ns(struct user_namespace *ns);
 void fusewb_put_user_ns(struct user_namespace *ns);
 
+/* The write side: inode lock, dirty folios, writeback, errors. */
+void fusewb_inode_lock(struct inode *inode);
+void fusewb_inode_unlock(struct inode *inode);
+ssize_t fusewb_generic_write_sync(struct kiocb *iocb, ssize_t count);
+void fusewb_mapping_set_error(struct address_space *mapping, int error);
+void fusewb_folio_get(struct folio *folio);
+void fusewb_folio_put(struct folio *folio);
+bool fusewb_folio_test_uptodate(const struct folio *folio);
+bool fusewb_folio_test_dirty(const struct folio *folio);
+pgoff_t fusewb_folio_index(struct folio *folio);
+struct address_space *fusewb_folio_mapping(struct folio *folio);
+void fusewb_folio_start_writeback(struct folio *folio);
+struct folio *fusewb_page_folio(struct page *page);
+void fusewb_folio_lock(struct folio *folio);
+long fusewb_splice_copy_file_range(struct file *in, loff_t pos_in, struct file *out, loff_t pos_out, size_t len);
+gfp_t fusewb_mapping_gfp_mask(struct address_space *mapping);
+s64 fusewb_wb_stat_sum(struct backing_dev_info *bdi, int item);
+int fusewb_filemap_write_and_wait(struct address_space *mapping);
+
+/* Module parameters (defined in helpers.c, read by Rust). */
+extern unsigned int fusewb_max_pages_limit;
+extern unsigned int fusewb_max_inflight_mb;
+extern unsigned int fusewb_max_dirty_ratio;
+
 #endif /* FUSEWB_HELPERS_H */

@@ -18,6 +18,7 @@ use crate::abi;
 use crate::proto::{
     self,
     init::Negotiated,
+    stats,
     options::MountOptions,
     reply::{Header, ReplyKind},
     request::Creds,
@@ -54,6 +55,18 @@ enum End {
     Discard,
     /// The INIT reply configures the connection.
     Init,
+    /// The request's [`Completion`] runs (writeback).
+    Callback,
+}
+
+/// What runs when a background request with a callback ends: with the
+/// request's arguments (the message after `fuse_in_header`) and its result.
+///
+/// It runs in the context that ended the request: the server's write(2) on
+/// the device, or an abort. It may sleep and may send new requests.
+pub(crate) trait Completion: Send + Sync {
+    /// The request ended with `result`.
+    fn complete(&self, conn: &Connection, args: &[u8], result: Result<Payload>);
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -79,6 +92,9 @@ pub(crate) struct Request {
     msg: KVVec<u8>,
     kind: ReplyKind,
     end: End,
+    /// Counted in `active_background` while queued or sent.
+    background: bool,
+    callback: Option<Arc<dyn Completion>>,
     #[pin]
     state: SpinLock<ReqState>,
     #[pin]
@@ -120,6 +136,10 @@ struct Inner {
     bdi: Bdi,
     pending: RBTree<u64, Arc<Request>>,
     processing: RBTree<u64, Arc<Request>>,
+    /// Background requests beyond `max_background`, oldest first.
+    bg_queue: RBTree<u64, Arc<Request>>,
+    /// Background requests in `pending` or `processing`.
+    active_background: u32,
     interrupts: RBTree<u64, Arc<Request>>,
     forgets: RBTree<u64, abi::fuse_forget_one>,
 }
@@ -138,6 +158,10 @@ pub(crate) struct Connection {
     /// Requests wait here for INIT to finish.
     #[pin]
     init_wait: WaitQueue,
+    /// Writeback waiters: woken whenever a writeback WRITE ends or a
+    /// drain or `writepages` call finishes (see `fs::writeback`).
+    #[pin]
+    wb_wait: WaitQueue,
     next_unique: AtomicU64,
     next_forget: AtomicU64,
     /// The readahead offered at INIT (the bdi's), in bytes.
@@ -146,6 +170,8 @@ pub(crate) struct Connection {
     enosys: AtomicU64,
     num_waiting: AtomicU32,
     rejects: AtomicU32,
+    /// Request statistics (see `proto::stats`).
+    stats: Stats,
     /// The mount's options.
     pub(crate) opts: MountOptions,
     /// The mounter's user namespace: ids on the wire are in it.
@@ -160,8 +186,69 @@ pub(crate) struct Connection {
     ctl_dir: Mutex<Option<ConnDir>>,
 }
 
-/// INIT flags offered to the server.
-const OFFERED_FLAGS: u64 = proto::init::SUPPORTED_FLAGS;
+/// Counters of what the server was sent.
+pub(crate) struct Stats {
+    count: [AtomicU64; stats::OPCODES],
+    bytes: [AtomicU64; stats::OPCODES],
+    write_hist: [AtomicU64; stats::BUCKETS],
+    /// Writeback WRITEs sent and not yet answered, and their bytes.
+    pub(crate) wb_requests: AtomicU64,
+    pub(crate) wb_bytes: AtomicU64,
+    /// Short writeback WRITEs whose rest was resent.
+    pub(crate) wb_resends: AtomicU64,
+}
+
+impl Stats {
+    fn new() -> Self {
+        Self {
+            count: [const { AtomicU64::new(0) }; stats::OPCODES],
+            bytes: [const { AtomicU64::new(0) }; stats::OPCODES],
+            write_hist: [const { AtomicU64::new(0) }; stats::BUCKETS],
+            wb_requests: AtomicU64::new(0),
+            wb_bytes: AtomicU64::new(0),
+            wb_resends: AtomicU64::new(0),
+        }
+    }
+
+    fn count(&self, opcode: u32, len: usize) {
+        let op = opcode as usize;
+        if let (Some(c), Some(b)) = (self.count.get(op), self.bytes.get(op)) {
+            c.fetch_add(1, Ordering::Relaxed);
+            b.fetch_add(len as u64, Ordering::Relaxed);
+        }
+        if opcode == abi::fuse_opcode_FUSE_WRITE {
+            let payload = len.saturating_sub(
+                proto::request::IN_HEADER + size_of::<abi::fuse_write_in>(),
+            );
+            if let Some(h) = self.write_hist.get(stats::bucket(payload)) {
+                h.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Renders the counters and `extra` lines into `out`; returns its length.
+    pub(crate) fn render(&self, extra: &[(&str, u64)], out: &mut [u8]) -> usize {
+        let count = self.count.each_ref().map(|a| a.load(Ordering::Relaxed));
+        let bytes = self.bytes.each_ref().map(|a| a.load(Ordering::Relaxed));
+        let write_hist = self.write_hist.each_ref().map(|a| a.load(Ordering::Relaxed));
+        let snap = stats::Snapshot {
+            count: &count,
+            bytes: &bytes,
+            write_hist: &write_hist,
+            extra,
+        };
+        let mut w = stats::SliceWriter::new(out);
+        // A full buffer truncates the text; the counters are still right.
+        let _ = stats::render(&snap, &mut w);
+        w.len()
+    }
+}
+
+/// The `max_pages_limit` module parameter, clamped to what the module
+/// supports.
+fn max_pages_limit() -> u32 {
+    crate::vfs::max_pages_limit_param().clamp(1, proto::init::MAX_MAX_PAGES_LIMIT)
+}
 
 impl Connection {
     /// Creates a connection for a mount with `opts`, whose ids are in `user_ns`.
@@ -181,11 +268,14 @@ impl Connection {
                     bdi: Bdi(core::ptr::null_mut()),
                     pending: RBTree::new(),
                     processing: RBTree::new(),
+                    bg_queue: RBTree::new(),
+                    active_background: 0,
                     interrupts: RBTree::new(),
                     forgets: RBTree::new(),
                 }, "fuse_wb::Connection::inner"),
                 readers <- WaitQueue::new(),
                 init_wait <- WaitQueue::new(),
+                wb_wait <- WaitQueue::new(),
                 next_unique: AtomicU64::new(0),
                 next_forget: AtomicU64::new(0),
                 offered_readahead: AtomicU32::new(0),
@@ -193,6 +283,7 @@ impl Connection {
                 enosys: AtomicU64::new(0),
                 num_waiting: AtomicU32::new(0),
                 rejects: AtomicU32::new(0),
+                stats: Stats::new(),
                 opts,
                 user_ns,
                 pid_ns: PidNs::current(),
@@ -224,12 +315,46 @@ impl Connection {
         kind: ReplyKind,
         end: End,
     ) -> Result<Arc<Request>> {
+        let creds = self.creds();
+        self.build_request(opcode, nodeid, args, kind, end, creds, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build_request(
+        &self,
+        opcode: u32,
+        nodeid: u64,
+        args: &[&[u8]],
+        kind: ReplyKind,
+        end: End,
+        creds: Creds,
+        callback: Option<Arc<dyn Completion>>,
+    ) -> Result<Arc<Request>> {
         let len = proto::request::message_len(args).map_err(|_| EINVAL)?;
         let mut msg = KVVec::with_capacity(len, GFP_KERNEL)?;
-        msg.extend_with(len, 0, GFP_KERNEL)?;
+        msg.extend_with(proto::request::IN_HEADER, 0, GFP_KERNEL)?;
+        for a in args {
+            msg.extend_from_slice(a, GFP_KERNEL)?;
+        }
+        self.make_request(opcode, nodeid, msg, kind, end, creds, callback)
+    }
+
+    /// Wraps `msg` (room for the header, then the arguments) as a request.
+    #[allow(clippy::too_many_arguments)]
+    fn make_request(
+        &self,
+        opcode: u32,
+        nodeid: u64,
+        mut msg: KVVec<u8>,
+        kind: ReplyKind,
+        end: End,
+        creds: Creds,
+        callback: Option<Arc<dyn Completion>>,
+    ) -> Result<Arc<Request>> {
         let unique = self.unique();
-        proto::request::encode(&mut msg, opcode, unique, nodeid, self.creds(), args)
+        proto::request::encode_header(&mut msg, opcode, unique, nodeid, creds)
             .map_err(|_| EINVAL)?;
+        let background = end == End::Discard || end == End::Callback;
         Arc::pin_init(
             pin_init!(Request {
                 unique,
@@ -237,6 +362,8 @@ impl Connection {
                 msg,
                 kind,
                 end,
+                background,
+                callback,
                 state <- kernel::new_spinlock!(ReqState {
                     phase: Phase::New,
                     interrupted: false,
@@ -266,9 +393,110 @@ impl Connection {
     }
 
     /// Sends a request nobody waits for (its reply is validated and dropped).
-    pub(crate) fn request_background(&self, opcode: u32, nodeid: u64, args: &[&[u8]]) -> Result {
-        let req = self.new_request(opcode, nodeid, args, ReplyKind::Empty, End::Discard)?;
-        self.queue(&req)
+    pub(crate) fn request_background(
+        &self,
+        opcode: u32,
+        nodeid: u64,
+        args: &[&[u8]],
+        kind: ReplyKind,
+    ) -> Result {
+        let req = self.new_request(opcode, nodeid, args, kind, End::Discard)?;
+        self.queue_background(req)
+    }
+
+    /// Sends a background WRITE (writeback) whose message `msg` was built
+    /// by the caller: room for `fuse_in_header`, then `fuse_write_in` and
+    /// the data. No credentials, as [`Connection::request_async`].
+    pub(crate) fn queue_write(
+        &self,
+        nodeid: u64,
+        msg: KVVec<u8>,
+        kind: ReplyKind,
+        done: Arc<dyn Completion>,
+    ) -> Result {
+        let req = self.make_request(
+            abi::fuse_opcode_FUSE_WRITE,
+            nodeid,
+            msg,
+            kind,
+            End::Callback,
+            Creds::default(),
+            Some(done),
+        )?;
+        self.queue_background(req)
+    }
+
+    /// The writeback wait queue.
+    pub(crate) fn wb_wait(&self) -> &WaitQueue {
+        &self.wb_wait
+    }
+
+    fn queue_background(&self, req: Arc<Request>) -> Result {
+        let max = u32::from(self.params().max_background).max(1);
+        let node = RBTreeNode::new(req.unique, req.clone(), GFP_KERNEL)?;
+        {
+            let mut g = self.inner.lock();
+            if g.aborted {
+                drop(g);
+                drop(node);
+                return Err(vfs::enotconn());
+            }
+            req.state.lock().phase = Phase::Pending;
+            if g.active_background < max {
+                g.active_background += 1;
+                g.pending.insert(node);
+            } else {
+                g.bg_queue.insert(node);
+                return Ok(());
+            }
+        }
+        self.readers.wake_up_all();
+        Ok(())
+    }
+
+    /// A background request ended: let the next queued one go.
+    fn end_background(&self) {
+        let max = u32::from(self.params().max_background).max(1);
+        let moved = {
+            let mut g = self.inner.lock();
+            g.active_background = g.active_background.saturating_sub(1);
+            if g.aborted || g.active_background >= max {
+                false
+            } else if let Some(c) = g.bg_queue.cursor_front() {
+                let (_, node) = c.remove_current();
+                g.active_background += 1;
+                g.pending.insert(node);
+                true
+            } else {
+                false
+            }
+        };
+        if moved {
+            self.readers.wake_up_all();
+        }
+    }
+
+    /// Background requests with the server, and queued for it.
+    pub(crate) fn background_counts(&self) -> (u32, u32) {
+        let g = self.inner.lock();
+        (g.active_background, g.bg_queue.iter().count() as u32)
+    }
+
+    /// Dirty page-cache pages of the mount (its bdi's count), while mounted.
+    pub(crate) fn dirty_pages(&self) -> u64 {
+        let g = self.inner.lock();
+        if g.bdi.0.is_null() {
+            return 0;
+        }
+        // SAFETY: `bdi` is non-null only while the superblock is alive, and
+        // we hold the lock that `abort` clears it under.
+        let n = unsafe { crate::bindings::fusewb_wb_stat_sum(g.bdi.0, crate::bindings::WB_RECLAIMABLE) };
+        u64::try_from(n).unwrap_or(0)
+    }
+
+    /// The request statistics.
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
     }
 
     /// Sends INIT. The mount does not wait: the server usually starts only
@@ -281,7 +509,7 @@ impl Connection {
         self.inner.lock().bdi = Bdi(bdi);
         self.offered_readahead
             .store(max_readahead, Ordering::Relaxed);
-        let arg = proto::init::init_in(OFFERED_FLAGS, max_readahead);
+        let arg = proto::init::init_in(self.offered_flags(), max_readahead);
         let req = self.new_request(
             abi::fuse_opcode_FUSE_INIT,
             0,
@@ -290,6 +518,10 @@ impl Connection {
             End::Init,
         )?;
         self.queue(&req)
+    }
+
+    fn offered_flags(&self) -> u64 {
+        proto::init::offered_flags(self.opts.allow_wbcache)
     }
 
     fn wait_initialized(&self) -> Result {
@@ -380,7 +612,23 @@ impl Connection {
     }
 
     fn complete(&self, req: &Arc<Request>, result: Result<Payload>) {
+        if req.background {
+            self.end_background();
+        }
         match req.end {
+            End::Callback => {
+                {
+                    let mut s = req.state.lock();
+                    if s.phase == Phase::Done {
+                        return;
+                    }
+                    s.phase = Phase::Done;
+                }
+                if let Some(cb) = &req.callback {
+                    let args = req.msg.get(proto::request::IN_HEADER..).unwrap_or(&[]);
+                    cb.complete(self, args, result);
+                }
+            }
             End::Init => {
                 req.state.lock().phase = Phase::Done;
                 self.process_init(result);
@@ -418,7 +666,7 @@ impl Connection {
     fn process_init(&self, result: Result<Payload>) {
         let max_ra = self.offered_readahead.load(Ordering::Relaxed);
         let neg = result.ok().and_then(|p| {
-            proto::init::negotiate(&p, OFFERED_FLAGS, max_ra, proto::init::MAX_PAGES_LIMIT).ok()
+            proto::init::negotiate(&p, self.offered_flags(), max_ra, max_pages_limit()).ok()
         });
         match neg {
             Some(n) => {
@@ -481,7 +729,7 @@ impl Connection {
     /// Aborts the connection: every request ends with `ENOTCONN`, the device
     /// reports `ENODEV`, new requests fail. Idempotent.
     pub(crate) fn abort(&self) {
-        let (pending, processing, interrupts, forgets) = {
+        let (pending, processing, bg_queue, interrupts, forgets) = {
             let mut g = self.inner.lock();
             if g.aborted {
                 return;
@@ -491,6 +739,7 @@ impl Connection {
             (
                 core::mem::take(&mut g.pending),
                 core::mem::take(&mut g.processing),
+                core::mem::take(&mut g.bg_queue),
                 core::mem::take(&mut g.interrupts),
                 core::mem::take(&mut g.forgets),
             )
@@ -501,9 +750,13 @@ impl Connection {
         for (_, req) in processing.iter() {
             self.complete(req, Err(vfs::enotconn()));
         }
-        drop((pending, processing, interrupts, forgets));
+        for (_, req) in bg_queue.iter() {
+            self.complete(req, Err(vfs::enotconn()));
+        }
+        drop((pending, processing, bg_queue, interrupts, forgets));
         self.readers.wake_up_all();
         self.init_wait.wake_up_all();
+        self.wb_wait.wake_up_all();
     }
 
     /// Installs the control directory.
@@ -667,6 +920,7 @@ impl Connection {
                         self.fail_sent(&req);
                         return Err(e);
                     }
+                    self.stats.count(req.opcode, req.msg.len());
                     return Ok(req.msg.len());
                 }
                 Some(Item::Interrupt(req)) => {

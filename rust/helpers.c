@@ -3,6 +3,9 @@
  * fuse-wb C shims: one-line wrappers of static inline functions and macros,
  * so that Rust can call them. No logic belongs here.
  */
+#include <linux/backing-dev.h>
+#include <linux/moduleparam.h>
+#include <linux/splice.h>
 #include "fusewb_helpers.h"
 
 loff_t fusewb_i_size_read(const struct inode *inode) { return i_size_read(inode); }
@@ -59,3 +62,33 @@ gid_t fusewb_from_kgid_munged(struct user_namespace *ns, kgid_t gid) { return fr
 bool fusewb_current_in_userns(const struct user_namespace *ns) { return current_in_userns(ns); }
 struct user_namespace *fusewb_get_user_ns(struct user_namespace *ns) { return get_user_ns(ns); }
 void fusewb_put_user_ns(struct user_namespace *ns) { put_user_ns(ns); }
+
+void fusewb_inode_lock(struct inode *inode) { inode_lock(inode); }
+void fusewb_inode_unlock(struct inode *inode) { inode_unlock(inode); }
+ssize_t fusewb_generic_write_sync(struct kiocb *iocb, ssize_t count) { return generic_write_sync(iocb, count); }
+void fusewb_mapping_set_error(struct address_space *mapping, int error) { mapping_set_error(mapping, error); }
+void fusewb_folio_get(struct folio *folio) { folio_get(folio); }
+void fusewb_folio_put(struct folio *folio) { folio_put(folio); }
+bool fusewb_folio_test_uptodate(const struct folio *folio) { return folio_test_uptodate(folio); }
+bool fusewb_folio_test_dirty(const struct folio *folio) { return folio_test_dirty(folio); }
+pgoff_t fusewb_folio_index(struct folio *folio) { return folio_index(folio); }
+struct address_space *fusewb_folio_mapping(struct folio *folio) { return folio_mapping(folio); }
+void fusewb_folio_start_writeback(struct folio *folio) { folio_start_writeback(folio); }
+struct folio *fusewb_page_folio(struct page *page) { return page_folio(page); }
+void fusewb_folio_lock(struct folio *folio) { folio_lock(folio); }
+long fusewb_splice_copy_file_range(struct file *in, loff_t pos_in, struct file *out, loff_t pos_out, size_t len)
+{ return splice_copy_file_range(in, pos_in, out, pos_out, len); }
+gfp_t fusewb_mapping_gfp_mask(struct address_space *mapping) { return mapping_gfp_mask(mapping); }
+s64 fusewb_wb_stat_sum(struct backing_dev_info *bdi, int item) { return wb_stat_sum(&bdi->wb, item); }
+int fusewb_filemap_write_and_wait(struct address_space *mapping) { return filemap_write_and_wait(mapping); }
+
+/* Module parameters: declarations only; Rust reads and clamps them. */
+unsigned int fusewb_max_pages_limit = 2048;
+module_param_named(max_pages_limit, fusewb_max_pages_limit, uint, 0644);
+MODULE_PARM_DESC(max_pages_limit, "Largest request in pages (default 2048 = 8 MiB; mainline: 256)");
+unsigned int fusewb_max_inflight_mb = 64;
+module_param_named(max_inflight_mb, fusewb_max_inflight_mb, uint, 0644);
+MODULE_PARM_DESC(max_inflight_mb, "Writeback data in flight to one server, in MiB (default 64)");
+unsigned int fusewb_max_dirty_ratio = 20;
+module_param_named(max_dirty_ratio, fusewb_max_dirty_ratio, uint, 0644);
+MODULE_PARM_DESC(max_dirty_ratio, "Share of the dirty threshold one mount may use, in percent, strictly (default 20; mainline: 1)");

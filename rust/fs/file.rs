@@ -3,7 +3,7 @@
 //! Open files and the read path: OPEN/OPENDIR, RELEASE/RELEASEDIR, and
 //! READ through the page cache (`read_folio`, `readahead`).
 
-use super::dir;
+use super::{dir, writeback};
 use crate::abi;
 use crate::bindings;
 use crate::conn::{Connection, Payload};
@@ -28,6 +28,34 @@ pub(crate) struct FuseFile {
     no_release: bool,
 }
 
+impl FuseFile {
+    /// The state of a file the server opened with handle `fh`.
+    pub(crate) fn opened(fh: u64, open_flags: u32, flags: u32) -> Self {
+        Self {
+            fh,
+            open_flags,
+            flags,
+            no_release: false,
+        }
+    }
+}
+
+/// Sends RELEASE of a handle that no open file will own.
+pub(crate) fn release_handle(conn: &Connection, nodeid: u64, ff: &FuseFile) {
+    let arg = abi::fuse_release_in {
+        fh: ff.fh,
+        flags: ff.flags,
+        release_flags: 0,
+        lock_owner: 0,
+    };
+    let _ = conn.request_background(
+        abi::fuse_opcode_FUSE_RELEASE,
+        nodeid,
+        &[pod::bytes_of(&arg)],
+        ReplyKind::Empty,
+    );
+}
+
 fn open_opcodes(kind: Kind) -> (u32, u32) {
     if kind == Kind::Dir {
         (
@@ -46,7 +74,7 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
     let (op, _) = open_opcodes(inode.kind());
     let flags = file.flags();
     if conn.is_enosys(op) {
-        return Ok(KBox::new(
+        let ff = KBox::new(
             FuseFile {
                 fh: 0,
                 open_flags: 0,
@@ -54,11 +82,22 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
                 no_release: true,
             },
             GFP_KERNEL,
-        )?);
+        )?;
+        return register(inode, file, ff);
     }
-    // As mainline: creation flags are the VFS's business, not the server's.
-    let wire_flags =
-        flags & !(bindings::O_CREAT | bindings::O_EXCL | bindings::O_NOCTTY | bindings::O_TRUNC);
+    // As mainline: creation flags are the VFS's business, not the server's;
+    // O_TRUNC goes to the server only if it truncates atomically at OPEN.
+    let mut strip = bindings::O_CREAT | bindings::O_EXCL | bindings::O_NOCTTY;
+    if !conn.params().has(u64::from(abi::FUSE_ATOMIC_O_TRUNC)) {
+        strip |= bindings::O_TRUNC;
+    }
+    let wire_flags = flags & !strip;
+    // Writeback of this file must not cross a truncating OPEN.
+    let _drain = if wire_flags & bindings::O_TRUNC != 0 && writeback::is_wb(inode) {
+        Some(writeback::drain(inode)?)
+    } else {
+        None
+    };
     let arg = abi::fuse_open_in {
         flags: wire_flags,
         open_flags: 0,
@@ -87,14 +126,41 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
         },
         Err(e) => return Err(e),
     };
+    if wire_flags & bindings::O_TRUNC != 0 && !ff.no_release {
+        // The server truncated at OPEN: so does the page cache (before any
+        // dirty data could be written back past the new EOF).
+        inode.fuse().invalidate_attrs(&conn);
+        inode.truncate_setsize(0);
+    }
+    drop(_drain);
     if inode.kind() == Kind::Reg && ff.open_flags & abi::FOPEN_KEEP_CACHE == 0 {
+        if writeback::is_wb(inode) {
+            // Dirty data is newer than the server's: write it first.
+            let _ = inode.write_and_wait_range(0, i64::MAX);
+            let _ = writeback::wait_all(inode);
+        }
         inode.invalidate_pages();
     }
-    Ok(KBox::new(ff, GFP_KERNEL)?)
+    register(inode, file, KBox::new(ff, GFP_KERNEL)?)
 }
 
-/// `file_operations.release`: RELEASE or RELEASEDIR, in the background.
+/// A writable regular file's handle becomes usable by writeback.
+pub(crate) fn register(inode: &Inode, file: &File, ff: KBox<FuseFile>) -> Result<KBox<FuseFile>> {
+    if inode.kind() == Kind::Reg && file.is_writable() {
+        if let Err(e) = writeback::add_writer(inode, &ff) {
+            release(inode, ff);
+            return Err(e);
+        }
+    }
+    Ok(ff)
+}
+
+/// `file_operations.release`: RELEASE or RELEASEDIR, in the background,
+/// after the WRITEs that use the file's handle.
 pub(crate) fn release(inode: &Inode, ff: KBox<FuseFile>) {
+    if inode.kind() == Kind::Reg {
+        writeback::remove_writer(inode, &ff);
+    }
     if ff.no_release {
         return;
     }
@@ -107,7 +173,12 @@ pub(crate) fn release(inode: &Inode, ff: KBox<FuseFile>) {
         lock_owner: 0,
     };
     // Nothing to do if it fails: the connection is gone or out of memory.
-    let _ = conn.request_background(op, inode.fuse().nodeid(), &[pod::bytes_of(&arg)]);
+    let _ = conn.request_background(
+        op,
+        inode.fuse().nodeid(),
+        &[pod::bytes_of(&arg)],
+        ReplyKind::Empty,
+    );
 }
 
 /// Before a buffered read: refresh the size if the read goes past it (or
@@ -132,7 +203,7 @@ pub(crate) fn before_llseek(file: &File, whence: u32) -> Result {
 }
 
 /// Largest READ this connection sends, in bytes.
-fn max_read(conn: &Connection) -> usize {
+pub(crate) fn max_read(conn: &Connection) -> usize {
     let pages = conn.params().max_pages as usize * vfs::PAGE_SIZE;
     match conn.opts.max_read {
         Some(m) => pages.min((m as usize).max(vfs::PAGE_SIZE)),
@@ -141,7 +212,7 @@ fn max_read(conn: &Connection) -> usize {
 }
 
 /// Sends READ of `len` bytes at `pos` on the open file `file`.
-fn read_range(inode: &Inode, file: Option<&File>, pos: i64, len: usize) -> Result<Payload> {
+pub(crate) fn read_range(inode: &Inode, file: Option<&File>, pos: i64, len: usize) -> Result<Payload> {
     inode.fuse().check()?;
     let ff = file.and_then(|f| f.fuse()).ok_or(EIO)?;
     let conn = inode.sb().conn();
@@ -223,4 +294,256 @@ pub(crate) fn readahead(inode: &Inode, ra: &mut Readahead<'_>) {
         pos = pos.saturating_add(len as i64);
         left -= len;
     }
+}
+
+/// `file_operations.flush` (every close): the file's dirty data reaches
+/// the server and is acknowledged, the mapping's write errors are reported
+/// (once), then FLUSH.
+pub(crate) fn flush(file: &File, lock_owner: u64) -> Result {
+    let inode = file.inode();
+    if inode.fuse().is_bad() {
+        return Err(EIO);
+    }
+    let conn = inode.sb().conn();
+    let mut res = inode.write_inode_now(true);
+    let waited = writeback::wait_all(inode);
+    res = res.and(waited).and(inode.check_errors());
+    let Some(ff) = file.fuse() else { return res };
+    if ff.no_release || conn.is_enosys(abi::fuse_opcode_FUSE_FLUSH) {
+        return res;
+    }
+    if ff.open_flags & abi::FOPEN_NOFLUSH != 0 && !writeback::is_wb(inode) {
+        return res;
+    }
+    let arg = abi::fuse_flush_in {
+        fh: ff.fh,
+        unused: 0,
+        padding: 0,
+        lock_owner,
+    };
+    match conn.request(
+        abi::fuse_opcode_FUSE_FLUSH,
+        inode.fuse().nodeid(),
+        &[pod::bytes_of(&arg)],
+        ReplyKind::Empty,
+    ) {
+        Ok(_) => res,
+        Err(e) if e == vfs::enosys() => res,
+        Err(e) => res.and(Err(e)),
+    }
+}
+
+/// `file_operations.fsync`: write back and wait (page cache and WRITEs in
+/// flight), report this file's unseen write errors, flush times, FSYNC.
+pub(crate) fn fsync(file: &File, start: i64, end: i64, datasync: bool) -> Result {
+    let inode = file.inode();
+    inode.fuse().check()?;
+    let conn = inode.sb().conn();
+    let _lock = inode.lock();
+    let wrote = file.write_and_wait_range(start, end);
+    writeback::wait_all(inode)?;
+    wrote?;
+    file.check_and_advance_wb_err()?;
+    if writeback::is_wb(inode) {
+        inode.sync_metadata()?;
+    }
+    let Some(ff) = file.fuse() else { return Ok(()) };
+    if ff.no_release || conn.is_enosys(abi::fuse_opcode_FUSE_FSYNC) {
+        return Ok(());
+    }
+    let arg = abi::fuse_fsync_in {
+        fh: ff.fh,
+        fsync_flags: u32::from(datasync),
+        padding: 0,
+    };
+    match conn.request(
+        abi::fuse_opcode_FUSE_FSYNC,
+        inode.fuse().nodeid(),
+        &[pod::bytes_of(&arg)],
+        ReplyKind::Empty,
+    ) {
+        Ok(_) => Ok(()),
+        Err(e) if e == vfs::enosys() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// `file_operations.mmap`, before the generic part: shared maps of a
+/// direct-I/O file would bypass the server (as mainline without
+/// FUSE_DIRECT_IO_ALLOW_MMAP).
+pub(crate) fn mmap_check(file: &File, shared: bool) -> Result {
+    let ff = file.fuse().ok_or(EIO)?;
+    if ff.open_flags & abi::FOPEN_DIRECT_IO != 0 && shared {
+        return Err(vfs::errno(bindings::ENODEV));
+    }
+    Ok(())
+}
+
+/// A shared mapping goes away: write back what it dirtied (mainline's
+/// write-back on munmap); errors go to the mapping.
+pub(crate) fn vma_close(inode: &Inode) {
+    if let Err(e) = inode.write_inode_now(true) {
+        inode.set_mapping_error(e);
+    }
+    let _ = writeback::wait_all(inode);
+}
+
+/// SEEK_DATA / SEEK_HOLE: LSEEK, after dirty data reached the server (so
+/// its hole map is current); `None` if the server has no LSEEK.
+pub(crate) fn lseek(file: &File, offset: i64, whence: u32) -> Result<Option<i64>> {
+    let inode = file.inode();
+    inode.fuse().check()?;
+    let conn = inode.sb().conn();
+    if conn.is_enosys(abi::fuse_opcode_FUSE_LSEEK) {
+        return Ok(None);
+    }
+    let ff = file.fuse().ok_or(EIO)?;
+    if ff.no_release {
+        return Ok(None);
+    }
+    inode.write_and_wait_range(0, i64::MAX)?;
+    writeback::wait_all(inode)?;
+    let arg = abi::fuse_lseek_in {
+        fh: ff.fh,
+        offset: u64::try_from(offset).map_err(|_| vfs::errno(bindings::ENXIO))?,
+        whence,
+        padding: 0,
+    };
+    match conn.request(
+        abi::fuse_opcode_FUSE_LSEEK,
+        inode.fuse().nodeid(),
+        &[pod::bytes_of(&arg)],
+        ReplyKind::Lseek,
+    ) {
+        Ok(reply) => {
+            let out = pod::read_exact::<abi::fuse_lseek_out>(&reply).ok_or(EIO)?;
+            // CAST: validated to fit i64 in proto::reply.
+            Ok(Some(out.offset as i64))
+        }
+        Err(e) if e == vfs::enosys() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `file_operations.fallocate`: FALLOCATE after writing back and draining
+/// the file's writeback; the page cache follows the server.
+pub(crate) fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result {
+    let inode = file.inode();
+    inode.fuse().check()?;
+    let conn = inode.sb().conn();
+    let allowed = bindings::FALLOC_FL_KEEP_SIZE
+        | bindings::FALLOC_FL_PUNCH_HOLE
+        | bindings::FALLOC_FL_ZERO_RANGE;
+    if mode & !allowed != 0 || conn.is_enosys(abi::fuse_opcode_FUSE_FALLOCATE) {
+        return Err(vfs::errno(bindings::EOPNOTSUPP));
+    }
+    let ff = file.fuse().ok_or(EIO)?;
+    let end = offset.checked_add(len).ok_or(EINVAL)?;
+    let _lock = inode.lock();
+    let punch = mode & (bindings::FALLOC_FL_PUNCH_HOLE | bindings::FALLOC_FL_ZERO_RANGE) != 0;
+    if punch {
+        inode.write_and_wait_range(offset, i64::MAX)?;
+    }
+    let wb = writeback::is_wb(inode);
+    let _drain = if wb { Some(writeback::drain(inode)?) } else { None };
+    let arg = abi::fuse_fallocate_in {
+        fh: ff.fh,
+        // CAST: the VFS checked offset and len are non-negative.
+        offset: offset as u64,
+        length: len as u64,
+        mode: mode as u32,
+        padding: 0,
+    };
+    match conn.request(
+        abi::fuse_opcode_FUSE_FALLOCATE,
+        inode.fuse().nodeid(),
+        &[pod::bytes_of(&arg)],
+        ReplyKind::Empty,
+    ) {
+        Ok(_) => {}
+        Err(e) if e == vfs::enosys() => return Err(vfs::errno(bindings::EOPNOTSUPP)),
+        Err(e) => return Err(e),
+    }
+    if mode & bindings::FALLOC_FL_KEEP_SIZE == 0 && end > inode.size() {
+        inode.set_size(end);
+    }
+    if punch {
+        inode.truncate_pagecache_range(offset, end - 1);
+    }
+    if wb {
+        let now = inode.now();
+        inode.set_mtime(now);
+        inode.set_ctime(now);
+        inode.mark_dirty_sync();
+    } else {
+        inode.fuse().invalidate_attrs(&conn);
+    }
+    Ok(())
+}
+
+/// `file_operations.copy_file_range`: COPY_FILE_RANGE after both ranges
+/// reached the server; `None` asks for the splice fallback (no support, or
+/// another filesystem).
+pub(crate) fn copy_file_range(
+    fin: &File,
+    off_in: i64,
+    fout: &File,
+    off_out: i64,
+    len: usize,
+) -> Result<Option<usize>> {
+    let (iin, iout) = (fin.inode(), fout.inode());
+    if !core::ptr::eq(iin.sb(), iout.sb()) {
+        return Ok(None);
+    }
+    iout.fuse().check()?;
+    iin.fuse().check()?;
+    let conn = iout.sb().conn();
+    if conn.is_enosys(abi::fuse_opcode_FUSE_COPY_FILE_RANGE) {
+        return Ok(None);
+    }
+    let (ffin, ffout) = (fin.fuse().ok_or(EIO)?, fout.fuse().ok_or(EIO)?);
+    // As mainline: at most 4 GiB - 1 page per request.
+    let len = len.min((u32::MAX as usize) & !(vfs::PAGE_SIZE - 1));
+    if len == 0 {
+        return Ok(Some(0));
+    }
+    writeback::flush_range(iin, off_in, len)?;
+    let _lock = iout.lock();
+    writeback::flush_range(iout, off_out, len)?;
+    let arg = abi::fuse_copy_file_range_in {
+        fh_in: ffin.fh,
+        // CAST: the VFS checked the offsets are non-negative.
+        off_in: off_in as u64,
+        nodeid_out: iout.fuse().nodeid(),
+        fh_out: ffout.fh,
+        off_out: off_out as u64,
+        len: len as u64,
+        flags: 0,
+    };
+    let written = match conn.request(
+        abi::fuse_opcode_FUSE_COPY_FILE_RANGE,
+        iin.fuse().nodeid(),
+        &[pod::bytes_of(&arg)],
+        ReplyKind::Write { max: len as u64 },
+    ) {
+        Ok(reply) => pod::read_exact::<abi::fuse_write_out>(&reply).ok_or(EIO)?.size as usize,
+        Err(e) if e == vfs::enosys() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if written > 0 {
+        let end = off_out.saturating_add(written as i64);
+        iout.truncate_pagecache_range(off_out, end - 1);
+        if end > iout.size() {
+            iout.set_size(end);
+        }
+    }
+    if writeback::is_wb(iout) {
+        let now = iout.now();
+        iout.set_mtime(now);
+        iout.set_ctime(now);
+        iout.mark_dirty_sync();
+    } else {
+        iout.fuse().invalidate_attrs(&conn);
+    }
+    Ok(Some(written))
 }

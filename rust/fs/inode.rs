@@ -37,6 +37,9 @@ pub(crate) struct FuseInode {
     /// node the inode's FORGET will use, allocated when the inode is made.
     #[pin]
     lock: SpinLock<Option<ForgetReservation>>,
+    /// Writeback state of a regular file (see `fs::writeback`).
+    #[pin]
+    pub(crate) wb: SpinLock<super::writeback::WbInode>,
 }
 
 impl FuseInode {
@@ -51,6 +54,7 @@ impl FuseInode {
             mtime_nsec: AtomicU64::new(0),
             bad: AtomicBool::new(false),
             lock <- kernel::new_spinlock!(None, "fuse_wb::FuseInode::lock"),
+            wb <- kernel::new_spinlock!(super::writeback::WbInode::new(), "fuse_wb::FuseInode::wb"),
         })
     }
 
@@ -88,6 +92,15 @@ impl FuseInode {
         time::is_valid(self.attr_expiry.load(Ordering::Acquire), vfs::jiffies())
     }
 
+    /// Forgets the cached attributes (the file changed): the next stat asks
+    /// the server, and replies to requests sent before now are ignored.
+    pub(crate) fn invalidate_attrs(&self, conn: &Connection) {
+        let _g = self.lock.lock();
+        self.attr_expiry.store(0, Ordering::Release);
+        self.attr_version
+            .store(conn.next_attr_version(), Ordering::Relaxed);
+    }
+
     /// Counts one more lookup handed out by the server.
     pub(crate) fn inc_nlookup(&self) {
         self.nlookup.fetch_add(1, Ordering::Relaxed);
@@ -120,13 +133,25 @@ pub(crate) fn iget(
             continue;
         }
         inode.fuse().inc_nlookup();
-        change_attributes(&inode, a, valid_sec, valid_nsec, version);
+        if new {
+            // A new inode takes everything from the server, size included.
+            change_attributes_initial(&inode, a, valid_sec, valid_nsec);
+        } else {
+            change_attributes(&inode, a, valid_sec, valid_nsec, version);
+        }
         return Ok(inode);
     }
 }
 
+fn change_attributes_initial(inode: &Inode, a: &abi::fuse_attr, valid_sec: u64, valid_nsec: u32) {
+    apply(inode, a, valid_sec, valid_nsec, 0, false);
+}
+
 /// Applies server attributes `a` (validated, same file type) to `inode`,
 /// unless a newer update happened since `version` was sampled (0: always).
+///
+/// In write-back mode the kernel owns a regular file's size and c/mtime:
+/// the server's values are ignored (as mainline's "trust local attrs").
 pub(crate) fn change_attributes(
     inode: &Inode,
     a: &abi::fuse_attr,
@@ -134,6 +159,36 @@ pub(crate) fn change_attributes(
     valid_nsec: u32,
     version: u64,
 ) {
+    apply(
+        inode,
+        a,
+        valid_sec,
+        valid_nsec,
+        version,
+        super::writeback::is_wb(inode),
+    );
+}
+
+fn apply(
+    inode: &Inode,
+    a: &abi::fuse_attr,
+    valid_sec: u64,
+    valid_nsec: u32,
+    version: u64,
+    trust_local: bool,
+) {
+    let mut local = *a;
+    if trust_local {
+        // CAST: sizes and times travel as u64 on the wire.
+        local.size = inode.size() as u64;
+        let (ms, mn) = inode.mtime();
+        let (cs, cn) = inode.ctime();
+        local.mtime = ms as u64;
+        local.mtimensec = mn;
+        local.ctime = cs as u64;
+        local.ctimensec = cn;
+    }
+    let a = &local;
     let conn = inode.sb().conn();
     let fi = inode.fuse();
     let old_size;
@@ -165,7 +220,7 @@ pub(crate) fn change_attributes(
                 != u64::from(a.mtimensec);
         inode.set_attributes(a, blkbits, true);
     }
-    if inode.kind() != Kind::Reg {
+    if inode.kind() != Kind::Reg || trust_local {
         return;
     }
     // CAST: validated to fit i64 in proto::attr.
@@ -186,6 +241,10 @@ pub(crate) fn change_attributes(
 /// A READ ended at `size`, before the cached size: the file shrank on the
 /// server. Applied unless attributes changed since `version` was sampled.
 pub(crate) fn read_update_size(inode: &Inode, size: i64, version: u64) {
+    if super::writeback::is_wb(inode) {
+        // The kernel owns the size: a short READ is a hole, not an EOF.
+        return;
+    }
     let fi = inode.fuse();
     let _g = fi.lock.lock();
     if version >= fi.attr_version.load(Ordering::Relaxed) && size < inode.size() {

@@ -7,12 +7,14 @@
 //! Everything here is safe Rust over the `vfs` glue and the `conn`
 //! connection.
 
+pub(crate) mod attr;
 pub(crate) mod dir;
 pub(crate) mod file;
 pub(crate) mod inode;
 pub(crate) mod readdir;
+pub(crate) mod write;
+pub(crate) mod writeback;
 
-use crate::proto::attr;
 use crate::vfs::inode::Inode;
 use crate::vfs::sb::SuperBlock;
 use kernel::prelude::*;
@@ -28,10 +30,10 @@ pub(crate) fn root_inode(sb: &SuperBlock) -> Result<ARef<Inode>> {
     let conn = sb.conn();
     let mode = conn.opts.rootmode.ok_or(EINVAL)?;
     let a = crate::abi::fuse_attr {
-        ino: attr::ROOT_ID,
+        ino: crate::proto::attr::ROOT_ID,
         mode,
         nlink: 1,
         ..Default::default()
     };
-    inode::iget(sb, attr::ROOT_ID, &a, 0, 0, 0)
+    inode::iget(sb, crate::proto::attr::ROOT_ID, &a, 0, 0, 0)
 }

@@ -13,8 +13,6 @@ pub(crate) const MINOR: u32 = abi::FUSE_KERNEL_MINOR_VERSION;
 /// Oldest minor accepted: 7.12 brought the reply sizes used throughout.
 pub(crate) const MINOR_MIN: u32 = 12;
 
-/// Largest request in pages the module ever builds (mainline's limit).
-pub(crate) const MAX_PAGES_LIMIT: u32 = 256;
 /// Pages per request when the server does not negotiate FUSE_MAX_PAGES.
 pub(crate) const DEFAULT_MAX_PAGES: u32 = 32;
 /// Smallest `max_write` the kernel assumes.
@@ -22,10 +20,12 @@ pub(crate) const MIN_MAX_WRITE: u32 = 4096;
 /// Background request limits when the server does not set them.
 pub(crate) const DEFAULT_MAX_BACKGROUND: u16 = 12;
 
-/// INIT flags (`flags | flags2 << 32`) this implementation supports (and
-/// offers): only what the module implements. BIG_WRITES, WRITEBACK_CACHE
-/// and the other write-side flags join with the data path.
+/// INIT flags (`flags | flags2 << 32`) this implementation supports and
+/// offers to every server. FUSE_WRITEBACK_CACHE is offered only to mounts
+/// with `allow_wbcache` (see [`offered_flags`]).
 pub(crate) const SUPPORTED_FLAGS: u64 = (abi::FUSE_ASYNC_READ
+    | abi::FUSE_ATOMIC_O_TRUNC
+    | abi::FUSE_BIG_WRITES
     | abi::FUSE_AUTO_INVAL_DATA
     | abi::FUSE_DO_READDIRPLUS
     | abi::FUSE_NO_OPEN_SUPPORT
@@ -33,6 +33,20 @@ pub(crate) const SUPPORTED_FLAGS: u64 = (abi::FUSE_ASYNC_READ
     | abi::FUSE_MAX_PAGES
     | abi::FUSE_EXPLICIT_INVAL_DATA
     | abi::FUSE_INIT_EXT) as u64;
+
+/// What a mount offers: [`SUPPORTED_FLAGS`], plus FUSE_WRITEBACK_CACHE when
+/// it was mounted with `allow_wbcache`. A server cannot turn on a flag that
+/// was not offered, so write-back needs both sides.
+pub(crate) fn offered_flags(allow_wbcache: bool) -> u64 {
+    if allow_wbcache {
+        SUPPORTED_FLAGS | u64::from(abi::FUSE_WRITEBACK_CACHE)
+    } else {
+        SUPPORTED_FLAGS
+    }
+}
+
+/// Largest accepted `max_pages_limit` (64 MiB requests with 4 KiB pages).
+pub(crate) const MAX_MAX_PAGES_LIMIT: u32 = 16384;
 
 /// The INIT request's arguments for the given offer.
 pub(crate) fn init_in(flags: u64, max_readahead: u32) -> abi::fuse_init_in {
@@ -156,6 +170,15 @@ mod tests {
         assert_eq!(n.time_gran, 1);
         assert!(n.has(u64::from(abi::FUSE_ASYNC_READ)));
         assert!(!n.has(u64::from(abi::FUSE_POSIX_LOCKS)), "not offered");
+        assert!(!n.has(u64::from(abi::FUSE_WRITEBACK_CACHE)), "not offered");
+        let o = out(|o| o.flags |= abi::FUSE_WRITEBACK_CACHE);
+        let n = negotiate(pod::bytes_of(&o), offered_flags(false), 0, 256).unwrap();
+        assert!(!n.has(u64::from(abi::FUSE_WRITEBACK_CACHE)), "flag alone");
+        let n = negotiate(pod::bytes_of(&o), offered_flags(true), 0, 256).unwrap();
+        assert!(n.has(u64::from(abi::FUSE_WRITEBACK_CACHE)), "flag and option");
+        let o = out(|o| o.flags &= !abi::FUSE_WRITEBACK_CACHE);
+        let n = negotiate(pod::bytes_of(&o), offered_flags(true), 0, 256).unwrap();
+        assert!(!n.has(u64::from(abi::FUSE_WRITEBACK_CACHE)), "option alone");
         assert_eq!((n.max_background, n.congestion_threshold), (12, 9));
     }
 

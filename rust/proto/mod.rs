@@ -17,6 +17,8 @@ pub(crate) mod options;
 pub(crate) mod pod;
 pub(crate) mod reply;
 pub(crate) mod request;
+pub(crate) mod stats;
 pub(crate) mod time;
+pub(crate) mod write;
 
 pub(crate) use error::ProtoError;

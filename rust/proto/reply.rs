@@ -109,6 +109,16 @@ pub(crate) enum ReplyKind {
         /// Largest acceptable payload.
         max: usize,
     },
+    /// `fuse_write_out` of a WRITE or COPY_FILE_RANGE of `max` bytes: the
+    /// server may not claim more than it was given.
+    Write {
+        /// Bytes sent (or asked to copy).
+        max: u64,
+    },
+    /// `fuse_lseek_out`.
+    Lseek,
+    /// `fuse_entry_out` then `fuse_open_out` of a CREATE (a positive entry).
+    Create,
     /// READDIR (`plus == false`) or READDIRPLUS entries, at most `max` bytes.
     Dirents {
         /// Largest acceptable payload.
@@ -129,10 +139,17 @@ impl ReplyKind {
             ReplyKind::Open => size_of::<abi::fuse_open_out>(),
             ReplyKind::Init => size_of::<abi::fuse_init_out>(),
             ReplyKind::Statfs => size_of::<abi::fuse_statfs_out>(),
+            ReplyKind::Write { .. } => size_of::<abi::fuse_write_out>(),
+            ReplyKind::Lseek => size_of::<abi::fuse_lseek_out>(),
+            ReplyKind::Create => CREATE_OUT,
             ReplyKind::Data { max } | ReplyKind::Dirents { max, .. } => max,
         }
     }
 }
+
+/// Size of a CREATE reply.
+pub(crate) const CREATE_OUT: usize =
+    size_of::<abi::fuse_entry_out>() + size_of::<abi::fuse_open_out>();
 
 /// Smallest INIT reply: the 7.22-era layout without `max_pages` and later.
 pub(crate) const INIT_OUT_MIN: usize = 24;
@@ -171,6 +188,31 @@ pub(crate) fn validate(kind: ReplyKind, payload: &[u8]) -> Result<(), ProtoError
             Ok(())
         }
         ReplyKind::Statfs => exact::<abi::fuse_statfs_out>(payload).map(|_| ()),
+        ReplyKind::Write { max } => {
+            let w: abi::fuse_write_out = exact(payload)?;
+            if u64::from(w.size) > max {
+                return Err(ProtoError::BadSize);
+            }
+            Ok(())
+        }
+        ReplyKind::Lseek => {
+            let l: abi::fuse_lseek_out = exact(payload)?;
+            if i64::try_from(l.offset).is_err() {
+                return Err(ProtoError::BadSize);
+            }
+            Ok(())
+        }
+        ReplyKind::Create => {
+            if payload.len() != CREATE_OUT {
+                return Err(ProtoError::BadSize);
+            }
+            let (entry, _) = payload.split_at(size_of::<abi::fuse_entry_out>());
+            let e: abi::fuse_entry_out = exact(entry)?;
+            if e.nodeid == 0 {
+                return Err(ProtoError::BadNodeId);
+            }
+            validate_entry(&e)
+        }
         ReplyKind::Data { max } => {
             if payload.len() > max {
                 Err(ProtoError::BadSize)
@@ -313,6 +355,30 @@ mod tests {
             validate(ReplyKind::Entry, pod::bytes_of(&e)),
             Err(ProtoError::BadAttr)
         );
+        let w = abi::fuse_write_out { size: 5, padding: 0 };
+        assert!(validate(ReplyKind::Write { max: 5 }, pod::bytes_of(&w)).is_ok());
+        assert_eq!(
+            validate(ReplyKind::Write { max: 4 }, pod::bytes_of(&w)),
+            Err(ProtoError::BadSize)
+        );
+        let l = abi::fuse_lseek_out { offset: u64::MAX };
+        assert_eq!(
+            validate(ReplyKind::Lseek, pod::bytes_of(&l)),
+            Err(ProtoError::BadSize)
+        );
+        let mut c = Vec::new();
+        e.nodeid = 9;
+        e.attr.mode = attr::S_IFREG;
+        c.extend_from_slice(pod::bytes_of(&e));
+        c.extend_from_slice(pod::bytes_of(&abi::fuse_open_out::default()));
+        assert!(validate(ReplyKind::Create, &c).is_ok());
+        assert_eq!(
+            validate(ReplyKind::Create, &c[..c.len() - 1]),
+            Err(ProtoError::BadSize)
+        );
+        e.nodeid = 0;
+        c[..size_of::<abi::fuse_entry_out>()].copy_from_slice(pod::bytes_of(&e));
+        assert_eq!(validate(ReplyKind::Create, &c), Err(ProtoError::BadNodeId));
         assert!(validate(ReplyKind::Data { max: 4 }, &[0; 4]).is_ok());
         assert_eq!(
             validate(ReplyKind::Data { max: 4 }, &[0; 5]),

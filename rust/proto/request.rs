@@ -65,6 +65,32 @@ pub(crate) fn encode(
     Ok(())
 }
 
+/// Writes the header of a request whose arguments already follow it in
+/// `buf` (the header's room at the start is overwritten).
+pub(crate) fn encode_header(
+    buf: &mut [u8],
+    opcode: u32,
+    unique: u64,
+    nodeid: u64,
+    creds: Creds,
+) -> Result<(), ProtoError> {
+    let hdr = abi::fuse_in_header {
+        len: u32::try_from(buf.len()).map_err(|_| ProtoError::TooLarge)?,
+        opcode,
+        unique,
+        nodeid,
+        uid: creds.uid,
+        gid: creds.gid,
+        pid: creds.pid,
+        total_extlen: 0,
+        padding: 0,
+    };
+    buf.get_mut(..IN_HEADER)
+        .ok_or(ProtoError::TooLarge)?
+        .copy_from_slice(pod::bytes_of(&hdr));
+    Ok(())
+}
+
 /// The length of a FORGET (`batch == false`, one entry) or BATCH_FORGET
 /// message carrying `n` entries.
 pub(crate) fn forget_len(n: usize, batch: bool) -> Result<usize, ProtoError> {
@@ -184,6 +210,14 @@ mod tests {
         assert_eq!(
             (h.len as usize, h.opcode, h.nodeid),
             (48, abi::fuse_opcode_FUSE_FORGET, 5)
+        );
+        let mut pre = vec![0u8; 44];
+        pre[40..].copy_from_slice(name);
+        encode_header(&mut pre, abi::fuse_opcode_FUSE_LOOKUP, 0, 1, creds).unwrap();
+        assert_eq!(pre, buf);
+        assert_eq!(
+            encode_header(&mut [0u8; 10], 1, 0, 1, creds),
+            Err(ProtoError::TooLarge)
         );
         let mut short = vec![0u8; 10];
         assert_eq!(

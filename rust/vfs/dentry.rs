@@ -182,6 +182,18 @@ impl Dentry {
         }
     }
 
+    /// Makes this negative dentry positive with `inode` (consumed).
+    pub(crate) fn instantiate(&self, inode: ARef<Inode>) {
+        // SAFETY: A negative dentry of ours under its parent's lock (create
+        // contract); d_instantiate takes the inode reference.
+        unsafe { bindings::d_instantiate(self.0.get(), ARef::into_raw(inode).cast().as_ptr()) }
+    }
+
+    /// The raw pointer.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::dentry {
+        self.0.get()
+    }
+
     /// Drops this dentry (and its children) from the dcache: it is stale.
     pub(crate) fn invalidate(&self) {
         // SAFETY: Live dentry; may sleep, callers hold no spinlock.

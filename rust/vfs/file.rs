@@ -51,6 +51,39 @@ impl File {
         unsafe { super::dentry::Dentry::from_raw((*self.0.get()).f_path.dentry) }
     }
 
+    /// Whether the file was opened for writing (from the open flags, so it
+    /// is right before the open completes, too).
+    pub(crate) fn is_writable(&self) -> bool {
+        self.flags() & bindings::O_ACCMODE != bindings::O_RDONLY
+    }
+
+    /// Clears suid/sgid and capabilities before a write (may SETATTR).
+    pub(crate) fn remove_privs(&self) -> Result {
+        // SAFETY: Live file; callers hold the inode lock.
+        kernel::error::to_result(unsafe { bindings::file_remove_privs(self.0.get()) })
+    }
+
+    /// Updates c/mtime for a write (write-back mode: the kernel owns them).
+    pub(crate) fn update_time(&self) -> Result {
+        // SAFETY: Live file; callers hold the inode lock.
+        kernel::error::to_result(unsafe { bindings::file_update_time(self.0.get()) })
+    }
+
+    /// Writes back and waits for `start..=end`, reporting errors this file
+    /// has not seen (errseq).
+    pub(crate) fn write_and_wait_range(&self, start: i64, end: i64) -> Result {
+        // SAFETY: Live file.
+        kernel::error::to_result(unsafe {
+            bindings::file_write_and_wait_range(self.0.get(), start, end)
+        })
+    }
+
+    /// Reports a write error this file has not seen yet (errseq).
+    pub(crate) fn check_and_advance_wb_err(&self) -> Result {
+        // SAFETY: Live file.
+        kernel::error::to_result(unsafe { bindings::file_check_and_advance_wb_err(self.0.get()) })
+    }
+
     /// fuse-wb's state of this open file.
     pub(crate) fn fuse(&self) -> Option<&FuseFile> {
         // SAFETY: Reading the field of a live file.
@@ -61,6 +94,79 @@ impl File {
         // SAFETY: Non-NULL `private_data` is our `KBox<FuseFile>` (type
         // invariant), valid until release, which cannot run while borrowed.
         Some(unsafe { <KBox<FuseFile> as ForeignOwnable>::borrow(p) })
+    }
+}
+
+/// A `kiocb`: the file, position and flags of one read or write.
+///
+/// # Invariants
+///
+/// `ptr` is a valid kiocb of an open regular file of ours for `'a`.
+pub(crate) struct Kiocb<'a> {
+    ptr: *mut bindings::kiocb,
+    _p: core::marker::PhantomData<&'a mut bindings::kiocb>,
+}
+
+impl<'a> Kiocb<'a> {
+    /// The file.
+    pub(crate) fn file(&self) -> &'a File {
+        // SAFETY: Valid kiocb of an open file of ours (type invariant).
+        unsafe { File::from_raw((*self.ptr).ki_filp) }
+    }
+
+    /// The file position of the I/O.
+    pub(crate) fn pos(&self) -> i64 {
+        // SAFETY: Valid kiocb.
+        unsafe { (*self.ptr).ki_pos }
+    }
+
+    /// Moves the position (after I/O).
+    pub(crate) fn set_pos(&mut self, pos: i64) {
+        // SAFETY: Valid kiocb, ours for this call.
+        unsafe { (*self.ptr).ki_pos = pos }
+    }
+
+    /// O_DIRECT.
+    pub(crate) fn is_direct(&self) -> bool {
+        // SAFETY: Valid kiocb.
+        unsafe { (*self.ptr).ki_flags as u32 & bindings::IOCB_DIRECT != 0 }
+    }
+
+    /// `generic_write_checks`: limits, O_APPEND (position = local size);
+    /// the byte count to write (0: nothing).
+    pub(crate) fn write_checks(&mut self, from: &mut IovIter<'_>) -> Result<usize> {
+        // SAFETY: Valid kiocb and iov_iter; the caller holds the inode lock.
+        let r = unsafe { bindings::generic_write_checks(self.ptr, from.as_ptr()) };
+        if r < 0 {
+            // CAST: a negative errno.
+            return Err(Error::from_errno(r as i32));
+        }
+        // CAST: non-negative.
+        Ok(r as usize)
+    }
+
+    /// Buffered write through the page cache (`write_begin`/`write_end`).
+    pub(crate) fn perform_write(&mut self, from: &mut IovIter<'_>) -> Result<usize> {
+        // SAFETY: Valid kiocb and iov_iter; the caller holds the inode lock.
+        let r = unsafe { bindings::generic_perform_write(self.ptr, from.as_ptr()) };
+        if r < 0 {
+            // CAST: a negative errno.
+            return Err(Error::from_errno(r as i32));
+        }
+        // CAST: non-negative.
+        Ok(r as usize)
+    }
+
+    /// O_SYNC/O_DSYNC: fsync what was just written. Returns the count.
+    pub(crate) fn write_sync(&mut self, written: usize) -> Result<usize> {
+        // SAFETY: Valid kiocb; called without the inode lock.
+        let r = unsafe { bindings::fusewb_generic_write_sync(self.ptr, written as isize) };
+        if r < 0 {
+            // CAST: a negative errno.
+            return Err(Error::from_errno(r as i32));
+        }
+        // CAST: non-negative.
+        Ok(r as usize)
     }
 }
 
@@ -118,9 +224,15 @@ pub(crate) static FILE_FOPS: Fops = Fops(bindings::file_operations {
     open: Some(open_callback),
     release: Some(release_callback),
     read_iter: Some(read_iter_callback),
+    write_iter: Some(write_iter_callback),
     llseek: Some(llseek_callback),
-    mmap: Some(bindings::generic_file_readonly_mmap),
+    mmap: Some(mmap_callback),
+    fsync: Some(fsync_callback),
+    flush: Some(flush_callback),
+    fallocate: Some(fallocate_callback),
+    copy_file_range: Some(copy_file_range_callback),
     splice_read: Some(bindings::filemap_splice_read),
+    splice_write: Some(bindings::iter_file_splice_write),
     // SAFETY: All-zero means "no operation" for the other fields.
     ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
 });
@@ -193,7 +305,23 @@ unsafe extern "C" fn read_iter_callback(
     // SAFETY: `iocb` is valid.
     let pos = unsafe { (*iocb).ki_pos };
     // SAFETY: The iov_iter is valid and ours for this call.
-    let len = unsafe { IovIter::from_raw(to) }.len();
+    let mut it = unsafe { IovIter::from_raw(to) };
+    let len = it.len();
+    // INVARIANT: a valid kiocb of ours for this call.
+    let mut k = Kiocb {
+        ptr: iocb,
+        _p: core::marker::PhantomData,
+    };
+    let direct = f
+        .fuse()
+        .is_some_and(|ff| ff.open_flags & crate::abi::FOPEN_DIRECT_IO != 0);
+    if direct || k.is_direct() {
+        return match crate::fs::write::direct_read(&mut k, &mut it) {
+            // CAST: at most the request size.
+            Ok(n) => n as isize,
+            Err(e) => e.to_errno() as isize,
+        };
+    }
     if let Err(e) = crate::fs::file::before_read(f, pos, len) {
         return e.to_errno() as isize;
     }
@@ -208,9 +336,144 @@ unsafe extern "C" fn llseek_callback(file: *mut bindings::file, offset: i64, whe
     // SAFETY: Valid per the VFS contract.
     let f = unsafe { File::from_raw(file) };
     // CAST: whence values are small.
-    if let Err(e) = crate::fs::file::before_llseek(f, whence as u32) {
+    let whence = whence as u32;
+    if whence == bindings::SEEK_DATA || whence == bindings::SEEK_HOLE {
+        match crate::fs::file::lseek(f, offset, whence) {
+            Ok(Some(pos)) => {
+                // SAFETY: Valid file; the server's answer is range-checked
+                // by vfs_setpos against the maximum size.
+                return unsafe { bindings::vfs_setpos(file, pos, bindings::MAX_LFS_FILESIZE) };
+            }
+            Ok(None) => {}
+            Err(e) => return e.to_errno() as i64,
+        }
+    } else if let Err(e) = crate::fs::file::before_llseek(f, whence) {
         return e.to_errno() as i64;
     }
+    // CAST: back to the C type.
+    let whence = whence as c_int;
     // SAFETY: Valid arguments as received.
     unsafe { bindings::generic_file_llseek(file, offset, whence) }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a valid kiocb of an open regular file of ours.
+unsafe extern "C" fn write_iter_callback(
+    iocb: *mut bindings::kiocb,
+    from: *mut bindings::iov_iter,
+) -> isize {
+    // INVARIANT: a valid kiocb of ours for this call.
+    let mut k = Kiocb {
+        ptr: iocb,
+        _p: core::marker::PhantomData,
+    };
+    // SAFETY: The iov_iter is valid and ours for this call.
+    let mut it = unsafe { IovIter::from_raw(from) };
+    match crate::fs::write::write_iter(&mut k, &mut it) {
+        // CAST: at most the request size.
+        Ok(n) => n as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with an open regular file of ours.
+unsafe extern "C" fn fsync_callback(
+    file: *mut bindings::file,
+    start: i64,
+    end: i64,
+    datasync: c_int,
+) -> c_int {
+    // SAFETY: Valid per the VFS contract.
+    let f = unsafe { File::from_raw(file) };
+    match crate::fs::file::fsync(f, start, end, datasync != 0) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS on every close of an open regular file of ours.
+unsafe extern "C" fn flush_callback(file: *mut bindings::file, id: bindings::fl_owner_t) -> c_int {
+    // SAFETY: Valid per the VFS contract.
+    let f = unsafe { File::from_raw(file) };
+    // CAST: the lock owner is an opaque pointer-sized id on the wire.
+    match crate::fs::file::flush(f, id as usize as u64) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with an open regular file of ours.
+unsafe extern "C" fn fallocate_callback(
+    file: *mut bindings::file,
+    mode: c_int,
+    offset: i64,
+    len: i64,
+) -> kernel::ffi::c_long {
+    // SAFETY: Valid per the VFS contract.
+    let f = unsafe { File::from_raw(file) };
+    match crate::fs::file::fallocate(f, mode, offset, len) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno() as kernel::ffi::c_long,
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with two open files; `fout` is ours, `fin` may not be.
+unsafe extern "C" fn copy_file_range_callback(
+    fin: *mut bindings::file,
+    off_in: i64,
+    fout: *mut bindings::file,
+    off_out: i64,
+    len: usize,
+    flags: kernel::ffi::c_uint,
+) -> isize {
+    // SAFETY: Valid files per the VFS contract.
+    let ours = unsafe { (*fin).f_op == (*fout).f_op };
+    let r = if ours && flags == 0 {
+        // SAFETY: Both files are open regular files of ours.
+        let (a, b) = unsafe { (File::from_raw(fin), File::from_raw(fout)) };
+        crate::fs::file::copy_file_range(a, off_in, b, off_out, len)
+    } else {
+        Ok(None)
+    };
+    match r {
+        // CAST: at most `len`.
+        Ok(Some(n)) => n as isize,
+        // SAFETY: Valid arguments as received.
+        Ok(None) => unsafe {
+            bindings::fusewb_splice_copy_file_range(fin, off_in, fout, off_out, len) as isize
+        },
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with an open regular file of ours and a new vma.
+unsafe extern "C" fn mmap_callback(
+    file: *mut bindings::file,
+    vma: *mut bindings::vm_area_struct,
+) -> c_int {
+    // SAFETY: Valid per the VFS contract.
+    let f = unsafe { File::from_raw(file) };
+    // SAFETY: Valid vma being set up.
+    let shared = unsafe { (*vma).__bindgen_anon_2.vm_flags } & bindings::VM_SHARED != 0;
+    if let Err(e) = crate::fs::file::mmap_check(f, shared) {
+        return e.to_errno();
+    }
+    // SAFETY: Valid arguments as received.
+    let r = unsafe { bindings::generic_file_mmap(file, vma) };
+    if r == 0 {
+        // SAFETY: The vma is ours to set up.
+        unsafe { (*vma).vm_ops = &super::mm::VM_OPS.0 };
+    }
+    r
 }

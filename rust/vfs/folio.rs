@@ -9,14 +9,18 @@ use super::inode::Inode;
 use crate::bindings;
 use kernel::ffi::c_int;
 
-/// A locked page-cache folio; unlocked when dropped.
+/// A locked page-cache folio; unlocked when dropped (and released, if we
+/// hold a reference of our own).
 ///
 /// # Invariants
 ///
 /// `ptr` is a valid, locked folio that this object is responsible for
-/// unlocking; the page cache holds a reference on it while it is locked.
+/// unlocking. If `owned`, this object also owns one reference to it;
+/// otherwise the page cache (or a writeback batch) holds one while it is
+/// locked.
 pub(crate) struct LockedFolio {
     ptr: *mut bindings::folio,
+    owned: bool,
 }
 
 impl LockedFolio {
@@ -27,7 +31,124 @@ impl LockedFolio {
     /// `ptr` must be a valid locked folio whose unlock the caller hands over.
     unsafe fn from_raw(ptr: *mut bindings::folio) -> Self {
         // INVARIANT: Per the caller.
-        Self { ptr }
+        Self { ptr, owned: false }
+    }
+
+    /// Locks and takes a reference on the folio of `inode` at `index`,
+    /// creating it if needed (as for a buffered write).
+    pub(crate) fn grab(inode: &Inode, index: u64) -> kernel::error::Result<Self> {
+        // SAFETY: Live inode with a valid mapping.
+        let f = unsafe {
+            let mapping = (*inode.as_ptr()).i_mapping;
+            bindings::__filemap_get_folio(
+                mapping,
+                index as usize,
+                bindings::FGP_WRITEBEGIN,
+                bindings::fusewb_mapping_gfp_mask(mapping),
+            )
+        };
+        if kernel::error::from_err_ptr(f).is_err() || f.is_null() {
+            return Err(kernel::error::code::ENOMEM);
+        }
+        // INVARIANT: `__filemap_get_folio` returned a locked, referenced folio.
+        Ok(Self { ptr: f, owned: true })
+    }
+
+    /// Takes over the locked, referenced folio of a page fault.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid folio on which the caller holds a reference
+    /// for as long as this object lives; the caller locked it.
+    pub(crate) unsafe fn from_locked(ptr: *mut bindings::folio) -> Self {
+        // INVARIANT: Per the caller.
+        Self { ptr, owned: false }
+    }
+
+    /// Hands the locked folio to the VFS (which unlocks and releases it).
+    pub(crate) fn into_raw(self) -> *mut bindings::folio {
+        let p = self.ptr;
+        core::mem::forget(self);
+        p
+    }
+
+    /// The index of the folio's first page in the file.
+    pub(crate) fn index(&self) -> u64 {
+        // SAFETY: Valid folio (type invariant).
+        unsafe { bindings::fusewb_folio_index(self.ptr) as u64 }
+    }
+
+    /// Whether the folio still belongs to `inode`'s mapping (not truncated).
+    pub(crate) fn belongs_to(&self, inode: &Inode) -> bool {
+        // SAFETY: Valid, locked folio; live inode.
+        unsafe { bindings::fusewb_folio_mapping(self.ptr) == (*inode.as_ptr()).i_mapping }
+    }
+
+    /// Whether the contents are valid.
+    pub(crate) fn is_uptodate(&self) -> bool {
+        // SAFETY: Valid folio.
+        unsafe { bindings::fusewb_folio_test_uptodate(self.ptr) }
+    }
+
+    /// Copies `dst.len()` bytes from the folio at `offset` into `dst`.
+    pub(crate) fn copy_out(&self, offset: usize, dst: &mut [u8]) {
+        let size = self.size();
+        let n = dst.len().min(size.saturating_sub(offset));
+        let mut done = 0;
+        while done < n {
+            let at = offset + done;
+            let page_off = at % super::PAGE_SIZE;
+            let chunk = (super::PAGE_SIZE - page_off).min(n - done);
+            // SAFETY: The folio is locked and valid; `at < size`, so the
+            // mapping covers `chunk` bytes within one page; `dst` has room.
+            unsafe {
+                let src = bindings::fusewb_kmap_local_folio(self.ptr, at).cast::<u8>();
+                core::ptr::copy_nonoverlapping(src, dst.as_mut_ptr().add(done), chunk);
+                bindings::fusewb_kunmap_local(src.cast());
+            }
+            done += chunk;
+        }
+    }
+
+    /// Zeroes `len` bytes from `start` (clamped to the folio).
+    pub(crate) fn zero(&mut self, start: usize, len: usize) {
+        let size = self.size();
+        if start >= size {
+            return;
+        }
+        let len = len.min(size - start);
+        // SAFETY: Zeroing within a locked, valid folio.
+        unsafe { bindings::fusewb_folio_zero_range(self.ptr, start, len) };
+    }
+
+    /// Marks the folio dirty (the page cache tags it for writeback).
+    pub(crate) fn mark_dirty(&mut self) {
+        // SAFETY: Locked folio of a mapping.
+        unsafe { bindings::folio_mark_dirty(self.ptr) };
+    }
+
+    /// Clears the dirty bit for writing the folio out; false if it was
+    /// clean (someone else wrote it).
+    pub(crate) fn clear_dirty_for_io(&mut self) -> bool {
+        // SAFETY: Locked folio.
+        unsafe { bindings::folio_clear_dirty_for_io(self.ptr) }
+    }
+
+    /// Passes the folio through writeback state: its contents were copied
+    /// into a request that now owns them (the in-flight range is recorded
+    /// by the caller), so the folio is clean and free at once.
+    pub(crate) fn written_out(&mut self) {
+        // SAFETY: Locked folio, just cleaned for I/O.
+        unsafe {
+            bindings::fusewb_folio_start_writeback(self.ptr);
+            bindings::folio_end_writeback(self.ptr);
+        }
+    }
+
+    /// Puts a folio back to dirty during writeback (it could not be sent).
+    pub(crate) fn redirty(&mut self, wbc: &mut WritebackCtl<'_>) {
+        // SAFETY: Locked folio under the writeback `wbc` describes.
+        unsafe { bindings::folio_redirty_for_writepage(wbc.wbc, self.ptr) };
     }
 
     /// The file offset of the folio's first byte.
@@ -75,8 +196,70 @@ impl LockedFolio {
 
 impl Drop for LockedFolio {
     fn drop(&mut self) {
-        // SAFETY: We own the lock (type invariant).
-        unsafe { bindings::folio_unlock(self.ptr) }
+        // SAFETY: We own the lock, and a reference if `owned` (type invariant).
+        unsafe {
+            bindings::folio_unlock(self.ptr);
+            if self.owned {
+                bindings::fusewb_folio_put(self.ptr);
+            }
+        }
+    }
+}
+
+/// A writeback pass over one file (`writepages`): its folios come out
+/// locked and cleaned for I/O, in ascending order.
+///
+/// # Invariants
+///
+/// `mapping` and `wbc` are valid for the `writepages` call that made this
+/// object; `prev` is NULL or the folio the iteration returned last.
+pub(crate) struct WritebackCtl<'a> {
+    mapping: *mut bindings::address_space,
+    wbc: *mut bindings::writeback_control,
+    prev: *mut bindings::folio,
+    err: c_int,
+    _p: core::marker::PhantomData<&'a mut bindings::writeback_control>,
+}
+
+impl WritebackCtl<'_> {
+    /// Whether this is data-integrity writeback (fsync, sync): every dirty
+    /// folio must be written and waited for.
+    pub(crate) fn sync_all(&self) -> bool {
+        // SAFETY: Valid wbc (type invariant).
+        unsafe { (*self.wbc).sync_mode == bindings::WB_SYNC_ALL as _ }
+    }
+
+    /// The next folio to write, after reporting the last one's result.
+    /// The returned folio must be dropped (unlocked) before the next call.
+    /// The iteration must run until this returns `None`.
+    pub(crate) fn next(&mut self, last: kernel::error::Result) -> Option<LockedFolio> {
+        let mut err = match last {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        };
+        // SAFETY: Valid mapping and wbc; `prev` is what the iteration
+        // returned last (or NULL to start), per the type invariants.
+        let f = unsafe { bindings::writeback_iter(self.mapping, self.wbc, self.prev, &mut err) };
+        self.prev = f;
+        if f.is_null() {
+            self.err = err;
+            return None;
+        }
+        // SAFETY: `writeback_iter` returns a locked folio that the batch
+        // keeps referenced; we unlock it (LockedFolio's drop).
+        Some(unsafe { LockedFolio::from_raw(f) })
+    }
+
+    /// Ends background writeback early: the iteration stops after the
+    /// current folio (which the caller re-dirtied).
+    pub(crate) fn stop(&mut self) {
+        // SAFETY: Valid wbc.
+        unsafe { (*self.wbc).nr_to_write = 0 };
+    }
+
+    /// The first error the iteration saw.
+    fn result(&self) -> c_int {
+        self.err
     }
 }
 
@@ -128,6 +311,15 @@ unsafe impl Sync for Aops {}
 pub(crate) static AOPS: Aops = Aops(bindings::address_space_operations {
     read_folio: Some(read_folio_callback),
     readahead: Some(readahead_callback),
+    writepages: Some(writepages_callback),
+    write_begin: Some(write_begin_callback),
+    write_end: Some(write_end_callback),
+    launder_folio: Some(launder_folio_callback),
+    dirty_folio: Some(bindings::filemap_dirty_folio),
+    migrate_folio: Some(bindings::filemap_migrate_folio),
+    // Direct I/O is done by read_iter/write_iter; this only lets O_DIRECT
+    // opens succeed.
+    direct_IO: Some(bindings::noop_direct_IO),
     // SAFETY: All-zero means "no operation" for the other fields.
     ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
 });
@@ -166,4 +358,100 @@ unsafe extern "C" fn readahead_callback(ractl: *mut kernel::bindings::readahead_
         _p: core::marker::PhantomData,
     };
     crate::fs::file::readahead(inode, &mut ra);
+}
+
+/// # Safety
+///
+/// Called by the VFS with a mapping of one of our regular files and a valid
+/// writeback control.
+unsafe extern "C" fn writepages_callback(
+    mapping: *mut bindings::address_space,
+    wbc: *mut bindings::writeback_control,
+) -> c_int {
+    // SAFETY: The mapping's host is our inode.
+    let inode = unsafe { Inode::from_raw((*mapping).host) };
+    // INVARIANT: Valid for this call; the iteration has not started.
+    let mut ctl = WritebackCtl {
+        mapping,
+        wbc,
+        prev: core::ptr::null_mut(),
+        err: 0,
+        _p: core::marker::PhantomData,
+    };
+    match crate::fs::writeback::writepages(inode, &mut ctl) {
+        Ok(()) => ctl.result(),
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by `generic_perform_write` under the inode lock, for an open file
+/// of ours (or NULL), with valid out-pointers.
+unsafe extern "C" fn write_begin_callback(
+    file: *mut bindings::file,
+    mapping: *mut bindings::address_space,
+    pos: i64,
+    len: kernel::ffi::c_uint,
+    foliop: *mut *mut bindings::folio,
+    _fsdata: *mut *mut kernel::ffi::c_void,
+) -> c_int {
+    // SAFETY: The mapping's host is our inode; `file` is NULL or ours.
+    let (inode, file) = unsafe {
+        (
+            Inode::from_raw((*mapping).host),
+            (!file.is_null()).then(|| File::from_raw(file)),
+        )
+    };
+    match crate::fs::writeback::write_begin(inode, file, pos, len as usize) {
+        Ok(folio) => {
+            // SAFETY: Valid out-pointer; write_end gets the folio back.
+            unsafe { *foliop = folio.into_raw() };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by `generic_perform_write` with the folio `write_begin` returned
+/// (locked, referenced), after copying `copied` bytes into it.
+unsafe extern "C" fn write_end_callback(
+    _file: *mut bindings::file,
+    mapping: *mut bindings::address_space,
+    pos: i64,
+    len: kernel::ffi::c_uint,
+    copied: kernel::ffi::c_uint,
+    folio: *mut bindings::folio,
+    _fsdata: *mut kernel::ffi::c_void,
+) -> c_int {
+    // SAFETY: The mapping's host is our inode.
+    let inode = unsafe { Inode::from_raw((*mapping).host) };
+    // INVARIANT: write_begin handed over a locked folio with a reference,
+    // which write_end must unlock and release.
+    let f = LockedFolio {
+        ptr: folio,
+        owned: true,
+    };
+    let n = crate::fs::writeback::write_end(inode, pos, len as usize, copied as usize, f);
+    // CAST: at most `copied`, a c_uint.
+    n as c_int
+}
+
+/// # Safety
+///
+/// Called by `invalidate_inode_pages2*` with a locked, dirty folio of ours.
+unsafe extern "C" fn launder_folio_callback(folio: *mut bindings::folio) -> c_int {
+    // SAFETY: The folio is locked, so its mapping is stable and ours.
+    let inode = unsafe { Inode::from_raw((*bindings::fusewb_folio_mapping(folio)).host) };
+    // SAFETY: Locked by the caller, who unlocks it: wrap without owning
+    // the lock by forgetting the wrapper after use.
+    let mut f = unsafe { LockedFolio::from_raw(folio) };
+    let r = crate::fs::writeback::launder_folio(inode, &mut f);
+    core::mem::forget(f);
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }

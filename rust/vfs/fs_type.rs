@@ -268,14 +268,20 @@ unsafe extern "C" fn fill_super_callback(
         (*sb).s_op = &super::sb::SUPER_OPS.0;
         (*sb).s_maxbytes = bindings::MAX_LFS_FILESIZE;
         (*sb).s_time_gran = 1;
-        // Read-only until the data path lands (writes come with write-back).
-        (*sb).s_flags |= bindings::SB_RDONLY;
         (*sb).s_subtype = core::mem::replace(&mut ctx.subtype, core::ptr::null_mut()).cast_const();
     }
     // SAFETY: The superblock is being set up; the bdi is freed with it.
     let r = unsafe { bindings::super_setup_bdi(sb) };
     if r != 0 {
         return r;
+    }
+    // Dirty data of this mount is bounded strictly: its share of the dirty
+    // threshold (mainline: 1%) applies even below the global limits.
+    // SAFETY: `s_bdi` was just set up and belongs to this superblock.
+    unsafe {
+        let bdi = (*sb).s_bdi;
+        (*bdi).capabilities |= bindings::BDI_CAP_STRICTLIMIT;
+        bindings::bdi_set_max_ratio(bdi, super::max_dirty_ratio_param().clamp(1, 100));
     }
     // SAFETY: `s_fs_info` is our connection from now until kill_sb.
     let sbr = unsafe { SuperBlock::from_raw(sb) };
@@ -326,6 +332,14 @@ unsafe extern "C" fn kill_sb_callback(sb: *mut bindings::super_block) {
     if !info.is_null() {
         // SAFETY: The connection lives until we drop it below.
         let conn = unsafe { <Arc<Connection> as ForeignOwnable>::borrow(info) };
+        // Unlike mainline, dirty data reaches the server before the
+        // connection goes away (the waits are killable). A superblock whose
+        // fill_super failed has no root and nothing to write.
+        // SAFETY: A live superblock.
+        if unsafe { !(*sb).s_root.is_null() } {
+            // SAFETY: As above; kill_sb holds `s_umount`.
+            unsafe { bindings::sync_filesystem(sb) };
+        }
         // As mainline: the connection ends with the mount.
         conn.abort();
         drop(conn.take_ctl_dir());

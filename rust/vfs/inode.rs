@@ -165,6 +165,130 @@ impl Inode {
         unsafe { bindings::invalidate_inode_pages2((*self.0.get()).i_mapping) };
     }
 
+    fn mapping(&self) -> *mut bindings::address_space {
+        // SAFETY: Live inode: `i_mapping` is set and valid.
+        unsafe { (*self.0.get()).i_mapping }
+    }
+
+    /// Takes the inode lock (`i_rwsem`) for writing.
+    pub(crate) fn lock(&self) -> InodeLock<'_> {
+        // SAFETY: Live inode; the guard unlocks.
+        unsafe { bindings::fusewb_inode_lock(self.0.get()) };
+        InodeLock(self)
+    }
+
+    /// Writes back dirty folios in the byte range `start..=end` and waits
+    /// for the page cache's part of it (see `fs::writeback` for the rest).
+    pub(crate) fn write_and_wait_range(&self, start: i64, end: i64) -> Result {
+        // SAFETY: Live inode and mapping; may sleep.
+        kernel::error::to_result(unsafe {
+            bindings::filemap_write_and_wait_range(self.mapping(), start, end)
+        })
+    }
+
+    /// Writes the inode's dirty data and metadata (`write_inode_now`).
+    pub(crate) fn write_inode_now(&self, sync: bool) -> Result {
+        // SAFETY: Live inode; may sleep.
+        kernel::error::to_result(unsafe {
+            bindings::write_inode_now(self.0.get(), c_int::from(sync))
+        })
+    }
+
+    /// Writes dirty metadata (times) only, waiting for it.
+    pub(crate) fn sync_metadata(&self) -> Result {
+        // SAFETY: Live inode; may sleep.
+        kernel::error::to_result(unsafe { bindings::sync_inode_metadata(self.0.get(), 1) })
+    }
+
+    /// Records a writeback error on the mapping (errseq and legacy bits).
+    pub(crate) fn set_mapping_error(&self, e: Error) {
+        // SAFETY: Live inode and mapping.
+        unsafe { bindings::fusewb_mapping_set_error(self.mapping(), e.to_errno()) }
+    }
+
+    /// Takes the mapping's legacy error bits (as `close` reports them).
+    pub(crate) fn check_errors(&self) -> Result {
+        // SAFETY: Live inode and mapping.
+        kernel::error::to_result(unsafe { bindings::filemap_check_errors(self.mapping()) })
+    }
+
+    /// Drops clean cached folios covering bytes `start..=end` (dirty ones
+    /// are laundered first); busy ones stay (as after a direct write).
+    pub(crate) fn invalidate_range(&self, start: i64, end: i64) {
+        if end < start {
+            return;
+        }
+        let shift = kernel::page::PAGE_SHIFT;
+        // CAST: non-negative file offsets.
+        let (first, last) = ((start.max(0) as u64 >> shift), (end.max(0) as u64 >> shift));
+        // SAFETY: Live inode and mapping; may sleep.
+        let _ = unsafe {
+            bindings::invalidate_inode_pages2_range(self.mapping(), first as _, last as _)
+        };
+    }
+
+    /// Removes cached folios of bytes `start..=end` (zeroing partial ones).
+    pub(crate) fn truncate_pagecache_range(&self, start: i64, end: i64) {
+        if end >= start {
+            // SAFETY: Live inode; callers hold the inode lock.
+            unsafe { bindings::truncate_pagecache_range(self.0.get(), start, end) }
+        }
+    }
+
+    /// Sets the size and drops the page cache past it (a local truncate).
+    pub(crate) fn truncate_setsize(&self, size: i64) {
+        // SAFETY: Live inode; callers hold the inode lock.
+        unsafe { bindings::truncate_setsize(self.0.get(), size) }
+    }
+
+    /// The modification time.
+    pub(crate) fn mtime(&self) -> (i64, u32) {
+        // SAFETY: Reading fields of a live inode.
+        unsafe { ((*self.0.get()).i_mtime_sec, (*self.0.get()).i_mtime_nsec) }
+    }
+
+    /// The change time.
+    pub(crate) fn ctime(&self) -> (i64, u32) {
+        // SAFETY: Reading fields of a live inode.
+        unsafe { ((*self.0.get()).i_ctime_sec, (*self.0.get()).i_ctime_nsec) }
+    }
+
+    /// Sets the modification time.
+    pub(crate) fn set_mtime(&self, t: (i64, u32)) {
+        // SAFETY: Live inode.
+        unsafe { bindings::fusewb_inode_set_mtime(self.0.get(), t.0, t.1 as _) }
+    }
+
+    /// Sets the change time.
+    pub(crate) fn set_ctime(&self, t: (i64, u32)) {
+        // SAFETY: Live inode.
+        unsafe { bindings::fusewb_inode_set_ctime(self.0.get(), t.0, t.1 as _) }
+    }
+
+    /// The current time, as this filesystem stores it (`s_time_gran`).
+    pub(crate) fn now(&self) -> (i64, u32) {
+        // SAFETY: Live inode.
+        let t = unsafe { bindings::current_time(self.0.get()) };
+        // CAST: nanoseconds are below 1e9.
+        (t.tv_sec, t.tv_nsec as u32)
+    }
+
+    /// Marks the inode's metadata (times) dirty: `write_inode` sends them.
+    pub(crate) fn mark_dirty_sync(&self) {
+        // SAFETY: Live inode.
+        unsafe { bindings::__mark_inode_dirty(self.0.get(), bindings::I_DIRTY_SYNC as c_int) }
+    }
+
+    /// One link fewer (after UNLINK).
+    pub(crate) fn drop_nlink(&self) {
+        // SAFETY: Live inode; nlink is above zero (checked).
+        unsafe {
+            if (*self.0.get()).__bindgen_anon_1.i_nlink > 0 {
+                bindings::drop_nlink(self.0.get());
+            }
+        }
+    }
+
     /// Marks the inode bad: it is unhashed (a later lookup of its node id
     /// makes a new inode) and every operation on it fails with EIO.
     pub(crate) fn make_bad(&self) {
@@ -198,6 +322,16 @@ impl Inode {
                 mask,
             )
         })
+    }
+}
+
+/// The inode lock held for writing; released when dropped.
+pub(crate) struct InodeLock<'a>(&'a Inode);
+
+impl Drop for InodeLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: We hold the lock (taken by `Inode::lock`).
+        unsafe { bindings::fusewb_inode_unlock(self.0.as_ptr()) }
     }
 }
 
@@ -378,6 +512,10 @@ pub(crate) fn set_ops(inode: &Inode, mode: u32, rdev: u32) {
                 (*p).__bindgen_anon_3.i_fop = &super::file::DIR_FOPS.0;
             }
             Kind::Reg => {
+                if !crate::fs::writeback::is_wb_conn(&(*Inode::from_raw(p)).sb().conn()) {
+                    // The server owns c/mtime: the VFS must not update them.
+                    (*p).i_flags |= bindings::S_NOCMTIME;
+                }
                 (*p).i_op = &FILE_IOPS.0;
                 (*p).__bindgen_anon_3.i_fop = &super::file::FILE_FOPS.0;
                 (*(*p).i_mapping).a_ops = &super::folio::AOPS.0;
@@ -403,6 +541,11 @@ static DIR_IOPS: Iops = Iops(bindings::inode_operations {
     lookup: Some(lookup_callback),
     getattr: Some(getattr_callback),
     permission: Some(permission_callback),
+    setattr: Some(setattr_callback),
+    create: Some(create_callback),
+    mknod: Some(mknod_callback),
+    unlink: Some(unlink_callback),
+    atomic_open: Some(atomic_open_callback),
     // SAFETY: All-zero means "no operation" for the other fields.
     ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
 });
@@ -410,6 +553,7 @@ static DIR_IOPS: Iops = Iops(bindings::inode_operations {
 static FILE_IOPS: Iops = Iops(bindings::inode_operations {
     getattr: Some(getattr_callback),
     permission: Some(permission_callback),
+    setattr: Some(setattr_callback),
     // SAFETY: All-zero means "no operation" for the other fields.
     ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
 });
@@ -503,4 +647,229 @@ unsafe extern "C" fn get_link_callback(
         }
         Err(e) => e.to_ptr(),
     }
+}
+
+/// The changes a `setattr` asks for (already checked by `setattr_prepare`).
+///
+/// # Invariants
+///
+/// `ptr` is a valid `iattr` for the lifetime `'a`.
+pub(crate) struct Iattr<'a> {
+    ptr: *const bindings::iattr,
+    _p: core::marker::PhantomData<&'a bindings::iattr>,
+}
+
+impl<'a> Iattr<'a> {
+    fn valid(&self) -> u32 {
+        // SAFETY: Valid iattr (type invariant).
+        unsafe { (*self.ptr).ia_valid }
+    }
+
+    fn has(&self, bit: u32) -> bool {
+        self.valid() & bit != 0
+    }
+
+    /// New permission bits.
+    pub(crate) fn mode(&self) -> Option<u32> {
+        // SAFETY: Valid iattr.
+        self.has(bindings::ATTR_MODE)
+            .then(|| u32::from(unsafe { (*self.ptr).ia_mode }) & 0o7777)
+    }
+
+    /// New owner.
+    pub(crate) fn uid(&self) -> Option<bindings::kuid_t> {
+        // SAFETY: Valid iattr; the uid union members are the same value.
+        self.has(bindings::ATTR_UID)
+            .then(|| unsafe { (*self.ptr).__bindgen_anon_1.ia_uid })
+    }
+
+    /// New group.
+    pub(crate) fn gid(&self) -> Option<bindings::kgid_t> {
+        // SAFETY: Valid iattr; as above.
+        self.has(bindings::ATTR_GID)
+            .then(|| unsafe { (*self.ptr).__bindgen_anon_2.ia_gid })
+    }
+
+    /// New size.
+    pub(crate) fn size(&self) -> Option<i64> {
+        // SAFETY: Valid iattr.
+        self.has(bindings::ATTR_SIZE)
+            .then(|| unsafe { (*self.ptr).ia_size })
+    }
+
+    fn time(&self, bit: u32, set: u32, t: bindings::timespec64) -> SetTime {
+        if !self.has(bit) {
+            SetTime::Omit
+        } else if self.has(set) {
+            // CAST: nanoseconds are below 1e9.
+            SetTime::At(t.tv_sec, t.tv_nsec as u32)
+        } else {
+            SetTime::Now
+        }
+    }
+
+    /// New access time.
+    pub(crate) fn atime(&self) -> SetTime {
+        // SAFETY: Valid iattr.
+        let t = unsafe { (*self.ptr).ia_atime };
+        self.time(bindings::ATTR_ATIME, bindings::ATTR_ATIME_SET, t)
+    }
+
+    /// New modification time.
+    pub(crate) fn mtime(&self) -> SetTime {
+        // SAFETY: Valid iattr.
+        let t = unsafe { (*self.ptr).ia_mtime };
+        self.time(bindings::ATTR_MTIME, bindings::ATTR_MTIME_SET, t)
+    }
+
+    /// The open file the change is made through (ftruncate, fchmod...).
+    pub(crate) fn file(&self) -> Option<&'a super::file::File> {
+        if !self.has(bindings::ATTR_FILE) {
+            return None;
+        }
+        // SAFETY: With ATTR_FILE, `ia_file` is an open file of ours.
+        let f = unsafe { (*self.ptr).ia_file };
+        // SAFETY: As above.
+        (!f.is_null()).then(|| unsafe { super::file::File::from_raw(f) })
+    }
+}
+
+use crate::proto::write::SetTime;
+
+/// # Safety
+///
+/// Called by the VFS (`notify_change`) with a positive dentry of ours, under
+/// the inode lock.
+unsafe extern "C" fn setattr_callback(
+    idmap: *mut bindings::mnt_idmap,
+    dentry: *mut bindings::dentry,
+    attr: *mut bindings::iattr,
+) -> c_int {
+    // SAFETY: Valid arguments per the VFS contract.
+    let r = unsafe { bindings::setattr_prepare(idmap, dentry, attr) };
+    if r != 0 {
+        return r;
+    }
+    // SAFETY: Positive dentry of ours.
+    let inode = unsafe { Inode::from_raw((*dentry).d_inode) };
+    // INVARIANT: Valid for this call.
+    let ia = Iattr {
+        ptr: attr,
+        _p: core::marker::PhantomData,
+    };
+    match crate::fs::attr::setattr(inode, &ia) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a locked directory of ours and a negative dentry.
+unsafe extern "C" fn mknod_callback(
+    _idmap: *mut bindings::mnt_idmap,
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    mode: bindings::umode_t,
+    rdev: bindings::dev_t,
+) -> c_int {
+    // SAFETY: Valid per the VFS contract.
+    let (dir, d) = unsafe { (Inode::from_raw(dir), Dentry::from_raw(dentry)) };
+    // The wire carries the new (huge) encoding of the device number.
+    let dev = ((rdev >> 20) << 8) | (rdev & 0xff) | ((rdev & 0xfff00) << 12);
+    match crate::fs::dir::mknod(dir, d, u32::from(mode), dev) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// As `mknod_callback` (a regular file, e.g. from mknod(2)).
+unsafe extern "C" fn create_callback(
+    _idmap: *mut bindings::mnt_idmap,
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    mode: bindings::umode_t,
+    _excl: bool,
+) -> c_int {
+    // SAFETY: Valid per the VFS contract.
+    let (dir, d) = unsafe { (Inode::from_raw(dir), Dentry::from_raw(dentry)) };
+    match crate::fs::dir::mknod(dir, d, u32::from(mode) | crate::proto::attr::S_IFREG, 0) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a locked directory of ours and a positive dentry.
+unsafe extern "C" fn unlink_callback(
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+) -> c_int {
+    // SAFETY: Valid per the VFS contract.
+    let (dir, d) = unsafe { (Inode::from_raw(dir), Dentry::from_raw(dentry)) };
+    match crate::fs::dir::unlink(dir, d) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS (open with O_CREAT) with a locked directory of ours,
+/// a dentry (in lookup, or negative) and the file being opened.
+unsafe extern "C" fn atomic_open_callback(
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    file: *mut bindings::file,
+    flags: kernel::ffi::c_uint,
+    mode: bindings::umode_t,
+) -> c_int {
+    // SAFETY: Valid per the VFS contract.
+    let (dirp, mut d) = (unsafe { Inode::from_raw(dir) }, dentry);
+    let mut alias: Option<ARef<Dentry>> = None;
+    // SAFETY: Valid dentry.
+    if unsafe { bindings::fusewb_d_in_lookup(dentry) } {
+        // SAFETY: Valid per the VFS contract.
+        match crate::fs::dir::lookup(dirp, unsafe { Dentry::from_raw(dentry) }) {
+            Ok(a) => alias = a,
+            Err(e) => return e.to_errno(),
+        }
+        if let Some(a) = &alias {
+            d = a.as_ptr();
+        }
+    }
+    // SAFETY: `d` is the (referenced) dentry the name resolves to.
+    let positive = unsafe { !(*d).d_inode.is_null() };
+    if flags & bindings::O_CREAT == 0 || positive {
+        // SAFETY: `finish_no_open` takes the alias reference (or NULL).
+        return unsafe {
+            bindings::finish_no_open(file, alias.map_or(core::ptr::null_mut(), |a| {
+                ARef::into_raw(a).cast().as_ptr()
+            }))
+        };
+    }
+    // SAFETY: Valid per the VFS contract.
+    let (dd, f) = unsafe { (Dentry::from_raw(d), super::file::File::from_raw(file)) };
+    let mode = u32::from(mode) | crate::proto::attr::S_IFREG;
+    let r = match crate::fs::dir::create_open(dirp, dd, f, flags, mode) {
+        Ok(crate::fs::dir::Created::Opened(ff)) => {
+            // INVARIANT: `private_data` holds our `KBox<FuseFile>` from now;
+            // if the open fails, the VFS releases the file (and it).
+            // SAFETY: The file is being opened; we own `private_data`.
+            unsafe {
+                (*file).private_data = kernel::types::ForeignOwnable::into_foreign(ff) as *mut _;
+                bindings::finish_open(file, d, Some(bindings::generic_file_open))
+            }
+        }
+        // SAFETY: MKNOD made the file: the VFS opens it the normal way.
+        Ok(crate::fs::dir::Created::MadeOnly) => unsafe {
+            bindings::finish_no_open(file, core::ptr::null_mut())
+        },
+        Err(e) => e.to_errno(),
+    };
+    drop(alias);
+    r
 }

@@ -64,4 +64,31 @@ impl<'a> IovIter<'a> {
             Err(EFAULT)
         }
     }
+
+    /// Copies up to `buf.len()` bytes from the user buffer, advancing it;
+    /// returns how many were copied (fewer on a fault).
+    pub(crate) fn read_some(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.len());
+        // SAFETY: `buf` is valid for writes of `n` bytes; `ptr` is valid.
+        unsafe { bindings::_copy_from_iter(buf.as_mut_ptr().cast(), n, self.ptr) }
+    }
+
+    /// Copies up to `data.len()` bytes to the user buffer, advancing it;
+    /// returns how many were copied (fewer on a fault).
+    pub(crate) fn write_some(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.len());
+        // SAFETY: `data` is valid for reads of `n` bytes; `ptr` is valid.
+        unsafe { bindings::_copy_to_iter(data.as_ptr().cast(), n, self.ptr) }
+    }
+
+    /// Moves the buffer back by `n` bytes (consumed but not used).
+    pub(crate) fn revert(&mut self, n: usize) {
+        // SAFETY: `ptr` is valid; callers revert at most what they consumed.
+        unsafe { bindings::iov_iter_revert(self.ptr, n) }
+    }
+
+    /// The raw pointer, for the VFS helpers in this module.
+    pub(crate) fn as_ptr(&mut self) -> *mut bindings::iov_iter {
+        self.ptr
+    }
 }

@@ -16,6 +16,7 @@ pub(crate) mod fs_type;
 pub(crate) mod inode;
 pub(crate) mod iov;
 pub(crate) mod misc;
+pub(crate) mod mm;
 pub(crate) mod sb;
 pub(crate) mod sysfs;
 pub(crate) mod wait;
@@ -85,6 +86,25 @@ pub(crate) fn jiffies() -> u64 {
 
 /// Timer ticks per second.
 pub(crate) const HZ: u64 = bindings::HZ as u64;
+
+/// The `max_pages_limit` module parameter (unclamped).
+pub(crate) fn max_pages_limit_param() -> u32 {
+    // SAFETY: A module parameter: an aligned u32 the kernel may update
+    // concurrently through sysfs; a volatile read sees a whole value.
+    unsafe { core::ptr::read_volatile(core::ptr::addr_of!(bindings::fusewb_max_pages_limit)) }
+}
+
+/// The `max_inflight_mb` module parameter (unclamped).
+pub(crate) fn max_inflight_mb_param() -> u32 {
+    // SAFETY: As in `max_pages_limit_param`.
+    unsafe { core::ptr::read_volatile(core::ptr::addr_of!(bindings::fusewb_max_inflight_mb)) }
+}
+
+/// The `max_dirty_ratio` module parameter (unclamped).
+pub(crate) fn max_dirty_ratio_param() -> u32 {
+    // SAFETY: As in `max_pages_limit_param`.
+    unsafe { core::ptr::read_volatile(core::ptr::addr_of!(bindings::fusewb_max_dirty_ratio)) }
+}
 
 /// The page size.
 pub(crate) const PAGE_SIZE: usize = kernel::page::PAGE_SIZE;

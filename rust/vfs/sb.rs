@@ -71,6 +71,8 @@ pub(crate) static SUPER_OPS: Sops = Sops(bindings::super_operations {
     evict_inode: Some(evict_inode_callback),
     drop_inode: Some(bindings::generic_delete_inode),
     statfs: Some(statfs_callback),
+    write_inode: Some(write_inode_callback),
+    sync_fs: Some(sync_fs_callback),
     umount_begin: Some(umount_begin_callback),
     // SAFETY: All-zero means "no operation" for the other fields.
     ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
@@ -87,6 +89,41 @@ unsafe extern "C" fn evict_inode_callback(inode: *mut bindings::inode) {
     }
     // SAFETY: The inode memory stays valid until `free_inode`.
     crate::fs::inode::evict(unsafe { Inode::from_raw(inode) });
+}
+
+/// # Safety
+///
+/// Called by the VFS writeback code with a live inode of ours.
+unsafe extern "C" fn write_inode_callback(
+    inode: *mut bindings::inode,
+    wbc: *mut bindings::writeback_control,
+) -> c_int {
+    // SAFETY: Valid per the VFS contract.
+    let (inode, sync) = unsafe {
+        (
+            Inode::from_raw(inode),
+            (*wbc).sync_mode == bindings::WB_SYNC_ALL as _,
+        )
+    };
+    match crate::fs::attr::write_inode(inode, sync) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS (sync, syncfs, unmount) with a live superblock of ours.
+unsafe extern "C" fn sync_fs_callback(sb: *mut bindings::super_block, wait: c_int) -> c_int {
+    if wait == 0 {
+        return 0;
+    }
+    // SAFETY: Valid per the VFS contract.
+    let conn = unsafe { SuperBlock::from_raw(sb) }.conn();
+    match crate::fs::writeback::wait_conn(&conn) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }
 
 /// # Safety

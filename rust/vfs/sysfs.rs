@@ -194,6 +194,53 @@ unsafe extern "C" fn abort_store(
     count as isize
 }
 
+/// # Safety
+///
+/// Called by sysfs with one of our connection kobjects and a page buffer.
+unsafe extern "C" fn stats_show(
+    kobj: *mut bindings::kobject,
+    _attr: *mut bindings::kobj_attribute,
+    buf: *mut c_char,
+) -> isize {
+    // SAFETY: Our kobject (see `conn_of`).
+    let conn = unsafe { conn_of(kobj) };
+    let st = conn.stats();
+    let (active, queued) = conn.background_counts();
+    let extra = [
+        (
+            "writeback_inflight_requests",
+            st.wb_requests.load(core::sync::atomic::Ordering::Relaxed),
+        ),
+        (
+            "writeback_inflight_bytes",
+            st.wb_bytes.load(core::sync::atomic::Ordering::Relaxed),
+        ),
+        (
+            "writeback_short_resends",
+            st.wb_resends.load(core::sync::atomic::Ordering::Relaxed),
+        ),
+        ("dirty_pages", conn.dirty_pages()),
+        ("background_active", u64::from(active)),
+        ("background_queued", u64::from(queued)),
+        ("writeback_cache", u64::from(crate::fs::writeback::is_wb_conn(conn))),
+    ];
+    // SAFETY: sysfs show buffers are one page, ours to fill.
+    let out = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), super::PAGE_SIZE) };
+    // CAST: at most a page.
+    st.render(&extra, out) as isize
+}
+
+static STATS: StaticCell<bindings::kobj_attribute> = StaticCell::new(bindings::kobj_attribute {
+    attr: bindings::attribute {
+        name: c"stats".as_ptr().cast(),
+        mode: 0o444,
+        // SAFETY: All-zero is a valid `attribute` tail.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    },
+    show: Some(stats_show),
+    store: None,
+});
+
 static WAITING: StaticCell<bindings::kobj_attribute> = StaticCell::new(bindings::kobj_attribute {
     attr: bindings::attribute {
         name: c"waiting".as_ptr().cast(),
@@ -216,7 +263,8 @@ static ABORT: StaticCell<bindings::kobj_attribute> = StaticCell::new(bindings::k
     store: Some(abort_store),
 });
 
-static ATTRS: StaticCell<[*mut bindings::attribute; 3]> = StaticCell::new([
+static ATTRS: StaticCell<[*mut bindings::attribute; 4]> = StaticCell::new([
+    STATS.get().cast(),
     WAITING.get().cast(),
     ABORT.get().cast(),
     core::ptr::null_mut(),

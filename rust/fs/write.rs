@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `write_iter` and direct I/O.
+//!
+//! Three ways to write:
+//! - write-back mode, buffered: into the page cache (`generic_perform_write`
+//!   with `fs::writeback`'s `write_begin`/`write_end`); no WRITE now;
+//! - write-through mode, buffered: synchronous WRITEs of at most `max_write`
+//!   bytes and `max_pages` pages each (BIG_WRITES), then the written range's
+//!   cached folios are dropped so later reads see the server's data;
+//! - O_DIRECT (either mode) and FOPEN_DIRECT_IO files: the same synchronous
+//!   WRITEs, after writing back and waiting for cached data of the range.
+//!
+//! A short WRITE reply ends the write: the caller gets the short count.
+
+use super::{file as ffile, writeback};
+use crate::abi;
+use crate::proto::{pod, reply::ReplyKind, write as pw};
+use crate::vfs::{self, file::Kiocb, iov::IovIter};
+use kernel::prelude::*;
+
+/// `file_operations.write_iter`.
+pub(crate) fn write_iter(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>) -> Result<usize> {
+    let file = iocb.file();
+    let inode = file.inode();
+    inode.fuse().check()?;
+    let ff = file.fuse().ok_or(EIO)?;
+    let direct = iocb.is_direct() || ff.open_flags & abi::FOPEN_DIRECT_IO != 0;
+    let wb = writeback::is_wb(inode);
+    let written = {
+        let _lock = inode.lock();
+        let count = iocb.write_checks(from)?;
+        if count == 0 {
+            return Ok(0);
+        }
+        file.remove_privs()?;
+        if wb && !direct {
+            file.update_time()?;
+            iocb.perform_write(from)?
+        } else {
+            direct_write(iocb, from, count)?
+        }
+    };
+    iocb.write_sync(written)
+}
+
+/// Synchronous WRITEs of `count` bytes at the kiocb's position.
+fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> Result<usize> {
+    let file = iocb.file();
+    let inode = file.inode();
+    let conn = inode.sb().conn();
+    let ff = file.fuse().ok_or(EIO)?;
+    let pos = iocb.pos();
+    let end = pos.saturating_add(count as i64 - 1);
+    // Cached data of the range goes first, and must not be written back
+    // over ours later.
+    writeback::flush_range(inode, pos, count)?;
+    inode.invalidate_range(pos, end);
+    let params = conn.params();
+    let max = pw::max_write_bytes(params.max_write, params.max_pages, vfs::PAGE_SIZE);
+    let mut buf = KVVec::<u8>::with_capacity(max.min(count), GFP_KERNEL)?;
+    let mut done = 0usize;
+    let mut err = None;
+    while done < count {
+        let at = pos.saturating_add(done as i64);
+        // CAST: `at` is non-negative.
+        let n = pw::chunk_len(at as u64, count - done, max, params.max_pages, vfs::PAGE_SIZE);
+        buf.extend_with(n, 0, GFP_KERNEL)?;
+        let got = from.read_some(&mut buf);
+        if got == 0 {
+            err = Some(EFAULT);
+            break;
+        }
+        let data = buf.get(..got).unwrap_or(&[]);
+        let arg = abi::fuse_write_in {
+            fh: ff.fh,
+            // CAST: non-negative.
+            offset: at as u64,
+            size: got as u32,
+            write_flags: 0,
+            lock_owner: 0,
+            flags: ff.flags,
+            padding: 0,
+        };
+        let reply = conn.request(
+            abi::fuse_opcode_FUSE_WRITE,
+            inode.fuse().nodeid(),
+            &[pod::bytes_of(&arg), data],
+            ReplyKind::Write { max: got as u64 },
+        );
+        // Reuse the buffer: back to empty (KVec has no clear()).
+        buf = KVVec::with_capacity(max.min(count), GFP_KERNEL)?;
+        match reply {
+            Ok(p) => {
+                let w = pod::read_exact::<abi::fuse_write_out>(&p).ok_or(EIO)?.size as usize;
+                done += w;
+                if w < got {
+                    // Short: the caller sees what was written.
+                    from.revert(got - w);
+                    break;
+                }
+            }
+            Err(e) => {
+                from.revert(got);
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    if done > 0 {
+        let new_end = pos.saturating_add(done as i64);
+        if new_end > inode.size() {
+            inode.set_size(new_end);
+        }
+        iocb.set_pos(new_end);
+        inode.invalidate_range(pos, new_end - 1);
+        if writeback::is_wb(inode) {
+            let now = inode.now();
+            inode.set_mtime(now);
+            inode.set_ctime(now);
+            inode.mark_dirty_sync();
+        } else {
+            inode.fuse().invalidate_attrs(&conn);
+        }
+        return Ok(done);
+    }
+    Err(err.unwrap_or(EIO))
+}
+
+/// Direct read (O_DIRECT, FOPEN_DIRECT_IO): READs straight into the user
+/// buffer, after cached data of the range reached the server.
+pub(crate) fn direct_read(iocb: &mut Kiocb<'_>, to: &mut IovIter<'_>) -> Result<usize> {
+    let file = iocb.file();
+    let inode = file.inode();
+    inode.fuse().check()?;
+    let count = to.len();
+    if count == 0 {
+        return Ok(0);
+    }
+    let pos = iocb.pos();
+    writeback::flush_range(inode, pos, count)?;
+    let conn = inode.sb().conn();
+    let chunk = ffile::max_read(&conn);
+    let mut done = 0usize;
+    while done < count {
+        let at = pos.saturating_add(done as i64);
+        let n = (count - done).min(chunk);
+        let data = match ffile::read_range(inode, Some(file), at, n) {
+            Ok(d) => d,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        let put = to.write_some(&data);
+        done += put;
+        if put < data.len() {
+            if done == 0 {
+                return Err(EFAULT);
+            }
+            break;
+        }
+        if data.len() < n {
+            break;
+        }
+    }
+    iocb.set_pos(pos.saturating_add(done as i64));
+    Ok(done)
+}
