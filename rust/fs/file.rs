@@ -532,7 +532,11 @@ pub(crate) fn copy_file_range(
     };
     if written > 0 {
         let end = off_out.saturating_add(written as i64);
-        iout.truncate_pagecache_range(off_out, end - 1);
+        // Whole pages: partial ones must be read again, not zeroed.
+        let page = vfs::PAGE_SIZE as i64;
+        let first = off_out - off_out % page;
+        let last = end.saturating_add(page - 1) / page * page - 1;
+        iout.truncate_pagecache_range(first, last);
         if end > iout.size() {
             iout.set_size(end);
         }
