@@ -129,11 +129,18 @@ struct Bdi(*mut crate::bindings::backing_dev_info);
 // the superblock is alive (it is cleared, under the lock, before teardown).
 unsafe impl Send for Bdi {}
 
+/// Raw pointer to the superblock, cleared on abort (as [`Bdi`]).
+struct SbPtr(*mut crate::bindings::super_block);
+
+// SAFETY: As for `Bdi`.
+unsafe impl Send for SbPtr {}
+
 struct Inner {
     aborted: bool,
     initialized: bool,
     negotiated: Option<Negotiated>,
     bdi: Bdi,
+    sb: SbPtr,
     pending: RBTree<u64, Arc<Request>>,
     processing: RBTree<u64, Arc<Request>>,
     /// Background requests beyond `max_background`, oldest first.
@@ -266,6 +273,7 @@ impl Connection {
                     initialized: false,
                     negotiated: None,
                     bdi: Bdi(core::ptr::null_mut()),
+                    sb: SbPtr(core::ptr::null_mut()),
                     pending: RBTree::new(),
                     processing: RBTree::new(),
                     bg_queue: RBTree::new(),
@@ -503,10 +511,15 @@ impl Connection {
     /// after mount(2) returned. Requests wait for the reply instead.
     pub(crate) fn send_init(
         &self,
+        sb: *mut crate::bindings::super_block,
         bdi: *mut crate::bindings::backing_dev_info,
         max_readahead: u32,
     ) -> Result {
-        self.inner.lock().bdi = Bdi(bdi);
+        {
+            let mut g = self.inner.lock();
+            g.bdi = Bdi(bdi);
+            g.sb = SbPtr(sb);
+        }
         self.offered_readahead
             .store(max_readahead, Ordering::Relaxed);
         let arg = proto::init::init_in(self.offered_flags(), max_readahead);
@@ -680,6 +693,13 @@ impl Connection {
                         *ra = (*ra).min(pages);
                     }
                 }
+                if !g.sb.0.is_null() {
+                    // Local times are stored at the server's granularity
+                    // (`current_time` rounds to it), as mainline.
+                    // SAFETY: Non-null only while the superblock is alive
+                    // (cleared under this lock by `abort`).
+                    unsafe { (*g.sb.0).s_time_gran = n.time_gran };
+                }
                 g.negotiated = Some(n);
                 g.initialized = true;
             }
@@ -736,6 +756,7 @@ impl Connection {
             }
             g.aborted = true;
             g.bdi = Bdi(core::ptr::null_mut());
+            g.sb = SbPtr(core::ptr::null_mut());
             (
                 core::mem::take(&mut g.pending),
                 core::mem::take(&mut g.processing),

@@ -243,6 +243,8 @@ pub(crate) fn read_folio(inode: &Inode, file: Option<&File>, mut folio: LockedFo
     let conn = inode.sb().conn();
     let version = conn.attr_version();
     let (pos, size) = (folio.pos(), folio.size());
+    // The server has old data while a WRITE of this folio is in flight.
+    writeback::wait_bytes(inode, pos, size)?;
     let data = read_range(inode, file, pos, size)?;
     folio.fill(&data);
     folio.mark_uptodate();
@@ -261,6 +263,11 @@ pub(crate) fn readahead(inode: &Inode, ra: &mut Readahead<'_>) {
     let mut pos = ra.pos();
     let mut left = ra.len();
     let file = ra.file();
+    if writeback::wait_bytes(inode, pos, left).is_err() {
+        // Killed: leave the folios to read_folio.
+        while ra.next_folio().is_some() {}
+        return;
+    }
     while left > 0 {
         let len = left.min(chunk);
         let version = conn.attr_version();

@@ -57,14 +57,21 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
     writeback::flush_range(inode, pos, count)?;
     inode.invalidate_range(pos, end);
     let params = conn.params();
-    let max = pw::max_write_bytes(params.max_write, params.max_pages, vfs::PAGE_SIZE);
+    // Buffered write-through without BIG_WRITES: one page per WRITE (as
+    // mainline); direct I/O is bounded by max_write alone.
+    let max_pages = if iocb.is_direct() || params.has(u64::from(abi::FUSE_BIG_WRITES)) {
+        params.max_pages
+    } else {
+        1
+    };
+    let max = pw::max_write_bytes(params.max_write, max_pages, vfs::PAGE_SIZE);
     let mut buf = KVVec::<u8>::with_capacity(max.min(count), GFP_KERNEL)?;
     let mut done = 0usize;
     let mut err = None;
     while done < count {
         let at = pos.saturating_add(done as i64);
         // CAST: `at` is non-negative.
-        let n = pw::chunk_len(at as u64, count - done, max, params.max_pages, vfs::PAGE_SIZE);
+        let n = pw::chunk_len(at as u64, count - done, max, max_pages, vfs::PAGE_SIZE);
         buf.extend_with(n, 0, GFP_KERNEL)?;
         let got = from.read_some(&mut buf);
         if got == 0 {

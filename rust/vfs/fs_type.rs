@@ -316,7 +316,7 @@ unsafe extern "C" fn fill_super_callback(
     let bdi = unsafe { (*sb).s_bdi };
     // SAFETY: As above.
     let ra = unsafe { (*bdi).ra_pages } * super::PAGE_SIZE;
-    match conn.send_init(bdi, ra as u32) {
+    match conn.send_init(sb, bdi, ra as u32) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

@@ -669,11 +669,11 @@ impl<'a> Iattr<'a> {
         self.valid() & bit != 0
     }
 
-    /// New permission bits.
+    /// New mode (the file type bits included, as mainline sends it).
     pub(crate) fn mode(&self) -> Option<u32> {
         // SAFETY: Valid iattr.
         self.has(bindings::ATTR_MODE)
-            .then(|| u32::from(unsafe { (*self.ptr).ia_mode }) & 0o7777)
+            .then(|| u32::from(unsafe { (*self.ptr).ia_mode }))
     }
 
     /// New owner.
