@@ -65,15 +65,21 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
         1
     };
     let max = pw::max_write_bytes(params.max_write, max_pages, vfs::PAGE_SIZE);
-    let mut buf = KVVec::<u8>::with_capacity(max.min(count), GFP_KERNEL)?;
+    // One bounce buffer for all chunks.
+    let cap = max.min(count);
+    let mut buf = KVVec::<u8>::with_capacity(cap, GFP_KERNEL)?;
+    buf.extend_with(cap, 0, GFP_KERNEL)?;
     let mut done = 0usize;
     let mut err = None;
     while done < count {
         let at = pos.saturating_add(done as i64);
         // CAST: `at` is non-negative.
         let n = pw::chunk_len(at as u64, count - done, max, max_pages, vfs::PAGE_SIZE);
-        buf.extend_with(n, 0, GFP_KERNEL)?;
-        let got = from.read_some(&mut buf);
+        let Some(chunk) = buf.get_mut(..n) else {
+            err = Some(EINVAL);
+            break;
+        };
+        let got = from.read_some(chunk);
         if got == 0 {
             err = Some(EFAULT);
             break;
@@ -95,8 +101,6 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
             &[pod::bytes_of(&arg), data],
             ReplyKind::Write { max: got as u64 },
         );
-        // Reuse the buffer: back to empty (KVec has no clear()).
-        buf = KVVec::with_capacity(max.min(count), GFP_KERNEL)?;
         match reply {
             Ok(p) => {
                 let w = pod::read_exact::<abi::fuse_write_out>(&p).ok_or(EIO)?.size as usize;

@@ -43,6 +43,9 @@ use kernel::types::ARef;
 
 const WRITE_IN: usize = size_of::<abi::fuse_write_in>();
 
+/// Room a new WRITE batch starts with.
+const INITIAL_BATCH: usize = 64 * 1024;
+
 /// One WRITE in flight: the page indices it covers and the handle it uses.
 #[derive(Clone, Copy)]
 struct Span {
@@ -315,7 +318,9 @@ struct Batch {
 impl Batch {
     /// Starts a WRITE at the folio `index`, recording its (empty) span.
     fn new(inode: &Inode, index: u64, cap: usize) -> Result<Self> {
-        let mut msg = KVVec::with_capacity(IN_HEADER + WRITE_IN + cap, GFP_KERNEL)?;
+        // Grown as folios arrive: most batches are far below `cap`.
+        let mut msg =
+            KVVec::with_capacity(IN_HEADER + WRITE_IN + cap.min(INITIAL_BATCH), GFP_KERNEL)?;
         msg.extend_with(IN_HEADER + WRITE_IN, 0, GFP_KERNEL)?;
         let slot = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let (id, fh) = {
