@@ -44,6 +44,7 @@ const unsigned int FUSEWB_CONST_IOCB_DIRECT = IOCB_DIRECT;
 const unsigned int FUSEWB_CONST_IOCB_APPEND = IOCB_APPEND;
 const unsigned int FUSEWB_CONST_FMODE_CAN_ODIRECT = (__force unsigned int)FMODE_CAN_ODIRECT;
 const unsigned int FUSEWB_CONST_FMODE_WRITE = (__force unsigned int)FMODE_WRITE;
+const unsigned int FUSEWB_CONST_FMODE_CREATED = (__force unsigned int)FMODE_CREATED;
 const unsigned int FUSEWB_CONST_VM_FAULT_LOCKED = VM_FAULT_LOCKED;
 const unsigned int FUSEWB_CONST_VM_FAULT_NOPAGE = VM_FAULT_NOPAGE;
 const unsigned int FUSEWB_CONST_VM_FAULT_SIGBUS = VM_FAULT_SIGBUS;

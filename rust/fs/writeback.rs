@@ -328,7 +328,9 @@ impl Batch {
             let Some(fh) = first_writer(&g) else {
                 drop(g);
                 drop(slot);
-                // Nobody has the file open for writing: mainline says EIO.
+                // Nobody has the file open for writing: the data cannot be
+                // sent. Mainline says EIO too; fsync and close will see it.
+                inode.set_mapping_error(EIO);
                 return Err(EIO);
             };
             let id = g.next_id;

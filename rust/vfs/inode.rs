@@ -854,6 +854,9 @@ unsafe extern "C" fn atomic_open_callback(
     // SAFETY: Valid per the VFS contract.
     let (dd, f) = unsafe { (Dentry::from_raw(d), super::file::File::from_raw(file)) };
     let mode = u32::from(mode) | crate::proto::attr::S_IFREG;
+    // We create it (also through the MKNOD fallback): O_EXCL is satisfied.
+    // SAFETY: The file is being opened by us.
+    unsafe { (*file).f_mode |= bindings::FMODE_CREATED };
     let r = match crate::fs::dir::create_open(dirp, dd, f, flags, mode) {
         Ok(crate::fs::dir::Created::Opened(ff)) => {
             // INVARIANT: `private_data` holds our `KBox<FuseFile>` from now;
