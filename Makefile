@@ -6,6 +6,7 @@
 #   make CLIPPY=1   the same, linted by clippy (-Dwarnings)
 #   make check      everything CI runs: host tests, clippy, rustfmt, the VM suite
 #   make demo       mount a libfuse server over fuse-wb in the VM and show it working
+#   make bench      benchmarks in the VM (measured, never failing on speed; see README)
 #
 # KDIR defaults to the cached test kernel (scripts/build-kernel --print-kdir).
 
@@ -21,7 +22,8 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO := cargo
 CARGO_FLAGS := --locked -q
 
-.PHONY: all modules setup kernel clean clippy fmt fmtcheck hosttest tools check vmtest demo
+.PHONY: all modules setup kernel clean clippy fmt fmtcheck hosttest tools check vmtest demo \
+        bench bench-seed bench-dirty
 
 all: modules
 
@@ -59,6 +61,31 @@ demo: modules tools
 	@for ex in hello_ll passthrough_ll; do gcc -O2 -o tests/out/bin/$$ex \
 		/usr/share/doc/libfuse3-dev/examples/$$ex.c $$(pkg-config --cflags --libs fuse3); done
 	@$(ROOT)/scripts/vm-run $(ROOT)/tests/demo.sh
+
+# Benchmarks (README "Benchmarks"): part 1 (the seed's case) in a VM with
+# BENCH_MEM (its 1 GiB source and the copy both live in guest tmpfs), part 2
+# (dirty memory during a 2 GiB copy) in a 512 MiB VM. The BENCH_* sizes and
+# subsets are passed into the guest.
+BENCH_MEM ?= 4G
+BENCH_TIMEOUT ?= 5400
+BENCH_DIRTY_TIMEOUT ?= 3600
+BENCH_VARS := BENCH_CP_MB BENCH_DD_MB BENCH_BIG_MB BENCH_LATENCIES BENCH_CONFIGS \
+        BENCH_VERIFY BENCH_DROP_CACHES BENCH_DIRTY_DIR BENCH_DIRTY_LATENCY_US
+BENCH_RUN := VM_RUN_ENV="$(BENCH_VARS)" $(ROOT)/scripts/vm-run
+BENCH_BIN := $(ROOT)/target/release/fusewb-bench
+
+bench: modules tools
+	@$(BENCH_RUN) --mem $(BENCH_MEM) --timeout $(BENCH_TIMEOUT) $(BENCH_BIN) seed; s1=$$?; \
+	$(BENCH_RUN) --mem 512M --timeout $(BENCH_DIRTY_TIMEOUT) $(BENCH_BIN) dirty; s2=$$?; \
+	echo "make bench: part 1 (seed) exit status $$s1, part 2 (dirty) exit status $$s2;" \
+		"results in tests/out/bench-seed.txt, tests/out/bench-dirty.txt"; \
+	[ $$s1 = 0 ] && [ $$s2 = 0 ]
+
+bench-seed: modules tools
+	@$(BENCH_RUN) --mem $(BENCH_MEM) --timeout $(BENCH_TIMEOUT) $(BENCH_BIN) seed
+
+bench-dirty: modules tools
+	@$(BENCH_RUN) --mem 512M --timeout $(BENCH_DIRTY_TIMEOUT) $(BENCH_BIN) dirty
 
 clean:
 	+$(KMAKE) clean

@@ -3,11 +3,11 @@
 # write-through and write-back mode, over libfuse's passthrough_ll and the
 # project's reference server, for several seeds.
 #
-#   FSX_OPS=N     operations per run (default 2000; 0 = unbounded)
+#   FSX_OPS=N     operations per run (default 1000; 0 = unbounded)
 #   FSX_SEEDS="a b"  seeds (default: 1 2 3)
 #   FSX_SERVERS, FSX_MODES  subsets (default: "passthrough_ll refserver", "wt wb")
 . "$(dirname "$0")/lib.sh"
-OPS=${FSX_OPS:-2000}
+OPS=${FSX_OPS:-1000}
 SEEDS=${FSX_SEEDS:-1 2 3}
 CONF=$ROOT/tests/vm/data/fsx.toml
 # libfuse's passthrough_ll answers EOPNOTSUPP to every fallocate mode but 0

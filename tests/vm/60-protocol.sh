@@ -1,0 +1,712 @@
+#!/usr/bin/env bash
+# Exact protocol tests of the write-back cache against the recording
+# script server (tools/fusewb-scriptserver): which requests reach the
+# server, when, and with which flags; on fuse-wb and, where the behaviour
+# must be the same, on mainline FUSE.
+#   PROTO_KINDS="fuse-wb"   only the fuse-wb runs (default "fuse-wb mainline")
+#   PROTO_TESTS='t0[1-4]'   only tests whose function name matches the regex
+# Every test has its own mount and files; the server's log of a test NAME
+# is $SCRATCH/proto-NAME.log (one line per request, see the scriptserver's
+# documentation).
+. "$(dirname "$0")/lib.sh"
+KINDS=${PROTO_KINDS:-fuse-wb mainline}
+ONLY=${PROTO_TESTS:-}
+SRV=$BIN/fusewb-scriptserver
+CHECKS=0
+PLOG=
+PM=
+KIB=1024
+MIB=1048576
+
+[ -x "$SRV" ] || fail "$SRV missing (cargo build --release)"
+[ -x "$BIN/fusewb-pio" ] || fail "$BIN/fusewb-pio missing (cargo build --release)"
+
+# --- The file-operation helper --------------------------------------------
+# fusewb-pio (tools/fusewb-pio, whose documentation has the details) as a
+# coprocess that keeps files open across shell steps. It reads one command
+# per line and answers "ok [RESULT]", "err ENAME strerror" when a system
+# call failed (ENAME: EIO, ENOTCONN, ...), or "err EXC TYPE: MESSAGE" for
+# other failures (a check that finds other data, a bad argument):
+#   open H PATH FLAGS        FLAGS: comma list of rdonly wronly rdwr creat excl
+#                            trunc append direct sync (mode 0644)
+#   close H | fsync H | fdatasync H | ftruncate H SIZE | fchmod H OCTAL
+#   pwrite H OFF LEN [BASE]  LEN bytes, byte i = (BASE + i) % 251; BASE
+#                            defaults to OFF, so the data equals what
+#                            scriptserver --file creates
+#   pwrites H OFF LEN COUNT  COUNT pwrites of LEN bytes from OFF on
+#                            ("ok short W at OFF" at the first short one)
+#   write H LEN [BASE]       at the file position (BASE defaults to 0)
+#   dwrite H OFF LEN [BASE]  pwrite from a page-aligned buffer (O_DIRECT)
+#   pread H OFF LEN          answers the byte count read
+#   check H OFF LEN [BASE]   reads LEN bytes, compares with the pattern
+#   zeros H OFF LEN          reads LEN bytes, all must be zero
+#   fstat H                  answers "size=S mtime=SECONDS"
+#   quit
+# Numbers are decimal without leading zeros, or 0x/0o/0b prefixed: fchmod's
+# OCTAL is written 600 or 0o600, not 0600.
+pio_start() {
+  coproc PIO { exec "$BIN/fusewb-pio"; }
+  PIO_IN=${PIO[1]} PIO_OUT=${PIO[0]} PIO_CHILD=$PIO_PID
+}
+pio_send() { echo "$*" >&"$PIO_IN" || fail "pio: cannot send '$*'"; }
+pio_recv() { # [TIMEOUT_S]: the answer goes to PIO_REPLY
+  IFS= read -r -t "${1:-300}" PIO_REPLY <&"$PIO_OUT" || fail "pio: no answer within ${1:-300}s"
+}
+pio() { pio_send "$@"; pio_recv; [ "${PIO_REPLY%% *}" = ok ]; }
+must() { pio "$@" || { dump_log; fail "'$*' failed: $PIO_REPLY"; }; }
+# pio_err: ENAME of the last answer, "ok" if it succeeded.
+pio_err() {
+  case $PIO_REPLY in
+    ok*) echo ok ;;
+    *) set -- $PIO_REPLY; echo "$2" ;;
+  esac
+}
+pio_stop() { pio_send quit; wait "$PIO_CHILD" 2> /dev/null; }
+
+# --- Checks ------------------------------------------------------------------
+dump_log() {
+  [ -n "$PLOG" ] && [ -f "$PLOG" ] || return 0
+  echo "--- last lines of $PLOG:" >&2
+  tail -40 "$PLOG" >&2
+}
+# check DESC CMD...: CMD must succeed.
+check() {
+  local d=$1
+  shift
+  if "$@"; then
+    CHECKS=$((CHECKS + 1))
+  else
+    [ "$1" = pio ] && d="$d: $PIO_REPLY"
+    dump_log
+    fail "$d"
+  fi
+}
+# cond 'SHELL CONDITION': for conditions with && (evaluated in the caller's
+# scope: bash locals are dynamically scoped).
+cond() { eval "$1"; }
+# soft KIND DESC CMD...: as check, but where mainline is known to differ
+# (KIND mainline) a failure is only noted.
+soft() {
+  local kind=$1 d=$2
+  shift 2
+  if "$@"; then
+    CHECKS=$((CHECKS + 1))
+    return 0
+  fi
+  [ "$1" = pio ] && d="$d: $PIO_REPLY"
+  if [ "$kind" = mainline ]; then
+    note "mainline differs: $d"
+  else
+    dump_log
+    fail "$d"
+  fi
+}
+# wait_for CMD...: until CMD succeeds, at most 60 s.
+wait_for() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+is_one_of() { # VALUE CHOICES...
+  local v=$1 c
+  shift
+  for c in "$@"; do [ "$v" = "$c" ] && return 0; done
+  return 1
+}
+
+# --- The server's log --------------------------------------------------------
+# plines NAME OP: request lines of OP about file NAME, in order.
+plines() {
+  awk -v op="$2" -v f="file=$1" '$1 == op { for (i = 2; i <= NF; i++) if ($i == f) { print; next } }' "$PLOG"
+}
+# plnums NAME OP: their line numbers in the log.
+plnums() {
+  awk -v op="$2" -v f="file=$1" '$1 == op { for (i = 2; i <= NF; i++) if ($i == f) { print NR; next } }' "$PLOG"
+}
+# plinesn NAME OP: "LINENO LINE" for each.
+plinesn() {
+  awk -v op="$2" -v f="file=$1" '$1 == op { for (i = 2; i <= NF; i++) if ($i == f) { print NR, $0; next } }' "$PLOG"
+}
+pcount() { plines "$1" "$2" | wc -l; }
+has_line() { [ "$(pcount "$1" "$2")" -gt 0 ]; }
+# fields KEY: the value of KEY= on each input line (empty if absent).
+fields() {
+  awk -v k="$1=" '{ v = ""; for (i = 2; i <= NF; i++) if (index($i, k) == 1) { v = substr($i, length(k) + 1); break }; print v }'
+}
+# writes NAME [FROM_LINE]: "LINENO OFFSET END CACHE" per WRITE of NAME
+# (from log line FROM_LINE on).
+writes() {
+  awk -v f="file=$1" -v from="${2:-0}" '
+    $1 == "WRITE" && NR >= from {
+      hit = 0; o = e = c = ""
+      for (i = 2; i <= NF; i++) {
+        if ($i == f) hit = 1
+        if (index($i, "offset=") == 1) o = substr($i, 8)
+        if (index($i, "end=") == 1) e = substr($i, 5)
+        if (index($i, "cache=") == 1) c = substr($i, 7)
+      }
+      if (hit) print NR, o, e, c
+    }' "$PLOG"
+}
+# init_caps request|reply: the caps= of the INIT request or of its reply.
+init_caps() {
+  if [ "$1" = request ]; then
+    awk '$1 == "INIT"' "$PLOG" | fields caps | head -1
+  else
+    awk '$1 == "REPLY" && / op=INIT /' "$PLOG" | fields caps | head -1
+  fi
+}
+
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+# --- Mounts ------------------------------------------------------------------
+# proto_mount KIND MODE NAME [SERVER OPTIONS...]: mounts the script server on
+# $SCRATCH/proto-NAME (PM) logging to $SCRATCH/proto-NAME.log (PLOG). KIND is
+# fuse-wb or mainline. MODE: wb (write-back: -o allow_wbcache on fuse-wb and
+# --writeback for the server), wt (neither), mnt-only (only allow_wbcache),
+# srv-only (only --writeback).
+proto_mount() {
+  local kind=$1 mode=$2 name=$3
+  shift 3
+  local mopts=() sopts=()
+  case $mode in
+    wb) sopts=(--writeback); [ "$kind" = fuse-wb ] && mopts=(-o allow_wbcache) ;;
+    wt) ;;
+    mnt-only) mopts=(-o allow_wbcache) ;;
+    srv-only) sopts=(--writeback) ;;
+    *) fail "proto_mount: unknown mode $mode" ;;
+  esac
+  PM=$SCRATCH/proto-$name
+  PLOG=$SCRATCH/proto-$name.log
+  rm -f "$PLOG"
+  mount_server "$kind" "$PM" ${mopts[@]+"${mopts[@]}"} "$PM" -- "$SRV" \
+    ${sopts[@]+"${sopts[@]}"} --log "$PLOG" "$@" %m
+}
+proto_umount() { unmount "$PM"; }
+
+# --- Tests -------------------------------------------------------------------
+
+# 1. Buffered writes stay in the cache until fsync; fsync sends them as
+# write-back WRITEs, then FSYNC.
+t01_no_write_before_fsync() {
+  local k=$1 f=t01
+  proto_mount "$k" wb t01
+  pio_start
+  must open h "$PM/$f" wronly,creat
+  must pwrite h 0 4096
+  must pwrite h 4096 4096
+  must pwrite h 8192 4096
+  check "$k: WRITE before close or fsync" [ "$(pcount $f WRITE)" -eq 0 ]
+  must fsync h
+  local n last_w fsync_l ends caches
+  n=$(pcount $f WRITE)
+  check "$k: no WRITE after fsync" [ "$n" -ge 1 ]
+  caches=$(plines $f WRITE | fields cache | sort -u | tr '\n' ' ')
+  check "$k: fsync's WRITEs are not all cache=1 ($caches)" [ "$caches" = "1 " ]
+  ends=$(writes $f | awk '{ if ($3 > m) m = $3 } END { print m + 0 }')
+  check "$k: the WRITEs end at $ends, not 12288" [ "$ends" -eq 12288 ]
+  last_w=$(plnums $f WRITE | tail -1)
+  fsync_l=$(plnums $f FSYNC | tail -1)
+  check "$k: no FSYNC after the WRITEs" cond '[ -n "$fsync_l" ] && [ "$fsync_l" -gt "$last_w" ]'
+  must close h
+  pio_stop
+  proto_umount
+  note "$k: 3 x 4 KiB dirty: no WRITE until fsync, then $n WRITE(s) with cache=1 and FSYNC"
+}
+
+# 2. 64 sequential 4 KiB pwrites: batched into fewer WRITEs by write-back,
+# one WRITE each in write-through.
+t02_write_count() {
+  local k=$1 mode n sizes
+  for mode in wb wt; do
+    proto_mount "$k" $mode t02-$mode
+    pio_start
+    must open h "$PM/t02-$mode" wronly,creat
+    must pwrites h 0 4096 64
+    must close h
+    pio_stop
+    n=$(pcount t02-$mode WRITE)
+    if [ $mode = wb ]; then
+      check "$k wb: $n WRITEs for 64 pwrites, expected 1 to 63" cond '[ "$n" -lt 64 ] && [ "$n" -ge 1 ]'
+    else
+      sizes=$(plines t02-$mode WRITE | fields size | sort -u | tr '\n' ' ')
+      check "$k wt: $n WRITEs for 64 pwrites, expected 64" [ "$n" -eq 64 ]
+      check "$k wt: WRITE sizes '$sizes', expected only 4096" [ "$sizes" = "4096 " ]
+    fi
+    proto_umount
+    note "$k $mode: 64 x 4 KiB pwrite -> $n WRITEs"
+  done
+}
+
+# 3. FUSE_WRITE_CACHE marks write-back WRITEs, and only them.
+t03_write_cache_flag() {
+  local k=$1 mode caches
+  for mode in wb wt; do
+    proto_mount "$k" $mode t03-$mode
+    pio_start
+    must open h "$PM/t03-$mode" rdwr,creat
+    must pwrite h 0 8192
+    must fsync h
+    must close h
+    pio_stop
+    caches=$(plines t03-$mode WRITE | fields cache | sort -u | tr '\n' ' ')
+    if [ $mode = wb ]; then
+      check "$k wb: WRITE cache flags '$caches', expected only cache=1" [ "$caches" = "1 " ]
+    else
+      check "$k wt: WRITE cache flags '$caches', expected only cache=0" [ "$caches" = "0 " ]
+    fi
+    proto_umount
+  done
+  note "$k: write-back WRITEs carry FUSE_WRITE_CACHE, write-through ones do not"
+}
+
+# 4. A partial-page write into an uncached page of an O_WRONLY file reads
+# the page first (read-modify-write), on the O_WRONLY handle.
+t04_rmw_read_on_wronly() {
+  local k=$1 f=t04 reads
+  proto_mount "$k" wb t04 --file t04=8192
+  pio_start
+  must open h "$PM/$f" wronly
+  must pwrite h 1 1 100
+  must fsync h
+  must close h
+  reads=$(plines $f READ)
+  check "$k: no READ for the partial write into an uncached page" [ -n "$reads" ]
+  check "$k: the READ was not on the O_WRONLY handle (no wronly_fh=1)" \
+    grep -q ' wronly_fh=1' <<< "$reads"
+  drop_caches
+  must open r "$PM/$f" rdonly
+  check "$k: byte 0 changed" pio check r 0 1 0
+  check "$k: byte 1 is not the written one" pio check r 1 1 100
+  check "$k: bytes 2.. changed" pio check r 2 8190
+  must close r
+  pio_stop
+  proto_umount
+  note "$k: 1-byte pwrite on O_WRONLY: $(wc -l <<< "$reads") READ(s) with wronly_fh=1, data intact"
+}
+
+# 5. O_APPEND through two opens lands at the server's EOF, contiguously.
+t05_append() {
+  local k=$1 mode f=t05 w1 w2 o1 e1 o2 e2
+  for mode in wb wt; do
+    proto_mount "$k" $mode t05-$mode --file t05=1000
+    pio_start
+    must open a "$PM/$f" wronly,append
+    must write a 100 7
+    must close a
+    must open b "$PM/$f" wronly,append
+    must write b 200 50
+    must close b
+    # "LINENO OFFSET END CACHE" of the first and the last WRITE.
+    w1=$(writes $f | sed -n 1p)
+    w2=$(writes $f | tail -1)
+    read -r _ o1 e1 _ <<< "$w1"
+    read -r _ o2 e2 _ <<< "$w2"
+    if [ $mode = wt ]; then
+      check "$k wt: first append WRITE '$w1', expected offset 1000 end 1100" cond '[ "$o1" = 1000 ] && [ "$e1" = 1100 ]'
+      check "$k wt: second append WRITE '$w2', expected offset 1100 end 1300" cond '[ "$o2" = 1100 ] && [ "$e2" = 1300 ]'
+    else
+      # Write-back sends whole pages: the WRITEs cover the appended bytes.
+      check "$k wb: first append WRITE '$w1' does not end the file at 1100" cond '[ -n "$o1" ] && [ "$o1" -le 1000 ] && [ "$e1" = 1100 ]'
+      check "$k wb: last append WRITE '$w2' does not end the file at 1300" cond '[ -n "$o2" ] && [ "$o2" -le 1100 ] && [ "$e2" = 1300 ]'
+    fi
+    drop_caches
+    check "$k $mode: the size after the appends is not 1300" [ "$(stat -c %s "$PM/$f")" = 1300 ]
+    must open r "$PM/$f" rdonly
+    check "$k $mode: the original 1000 bytes changed" pio check r 0 1000
+    check "$k $mode: the first append's data" pio check r 1000 100 7
+    check "$k $mode: the second append's data" pio check r 1100 200 50
+    must close r
+    pio_stop
+    proto_umount
+    note "$k $mode: appends at the server's EOF: WRITEs $(writes $f | awk '{ printf "[%s,%s) ", $2, $3 }')"
+  done
+}
+
+# 6. Reading back what was just written is served from the page cache.
+t06_read_after_write_cached() {
+  local k=$1 f=t06
+  proto_mount "$k" wb t06
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrite h 0 8192
+  check "$k: the data read back differs" pio check h 0 8192
+  check "$k: READ sent for data just written" [ "$(pcount $f READ)" -eq 0 ]
+  must close h
+  pio_stop
+  proto_umount
+  note "$k: 8 KiB written and read back without a READ"
+}
+
+# 7. A write far beyond the server's EOF: the gap reads as zeros and the
+# size is the local one, before and after fsync.
+t07_write_past_eof() {
+  local k=$1 f=t07 size when
+  local want=$((MIB + 100))
+  proto_mount "$k" wb t07 --file t07=4096
+  pio_start
+  must open h "$PM/$f" rdwr
+  must pwrite h $MIB 100
+  for when in "before fsync" "after fsync" "after drop_caches"; do
+    case $when in
+      "after fsync") must fsync h ;;
+      "after drop_caches") drop_caches ;;
+    esac
+    check "$k: $when: the first 4096 bytes changed" pio check h 0 4096
+    check "$k: $when: the gap [4096, 1 MiB) is not zeros" pio zeros h 4096 $((MIB - 4096))
+    check "$k: $when: the written bytes differ" pio check h $MIB 100
+    size=$(stat -c %s "$PM/$f")
+    check "$k: $when: stat size $size, expected $want" [ "$size" = "$want" ]
+    pio fstat h
+    check "$k: $when: fstat '$PIO_REPLY', expected size=$want" [ "$(fields size <<< "$PIO_REPLY")" = "$want" ]
+  done
+  must close h
+  pio_stop
+  proto_umount
+  note "$k: pwrite at 1 MiB past a 4 KiB EOF: zeros in the gap, size $want"
+}
+
+# 8. In write-back mode the kernel's size and mtime win over the server's
+# (a stale- file reports size + 1 MiB and mtime 2001).
+t08_local_attrs_win() {
+  local k=$1 f=stale-t08 size mtime when now
+  proto_mount "$k" wb t08
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrite h 0 5000
+  for when in "dirty" "after fsync"; do
+    [ "$when" = "after fsync" ] && must fsync h
+    size=$(stat -c %s "$PM/$f")
+    mtime=$(stat -c %Y "$PM/$f")
+    now=$(date +%s)
+    soft "$k" "$when: size $size, expected the local 5000" [ "$size" = 5000 ]
+    soft "$k" "$when: mtime $mtime is not recent (server says 1000000000)" \
+      [ "$mtime" -gt $((now - 3600)) ]
+    note "$k $when: stat size $size mtime $mtime (server reports $((size + MIB)) and 1000000000)"
+  done
+  # The stats above must have asked the server (which lied).
+  local create_l asked
+  create_l=$(plnums $f CREATE | head -1)
+  asked=$( (plinesn $f GETATTR; plinesn $f LOOKUP) | awk -v c="${create_l:-0}" '$1 > c' | wc -l)
+  check "$k: no GETATTR or LOOKUP reached the server after CREATE" [ "$asked" -gt 0 ]
+  must close h
+  pio_stop
+  proto_umount
+}
+
+# 9. fchmod after a dirty write: the server gets the mode, and the mtime of
+# the write (in that SETATTR or an earlier one).
+t09_fchmod_sends_mtime() {
+  local k=$1 f=t09 setattrs mode_l mtime_l
+  proto_mount "$k" wb t09
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrite h 0 4096
+  must fchmod h 600
+  setattrs=$(plines $f SETATTR)
+  mode_l=$(plinesn $f SETATTR | awk '/ mode=/ { print $1; exit }')
+  check "$k: no SETATTR with mode= after fchmod" [ -n "$mode_l" ]
+  check "$k: the SETATTR mode is not 0100600" grep -q ' mode=0100600' <<< "$setattrs"
+  mtime_l=$(plinesn $f SETATTR | awk '/ mtime=/ { print $1; exit }')
+  check "$k: no SETATTR carries the mtime by the time of the mode change" \
+    cond '[ -n "$mtime_l" ] && [ "$mtime_l" -le "$mode_l" ]'
+  must close h
+  pio_stop
+  proto_umount
+  note "$k: fchmod on a dirty file: $(wc -l <<< "$setattrs") SETATTR(s), mtime in line $mtime_l, mode in line $mode_l"
+}
+
+# 10. An O_DIRECT write flushes the dirty cached data it overlaps first, and
+# only that.
+t10_direct_after_dirty() {
+  local k=$1 f=t10 direct_l cached_l far
+  proto_mount "$k" wb t10
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  # Opened before the data is dirty: an open without FOPEN_KEEP_CACHE
+  # may write back and drop the file's cache (mainline does).
+  must open d "$PM/$f" wronly,direct
+  must pwrite h 0 4096 1
+  must pwrite h $MIB 4096 2
+  must dwrite d 0 4096 3
+  direct_l=$(writes $f | awk '$2 == 0 && $3 == 4096 && $4 == 0 { print $1; exit }')
+  check "$k: no direct WRITE (offset 0, 4096 bytes, cache=0)" [ -n "$direct_l" ]
+  cached_l=$(writes $f | awk -v d="$direct_l" '$1 < d && $2 <= 0 && $3 > 0 && $4 == 1 { print $1; exit }')
+  check "$k: no cached WRITE of offset 0 before the direct WRITE" [ -n "$cached_l" ]
+  far=$(writes $f | awk -v m=$MIB '$2 <= m && $3 > m' | wc -l)
+  soft "$k" "the dirty page at 1 MiB was written before fsync (mainline writes back more than the O_DIRECT range)" [ "$far" -eq 0 ]
+  must fsync h
+  far=$(writes $f | awk -v m=$MIB '$2 <= m && $3 > m && $4 == 1' | wc -l)
+  soft "$k" "fsync did not write the page at 1 MiB" [ "$far" -ge 1 ]
+  must close d
+  must close h
+  drop_caches
+  must open r "$PM/$f" rdonly
+  check "$k: the direct write's data is not what reads back at 0" pio check r 0 4096 3
+  check "$k: the buffered data at 1 MiB differs" pio check r $MIB 4096 2
+  must close r
+  pio_stop
+  proto_umount
+  note "$k: O_DIRECT write: cached WRITE (line $cached_l) before the direct one (line $direct_l), 1 MiB left to fsync"
+}
+
+# 11. Truncating into dirty pages: no WRITE after the truncate reaches past
+# the new size, and the kept bytes are intact.
+t11_truncate_dirty() {
+  local k=$1 f=t11 trunc_l beyond
+  proto_mount "$k" wb t11
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrite h 0 16384
+  must ftruncate h 5000
+  must fsync h
+  trunc_l=$(plinesn $f SETATTR | awk '/ size=5000( |$)/ { print $1; exit }')
+  check "$k: no SETATTR size=5000" [ -n "$trunc_l" ]
+  beyond=$(writes $f "$trunc_l" | awk '$3 > 5000')
+  check "$k: WRITEs after the truncate reach past 5000: $beyond" [ -z "$beyond" ]
+  must close h
+  drop_caches
+  check "$k: the size after the truncate is not 5000" [ "$(stat -c %s "$PM/$f")" = 5000 ]
+  must open r "$PM/$f" rdonly
+  check "$k: the first 5000 bytes changed" pio check r 0 5000
+  pio pread r 5000 4096
+  check "$k: read past the new EOF: $PIO_REPLY" [ "$PIO_REPLY" = "ok 0" ]
+  must close r
+  pio_stop
+  proto_umount
+  note "$k: 16 KiB dirty, truncate to 5000: $(writes $f "$trunc_l" | wc -l) WRITE(s) after it, all within 5000"
+}
+
+# short_resends: for every WRITE of NAME answered short, prints
+# "OFFSET SIZE REPLIED RESENT" (RESENT 1 if a later WRITE starts where the
+# short one stopped).
+short_resends() {
+  awk -v f="file=$1" '
+    function val(k,   i) { for (i = 2; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2); return "" }
+    $1 == "WRITE" && index($0, " " f " ") { u = val("unique"); off[u] = val("offset"); sz[u] = val("size"); starts[NR] = val("offset") }
+    $1 == "REPLY" && / op=WRITE / && val("error") == 0 {
+      u = val("unique")
+      if ((u in sz) && val("size") + 0 < sz[u] + 0) { n++; so[n] = off[u]; ss[n] = sz[u]; sr[n] = val("size"); sl[n] = NR }
+    }
+    END {
+      for (i = 1; i <= n; i++) {
+        want = so[i] + sr[i]; resent = 0
+        for (l in starts) if (l + 0 > sl[i] && starts[l] + 0 == want) resent = 1
+        print so[i], ss[i], sr[i], resent
+      }
+    }' "$PLOG"
+}
+
+# 12. A short write-back WRITE is resent from where it stopped.
+t12_short_write_resent() {
+  local k=$1 f=short-t12 shorts missing
+  proto_mount "$k" wb t12
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrite h 0 65536
+  pio fsync h
+  soft "$k" "fsync after a short WRITE: $PIO_REPLY" [ "$(pio_err)" = ok ]
+  must close h
+  shorts=$(short_resends $f)
+  missing=$(awk '$4 == 0' <<< "$shorts")
+  check "$k: no WRITE was answered short (the script did not apply)" [ -n "$shorts" ]
+  soft "$k" "short WRITEs not resent (offset size replied): $missing" [ -z "$missing" ]
+  drop_caches
+  must open r "$PM/$f" rdonly
+  soft "$k" "data lost through the short WRITEs" pio check r 0 65536
+  must close r
+  pio_stop
+  proto_umount
+  note "$k: 64 KiB through short WRITEs: $(pcount $f WRITE) WRITEs, $(wc -l <<< "$shorts") short"
+}
+
+# 13. A WRITE error reaches fsync, and close after another write.
+t13_write_error() {
+  local k=$1 f=eio-t13
+  proto_mount "$k" wb t13
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrite h 0 4096
+  pio fsync h
+  check "$k: fsync after a failed WRITE gave '$PIO_REPLY', expected EIO" [ "$(pio_err)" = EIO ]
+  must pwrite h 0 4096
+  pio close h
+  check "$k: close after a failed WRITE gave '$PIO_REPLY', expected EIO" [ "$(pio_err)" = EIO ]
+  check "$k: no WRITE reached the server" has_line $f WRITE
+  pio_stop
+  proto_umount
+  note "$k: WRITE -EIO: fsync and close fail with EIO"
+}
+
+# 14. The server dies with write-back data in flight: fsync fails, the mount
+# goes away.
+t14_server_killed() {
+  local k=$1 f=hang-t14 spid err
+  proto_mount "$k" wb t14
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrite h 0 65536
+  pio_send fsync h
+  check "$k: the WRITE never reached the server" wait_for has_line $f WRITE
+  spid=$(pgrep -P "$LAST_MOUNT_PID" | head -1)
+  check "$k: no server process" [ -n "$spid" ]
+  kill -9 "$spid"
+  pio_recv 60
+  err=$(pio_err)
+  check "$k: fsync after the server died gave '$PIO_REPLY', expected ENOTCONN or EIO" \
+    is_one_of "$err" ENOTCONN EIO
+  pio close h
+  note "$k: close after the server died: $PIO_REPLY"
+  pio_stop
+  # fusewb-mount unmounts when its server exits (lazily if still busy).
+  check "$k: the mount did not go away after the server died" wait_unmounted "$PM" 30
+  wait "$LAST_MOUNT_PID" 2> /dev/null
+  note "$k: server killed during write-back: fsync $err, unmounted"
+}
+
+# 15. Write-back needs both the mount option and the server's INIT flag;
+# with only one of them, writes go through at write(2) time.
+t15_needs_both_sides() {
+  local k=$1 mode f caps_req caps_rep
+  for mode in mnt-only srv-only; do
+    f=t15-$mode
+    proto_mount "$k" $mode $f
+    pio_start
+    must open h "$PM/$f" wronly,creat
+    must pwrite h 0 4096
+    check "$k $mode: no WRITE at write(2) time" has_line $f WRITE
+    check "$k $mode: a WRITE with cache=1" [ "$(plines $f WRITE | fields cache | sort -u)" = 0 ]
+    caps_req=$(init_caps request)
+    caps_rep=$(init_caps reply)
+    if [ $mode = mnt-only ]; then
+      check "$k $mode: WRITEBACK_CACHE not offered with allow_wbcache: $caps_req" \
+        grep -q 'WRITEBACK_CACHE' <<< "$caps_req"
+    else
+      check "$k $mode: WRITEBACK_CACHE offered without allow_wbcache: $caps_req" \
+        [ -z "$(grep WRITEBACK_CACHE <<< "$caps_req")" ]
+    fi
+    check "$k $mode: WRITEBACK_CACHE agreed: $caps_rep" [ -z "$(grep WRITEBACK_CACHE <<< "$caps_rep")" ]
+    must close h
+    pio_stop
+    proto_umount
+  done
+  note "$k: allow_wbcache alone, or --writeback alone: write-through"
+}
+
+# 16. CREATE answered ENOSYS: the kernel falls back to MKNOD + OPEN, and
+# does not try CREATE again.
+t16_create_fallback() {
+  local k=$1 f=t16 c m o got
+  proto_mount "$k" wb t16 --no-create
+  got=$(errno_of touch "$PM/$f")
+  check "$k: touch with CREATE refused gave $got" [ "$got" = ok ]
+  c=$(plnums $f CREATE | head -1)
+  m=$(plnums $f MKNOD | head -1)
+  o=$(plnums $f OPEN | head -1)
+  check "$k: CREATE, MKNOD, OPEN not in this order (lines '$c' '$m' '$o')" \
+    cond '[ -n "$c" ] && [ -n "$m" ] && [ -n "$o" ] && [ "$c" -lt "$m" ] && [ "$m" -lt "$o" ]'
+  got=$(errno_of touch "$PM/$f-2")
+  check "$k: second touch gave $got" [ "$got" = ok ]
+  check "$k: CREATE tried again after ENOSYS" [ "$(pcount $f-2 CREATE)" -eq 0 ]
+  check "$k: no MKNOD for the second file" has_line $f-2 MKNOD
+  check "$k: file missing after touch" [ -f "$PM/$f" ]
+  proto_umount
+  note "$k: CREATE -> ENOSYS, then MKNOD + OPEN"
+}
+
+# 17. A server that takes 8 MiB WRITEs gets 8 MiB WRITEs from writeback
+# (mainline stops at 1 MiB: max_pages is capped at 256 there).
+t17_big_writes() {
+  local k=$1 f=t17 sizes max
+  proto_mount "$k" wb t17 --max-write 8388608 --max-pages 2048
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrites h 0 1048576 24
+  must fsync h
+  must close h
+  pio_stop
+  sizes=$(plines $f WRITE | fields size)
+  max=$(sort -n <<< "$sizes" | tail -1)
+  if [ "$k" = fuse-wb ]; then
+    check "$k: largest WRITE is $max bytes, expected 8 MiB" [ "$max" = 8388608 ]
+  else
+    soft "$k" "largest WRITE is $max bytes" [ "$max" = 8388608 ]
+  fi
+  drop_caches
+  pio_start
+  must open r "$PM/$f" rdonly
+  check "$k: 24 MiB read back" pio check r 0 25165824
+  must close r
+  pio_stop
+  proto_umount
+  note "$k: 24 MiB at max_write 8 MiB: $(wc -l <<< "$sizes") WRITEs, largest $max bytes"
+}
+
+# 18. Write-through: a short WRITE reply gives the caller the short count.
+t18_short_write_through() {
+  local k=$1 f=short-t18
+  proto_mount "$k" wt t18
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrite h 0 65536
+  check "$k: pwrite of 64 KiB answered '$PIO_REPLY', expected the short count 32768" \
+    [ "$PIO_REPLY" = "ok 32768" ]
+  must close h
+  pio_stop
+  check "$k: the file is not 32768 bytes after the short write" [ "$(stat -c %s "$PM/$f")" = 32768 ]
+  proto_umount
+  note "$k: write-through WRITE answered with half: write(2) returned 32768"
+}
+
+# 19. O_CREAT|O_EXCL: creates a new file (cp does this), refuses an old one.
+t19_exclusive_create() {
+  local k=$1 f=t19
+  proto_mount "$k" wb t19
+  pio_start
+  must open h "$PM/$f" wronly,creat,excl
+  must pwrite h 0 100
+  must close h
+  check "$k: O_EXCL open of an existing file: '$PIO_REPLY'" \
+    cond 'pio open g "$PM/$f" wronly,creat,excl; [ "$(pio_err)" = EEXIST ]'
+  pio_stop
+  check "$k: one CREATE for the new file" [ "$(pcount $f CREATE)" -eq 1 ]
+  proto_umount
+  note "$k: O_CREAT|O_EXCL creates once, then EEXIST"
+}
+
+# --- Run -----------------------------------------------------------------------
+# run TEST KINDS...: TEST for each KIND in KINDS that PROTO_KINDS allows.
+run() {
+  local t=$1 k
+  shift
+  [ -n "$ONLY" ] && ! [[ $t =~ $ONLY ]] && return 0
+  for k in "$@"; do
+    [[ " $KINDS " == *" $k "* ]] || continue
+    local t0=$SECONDS
+    "$t" "$k"
+    note "-- $t ($k): $((SECONDS - t0))s"
+  done
+}
+run t01_no_write_before_fsync fuse-wb
+run t02_write_count fuse-wb mainline
+run t03_write_cache_flag fuse-wb mainline
+run t04_rmw_read_on_wronly fuse-wb mainline
+run t05_append fuse-wb mainline
+run t06_read_after_write_cached fuse-wb mainline
+run t07_write_past_eof fuse-wb mainline
+run t08_local_attrs_win fuse-wb mainline      # mainline: noted only
+run t09_fchmod_sends_mtime fuse-wb
+run t10_direct_after_dirty fuse-wb mainline
+run t11_truncate_dirty fuse-wb mainline
+run t12_short_write_resent fuse-wb mainline   # mainline ignores short writes: noted
+run t13_write_error fuse-wb
+run t14_server_killed fuse-wb
+run t15_needs_both_sides fuse-wb
+run t16_create_fallback fuse-wb mainline
+run t17_big_writes fuse-wb mainline          # mainline: 1 MiB, noted
+run t18_short_write_through fuse-wb mainline
+run t19_exclusive_create fuse-wb mainline
+echo "60-protocol: $CHECKS checks passed"

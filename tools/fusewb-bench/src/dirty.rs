@@ -1,0 +1,459 @@
+//! Part 2: dirty memory during a large copy into a fuse-wb write-back
+//! mount, in a small VM. The data (a deterministic pattern, generated on
+//! the fly) is written by this program with 128 KiB write(2) calls, as
+//! `cp` does, then fsync'ed; a sampler reads `/proc/meminfo` (Dirty,
+//! Writeback) and the connection's `stats` (writeback_inflight_bytes,
+//! dirty_pages) every 0.5 s. The backing file lives outside guest RAM
+//! (the host-shared tests/out) and is compared with the pattern after the
+//! unmount.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{Kind, Settings};
+use crate::pattern::Pattern;
+use crate::report::{self, Align, Table};
+use crate::stats::{self, WriteStats};
+use crate::sys::{self, Env, Mount, ServerSpec};
+
+const SEED: u64 = 0xd1a7_0002;
+const MIB: u64 = 1 << 20;
+const CHUNK: usize = 128 << 10;
+const PAGE: u64 = 4096;
+
+/// One sample.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sample {
+    /// Seconds since the copy started, in ms.
+    pub t_ms: u64,
+    /// Bytes the writer had written.
+    pub written: u64,
+    /// /proc/meminfo Dirty, bytes.
+    pub dirty: u64,
+    /// /proc/meminfo Writeback, bytes.
+    pub writeback: u64,
+    /// The connection's writeback_inflight_bytes (None if unreadable).
+    pub inflight: Option<u64>,
+    /// The connection's dirty_pages (None if unreadable).
+    pub dirty_pages: Option<u64>,
+}
+
+/// Maxima over the samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Maxima {
+    pub n: u64,
+    pub dirty: u64,
+    pub writeback: u64,
+    pub dirty_plus_writeback: u64,
+    /// None if no sample could read the connection's stats.
+    pub inflight: Option<u64>,
+    pub dirty_pages: Option<u64>,
+}
+
+fn max_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl Maxima {
+    pub fn add(&mut self, s: &Sample) {
+        self.n += 1;
+        self.dirty = self.dirty.max(s.dirty);
+        self.writeback = self.writeback.max(s.writeback);
+        self.dirty_plus_writeback = self.dirty_plus_writeback.max(s.dirty + s.writeback);
+        self.inflight = max_opt(self.inflight, s.inflight);
+        self.dirty_pages = max_opt(self.dirty_pages, s.dirty_pages);
+    }
+}
+
+/// A sample as a line of the samples file.
+pub fn sample_line(s: &Sample) -> String {
+    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+    format!(
+        "{:.1} {} {} {} {} {}",
+        s.t_ms as f64 / 1000.0,
+        s.written >> 20,
+        s.dirty >> 10,
+        s.writeback >> 10,
+        opt(s.inflight),
+        opt(s.dirty_pages)
+    )
+}
+
+/// A progress line for a sample.
+pub fn progress_line(s: &Sample) -> String {
+    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "?".into());
+    let t = s.t_ms as f64 / 1000.0;
+    format!(
+        "{t:.0} s: {} MiB written ({} MB/s); Dirty {} MiB, Writeback {} MiB, \
+         connection dirty_pages {}, writeback_inflight_bytes {}",
+        s.written >> 20,
+        report::mb_per_s(s.written, t),
+        s.dirty >> 20,
+        s.writeback >> 20,
+        opt(s.dirty_pages),
+        opt(s.inflight)
+    )
+}
+
+/// Header of the samples file.
+pub const SAMPLES_HEADER: &str =
+    "# t_s written_MiB Dirty_kB Writeback_kB writeback_inflight_bytes dirty_pages\n";
+
+/// The summary table of the maxima.
+pub fn maxima_table(m: &Maxima) -> Table {
+    let mut t = Table::new(&[
+        ("maximum over the copy", Align::Left),
+        ("MiB", Align::Right),
+        ("raw", Align::Right),
+    ]);
+    let kb = |b: u64| format!("{} kB", b >> 10);
+    t.push(vec![
+        "/proc/meminfo Dirty".into(),
+        report::mib(m.dirty),
+        kb(m.dirty),
+    ]);
+    t.push(vec![
+        "/proc/meminfo Writeback".into(),
+        report::mib(m.writeback),
+        kb(m.writeback),
+    ]);
+    t.push(vec![
+        "Dirty + Writeback (same sample)".into(),
+        report::mib(m.dirty_plus_writeback),
+        kb(m.dirty_plus_writeback),
+    ]);
+    let na = || vec!["-".to_string(), "unreadable".to_string()];
+    let mut row = vec!["connection writeback_inflight_bytes".to_string()];
+    row.extend(match m.inflight {
+        Some(b) => vec![report::mib(b), format!("{b} bytes")],
+        None => na(),
+    });
+    t.push(row);
+    let mut row = vec!["connection dirty_pages".to_string()];
+    row.extend(match m.dirty_pages {
+        Some(p) => vec![report::mib(p.saturating_mul(PAGE)), format!("{p} pages")],
+        None => na(),
+    });
+    t.push(row);
+    t
+}
+
+fn take_sample(t0: Instant, written: u64, conn_stats: &Path) -> Sample {
+    let mi = sys::meminfo().unwrap_or_default();
+    let conn = sys::read_kv(conn_stats).ok();
+    Sample {
+        // CAST: a run lasts far less than 2^64 ms.
+        t_ms: t0.elapsed().as_millis() as u64,
+        written,
+        dirty: mi.get("Dirty").copied().unwrap_or(0),
+        writeback: mi.get("Writeback").copied().unwrap_or(0),
+        inflight: conn
+            .as_ref()
+            .and_then(|c| c.get("writeback_inflight_bytes").copied()),
+        dirty_pages: conn.as_ref().and_then(|c| c.get("dirty_pages").copied()),
+    }
+}
+
+fn header(s: &Settings, backing: &Path) -> String {
+    let mem = sys::meminfo().unwrap_or_default();
+    let mib = |k: &str| {
+        mem.get(k)
+            .map(|b| format!("{} MiB", b >> 20))
+            .unwrap_or_else(|| "?".into())
+    };
+    format!(
+        "fuse-wb benchmark, part 2: dirty memory while copying {} MiB into a fuse-wb write-back mount\n\
+         kernel {}, MemTotal {}, MemAvailable {}\n\
+         vm.dirty_ratio {}, vm.dirty_background_ratio {}, vm.dirty_bytes {}, vm.dirty_background_bytes {}\n\
+         {}\n\
+         server: fusewb-refserver --writeback{}, backing directory {}\n\
+         writer: this program, {} KiB write(2) calls of a generated pattern, then fsync(2)\n\
+         sampling every 0.5 s: /proc/meminfo Dirty and Writeback, the connection's \
+         writeback_inflight_bytes and dirty_pages\n",
+        s.big_mb,
+        sys::read_small("/proc/sys/kernel/osrelease"),
+        mib("MemTotal"),
+        mib("MemAvailable"),
+        sys::read_small("/proc/sys/vm/dirty_ratio"),
+        sys::read_small("/proc/sys/vm/dirty_background_ratio"),
+        sys::read_small("/proc/sys/vm/dirty_bytes"),
+        sys::read_small("/proc/sys/vm/dirty_background_bytes"),
+        sys::module_params(),
+        if s.dirty_latency_us > 0 {
+            format!(" --write-latency-us {}", s.dirty_latency_us)
+        } else {
+            String::new()
+        },
+        backing.display(),
+        CHUNK >> 10
+    )
+}
+
+/// The per-bdi limits of fuse-wb mounts (`/sys/class/bdi/fuse-wb-*`).
+fn bdi_limits() -> String {
+    let Ok(rd) = std::fs::read_dir("/sys/class/bdi") else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let mut names: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("fuse-wb"))
+        .collect();
+    names.sort();
+    for n in names {
+        out.push_str(&format!(
+            "bdi {n}: max_ratio {}, min_ratio {}\n",
+            sys::read_small(&format!("/sys/class/bdi/{n}/max_ratio")),
+            sys::read_small(&format!("/sys/class/bdi/{n}/min_ratio"))
+        ));
+    }
+    out
+}
+
+/// Runs part 2 and writes the report to `out` and the samples next to it.
+pub fn run(env: &Env, s: &Settings, out: &Path) -> Result<(), String> {
+    let backing: PathBuf = match &s.dirty_dir {
+        Some(d) => PathBuf::from(d),
+        None => env.out_dir().join("bench-dirty-backing"),
+    };
+    let mnt = env.scratch.join("bench-dirty-mnt");
+    let stats_file = env.scratch.join("bench-dirty-server.stats");
+    let samples_path = out.with_extension("samples.txt");
+    let len = s.big_mb * MIB;
+    let pattern = Pattern::new(SEED);
+
+    let head = header(s, &backing);
+    print!("{head}");
+    sys::fresh_dir(&backing)?;
+    sys::remove_file(&stats_file)?;
+    let mount = Mount::start(
+        env,
+        &ServerSpec {
+            kind: Kind::WbBack,
+            mnt: &mnt,
+            backing: &backing,
+            latency_us: s.dirty_latency_us,
+            stats: &stats_file,
+        },
+    )?;
+    let conn_stats = sys::conn_stats_path(&mnt)?;
+    let wbc = sys::read_kv(&conn_stats)?.get("writeback_cache").copied();
+    if wbc != Some(1) {
+        return Err(format!(
+            "the mount is not in write-back mode (writeback_cache {wbc:?})"
+        ));
+    }
+    let bdi = bdi_limits();
+    print!("{bdi}");
+    if s.drop_caches {
+        sys::sync_and_drop_caches();
+    }
+
+    // Sampler.
+    let written = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let t0 = Instant::now();
+    let sampler = {
+        let (written, stop, conn_stats) = (written.clone(), stop.clone(), conn_stats.clone());
+        let mut file = File::create(&samples_path)
+            .map_err(|e| format!("cannot create {}: {e}", samples_path.display()))?;
+        std::thread::Builder::new()
+            .name("sampler".into())
+            .spawn(move || {
+                let mut max = Maxima::default();
+                let _ = file.write_all(SAMPLES_HEADER.as_bytes());
+                loop {
+                    let done = stop.load(Ordering::SeqCst);
+                    let smp = take_sample(t0, written.load(Ordering::Relaxed), &conn_stats);
+                    max.add(&smp);
+                    let _ = writeln!(file, "{}", sample_line(&smp));
+                    // A progress line every 10 s, even while the writer is
+                    // blocked (throttled, or in fsync).
+                    if max.n % 20 == 1 && max.n > 1 {
+                        println!("  {}", progress_line(&smp));
+                    }
+                    if done {
+                        return max;
+                    }
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            })
+            .map_err(|e| format!("cannot start the sampler: {e}"))?
+    };
+
+    // Writer.
+    let dst = mnt.join("big");
+    let res = (|| -> Result<(f64, f64), String> {
+        let mut f =
+            File::create(&dst).map_err(|e| format!("cannot create {}: {e}", dst.display()))?;
+        let mut buf = vec![0u8; CHUNK];
+        let mut off = 0u64;
+        while off < len {
+            // CAST: bounded by CHUNK.
+            let n = (len - off).min(CHUNK as u64) as usize;
+            pattern.fill(off, &mut buf[..n]);
+            f.write_all(&buf[..n])
+                .map_err(|e| format!("writing {} at offset {off}: {e}", dst.display()))?;
+            off += n as u64;
+            written.store(off, Ordering::Relaxed);
+        }
+        let write_s = t0.elapsed().as_secs_f64();
+        println!("  all {} MiB written in {:.1} s; fsync", len >> 20, write_s);
+        f.sync_all()
+            .map_err(|e| format!("fsync {}: {e}", dst.display()))?;
+        drop(f);
+        Ok((write_s, t0.elapsed().as_secs_f64()))
+    })();
+    stop.store(true, Ordering::SeqCst);
+    let max = sampler
+        .join()
+        .map_err(|_| "the sampler thread panicked".to_string())?;
+    let (write_s, total_s) = res?;
+
+    let kernel = sys::read_kv(&conn_stats)
+        .ok()
+        .map(|m| WriteStats::from_kernel(&m));
+    mount.finish()?;
+    let st = sys::server_stats(&stats_file)?;
+    let w = WriteStats::from_server(&st);
+    if let Some(k) = kernel {
+        if k.count != w.count {
+            eprintln!(
+                "fusewb-bench: note: the kernel counted {} WRITEs, the server {}",
+                k.count, w.count
+            );
+        }
+    }
+
+    println!(
+        "comparing {} with the data written",
+        backing.join("big").display()
+    );
+    let vt = Instant::now();
+    let mut last = Instant::now();
+    pattern
+        .verify_file(&backing.join("big"), len, |done| {
+            if last.elapsed() >= Duration::from_secs(15) {
+                last = Instant::now();
+                println!("  {} MiB checked", done >> 20);
+            }
+        })
+        .map_err(|e| format!("wrong data: {e} (the backing file is kept for inspection)"))?;
+    let verify_s = vt.elapsed().as_secs_f64();
+    sys::remove_file(&backing.join("big"))?;
+    let _ = std::fs::remove_dir(&backing);
+
+    let text = format!(
+        "{head}{bdi}\n\
+         copy: {} MiB written in {:.1} s, fsync done at {:.1} s ({} MB/s including fsync)\n\
+         server: {} WRITEs, mean {} KiB; sizes {}\n\
+         data: the backing file equals the data written ({} MiB compared in {:.1} s)\n\
+         {} samples ({})\n\n{}",
+        len >> 20,
+        write_s,
+        total_s,
+        report::mb_per_s(len, total_s),
+        w.count,
+        w.mean().map(report::kib).unwrap_or_else(|| "-".into()),
+        report::histogram(&stats::histogram(&st)),
+        len >> 20,
+        verify_s,
+        max.n,
+        samples_path.display(),
+        maxima_table(&max).render()
+    );
+    println!();
+    print!("{text}");
+    std::fs::write(out, &text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    println!("saved as {}", out.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maxima_of_samples() {
+        let mut m = Maxima::default();
+        m.add(&Sample {
+            dirty: 10 << 20,
+            writeback: 1 << 20,
+            inflight: Some(5),
+            dirty_pages: None,
+            ..Sample::default()
+        });
+        m.add(&Sample {
+            dirty: 2 << 20,
+            writeback: 4 << 20,
+            inflight: None,
+            dirty_pages: Some(7),
+            ..Sample::default()
+        });
+        assert_eq!(
+            m,
+            Maxima {
+                n: 2,
+                dirty: 10 << 20,
+                writeback: 4 << 20,
+                dirty_plus_writeback: 11 << 20,
+                inflight: Some(5),
+                dirty_pages: Some(7),
+            }
+        );
+    }
+
+    #[test]
+    fn sample_format() {
+        let s = Sample {
+            t_ms: 1500,
+            written: 3 << 20,
+            dirty: 2048,
+            writeback: 0,
+            inflight: Some(131072),
+            dirty_pages: None,
+        };
+        assert_eq!(sample_line(&s), "1.5 3 2 0 131072 -");
+        assert_eq!(
+            progress_line(&s),
+            "2 s: 3 MiB written (2.1 MB/s); Dirty 0 MiB, Writeback 0 MiB, \
+             connection dirty_pages ?, writeback_inflight_bytes 131072"
+        );
+        assert_eq!(SAMPLES_HEADER.split_whitespace().count(), 7);
+    }
+
+    #[test]
+    fn maxima_render() {
+        let m = Maxima {
+            n: 3,
+            dirty: 3 << 20,
+            writeback: 1 << 19,
+            dirty_plus_writeback: 3 << 20,
+            inflight: Some(1 << 20),
+            dirty_pages: Some(256),
+        };
+        let text = maxima_table(&m).render();
+        assert!(
+            text.contains("/proc/meminfo Dirty                  3.0        3072 kB\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("connection dirty_pages               1.0      256 pages\n"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 7);
+        let text = maxima_table(&Maxima::default()).render();
+        assert!(
+            text.contains("connection dirty_pages                 -  unreadable\n"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! `fusewb-bench`: benchmarks of fuse-wb, run inside the test VM as root
+//! (`make bench` starts them with scripts/vm-run).
+//!
+//! ```text
+//! fusewb-bench seed  [--out FILE]   part 1: cp and dd on fuse-wb, mainline FUSE and the raw back end
+//! fusewb-bench dirty [--out FILE]   part 2: dirty memory during a large copy into a write-back mount
+//! ```
+//!
+//! A benchmark measures and prints; it fails only when an operation fails
+//! or data is wrong, never because of speed. Sizes and subsets come from
+//! environment variables (see [`config::ENV_HELP`]).
+
+mod config;
+mod dirty;
+mod pattern;
+mod report;
+mod seed;
+mod stats;
+mod sys;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: fusewb-bench seed  [--out FILE]
+       fusewb-bench dirty [--out FILE]
+
+Runs inside the fuse-wb test VM as root, with fuse_wb.ko loaded (make bench).
+
+  seed    cp of a BENCH_CP_MB file and dd of BENCH_DD_MB at 4K, 128K and 1M
+          blocks on fuse-wb write-through and write-back, mainline FUSE without
+          and with write-back (all over fusewb-refserver, without and with an
+          added latency per WRITE), and on the raw back end; prints a table and
+          saves it (default $FUSEWB_ROOT/tests/out/bench-seed.txt)
+  dirty   writes BENCH_BIG_MB into a fuse-wb write-back mount whose backing
+          directory is outside guest RAM, samples dirty memory every 0.5 s,
+          prints the maxima and checks the data (default
+          $FUSEWB_ROOT/tests/out/bench-dirty.txt, samples in
+          bench-dirty.samples.txt)
+
+The exit status is non-zero only if an operation fails or data is wrong.
+
+";
+
+#[derive(Debug, PartialEq, Eq)]
+enum Cmd {
+    Help,
+    Seed(Option<PathBuf>),
+    Dirty(Option<PathBuf>),
+}
+
+fn parse_args(args: &[String]) -> Result<Cmd, String> {
+    let mut it = args.iter();
+    let which = match it.next().map(String::as_str) {
+        None | Some("-h") | Some("--help") | Some("help") => return Ok(Cmd::Help),
+        Some(w @ ("seed" | "dirty")) => w,
+        Some(other) => return Err(format!("unknown command {other:?}")),
+    };
+    let mut out = None;
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--out" => out = Some(PathBuf::from(it.next().ok_or("--out needs a file name")?)),
+            s if s.starts_with("--out=") => out = Some(PathBuf::from(&s["--out=".len()..])),
+            "-h" | "--help" => return Ok(Cmd::Help),
+            s => return Err(format!("unexpected argument {s:?}")),
+        }
+    }
+    Ok(if which == "seed" {
+        Cmd::Seed(out)
+    } else {
+        Cmd::Dirty(out)
+    })
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = match parse_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("fusewb-bench: {e}\n\n{USAGE}{}", config::ENV_HELP);
+            return ExitCode::from(2);
+        }
+    };
+    if cmd == Cmd::Help {
+        print!("{USAGE}{}", config::ENV_HELP);
+        return ExitCode::SUCCESS;
+    }
+    let result = config::Settings::from_env().and_then(|s| {
+        let env = sys::Env::detect()?;
+        std::fs::create_dir_all(env.out_dir())
+            .map_err(|e| format!("mkdir {}: {e}", env.out_dir().display()))?;
+        match cmd {
+            Cmd::Seed(out) => {
+                let out = out.unwrap_or_else(|| env.out_dir().join("bench-seed.txt"));
+                seed::run(&env, &s, &out)
+            }
+            Cmd::Dirty(out) => {
+                let out = out.unwrap_or_else(|| env.out_dir().join("bench-dirty.txt"));
+                dirty::run(&env, &s, &out)
+            }
+            Cmd::Help => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fusewb-bench: FAILED: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(a: &[&str]) -> Result<Cmd, String> {
+        parse_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn args() {
+        assert_eq!(p(&[]), Ok(Cmd::Help));
+        assert_eq!(p(&["seed"]), Ok(Cmd::Seed(None)));
+        assert_eq!(
+            p(&["dirty", "--out", "/x"]),
+            Ok(Cmd::Dirty(Some("/x".into())))
+        );
+        assert_eq!(p(&["seed", "--out=/y"]), Ok(Cmd::Seed(Some("/y".into()))));
+        assert_eq!(p(&["seed", "-h"]), Ok(Cmd::Help));
+        assert!(p(&["seed", "--out"]).is_err());
+        assert!(p(&["fast"]).is_err());
+        assert!(p(&["dirty", "extra"]).is_err());
+    }
+}

@@ -1,0 +1,463 @@
+//! `fusewb-scriptserver`: a scripted raw FUSE server that records every
+//! request, for exact protocol tests (in the spirit of FreeBSD's fusefs
+//! mock tests) of fuse-wb and of mainline FUSE.
+//!
+//! ```text
+//! fusewb-mount [--mainline] [-o OPTS] MNT -- fusewb-scriptserver [OPTIONS] %m
+//! ```
+//!
+//! It serves the already-mounted connection given as `/dev/fd/N` (the
+//! last argument; `fusewb-mount` substitutes `%m`) on `/dev/fuse-wb` or
+//! mainline `/dev/fuse` alike: read(2) one request, write(2) one reply,
+//! single-threaded. The encoders and decoders are hand-made ([`proto`]).
+//!
+//! # Filesystem
+//!
+//! An in-memory root directory (node 1) holding regular files only (no
+//! subdirectories). Files are created by CREATE, or by MKNOD (`S_IFREG`
+//! only; other types get EPERM) followed by OPEN when CREATE is refused,
+//! removed by UNLINK (an unlinked file lives on until its last FORGET),
+//! and pre-created with `--file NAME=SIZE` (byte `i` is `i % 251`).
+//! Contents are sparse, in 4 KiB blocks: LSEEK's SEEK_DATA/SEEK_HOLE
+//! report allocated blocks as data (a block written even partly is data
+//! entirely; EOF is a hole), FALLOCATE supports mode 0, KEEP_SIZE,
+//! PUNCH_HOLE|KEEP_SIZE and ZERO_RANGE (optionally |KEEP_SIZE), other
+//! modes get EOPNOTSUPP, and one request may allocate at most 256 MiB
+//! (else ENOSPC). COPY_FILE_RANGE copies at most 64 MiB per request.
+//! O_APPEND is not applied by the server: a WRITE goes to the offset it
+//! carries. O_TRUNC in the flags of OPEN (the kernel passes it there only
+//! with FUSE_ATOMIC_O_TRUNC) or CREATE truncates. Served: INIT, LOOKUP, FORGET,
+//! BATCH_FORGET, GETATTR, SETATTR, OPEN, CREATE, MKNOD, UNLINK, READ, WRITE,
+//! FLUSH, FSYNC, RELEASE, FALLOCATE, LSEEK, COPY_FILE_RANGE, STATFS,
+//! OPENDIR, READDIR, RELEASEDIR, ACCESS, DESTROY; INTERRUPT is logged and
+//! ignored (as libfuse without an interrupt handler: the request is
+//! answered normally); everything else gets ENOSYS. A READ on a handle
+//! opened O_WRONLY is served (and flagged in the log).
+//!
+//! Every entry and attribute reply has entry_valid = attr_valid =
+//! `--attr-timeout` seconds, 0 by default, so that every stat reaches the
+//! server.
+//!
+//! INIT is answered with major 7, minor min(kernel's, 41), `max_write`,
+//! `max_pages` (only when the kernel offered FUSE_MAX_PAGES), `time_gran`,
+//! the kernel's `max_readahead`, and as flags the intersection of what the
+//! kernel offered (`flags`, plus `flags2 << 32` when FUSE_INIT_EXT is
+//! offered) with ASYNC_READ, BIG_WRITES, MAX_PAGES, INIT_EXT, and
+//! ATOMIC_O_TRUNC with `--atomic-o-trunc`, WRITEBACK_CACHE with
+//! `--writeback`.
+//!
+//! # Scripting by file name
+//!
+//! | name prefix | effect |
+//! |---|---|
+//! | `short-`  | a WRITE of more than 4096 bytes is answered with size/2 (only the first half is stored) |
+//! | `eio-`    | WRITE fails with EIO (nothing stored) |
+//! | `enospc-` | WRITE fails with ENOSPC (nothing stored) |
+//! | `slow-`   | WRITE is answered after `--slow-ms` (a blocking sleep: the whole server waits) |
+//! | `stale-`  | GETATTR and LOOKUP replies report size + 1 MiB and mtime 1000000000 (2001); CREATE, MKNOD and SETATTR replies tell the truth |
+//! | `hang-`   | READ and WRITE are never answered (the test kills the server) |
+//!
+//! # Log
+//!
+//! One line per request, appended to `--log FILE` (stderr without it)
+//! with one write(2) each, so a test can read the log while the server
+//! runs. Fields are separated by single spaces; values are decimal unless
+//! noted, `0x` hexadecimal, or `0`-prefixed octal (modes):
+//!
+//! ```text
+//! OPNAME unique=U nodeid=N uid=U gid=G pid=P [file=NAME] OP-FIELDS...
+//! REPLY unique=U error=E size=S op=OPNAME [file=NAME] [errno=ENAME] EXTRA...
+//! NOREPLY unique=U op=OPNAME reason=hang [file=NAME]
+//! ```
+//!
+//! `OPNAME` is the opcode without `FUSE_` (`OP<n>` if unknown). `file=` is
+//! the name of the request's node (kept after UNLINK), or for LOOKUP,
+//! CREATE, MKNOD and UNLINK the name in the request; absent for the root and unknown nodes. Names are
+//! printed with bytes outside printable ASCII, and `\`, as `\xHH` (a
+//! space is `\x20`). `REPLY` follows its request's line (after any delay);
+//! `error` is 0 or the negative errno; `size` is the byte count for READ
+//! (data returned), WRITE and COPY_FILE_RANGE (bytes written), else the
+//! payload length. When the kernel refuses the reply's write(2),
+//! ` write_error=ENAME` is appended. Requests without replies (FORGET,
+//! BATCH_FORGET, INTERRUPT) have no REPLY line; `hang-` requests get a
+//! NOREPLY line. Lines starting with `#` are the server's own notes
+//! (connection closed, the exit summary).
+//!
+//! OP-FIELDS (bare words appear only when set):
+//!
+//! ```text
+//! INIT        major= minor= max_readahead= flags=0x flags2=0x caps=NAME,NAME...
+//! LOOKUP      name=
+//! FORGET      nlookup= [unknown_node=1]
+//! BATCH_FORGET count= nodes=NODEID:NLOOKUP,...
+//! GETATTR     getattr_flags=0x fh=
+//! SETATTR     valid=0x [mode=0OCT] [uid=] [gid=] [size=] [atime=S.NS] [atime_now]
+//!             [mtime=S.NS] [mtime_now] [ctime=S.NS] [fh=] [lock_owner=0x] [kill_suidgid]
+//! OPEN        flags=0x oflags=WRONLY|APPEND|... open_flags=0x
+//! CREATE      flags=0x oflags=... mode=0OCT umask=0OCT open_flags=0x name=
+//! MKNOD       mode=0OCT rdev=0x umask=0OCT name=
+//! UNLINK      name=
+//! READ        fh= offset= size= end= read_flags=0x lock_owner=0x flags=0x [wronly_fh=1]
+//! WRITE       fh= offset= size= end= write_flags=0x cache=0|1 [kill_suidgid=1]
+//!             lock_owner=0x flags=0x [data=N] [rdonly_fh=1]
+//! FLUSH       fh= lock_owner=0x
+//! FSYNC       fh= fsync_flags=0x [datasync]
+//! RELEASE     fh= flags=0x release_flags=0x lock_owner=0x [release_flush] [flock_unlock]
+//! RELEASEDIR  as RELEASE
+//! FALLOCATE   fh= offset= length= mode=0x [keep_size] [punch_hole] [zero_range]
+//! LSEEK       fh= offset= whence=SEEK_DATA|SEEK_HOLE|...
+//! COPY_FILE_RANGE fh_in= off_in= nodeid_out= fh_out= off_out= len= flags=0x [file_out=]
+//!             [badfh_out=1]
+//! OPENDIR     flags=0x open_flags=0x
+//! READDIR     fh= offset= size=
+//! ACCESS      mask=0x
+//! INTERRUPT   target=UNIQUE
+//! other       len=
+//! ```
+//!
+//! `end` is offset + size. `cache=1` means FUSE_WRITE_CACHE (a write-back
+//! WRITE). `wronly_fh=1`: the READ's handle was opened O_WRONLY (the
+//! write-back read-modify-write); `rdonly_fh=1`: a WRITE on a handle
+//! opened O_RDONLY; `badfh=1`: the handle is not an open handle of that
+//! node (unknown, released, or another node's); `data=N`: the WRITE
+//! carried N data bytes instead of `size`; `malformed=1`: the arguments
+//! were too short (the reply is EINVAL). REPLY extras: INIT: the reply's
+//! `major= minor= flags=0x flags2=0x caps= max_write= max_pages= time_gran=
+//! max_readahead=`; LOOKUP: `ino= attr_size=`; CREATE: `fh= ino=`; MKNOD:
+//! `ino=`; OPEN, OPENDIR: `fh=`; GETATTR: `attr_size= attr_mtime=S.NS`;
+//! SETATTR: `attr_size=`; WRITE: `delay_ms=` (`slow-`), `short=1`
+//! (`short-`); LSEEK: `offset=`. Examples:
+//!
+//! ```text
+//! WRITE unique=24 nodeid=2 uid=0 gid=0 pid=311 file=x fh=1 offset=0 size=12288 end=12288 write_flags=0x1 cache=1 lock_owner=0x0 flags=0x8001
+//! REPLY unique=24 error=0 size=12288 op=WRITE file=x
+//! ```
+//!
+//! # Options
+//!
+//! ```text
+//! --log FILE           record to FILE (created/truncated) instead of stderr
+//! --attr-timeout SECS  entry/attribute cache timeout of every reply (default 0)
+//! --max-write BYTES    INIT max_write (default 1M; 4096..16M; K/M suffixes)
+//! --max-pages N        INIT max_pages when the kernel offers MAX_PAGES (default 256)
+//! --time-gran NS       INIT time_gran (default 1)
+//! --writeback          ask for FUSE_WRITEBACK_CACHE
+//! --atomic-o-trunc     ask for FUSE_ATOMIC_O_TRUNC
+//! --keep-cache         answer OPEN/CREATE with FOPEN_KEEP_CACHE
+//! --slow-ms MS         delay of WRITE replies for slow- files (default 200)
+//! --file NAME=SIZE     pre-create NAME with SIZE bytes, byte i = i % 251
+//!                      (repeatable; at most 1G)
+//! --no-create          CREATE gets ENOSYS (the kernel falls back to MKNOD+OPEN)
+//! --no-flush, --no-fsync, --no-fallocate, --no-lseek, --no-copy-file-range
+//!                      that request gets ENOSYS
+//! -f                   ignored (it always runs in the foreground)
+//! ```
+//!
+//! It exits 0 when the connection goes away (read(2) fails with ENODEV,
+//! or poll(2) reports POLLERR) or on SIGTERM/SIGINT, printing
+//! `fusewb-scriptserver: N requests, M replies, K left unanswered, F nodes,
+//! H open handles (OP COUNT, ...)` to stderr (and as a `#` line to the
+//! log); it exits 2 on usage or unexpected errors.
+
+mod cli;
+mod fs;
+mod proto;
+mod server;
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use server::Server;
+
+const PROG: &str = "fusewb-scriptserver";
+
+/// Read buffer: the largest WRITE (`--max-write` up to 16 MiB) plus
+/// headers.
+const BUF_SIZE: usize = server::MAX_MAX_WRITE as usize + 4096;
+
+const USAGE: &str = "\
+Usage: fusewb-scriptserver [OPTIONS] /dev/fd/N
+
+A scripted FUSE server that records every request (one line each) for exact
+protocol tests. Start it with fusewb-mount, which passes the mounted
+connection as /dev/fd/N, e.g.:
+
+  fusewb-mount -o allow_wbcache /mnt/p -- fusewb-scriptserver --writeback \\
+      --log /tmp/p.log --file data=8192 %m
+
+An in-memory flat root directory of regular files. File name prefixes script
+the replies:
+  short-   WRITE > 4096 bytes answered with size/2 (first half stored)
+  eio-     WRITE fails with EIO         enospc-  WRITE fails with ENOSPC
+  slow-    WRITE answered after --slow-ms
+  stale-   GETATTR/LOOKUP report size + 1 MiB and mtime 1000000000
+  hang-    READ and WRITE never answered
+
+Log lines (see the crate documentation for every field):
+  OPNAME unique=U nodeid=N uid=U gid=G pid=P [file=NAME] FIELDS...
+  REPLY unique=U error=E size=S op=OPNAME [file=NAME] [errno=ENAME] EXTRA...
+  NOREPLY unique=U op=OPNAME reason=hang [file=NAME]
+
+Options:
+  --log FILE           record to FILE (created/truncated) instead of stderr
+  --attr-timeout SECS  entry/attribute timeout of every reply (default 0)
+  --max-write BYTES    INIT max_write (default 1M; 4096..16M)
+  --max-pages N        INIT max_pages if the kernel offers MAX_PAGES (default 256)
+  --time-gran NS       INIT time_gran (default 1)
+  --writeback          ask for FUSE_WRITEBACK_CACHE
+  --atomic-o-trunc     ask for FUSE_ATOMIC_O_TRUNC
+  --keep-cache         answer OPEN/CREATE with FOPEN_KEEP_CACHE
+  --slow-ms MS         delay for slow- files (default 200)
+  --file NAME=SIZE     pre-create NAME, byte i = i % 251 (repeatable)
+  --no-create, --no-flush, --no-fsync, --no-fallocate, --no-lseek,
+  --no-copy-file-range that request gets ENOSYS
+  -f                   ignored (always in the foreground)
+  -h, --help           print this help
+
+Exits 0 when the connection goes away or on SIGTERM/SIGINT, printing a
+summary to stderr; 2 on usage or unexpected errors.
+";
+
+/// Set by SIGTERM/SIGINT; the loop checks it (poll wakes with EINTR).
+static TERMINATE: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_terminate(_sig: libc::c_int) {
+    TERMINATE.store(true, Ordering::SeqCst);
+}
+
+fn install_signal_handlers() -> io::Result<()> {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: a zeroed sigaction is a valid starting value; the handler
+        // only stores to an atomic. No SA_RESTART: poll(2) returns EINTR.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_terminate as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut sa.sa_mask);
+            if libc::sigaction(sig, &sa, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn last_errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Writes all of `bytes` to `fd`, ignoring errors.
+fn write_fd_all(fd: i32, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: the pointer and length describe a live buffer.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n > 0 {
+            bytes = &bytes[n as usize..];
+        } else if n < 0 && last_errno() == libc::EINTR {
+            continue;
+        } else {
+            return;
+        }
+    }
+}
+
+/// The log: one write(2) per line on an O_APPEND descriptor, so readers
+/// see whole lines as soon as they are written.
+struct Log {
+    fd: i32,
+}
+
+impl Log {
+    fn line(&self, line: &str) {
+        let mut s = String::with_capacity(line.len() + 1);
+        s.push_str(line);
+        s.push('\n');
+        write_fd_all(self.fd, s.as_bytes());
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned())
+        .collect();
+    let cfg = match cli::parse_args(&args) {
+        Ok(cli::Cli::Help) => {
+            print!("{USAGE}");
+            return;
+        }
+        Ok(cli::Cli::Serve(cfg)) => cfg,
+        Err(msg) => {
+            eprintln!("{PROG}: {msg}\nTry '{PROG} --help'.");
+            std::process::exit(2);
+        }
+    };
+    let log = match setup(cfg.fd, cfg.log.as_deref()) {
+        Ok(log) => log,
+        Err(msg) => {
+            eprintln!("{PROG}: {msg}");
+            std::process::exit(2);
+        }
+    };
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let mut server = Server::new(cfg.opts, uid, gid);
+    for (name, size) in &cfg.files {
+        if let Err(msg) = server.precreate(name, *size) {
+            eprintln!("{PROG}: {msg}");
+            std::process::exit(2);
+        }
+    }
+    let code = serve(cfg.fd, &log, &mut server);
+    let summary = format!(
+        "{PROG}: {}",
+        server
+            .stats
+            .summary(server.fs.file_count(), server.fs.open_handles())
+    );
+    if log.fd != 2 {
+        log.line(&format!("# {summary}"));
+    }
+    eprintln!("{summary}");
+    std::process::exit(code);
+}
+
+fn setup(fd: i32, log_path: Option<&str>) -> Result<Log, String> {
+    // SAFETY: F_GETFL on an arbitrary number only queries it.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if fl < 0 {
+        return Err(format!(
+            "descriptor {fd} is not open: {} (start me with fusewb-mount, which passes /dev/fd/N)",
+            io::Error::last_os_error()
+        ));
+    }
+    if fl & libc::O_NONBLOCK != 0 {
+        // SAFETY: fd is open; we only clear O_NONBLOCK.
+        unsafe { libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK) };
+    }
+    // SAFETY: fd is open.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    let log = match log_path {
+        None => Log { fd: 2 },
+        Some(path) => {
+            let c = CString::new(path).map_err(|_| "log path contains a NUL byte".to_string())?;
+            // SAFETY: valid C string.
+            let lfd = unsafe {
+                libc::open(
+                    c.as_ptr(),
+                    libc::O_WRONLY
+                        | libc::O_CREAT
+                        | libc::O_TRUNC
+                        | libc::O_APPEND
+                        | libc::O_CLOEXEC,
+                    0o644,
+                )
+            };
+            if lfd < 0 {
+                return Err(format!(
+                    "cannot open log file {path}: {}",
+                    io::Error::last_os_error()
+                ));
+            }
+            Log { fd: lfd }
+        }
+    };
+    install_signal_handlers().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    Ok(log)
+}
+
+/// One write(2) of a whole reply: Ok(()) or Err(errno).
+fn write_reply(fd: i32, bytes: &[u8]) -> Result<(), i32> {
+    loop {
+        // SAFETY: the pointer and length describe a live buffer.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n >= 0 {
+            return Ok(());
+        }
+        let e = last_errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// Serves until the connection goes away or a signal asks to stop;
+/// returns the exit status.
+fn serve(fd: i32, log: &Log, server: &mut Server) -> i32 {
+    let mut buf = vec![0u8; BUF_SIZE];
+    loop {
+        if TERMINATE.load(Ordering::SeqCst) {
+            log.line("# terminated by signal");
+            return 0;
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd. The timeout bounds how long a signal
+        // that lands just before poll(2) goes unnoticed.
+        let r = unsafe { libc::poll(&mut pfd, 1, 1000) };
+        if r < 0 {
+            let e = last_errno();
+            if e == libc::EINTR {
+                continue;
+            }
+            log.line(&format!("# poll failed: {}", server::errno_name(e)));
+            return 2;
+        }
+        if r == 0 {
+            continue;
+        }
+        if pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0
+            && pfd.revents & libc::POLLIN == 0
+        {
+            log.line("# connection closed (poll reported an error)");
+            return 0;
+        }
+        // SAFETY: buf is a live buffer of buf.len() bytes.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            let e = last_errno();
+            match e {
+                // Interrupted, or the request vanished before we read it.
+                libc::EINTR | libc::EAGAIN | libc::ENOENT => continue,
+                libc::ENODEV | libc::ENOTCONN | libc::ECONNABORTED => {
+                    log.line(&format!("# connection closed ({})", server::errno_name(e)));
+                    return 0;
+                }
+                _ => {
+                    log.line(&format!(
+                        "# read from fd {fd} failed: {} ({})",
+                        server::errno_name(e),
+                        io::Error::from_raw_os_error(e)
+                    ));
+                    return 2;
+                }
+            }
+        }
+        if n == 0 {
+            log.line("# connection closed (read returned 0)");
+            return 0;
+        }
+        let out = server.handle(&buf[..n as usize]);
+        log.line(&out.request_line);
+        if let Some(reply) = out.reply {
+            if reply.delay_ms > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(reply.delay_ms));
+            }
+            match write_reply(fd, &reply.bytes) {
+                Ok(()) => log.line(&reply.line),
+                Err(e) => log.line(&format!(
+                    "{} write_error={}",
+                    reply.line,
+                    server::errno_name(e)
+                )),
+            }
+        }
+        if let Some(line) = out.noreply_line {
+            log.line(&line);
+        }
+    }
+}
