@@ -18,11 +18,10 @@ use crate::abi;
 use crate::proto::{
     self,
     init::Negotiated,
-    stats,
     options::MountOptions,
     reply::{Header, ReplyKind},
     request::Creds,
-    ProtoError,
+    stats, ProtoError,
 };
 use crate::vfs::{
     self,
@@ -224,9 +223,8 @@ impl Stats {
             b.fetch_add(len as u64, Ordering::Relaxed);
         }
         if opcode == abi::fuse_opcode_FUSE_WRITE {
-            let payload = len.saturating_sub(
-                proto::request::IN_HEADER + size_of::<abi::fuse_write_in>(),
-            );
+            let payload =
+                len.saturating_sub(proto::request::IN_HEADER + size_of::<abi::fuse_write_in>());
             if let Some(h) = self.write_hist.get(stats::bucket(payload)) {
                 h.fetch_add(1, Ordering::Relaxed);
             }
@@ -237,7 +235,10 @@ impl Stats {
     pub(crate) fn render(&self, extra: &[(&str, u64)], out: &mut [u8]) -> usize {
         let count = self.count.each_ref().map(|a| a.load(Ordering::Relaxed));
         let bytes = self.bytes.each_ref().map(|a| a.load(Ordering::Relaxed));
-        let write_hist = self.write_hist.each_ref().map(|a| a.load(Ordering::Relaxed));
+        let write_hist = self
+            .write_hist
+            .each_ref()
+            .map(|a| a.load(Ordering::Relaxed));
         let snap = stats::Snapshot {
             count: &count,
             bytes: &bytes,
@@ -498,7 +499,9 @@ impl Connection {
         }
         // SAFETY: `bdi` is non-null only while the superblock is alive, and
         // we hold the lock that `abort` clears it under.
-        let n = unsafe { crate::bindings::fusewb_wb_stat_sum(g.bdi.0, crate::bindings::WB_RECLAIMABLE) };
+        let n = unsafe {
+            crate::bindings::fusewb_wb_stat_sum(g.bdi.0, crate::bindings::WB_RECLAIMABLE)
+        };
         u64::try_from(n).unwrap_or(0)
     }
 

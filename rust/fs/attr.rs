@@ -79,7 +79,13 @@ pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
     };
     let version = conn.attr_version();
     let out = send(inode, &sa)?;
-    finode::change_attributes(inode, &out.attr, out.attr_valid, out.attr_valid_nsec, version);
+    finode::change_attributes(
+        inode,
+        &out.attr,
+        out.attr_valid,
+        out.attr_valid_nsec,
+        version,
+    );
     if wb {
         if let SetTime::At(s, n) = sa.mtime {
             inode.set_mtime((s, n));
@@ -112,7 +118,13 @@ pub(crate) fn write_inode(inode: &Inode, sync: bool) -> Result {
     if sync {
         let version = conn.attr_version();
         let out = send(inode, &sa)?;
-        finode::change_attributes(inode, &out.attr, out.attr_valid, out.attr_valid_nsec, version);
+        finode::change_attributes(
+            inode,
+            &out.attr,
+            out.attr_valid,
+            out.attr_valid_nsec,
+            version,
+        );
         Ok(())
     } else {
         let arg = pw::setattr_in(&sa, conn.params().minor);

@@ -328,7 +328,8 @@ fn new_entry(
     version: u64,
 ) -> Result<ARef<Inode>> {
     let conn = dir.sb().conn();
-    if e.nodeid == 0 || e.attr.mode & crate::proto::attr::S_IFMT != mode & crate::proto::attr::S_IFMT
+    if e.nodeid == 0
+        || e.attr.mode & crate::proto::attr::S_IFMT != mode & crate::proto::attr::S_IFMT
     {
         if e.nodeid != 0 {
             conn.forget(e.nodeid, 1);

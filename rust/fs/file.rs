@@ -212,7 +212,12 @@ pub(crate) fn max_read(conn: &Connection) -> usize {
 }
 
 /// Sends READ of `len` bytes at `pos` on the open file `file`.
-pub(crate) fn read_range(inode: &Inode, file: Option<&File>, pos: i64, len: usize) -> Result<Payload> {
+pub(crate) fn read_range(
+    inode: &Inode,
+    file: Option<&File>,
+    pos: i64,
+    len: usize,
+) -> Result<Payload> {
     inode.fuse().check()?;
     let ff = file.and_then(|f| f.fuse()).ok_or(EIO)?;
     let conn = inode.sb().conn();
@@ -452,7 +457,11 @@ pub(crate) fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result
         inode.write_and_wait_range(offset, i64::MAX)?;
     }
     let wb = writeback::is_wb(inode);
-    let _drain = if wb { Some(writeback::drain(inode)?) } else { None };
+    let _drain = if wb {
+        Some(writeback::drain(inode)?)
+    } else {
+        None
+    };
     let arg = abi::fuse_fallocate_in {
         fh: ff.fh,
         // CAST: the VFS checked offset and len are non-negative.
@@ -533,7 +542,11 @@ pub(crate) fn copy_file_range(
         &[pod::bytes_of(&arg)],
         ReplyKind::Write { max: len as u64 },
     ) {
-        Ok(reply) => pod::read_exact::<abi::fuse_write_out>(&reply).ok_or(EIO)?.size as usize,
+        Ok(reply) => {
+            pod::read_exact::<abi::fuse_write_out>(&reply)
+                .ok_or(EIO)?
+                .size as usize
+        }
         Err(e) if e == vfs::enosys() => return Ok(None),
         Err(e) => return Err(e),
     };

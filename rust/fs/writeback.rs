@@ -391,7 +391,9 @@ fn finish(conn: &Connection, inode: &Inode, id: u64, len: usize, result: Result)
         inode.set_mapping_error(e);
     }
     if len > 0 {
-        conn.stats().wb_bytes.fetch_sub(len as u64, Ordering::AcqRel);
+        conn.stats()
+            .wb_bytes
+            .fetch_sub(len as u64, Ordering::AcqRel);
         conn.stats().wb_requests.fetch_sub(1, Ordering::AcqRel);
     }
     conn.wb_wait().wake_up_all();
@@ -566,15 +568,18 @@ pub(crate) fn writepages(inode: &Inode, ctl: &mut WritebackCtl<'_>) -> Result {
     let _active = Active(inode);
     let conn = inode.sb().conn();
     let params = conn.params();
-    let cap = pw::writeback_pages(params.max_write, params.max_pages, vfs::PAGE_SIZE)
-        * vfs::PAGE_SIZE;
+    let cap =
+        pw::writeback_pages(params.max_write, params.max_pages, vfs::PAGE_SIZE) * vfs::PAGE_SIZE;
     let me: ARef<Inode> = inode.into();
     let mut batch: Option<Batch> = None;
     let mut last = Ok(());
     while let Some(mut folio) = ctl.next(last) {
         last = Ok(());
         let index = folio.index();
-        if batch.as_ref().is_some_and(|b| !b.can_take(index, folio.size())) {
+        if batch
+            .as_ref()
+            .is_some_and(|b| !b.can_take(index, folio.size()))
+        {
             if let Some(b) = batch.take() {
                 send(&conn, &me, b);
             }
@@ -650,7 +655,13 @@ pub(crate) fn launder_folio(inode: &Inode, folio: &mut LockedFolio) -> Result {
     send(&conn, &me, b);
     conn.wb_wait()
         .wait_until(WaitMode::Killable, || {
-            !inode.fuse().wb.lock().inflight.iter().any(|(k, _)| *k == id)
+            !inode
+                .fuse()
+                .wb
+                .lock()
+                .inflight
+                .iter()
+                .any(|(k, _)| *k == id)
         })
         .map_err(|_| EINTR)
 }

@@ -175,7 +175,10 @@ mod tests {
         let n = negotiate(pod::bytes_of(&o), offered_flags(false), 0, 256).unwrap();
         assert!(!n.has(u64::from(abi::FUSE_WRITEBACK_CACHE)), "flag alone");
         let n = negotiate(pod::bytes_of(&o), offered_flags(true), 0, 256).unwrap();
-        assert!(n.has(u64::from(abi::FUSE_WRITEBACK_CACHE)), "flag and option");
+        assert!(
+            n.has(u64::from(abi::FUSE_WRITEBACK_CACHE)),
+            "flag and option"
+        );
         let o = out(|o| o.flags &= !abi::FUSE_WRITEBACK_CACHE);
         let n = negotiate(pod::bytes_of(&o), offered_flags(true), 0, 256).unwrap();
         assert!(!n.has(u64::from(abi::FUSE_WRITEBACK_CACHE)), "option alone");

@@ -355,7 +355,10 @@ mod tests {
             validate(ReplyKind::Entry, pod::bytes_of(&e)),
             Err(ProtoError::BadAttr)
         );
-        let w = abi::fuse_write_out { size: 5, padding: 0 };
+        let w = abi::fuse_write_out {
+            size: 5,
+            padding: 0,
+        };
         assert!(validate(ReplyKind::Write { max: 5 }, pod::bytes_of(&w)).is_ok());
         assert_eq!(
             validate(ReplyKind::Write { max: 4 }, pod::bytes_of(&w)),

@@ -275,7 +275,10 @@ mod tests {
                 | abi::FATTR_CTIME
                 | abi::FATTR_FH
         );
-        assert_eq!((a.mode, a.mtime as i64, a.mtimensec, a.fh), (0o640, -5, 7, 3));
+        assert_eq!(
+            (a.mode, a.mtime as i64, a.mtimensec, a.fh),
+            (0o640, -5, 7, 3)
+        );
         assert_eq!((a.ctime, a.ctimensec), (9, 1));
         let old = setattr_in(&sa, 22);
         assert_eq!(old.valid & abi::FATTR_CTIME, 0);

@@ -51,7 +51,10 @@ impl LockedFolio {
             return Err(kernel::error::code::ENOMEM);
         }
         // INVARIANT: `__filemap_get_folio` returned a locked, referenced folio.
-        Ok(Self { ptr: f, owned: true })
+        Ok(Self {
+            ptr: f,
+            owned: true,
+        })
     }
 
     /// Takes over the locked, referenced folio of a page fault.

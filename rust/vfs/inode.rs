@@ -846,9 +846,10 @@ unsafe extern "C" fn atomic_open_callback(
     if flags & bindings::O_CREAT == 0 || positive {
         // SAFETY: `finish_no_open` takes the alias reference (or NULL).
         return unsafe {
-            bindings::finish_no_open(file, alias.map_or(core::ptr::null_mut(), |a| {
-                ARef::into_raw(a).cast().as_ptr()
-            }))
+            bindings::finish_no_open(
+                file,
+                alias.map_or(core::ptr::null_mut(), |a| ARef::into_raw(a).cast().as_ptr()),
+            )
         };
     }
     // SAFETY: Valid per the VFS contract.

@@ -222,7 +222,10 @@ unsafe extern "C" fn stats_show(
         ("dirty_pages", conn.dirty_pages()),
         ("background_active", u64::from(active)),
         ("background_queued", u64::from(queued)),
-        ("writeback_cache", u64::from(crate::fs::writeback::is_wb_conn(conn))),
+        (
+            "writeback_cache",
+            u64::from(crate::fs::writeback::is_wb_conn(conn)),
+        ),
     ];
     // SAFETY: sysfs show buffers are one page, ours to fill.
     let out = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), super::PAGE_SIZE) };
