@@ -94,6 +94,7 @@ void fusewb_folio_start_writeback(struct folio *folio);
 struct folio *fusewb_page_folio(struct page *page);
 void fusewb_folio_lock(struct folio *folio);
 long fusewb_splice_copy_file_range(struct file *in, loff_t pos_in, struct file *out, loff_t pos_out, size_t len);
+unsigned long fusewb_totalram_pages(void);
 gfp_t fusewb_mapping_gfp_mask(struct address_space *mapping);
 s64 fusewb_wb_stat_sum(struct backing_dev_info *bdi, int item);
 int fusewb_filemap_write_and_wait(struct address_space *mapping);

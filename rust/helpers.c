@@ -78,6 +78,7 @@ struct folio *fusewb_page_folio(struct page *page) { return page_folio(page); }
 void fusewb_folio_lock(struct folio *folio) { folio_lock(folio); }
 long fusewb_splice_copy_file_range(struct file *in, loff_t pos_in, struct file *out, loff_t pos_out, size_t len)
 { return splice_copy_file_range(in, pos_in, out, pos_out, len); }
+unsigned long fusewb_totalram_pages(void) { return totalram_pages(); }
 gfp_t fusewb_mapping_gfp_mask(struct address_space *mapping) { return mapping_gfp_mask(mapping); }
 s64 fusewb_wb_stat_sum(struct backing_dev_info *bdi, int item) { return wb_stat_sum(&bdi->wb, item); }
 int fusewb_filemap_write_and_wait(struct address_space *mapping) { return filemap_write_and_wait(mapping); }
@@ -88,7 +89,7 @@ module_param_named(max_pages_limit, fusewb_max_pages_limit, uint, 0644);
 MODULE_PARM_DESC(max_pages_limit, "Largest request in pages (default 2048 = 8 MiB; mainline: 256)");
 unsigned int fusewb_max_inflight_mb = 64;
 module_param_named(max_inflight_mb, fusewb_max_inflight_mb, uint, 0644);
-MODULE_PARM_DESC(max_inflight_mb, "Writeback data in flight to one server, in MiB (default 64)");
+MODULE_PARM_DESC(max_inflight_mb, "Writeback data in flight to one server, in MiB (default 64, at most 1/32 of RAM)");
 unsigned int fusewb_max_dirty_ratio = 20;
 module_param_named(max_dirty_ratio, fusewb_max_dirty_ratio, uint, 0644);
 MODULE_PARM_DESC(max_dirty_ratio, "Share of the dirty threshold one mount may use, in percent, strictly (default 20; mainline: 1)");

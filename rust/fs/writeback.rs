@@ -294,9 +294,13 @@ pub(crate) fn page_mkwrite(inode: &Inode, folio: &LockedFolio) -> Result {
 
 // --- writepages -----------------------------------------------------------
 
-/// Largest writeback data in flight per connection, in bytes.
+/// Largest writeback data in flight per connection, in bytes: the
+/// `max_inflight_mb` parameter, but at most 1/32 of RAM (the copies are not
+/// page cache: the dirty limits do not see them), and at least 1 MiB.
 fn max_inflight() -> u64 {
-    u64::from(vfs::max_inflight_mb_param().clamp(1, 4096)) << 20
+    let param = u64::from(vfs::max_inflight_mb_param().clamp(1, 4096)) << 20;
+    let ram = vfs::totalram_pages().saturating_mul(vfs::PAGE_SIZE as u64) / 32;
+    param.min(ram).max(1 << 20)
 }
 
 fn has_room(conn: &Connection) -> bool {

@@ -100,6 +100,12 @@ pub(crate) fn max_inflight_mb_param() -> u32 {
     unsafe { core::ptr::read_volatile(core::ptr::addr_of!(bindings::fusewb_max_inflight_mb)) }
 }
 
+/// Pages of RAM.
+pub(crate) fn totalram_pages() -> u64 {
+    // SAFETY: Reading a counter; no preconditions.
+    unsafe { bindings::fusewb_totalram_pages() as u64 }
+}
+
 /// The `max_dirty_ratio` module parameter (unclamped).
 pub(crate) fn max_dirty_ratio_param() -> u32 {
     // SAFETY: As in `max_pages_limit_param`.
