@@ -401,6 +401,17 @@ impl Connection {
         r
     }
 
+    /// Sends a request whose only reply is success, for an operation the
+    /// server may leave out: ENOSYS counts as success (and is remembered,
+    /// so callers skip the opcode from then on).
+    pub(crate) fn request_optional(&self, opcode: u32, nodeid: u64, args: &[&[u8]]) -> Result {
+        match self.request(opcode, nodeid, args, ReplyKind::Empty) {
+            Ok(_) => Ok(()),
+            Err(e) if e == vfs::enosys() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sends a request nobody waits for (its reply is validated and dropped).
     pub(crate) fn request_background(
         &self,

@@ -201,16 +201,11 @@ fn access(inode: &Inode, mask: i32) -> Result {
         mask: (mask & (MAY_READ | MAY_WRITE | MAY_EXEC)) as u32,
         padding: 0,
     };
-    match conn.request(
+    conn.request_optional(
         abi::fuse_opcode_FUSE_ACCESS,
         inode.fuse().nodeid(),
         &[pod::bytes_of(&arg)],
-        ReplyKind::Empty,
-    ) {
-        Ok(_) => Ok(()),
-        Err(e) if e == vfs::enosys() => Ok(()),
-        Err(e) => Err(e),
-    }
+    )
 }
 
 /// `inode_operations.permission`, as mainline's `fuse_permission`.

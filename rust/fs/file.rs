@@ -333,16 +333,12 @@ pub(crate) fn flush(file: &File, lock_owner: u64) -> Result {
         padding: 0,
         lock_owner,
     };
-    match conn.request(
+    let flushed = conn.request_optional(
         abi::fuse_opcode_FUSE_FLUSH,
         inode.fuse().nodeid(),
         &[pod::bytes_of(&arg)],
-        ReplyKind::Empty,
-    ) {
-        Ok(_) => res,
-        Err(e) if e == vfs::enosys() => res,
-        Err(e) => res.and(Err(e)),
-    }
+    );
+    res.and(flushed)
 }
 
 /// `file_operations.fsync`: write back and wait (page cache and WRITEs in
@@ -368,16 +364,11 @@ pub(crate) fn fsync(file: &File, start: i64, end: i64, datasync: bool) -> Result
         fsync_flags: u32::from(datasync),
         padding: 0,
     };
-    match conn.request(
+    conn.request_optional(
         abi::fuse_opcode_FUSE_FSYNC,
         inode.fuse().nodeid(),
         &[pod::bytes_of(&arg)],
-        ReplyKind::Empty,
-    ) {
-        Ok(_) => Ok(()),
-        Err(e) if e == vfs::enosys() => Ok(()),
-        Err(e) => Err(e),
-    }
+    )
 }
 
 /// `file_operations.mmap`, before the generic part: shared maps of a
