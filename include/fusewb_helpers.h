@@ -103,5 +103,6 @@ int fusewb_filemap_write_and_wait(struct address_space *mapping);
 extern unsigned int fusewb_max_pages_limit;
 extern unsigned int fusewb_max_inflight_mb;
 extern unsigned int fusewb_max_dirty_ratio;
+extern unsigned int fusewb_write_behind;
 
 #endif /* FUSEWB_HELPERS_H */

@@ -58,14 +58,19 @@ enum End {
     Callback,
 }
 
+/// Data sent after a request's arguments, in pieces (a WRITE's data: no
+/// large contiguous buffer, nothing reallocated while it is built).
+pub(crate) type Data = KVec<KVVec<u8>>;
+
 /// What runs when a background request with a callback ends: with the
-/// request's arguments (the message after `fuse_in_header`) and its result.
+/// request's arguments (the message after `fuse_in_header`), its data and
+/// its result.
 ///
 /// It runs in the context that ended the request: the server's write(2) on
 /// the device, or an abort. It may sleep and may send new requests.
 pub(crate) trait Completion: Send + Sync {
     /// The request ended with `result`.
-    fn complete(&self, conn: &Connection, args: &[u8], result: Result<Payload>);
+    fn complete(&self, conn: &Connection, args: &[u8], data: &[KVVec<u8>], result: Result<Payload>);
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -89,6 +94,8 @@ pub(crate) struct Request {
     unique: u64,
     opcode: u32,
     msg: KVVec<u8>,
+    /// Sent after `msg`; counted in the header's length.
+    data: Data,
     kind: ReplyKind,
     end: End,
     /// Counted in `active_background` while queued or sent.
@@ -345,7 +352,7 @@ impl Connection {
         for a in args {
             msg.extend_from_slice(a, GFP_KERNEL)?;
         }
-        self.make_request(opcode, nodeid, msg, kind, end, creds, callback)
+        self.make_request(opcode, nodeid, msg, KVec::new(), kind, end, creds, callback)
     }
 
     /// Wraps `msg` (room for the header, then the arguments) as a request.
@@ -355,13 +362,18 @@ impl Connection {
         opcode: u32,
         nodeid: u64,
         mut msg: KVVec<u8>,
+        data: Data,
         kind: ReplyKind,
         end: End,
         creds: Creds,
         callback: Option<Arc<dyn Completion>>,
     ) -> Result<Arc<Request>> {
         let unique = self.unique();
-        proto::request::encode_header(&mut msg, opcode, unique, nodeid, creds)
+        let data_len = data
+            .iter()
+            .try_fold(0usize, |n, c| n.checked_add(c.len()))
+            .ok_or(EINVAL)?;
+        proto::request::encode_header(&mut msg, data_len, opcode, unique, nodeid, creds)
             .map_err(|_| EINVAL)?;
         let background = end == End::Discard || end == End::Callback;
         Arc::pin_init(
@@ -369,6 +381,7 @@ impl Connection {
                 unique,
                 opcode,
                 msg,
+                data,
                 kind,
                 end,
                 background,
@@ -425,12 +438,13 @@ impl Connection {
     }
 
     /// Sends a background WRITE (writeback) whose message `msg` was built
-    /// by the caller: room for `fuse_in_header`, then `fuse_write_in` and
-    /// the data. No credentials, as [`Connection::request_async`].
+    /// by the caller: room for `fuse_in_header`, then `fuse_write_in`; the
+    /// data follows in `data`. No credentials, as [`Connection::request_async`].
     pub(crate) fn queue_write(
         &self,
         nodeid: u64,
         msg: KVVec<u8>,
+        data: Data,
         kind: ReplyKind,
         done: Arc<dyn Completion>,
     ) -> Result {
@@ -438,6 +452,7 @@ impl Connection {
             abi::fuse_opcode_FUSE_WRITE,
             nodeid,
             msg,
+            data,
             kind,
             End::Callback,
             Creds::default(),
@@ -653,7 +668,7 @@ impl Connection {
                 }
                 if let Some(cb) = &req.callback {
                     let args = req.msg.get(proto::request::IN_HEADER..).unwrap_or(&[]);
-                    cb.complete(self, args, result);
+                    cb.complete(self, args, &req.data, result);
                 }
             }
             End::Init => {
@@ -947,16 +962,24 @@ impl Connection {
                         .wait_until(WaitMode::Interruptible, || self.has_work_or_aborted())?;
                 }
                 Some(Item::Request(req)) => {
-                    if req.msg.len() > cap {
+                    // Cannot overflow: checked in `make_request`.
+                    let len = req
+                        .data
+                        .iter()
+                        .fold(req.msg.len(), |n, c| n.saturating_add(c.len()));
+                    if len > cap {
                         self.fail_sent(&req);
                         continue;
                     }
-                    if let Err(e) = dst.write_all(&req.msg) {
+                    let sent = dst
+                        .write_all(&req.msg)
+                        .and_then(|()| req.data.iter().try_for_each(|c| dst.write_all(c)));
+                    if let Err(e) = sent {
                         self.fail_sent(&req);
                         return Err(e);
                     }
-                    self.stats.count(req.opcode, req.msg.len());
-                    return Ok(req.msg.len());
+                    self.stats.count(req.opcode, len);
+                    return Ok(len);
                 }
                 Some(Item::Interrupt(req)) => {
                     // A request that ended meanwhile needs no INTERRUPT.

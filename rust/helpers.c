@@ -93,3 +93,6 @@ MODULE_PARM_DESC(max_inflight_mb, "Writeback data in flight to one server, in Mi
 unsigned int fusewb_max_dirty_ratio = 20;
 module_param_named(max_dirty_ratio, fusewb_max_dirty_ratio, uint, 0644);
 MODULE_PARM_DESC(max_dirty_ratio, "Share of the dirty threshold one mount may use, in percent, strictly (default 20; mainline: 1)");
+unsigned int fusewb_write_behind = 1;
+module_param_named(write_behind, fusewb_write_behind, uint, 0644);
+MODULE_PARM_DESC(write_behind, "Send each full WRITE of a sequential write at once, without waiting for the flusher (default 1; 0: off)");

@@ -427,7 +427,7 @@ pub(crate) fn create_open(
     let inode = match new_entry(dir, dentry, &e, mode, version) {
         Ok(i) => i,
         Err(err) => {
-            super::file::release_handle(&conn, e.nodeid, &ff);
+            super::file::release_handle(&conn, e.nodeid, ff.fh, ff.flags);
             return Err(err);
         }
     };

@@ -29,6 +29,11 @@ pub(crate) struct FuseFile {
 }
 
 impl FuseFile {
+    /// The server does not implement OPEN: no RELEASE either.
+    pub(crate) fn no_release(&self) -> bool {
+        self.no_release
+    }
+
     /// The state of a file the server opened with handle `fh`.
     pub(crate) fn opened(fh: u64, open_flags: u32, flags: u32) -> Self {
         Self {
@@ -40,11 +45,12 @@ impl FuseFile {
     }
 }
 
-/// Sends RELEASE of a handle that no open file will own.
-pub(crate) fn release_handle(conn: &Connection, nodeid: u64, ff: &FuseFile) {
+/// Sends RELEASE of a handle `fh` of a regular file opened with `flags`
+/// that no open file owns any more.
+pub(crate) fn release_handle(conn: &Connection, nodeid: u64, fh: u64, flags: u32) {
     let arg = abi::fuse_release_in {
-        fh: ff.fh,
-        flags: ff.flags,
+        fh,
+        flags,
         release_flags: 0,
         lock_owner: 0,
     };
@@ -158,8 +164,9 @@ pub(crate) fn register(inode: &Inode, file: &File, ff: KBox<FuseFile>) -> Result
 /// `file_operations.release`: RELEASE or RELEASEDIR, in the background,
 /// after the WRITEs that use the file's handle.
 pub(crate) fn release(inode: &Inode, ff: KBox<FuseFile>) {
-    if inode.kind() == Kind::Reg {
-        writeback::remove_writer(inode, &ff);
+    if inode.kind() == Kind::Reg && writeback::remove_writer(inode, &ff) {
+        // Sent when the WRITEs that use the handle end.
+        return;
     }
     if ff.no_release {
         return;

@@ -27,6 +27,7 @@ pub(crate) fn write_iter(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>) -> Result
     let ff = file.fuse().ok_or(EIO)?;
     let direct = iocb.is_direct() || ff.open_flags & abi::FOPEN_DIRECT_IO != 0;
     let wb = writeback::is_wb(inode);
+    let mut start = 0;
     let written = {
         let _lock = inode.lock();
         let count = iocb.write_checks(from)?;
@@ -36,11 +37,15 @@ pub(crate) fn write_iter(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>) -> Result
         file.remove_privs()?;
         if wb && !direct {
             file.update_time()?;
+            start = iocb.pos();
             iocb.perform_write(from)?
         } else {
             direct_write(iocb, from, count)?
         }
     };
+    if wb && !direct && written > 0 {
+        writeback::write_behind(inode, start, iocb.pos());
+    }
     iocb.write_sync(written)
 }
 

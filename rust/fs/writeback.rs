@@ -25,7 +25,7 @@
 
 use super::file::{self as ffile, FuseFile};
 use crate::abi;
-use crate::conn::{Completion, Connection, Payload};
+use crate::conn::{Completion, Connection, Data, Payload};
 use crate::proto::{pod, reply::ReplyKind, request::IN_HEADER, write as pw};
 use crate::vfs::{
     self,
@@ -43,8 +43,10 @@ use kernel::types::ARef;
 
 const WRITE_IN: usize = size_of::<abi::fuse_write_in>();
 
-/// Room a new WRITE batch starts with.
-const INITIAL_BATCH: usize = 64 * 1024;
+/// Size of the pieces a WRITE's data is copied into: small enough for
+/// kmalloc (order 3) and never reallocated, large enough that a batch of
+/// 8 MiB has only 256 of them.
+const CHUNK: usize = 32 * 1024;
 
 /// One WRITE in flight: the page indices it covers and the handle it uses.
 #[derive(Clone, Copy)]
@@ -72,6 +74,12 @@ pub(crate) struct WbInode {
     nowrite: u32,
     /// `writepages` calls building WRITEs right now.
     active: u32,
+    /// The sequential write stream, for write-behind.
+    behind: pw::Behind,
+    /// RELEASEs of closed files waiting for the WRITEs that use their
+    /// handle: sequence -> (handle, open flags).
+    releases: RBTree<u64, (u64, u32)>,
+    next_release: u64,
 }
 
 impl WbInode {
@@ -84,6 +92,9 @@ impl WbInode {
             next_writer: 0,
             nowrite: 0,
             active: 0,
+            behind: pw::Behind::default(),
+            releases: RBTree::new(),
+            next_release: 0,
         }
     }
 
@@ -129,28 +140,70 @@ fn first_writer(g: &WbInode) -> Option<u64> {
     g.writers.values().next().map(|w| w.1)
 }
 
-/// A writable file is closing: flush what it may have dirtied, stop using
-/// its handle and wait for the WRITEs that use it (RELEASE must follow them).
-pub(crate) fn remove_writer(inode: &Inode, ff: &FuseFile) {
+/// A writable file is closing: flush what it may have dirtied and stop
+/// using its handle. Returns `true` when WRITEs that use the handle are
+/// still in flight: then its RELEASE is sent when the last of them ends
+/// (the server must not see RELEASE before them), not by the caller.
+pub(crate) fn remove_writer(inode: &Inode, ff: &FuseFile) -> bool {
     let id = core::ptr::from_ref(ff) as usize;
     let find = |g: &WbInode| g.writers.iter().find(|(_, w)| w.0 == id).map(|(k, _)| *k);
     if find(&inode.fuse().wb.lock()).is_none() {
-        return;
+        return false;
     }
     let _ = inode.write_inode_now(true);
-    let node = {
+    let slot = RBTreeNodeReservation::new(GFP_KERNEL);
+    let fh = ff.fh;
+    let (node, deferred) = {
         let mut g = inode.fuse().wb.lock();
-        match find(&g) {
+        let node = match find(&g) {
             Some(k) => g.writers.remove_node(&k),
             None => None,
-        }
+        };
+        let busy = g.inflight.values().any(|s| s.fh == fh);
+        let deferred = match slot {
+            Ok(slot) if busy && !ff.no_release() => {
+                let seq = g.next_release;
+                g.next_release += 1;
+                g.releases.insert(slot.into_node(seq, (fh, ff.flags)));
+                true
+            }
+            _ => false,
+        };
+        (node, deferred)
     };
     drop(node);
-    let conn = inode.sb().conn();
-    let fh = ff.fh;
-    let _ = conn.wb_wait().wait_until(WaitMode::Killable, || {
-        !inode.fuse().wb.lock().inflight.values().any(|s| s.fh == fh)
-    });
+    if !deferred {
+        // No room to defer it (or nothing in flight): wait here instead.
+        let _ = inode
+            .sb()
+            .conn()
+            .wb_wait()
+            .wait_until(WaitMode::Killable, || {
+                !inode.fuse().wb.lock().inflight.values().any(|s| s.fh == fh)
+            });
+    }
+    deferred
+}
+
+/// Sends the deferred RELEASEs whose handle no WRITE in flight uses.
+fn send_releases(conn: &Connection, inode: &Inode) {
+    loop {
+        let node = {
+            let mut g = inode.fuse().wb.lock();
+            let ready = g
+                .releases
+                .iter()
+                .find(|(_, r)| !g.inflight.values().any(|s| s.fh == r.0))
+                .map(|(k, _)| *k);
+            match ready {
+                Some(k) => g.releases.remove_node(&k),
+                None => None,
+            }
+        };
+        let Some(node) = node else { return };
+        let (_, (fh, flags)) = node.to_key_value();
+        ffile::release_handle(conn, inode.fuse().nodeid(), fh, flags);
+    }
 }
 
 // --- Waiting for WRITEs in flight ---------------------------------------
@@ -202,6 +255,40 @@ pub(crate) fn flush_range(inode: &Inode, pos: i64, len: usize) -> Result {
     let end = pos.saturating_add(len as i64 - 1);
     inode.write_and_wait_range(pos, end)?;
     wait_bytes(inode, pos, len)
+}
+
+/// Write-behind, after a buffered write of `start..end`: once a sequential
+/// stream has a full WRITE's worth of whole pages behind it, hand them to
+/// writeback now instead of when the flusher comes. A large copy then
+/// streams full-size WRITEs to the server while the writer goes on, and its
+/// dirty pages do not pile up to the dirty limit first. Best effort: the
+/// writeback bound and errors are handled by `writepages`.
+pub(crate) fn write_behind(inode: &Inode, start: i64, end: i64) {
+    if !vfs::write_behind_param() {
+        return;
+    }
+    let (Ok(start), Ok(end)) = (u64::try_from(start), u64::try_from(end)) else {
+        return;
+    };
+    let params = inode.sb().conn().params();
+    let batch =
+        pw::writeback_pages(params.max_write, params.max_pages, vfs::PAGE_SIZE) * vfs::PAGE_SIZE;
+    let range = {
+        let mut g = inode.fuse().wb.lock();
+        pw::write_behind(
+            &mut g.behind,
+            start,
+            end,
+            batch as u64,
+            vfs::PAGE_SIZE as u64,
+        )
+    };
+    if let Some((from, to)) = range {
+        if let (Ok(from), Ok(last)) = (i64::try_from(from), i64::try_from(to - 1)) {
+            // Errors reach the mapping; fsync and close report them.
+            let _ = inode.fdatawrite_range(from, last);
+        }
+    }
 }
 
 /// While alive, no new writeback starts on the inode and none is in flight.
@@ -309,7 +396,11 @@ fn has_room(conn: &Connection) -> bool {
 
 /// A WRITE being built from consecutive folios.
 struct Batch {
+    /// Room for `fuse_in_header` and `fuse_write_in`.
     msg: KVVec<u8>,
+    data: Data,
+    /// Bytes in `data`.
+    len: usize,
     id: u64,
     pos: i64,
     fh: u64,
@@ -322,10 +413,10 @@ struct Batch {
 impl Batch {
     /// Starts a WRITE at the folio `index`, recording its (empty) span.
     fn new(inode: &Inode, index: u64, cap: usize) -> Result<Self> {
-        // Grown as folios arrive: most batches are far below `cap`.
-        let mut msg =
-            KVVec::with_capacity(IN_HEADER + WRITE_IN + cap.min(INITIAL_BATCH), GFP_KERNEL)?;
+        let mut msg = KVVec::with_capacity(IN_HEADER + WRITE_IN, GFP_KERNEL)?;
         msg.extend_with(IN_HEADER + WRITE_IN, 0, GFP_KERNEL)?;
+        // A pointer per chunk of a full batch: never reallocated.
+        let data = KVec::with_capacity(cap.div_ceil(CHUNK).max(1), GFP_KERNEL)?;
         let slot = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let (id, fh) = {
             let mut g = inode.fuse().wb.lock();
@@ -350,6 +441,8 @@ impl Batch {
         let pos = i64::try_from(index.saturating_mul(vfs::PAGE_SIZE as u64)).map_err(|_| EINVAL)?;
         Ok(Self {
             msg,
+            data,
+            len: 0,
             id,
             pos,
             fh,
@@ -359,21 +452,24 @@ impl Batch {
         })
     }
 
-    fn data_len(&self) -> usize {
-        self.msg.len() - IN_HEADER - WRITE_IN
-    }
-
     fn can_take(&self, index: u64, size: usize) -> bool {
-        !self.closed && index == self.next_index && self.data_len() + size <= self.cap
+        !self.closed && index == self.next_index && self.len + size <= self.cap
     }
 
     /// Copies the first `n` bytes of `folio` and extends the span over it.
     fn add(&mut self, inode: &Inode, folio: &LockedFolio, n: usize) -> Result {
-        let at = self.msg.len();
-        self.msg.extend_with(n, 0, GFP_KERNEL)?;
-        if let Some(dst) = self.msg.get_mut(at..) {
-            folio.copy_out(0, dst);
+        let room = self.data.last().map_or(0, |c| c.capacity() - c.len());
+        if room < n {
+            let want = CHUNK.min(self.cap.saturating_sub(self.len)).max(n);
+            self.data
+                .push(KVVec::with_capacity(want, GFP_KERNEL)?, GFP_KERNEL)?;
         }
+        let Some(chunk) = self.data.last_mut() else {
+            return Err(ENOMEM);
+        };
+        let before = chunk.len();
+        folio.append_to(n, chunk)?;
+        self.len += chunk.len() - before;
         let pages = folio.size().div_ceil(vfs::PAGE_SIZE) as u64;
         let last = folio.index() + pages - 1;
         if let Some(s) = inode.fuse().wb.lock().inflight.get_mut(&self.id) {
@@ -389,8 +485,17 @@ impl Batch {
 
 /// Ends a span: records the error, updates the counters, wakes waiters.
 fn finish(conn: &Connection, inode: &Inode, id: u64, len: usize, result: Result) {
-    let node = inode.fuse().wb.lock().inflight.remove_node(&id);
+    let (node, releases) = {
+        let mut g = inode.fuse().wb.lock();
+        (
+            g.inflight.remove_node(&id),
+            g.releases.iter().next().is_some(),
+        )
+    };
     drop(node);
+    if releases {
+        send_releases(conn, inode);
+    }
     if let Err(e) = result {
         inode.set_mapping_error(e);
     }
@@ -412,7 +517,13 @@ struct WbWrite {
 }
 
 impl Completion for WbWrite {
-    fn complete(&self, conn: &Connection, args: &[u8], result: Result<Payload>) {
+    fn complete(
+        &self,
+        conn: &Connection,
+        args: &[u8],
+        data: &[KVVec<u8>],
+        result: Result<Payload>,
+    ) {
         let res = match result {
             Err(e) => Err(e),
             Ok(p) => match pod::read_exact::<abi::fuse_write_out>(&p) {
@@ -427,7 +538,7 @@ impl Completion for WbWrite {
                         conn.stats()
                             .wb_bytes
                             .fetch_sub(written as u64, Ordering::AcqRel);
-                        match resend(conn, &self.inode, self.id, args, written) {
+                        match resend(conn, &self.inode, self.id, args, data, written) {
                             Ok(()) => return,
                             Err((e, left)) => {
                                 finish(conn, &self.inode, self.id, left, Err(e));
@@ -442,44 +553,74 @@ impl Completion for WbWrite {
     }
 }
 
-/// Sends what follows the first `written` data bytes of a WRITE whose
-/// arguments were `args`. On failure returns the error and the bytes left.
+/// Sends what follows the first `written` bytes of `data`, the data of a
+/// WRITE whose arguments were `args`. On failure returns the error and the
+/// bytes left.
 fn resend(
     conn: &Connection,
     inode: &ARef<Inode>,
     id: u64,
     args: &[u8],
+    data: &[KVVec<u8>],
     written: usize,
 ) -> core::result::Result<(), (Error, usize)> {
-    let data = args.get(WRITE_IN..).unwrap_or(&[]);
-    let rest = data.get(written..).unwrap_or(&[]);
-    let left = rest.len();
+    let total = data.iter().fold(0usize, |n, c| n.saturating_add(c.len()));
+    let left = total.saturating_sub(written);
     let Some(mut arg) = pod::read::<abi::fuse_write_in>(args) else {
         return Err((EIO, left));
     };
     arg.offset = arg.offset.saturating_add(written as u64);
     arg.size = left as u32;
-    send_write(conn, inode, id, arg, rest).map_err(|e| (e, left))
+    let rest = tail(data, written, left).map_err(|e| (e, left))?;
+    let mut msg =
+        KVVec::with_capacity(IN_HEADER + WRITE_IN, GFP_KERNEL).map_err(|e| (e.into(), left))?;
+    msg.extend_with(IN_HEADER, 0, GFP_KERNEL)
+        .and_then(|()| msg.extend_from_slice(pod::bytes_of(&arg), GFP_KERNEL))
+        .map_err(|e| (e.into(), left))?;
+    queue_write(conn, inode, id, msg, rest).map_err(|e| (e, left))
 }
 
-/// Queues a WRITE of `data` with `arg` for span `id` of `inode`.
-fn send_write(
+/// A copy of the `left` bytes of `data` that follow its first `skip` bytes.
+fn tail(data: &[KVVec<u8>], mut skip: usize, left: usize) -> Result<Data> {
+    let mut out = KVec::with_capacity(left.div_ceil(CHUNK).max(1), GFP_KERNEL)?;
+    let mut cur: KVVec<u8> = KVVec::new();
+    for c in data {
+        let mut piece = c.as_slice();
+        if skip >= piece.len() {
+            skip -= piece.len();
+            continue;
+        }
+        piece = piece.get(skip..).unwrap_or(&[]);
+        skip = 0;
+        while !piece.is_empty() {
+            if cur.len() == cur.capacity() {
+                if !cur.is_empty() {
+                    out.push(core::mem::replace(&mut cur, KVVec::new()), GFP_KERNEL)?;
+                }
+                cur = KVVec::with_capacity(CHUNK, GFP_KERNEL)?;
+            }
+            let n = (cur.capacity() - cur.len()).min(piece.len());
+            let (now, later) = piece.split_at(n);
+            cur.extend_from_slice(now, GFP_KERNEL)?;
+            piece = later;
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur, GFP_KERNEL)?;
+    }
+    Ok(out)
+}
+
+/// Queues a WRITE: `msg` has room for the header and holds `fuse_write_in`;
+/// its data is `data`.
+fn queue_write(
     conn: &Connection,
     inode: &ARef<Inode>,
     id: u64,
-    arg: abi::fuse_write_in,
-    data: &[u8],
+    msg: KVVec<u8>,
+    data: Data,
 ) -> Result {
-    let mut msg = KVVec::with_capacity(IN_HEADER + WRITE_IN + data.len(), GFP_KERNEL)?;
-    msg.extend_with(IN_HEADER, 0, GFP_KERNEL)?;
-    msg.extend_from_slice(pod::bytes_of(&arg), GFP_KERNEL)?;
-    msg.extend_from_slice(data, GFP_KERNEL)?;
-    queue_write(conn, inode, id, msg)
-}
-
-/// Queues a complete WRITE message (header room, `fuse_write_in`, data).
-fn queue_write(conn: &Connection, inode: &ARef<Inode>, id: u64, msg: KVVec<u8>) -> Result {
-    let len = msg.len() - IN_HEADER - WRITE_IN;
+    let len = data.iter().fold(0usize, |n, c| n.saturating_add(c.len()));
     let done = Arc::new(
         WbWrite {
             inode: inode.clone(),
@@ -491,6 +632,7 @@ fn queue_write(conn: &Connection, inode: &ARef<Inode>, id: u64, msg: KVVec<u8>) 
     conn.queue_write(
         inode.fuse().nodeid(),
         msg,
+        data,
         ReplyKind::Write { max: len as u64 },
         done,
     )
@@ -498,7 +640,7 @@ fn queue_write(conn: &Connection, inode: &ARef<Inode>, id: u64, msg: KVVec<u8>) 
 
 /// Sends a finished batch. Its span ends here on failure.
 fn send(conn: &Connection, inode: &ARef<Inode>, mut b: Batch) {
-    let len = b.data_len();
+    let len = b.len;
     if len == 0 {
         finish(conn, inode, b.id, 0, Ok(()));
         return;
@@ -521,7 +663,7 @@ fn send(conn: &Connection, inode: &ARef<Inode>, mut b: Batch) {
         .wb_bytes
         .fetch_add(len as u64, Ordering::AcqRel);
     let id = b.id;
-    if let Err(e) = queue_write(conn, inode, id, b.msg) {
+    if let Err(e) = queue_write(conn, inode, id, b.msg, b.data) {
         finish(conn, inode, id, len, Err(e));
     }
 }

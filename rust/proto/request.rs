@@ -66,16 +66,22 @@ pub(crate) fn encode(
 }
 
 /// Writes the header of a request whose arguments already follow it in
-/// `buf` (the header's room at the start is overwritten).
+/// `buf` (the header's room at the start is overwritten) and are followed
+/// by `data_len` more bytes sent from elsewhere (a WRITE's data).
 pub(crate) fn encode_header(
     buf: &mut [u8],
+    data_len: usize,
     opcode: u32,
     unique: u64,
     nodeid: u64,
     creds: Creds,
 ) -> Result<(), ProtoError> {
+    let len = buf
+        .len()
+        .checked_add(data_len)
+        .ok_or(ProtoError::TooLarge)?;
     let hdr = abi::fuse_in_header {
-        len: u32::try_from(buf.len()).map_err(|_| ProtoError::TooLarge)?,
+        len: u32::try_from(len).map_err(|_| ProtoError::TooLarge)?,
         opcode,
         unique,
         nodeid,
@@ -213,10 +219,23 @@ mod tests {
         );
         let mut pre = vec![0u8; 44];
         pre[40..].copy_from_slice(name);
-        encode_header(&mut pre, abi::fuse_opcode_FUSE_LOOKUP, 0, 1, creds).unwrap();
+        encode_header(&mut pre, 0, abi::fuse_opcode_FUSE_LOOKUP, 0, 1, creds).unwrap();
         assert_eq!(pre, buf);
         assert_eq!(
-            encode_header(&mut [0u8; 10], 1, 0, 1, creds),
+            encode_header(&mut [0u8; 10], 0, 1, 0, 1, creds),
+            Err(ProtoError::TooLarge)
+        );
+        // WRITE data sent from elsewhere counts in the header's length.
+        let mut w = vec![0u8; 40 + 40];
+        encode_header(&mut w, 4096, abi::fuse_opcode_FUSE_WRITE, 3, 2, creds).unwrap();
+        let h: abi::fuse_in_header = pod::read(&w).unwrap();
+        assert_eq!(h.len, 40 + 40 + 4096);
+        assert_eq!(
+            encode_header(&mut [0u8; 40], usize::MAX, 1, 0, 1, creds),
+            Err(ProtoError::TooLarge)
+        );
+        assert_eq!(
+            encode_header(&mut [0u8; 40], u32::MAX as usize, 1, 0, 1, creds),
             Err(ProtoError::TooLarge)
         );
         let mut short = vec![0u8; 10];

@@ -55,6 +55,45 @@ pub(crate) fn crop_to_size(offset: u64, len: usize, size: i64) -> usize {
     }
 }
 
+/// Write-behind state of an inode: where the sequential stream of buffered
+/// writes ends, and where the part not yet handed to writeback starts.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub(crate) struct Behind {
+    /// End of the last buffered write.
+    pub(crate) end: u64,
+    /// Start of the stream's bytes not yet sent (page aligned).
+    pub(crate) mark: u64,
+}
+
+/// After a buffered write of `start..end`: the page-aligned byte range
+/// `(from, to)` to write back now, when the sequential stream holds at
+/// least `batch` bytes of whole pages not yet sent. The page the stream
+/// ends in stays dirty (the next write continues it). A write that does
+/// not continue the stream starts a new one.
+pub(crate) fn write_behind(
+    b: &mut Behind,
+    start: u64,
+    end: u64,
+    batch: u64,
+    page: u64,
+) -> Option<(u64, u64)> {
+    if page == 0 || end <= start {
+        return None;
+    }
+    if start != b.end || b.mark > start {
+        b.mark = start - start % page;
+    }
+    b.end = end;
+    let upto = end - end % page;
+    if upto.saturating_sub(b.mark) >= batch.max(page) {
+        let from = b.mark;
+        b.mark = upto;
+        Some((from, upto))
+    } else {
+        None
+    }
+}
+
 /// What a successful WRITE reply means for the `sent` bytes it carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum WriteOutcome {
@@ -214,6 +253,60 @@ mod tests {
     use super::*;
 
     const P: usize = 4096;
+
+    #[test]
+    fn write_behind_streams() {
+        const M: u64 = 1 << 20;
+        let p = P as u64;
+        let mut b = Behind::default();
+        // 4 KiB writes: nothing until a whole MiB is behind the stream.
+        for i in 0..255 {
+            assert_eq!(write_behind(&mut b, i * p, (i + 1) * p, M, p), None);
+        }
+        assert_eq!(write_behind(&mut b, 255 * p, 256 * p, M, p), Some((0, M)));
+        assert_eq!(b, Behind { end: M, mark: M });
+        // Unaligned writes: the page the stream ends in is kept.
+        assert_eq!(write_behind(&mut b, M, 2 * M + 100, M, p), Some((M, 2 * M)));
+        assert_eq!(write_behind(&mut b, 2 * M + 100, 3 * M - 1, M, p), None);
+        assert_eq!(
+            write_behind(&mut b, 3 * M - 1, 3 * M + 5, M, p),
+            Some((2 * M, 3 * M))
+        );
+        // One huge write: everything behind it at once.
+        let mut b = Behind::default();
+        assert_eq!(write_behind(&mut b, 0, 64 * M, M, p), Some((0, 64 * M)));
+    }
+
+    #[test]
+    fn write_behind_restarts() {
+        const M: u64 = 1 << 20;
+        let p = P as u64;
+        let mut b = Behind::default();
+        assert_eq!(write_behind(&mut b, 0, M / 2, M, p), None);
+        // A jump: a new stream from the page of the new write.
+        assert_eq!(write_behind(&mut b, 10 * M + 7, 11 * M - 1, M, p), None);
+        assert_eq!(b.mark, 10 * M);
+        assert_eq!(
+            write_behind(&mut b, 11 * M - 1, 11 * M, M, p),
+            Some((10 * M, 11 * M))
+        );
+        // Backwards (a rewrite): also a new stream.
+        assert_eq!(write_behind(&mut b, 5 * M, 5 * M + p, M, p), None);
+        assert_eq!(b.mark, 5 * M);
+        // Empty and nonsense inputs.
+        assert_eq!(write_behind(&mut b, 9, 9, M, p), None);
+        assert_eq!(write_behind(&mut b, 0, 9, M, 0), None);
+        // A batch smaller than a page counts as one page.
+        let mut b = Behind::default();
+        assert_eq!(write_behind(&mut b, 0, p, 0, p), Some((0, p)));
+        // Offsets near u64::MAX do not overflow.
+        let top = u64::MAX - u64::MAX % p;
+        let mut b = Behind::default();
+        assert_eq!(
+            write_behind(&mut b, top - p, u64::MAX, p, p),
+            Some((top - p, top))
+        );
+    }
 
     #[test]
     fn limits() {

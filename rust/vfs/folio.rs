@@ -7,6 +7,7 @@
 use super::file::File;
 use super::inode::Inode;
 use crate::bindings;
+use kernel::alloc::{flags::GFP_KERNEL, KVVec};
 use kernel::ffi::c_int;
 
 /// A locked page-cache folio; unlocked when dropped (and released, if we
@@ -93,24 +94,33 @@ impl LockedFolio {
         unsafe { bindings::fusewb_folio_test_uptodate(self.ptr) }
     }
 
-    /// Copies `dst.len()` bytes from the folio at `offset` into `dst`.
-    pub(crate) fn copy_out(&self, offset: usize, dst: &mut [u8]) {
-        let size = self.size();
-        let n = dst.len().min(size.saturating_sub(offset));
+    /// Appends the folio's first `n` bytes (clamped to the folio) to `dst`,
+    /// without initialising the room first.
+    pub(crate) fn append_to(&self, n: usize, dst: &mut KVVec<u8>) -> kernel::error::Result {
+        let n = n.min(self.size());
+        dst.reserve(n, GFP_KERNEL)?;
+        let spare = dst.spare_capacity_mut();
         let mut done = 0;
         while done < n {
-            let at = offset + done;
-            let page_off = at % super::PAGE_SIZE;
+            let page_off = done % super::PAGE_SIZE;
             let chunk = (super::PAGE_SIZE - page_off).min(n - done);
-            // SAFETY: The folio is locked and valid; `at < size`, so the
-            // mapping covers `chunk` bytes within one page; `dst` has room.
+            let Some(to) = spare.get_mut(done..done + chunk) else {
+                break;
+            };
+            // SAFETY: The folio is locked and valid; `done < size`, so the
+            // mapping covers `chunk` bytes within one page; `to` has room
+            // for `chunk` bytes (`MaybeUninit<u8>` has `u8`'s layout).
             unsafe {
-                let src = bindings::fusewb_kmap_local_folio(self.ptr, at).cast::<u8>();
-                core::ptr::copy_nonoverlapping(src, dst.as_mut_ptr().add(done), chunk);
+                let src = bindings::fusewb_kmap_local_folio(self.ptr, done).cast::<u8>();
+                core::ptr::copy_nonoverlapping(src, to.as_mut_ptr().cast::<u8>(), chunk);
                 bindings::fusewb_kunmap_local(src.cast());
             }
             done += chunk;
         }
+        // SAFETY: The first `done` bytes of the spare capacity were written
+        // above, and `done <= n <= ` the capacity reserved.
+        unsafe { dst.set_len(dst.len() + done) };
+        Ok(())
     }
 
     /// Zeroes `len` bytes from `start` (clamped to the folio).

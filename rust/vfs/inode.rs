@@ -186,6 +186,15 @@ impl Inode {
         })
     }
 
+    /// Starts writeback of the dirty folios in the byte range `start..=end`
+    /// without waiting for it (`WB_SYNC_NONE`).
+    pub(crate) fn fdatawrite_range(&self, start: i64, end: i64) -> Result {
+        // SAFETY: Live inode and mapping; may sleep.
+        kernel::error::to_result(unsafe {
+            bindings::filemap_fdatawrite_range(self.mapping(), start, end)
+        })
+    }
+
     /// Writes the inode's dirty data and metadata (`write_inode_now`).
     pub(crate) fn write_inode_now(&self, sync: bool) -> Result {
         // SAFETY: Live inode; may sleep.

@@ -106,6 +106,12 @@ pub(crate) fn totalram_pages() -> u64 {
     unsafe { bindings::fusewb_totalram_pages() as u64 }
 }
 
+/// The `write_behind` module parameter: non-zero when on.
+pub(crate) fn write_behind_param() -> bool {
+    // SAFETY: As in `max_pages_limit_param`.
+    unsafe { core::ptr::read_volatile(core::ptr::addr_of!(bindings::fusewb_write_behind)) != 0 }
+}
+
 /// The `max_dirty_ratio` module parameter (unclamped).
 pub(crate) fn max_dirty_ratio_param() -> u32 {
     // SAFETY: As in `max_pages_limit_param`.
