@@ -80,6 +80,38 @@ impl fmt::Display for Kind {
     }
 }
 
+/// The server's back end in the dirty-memory run (`BENCH_DIRTY_BACKEND`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirtyBackend {
+    /// `fusewb-refserver --sink-pattern`: stores no data, checks every
+    /// WRITE against the pattern written (fast, needs no room).
+    Sink,
+    /// `fusewb-refserver --source BENCH_DIRTY_DIR`: a passthrough of a
+    /// directory, compared with the pattern after the unmount.
+    Dir,
+}
+
+impl DirtyBackend {
+    /// Short name (`BENCH_DIRTY_BACKEND`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DirtyBackend::Sink => "sink",
+            DirtyBackend::Dir => "dir",
+        }
+    }
+
+    /// Parses a short name.
+    pub fn parse(s: &str) -> Result<DirtyBackend, String> {
+        match s.trim() {
+            "sink" => Ok(DirtyBackend::Sink),
+            "dir" => Ok(DirtyBackend::Dir),
+            other => Err(format!(
+                "BENCH_DIRTY_BACKEND={other:?}: expected sink or dir"
+            )),
+        }
+    }
+}
+
 /// Everything that can be set from the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -97,8 +129,11 @@ pub struct Settings {
     pub verify: bool,
     /// `BENCH_DROP_CACHES`: sync and drop caches before each operation (1).
     pub drop_caches: bool,
-    /// `BENCH_DIRTY_DIR`: backing directory of the dirty-memory run
-    /// (default `$FUSEWB_ROOT/tests/out/bench-dirty-backing`).
+    /// `BENCH_DIRTY_BACKEND`: the server's back end in the dirty-memory
+    /// run (sink).
+    pub dirty_backend: DirtyBackend,
+    /// `BENCH_DIRTY_DIR`: backing directory of the dirty-memory run with
+    /// the `dir` back end (default `$FUSEWB_ROOT/tests/out/bench-dirty-backing`).
     pub dirty_dir: Option<String>,
     /// `BENCH_DIRTY_LATENCY_US`: added WRITE latency in the dirty-memory run (0).
     pub dirty_latency_us: u64,
@@ -114,7 +149,11 @@ environment (defaults in parentheses):
   BENCH_CONFIGS           configurations to run (\"raw wt wb ml ml-wb\")
   BENCH_VERIFY            1: compare every written file with its source (1)
   BENCH_DROP_CACHES       1: sync and drop caches before each operation (1)
-  BENCH_DIRTY_DIR         backing directory of the dirty-memory run
+  BENCH_DIRTY_BACKEND     the server of the dirty-memory run: sink (fusewb-refserver
+                          --sink-pattern: keeps no data, checks every WRITE against the
+                          data written) or dir (a passthrough of BENCH_DIRTY_DIR, compared
+                          after the unmount) (sink)
+  BENCH_DIRTY_DIR         backing directory of the dirty-memory run with the dir backend
                           ($FUSEWB_ROOT/tests/out/bench-dirty-backing)
   BENCH_DIRTY_LATENCY_US  server WRITE latency in the dirty-memory run (0)
 ";
@@ -184,6 +223,10 @@ impl Settings {
         };
         let verify = flag("BENCH_VERIFY", get("BENCH_VERIFY"))?;
         let drop_caches = flag("BENCH_DROP_CACHES", get("BENCH_DROP_CACHES"))?;
+        let dirty_backend = match get("BENCH_DIRTY_BACKEND").filter(|v| !v.trim().is_empty()) {
+            None => DirtyBackend::Sink,
+            Some(v) => DirtyBackend::parse(&v)?,
+        };
         Ok(Self {
             cp_mb,
             dd_mb,
@@ -192,6 +235,7 @@ impl Settings {
             kinds,
             verify,
             drop_caches,
+            dirty_backend,
             dirty_dir: get("BENCH_DIRTY_DIR").filter(|v| !v.is_empty()),
             dirty_latency_us: number(
                 "BENCH_DIRTY_LATENCY_US",
@@ -234,6 +278,7 @@ mod tests {
                 kinds: Kind::ALL.to_vec(),
                 verify: true,
                 drop_caches: true,
+                dirty_backend: DirtyBackend::Sink,
                 dirty_dir: None,
                 dirty_latency_us: 0,
             }
@@ -250,6 +295,7 @@ mod tests {
             ("BENCH_CONFIGS", "wb raw"),
             ("BENCH_VERIFY", "0"),
             ("BENCH_DROP_CACHES", "no"),
+            ("BENCH_DIRTY_BACKEND", " dir "),
             ("BENCH_DIRTY_DIR", "/x"),
             ("BENCH_DIRTY_LATENCY_US", "250"),
         ])
@@ -258,10 +304,21 @@ mod tests {
         assert_eq!(s.latencies, vec![1000, 0]);
         assert_eq!(s.kinds, vec![Kind::Raw, Kind::WbBack]);
         assert!(!s.verify && !s.drop_caches);
+        assert_eq!(s.dirty_backend, DirtyBackend::Dir);
         assert_eq!(s.dirty_dir.as_deref(), Some("/x"));
         assert_eq!(s.dirty_latency_us, 250);
         // Empty values mean the default.
         assert_eq!(with(&[("BENCH_CP_MB", "")]).unwrap().cp_mb, 1024);
+        assert_eq!(
+            with(&[("BENCH_DIRTY_BACKEND", " ")]).unwrap().dirty_backend,
+            DirtyBackend::Sink
+        );
+        assert_eq!(
+            with(&[("BENCH_DIRTY_BACKEND", "sink")])
+                .unwrap()
+                .dirty_backend,
+            DirtyBackend::Sink
+        );
     }
 
     #[test]
@@ -278,6 +335,11 @@ mod tests {
             .contains("fast"));
         assert!(with(&[("BENCH_LATENCIES", "1ms")]).is_err());
         assert!(with(&[("BENCH_VERIFY", "maybe")]).is_err());
+        let e = with(&[("BENCH_DIRTY_BACKEND", "tmpfs")]).unwrap_err();
+        assert!(
+            e.contains("BENCH_DIRTY_BACKEND") && e.contains("sink or dir"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -289,5 +351,8 @@ mod tests {
         assert!(Kind::MainlineBack.is_mainline() && Kind::MainlineBack.server_writeback());
         assert!(!Kind::WbThrough.server_writeback() && !Kind::WbThrough.is_mainline());
         assert_eq!(Kind::WbBack.to_string(), "fuse-wb write-back");
+        for b in [DirtyBackend::Sink, DirtyBackend::Dir] {
+            assert_eq!(DirtyBackend::parse(b.name()), Ok(b));
+        }
     }
 }

@@ -3,10 +3,18 @@
 //! the fly) is written by this program with 128 KiB write(2) calls, as
 //! `cp` does, then fsync'ed; a sampler reads `/proc/meminfo` (Dirty,
 //! Writeback) and the connection's `stats` (writeback_inflight_bytes,
-//! dirty_pages) every 0.5 s. The backing file lives outside guest RAM
-//! (the host-shared tests/out) and is compared with the pattern after the
-//! unmount.
+//! dirty_pages) every 0.5 s.
+//!
+//! The server's back end (`BENCH_DIRTY_BACKEND`) must not keep the data in
+//! guest RAM. `sink` (the default): `fusewb-refserver --sink-pattern SEED`
+//! stores no data; it compares every WRITE with the pattern at its offset
+//! and records which bytes of each file were written; after the unmount
+//! its statistics must show every byte matching and the file's size and
+//! written bytes equal to the length. `dir`: a passthrough of a directory
+//! outside guest RAM (the host-shared tests/out, slow: 9p), whose file is
+//! compared with the pattern after the unmount.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,16 +22,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::{Kind, Settings};
-use crate::pattern::Pattern;
+use fusewb_pattern::Pattern;
+
+use crate::config::{DirtyBackend, Kind, Settings};
 use crate::report::{self, Align, Table};
 use crate::stats::{self, WriteStats};
-use crate::sys::{self, Env, Mount, ServerSpec};
+use crate::sys::{self, Backing, Env, Mount, ServerSpec};
 
 const SEED: u64 = 0xd1a7_0002;
 const MIB: u64 = 1 << 20;
 const CHUNK: usize = 128 << 10;
 const PAGE: u64 = 4096;
+/// The file written in the mount.
+const FILE: &str = "big";
 
 /// One sample.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -161,7 +172,105 @@ fn take_sample(t0: Instant, written: u64, conn_stats: &Path) -> Sample {
     }
 }
 
-fn header(s: &Settings, backing: &Path) -> String {
+/// The header's line about the server and its back end.
+pub fn server_line(backing: Backing<'_>, latency_us: u64) -> String {
+    let lat = if latency_us > 0 {
+        format!(" --write-latency-us {latency_us}")
+    } else {
+        String::new()
+    };
+    match backing {
+        Backing::Sink(seed) => format!(
+            "server: fusewb-refserver --writeback{lat} --sink-pattern {seed:#x}; backend sink: \
+             stores no data, compares every WRITE with the pattern written and records the \
+             bytes written"
+        ),
+        Backing::Dir(dir) => format!(
+            "server: fusewb-refserver --writeback{lat} --source {}; backend dir: a passthrough \
+             of that directory, compared with the pattern after the unmount",
+            dir.display()
+        ),
+    }
+}
+
+/// What the sink server's statistics say about the file written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkCheck {
+    /// Data bytes of all WRITEs the server received.
+    pub bytes_written: u64,
+    /// WRITEs whose data differed from the pattern (0 when the check passes).
+    pub mismatched_writes: u64,
+}
+
+/// Checks the sink server's statistics `st` after `len` bytes of the
+/// pattern of `seed` were written to `name`: every byte received equals
+/// the pattern at its offset, and the file has size `len` with all `len`
+/// bytes written.
+pub fn check_sink(
+    st: &BTreeMap<String, u64>,
+    name: &str,
+    len: u64,
+    seed: u64,
+) -> Result<SinkCheck, String> {
+    let get = |k: &str| {
+        st.get(k).copied().ok_or_else(|| {
+            format!(
+                "the server's statistics have no {k} line (a fusewb-refserver without \
+                 --sink-pattern, or no file {name} in the sink)"
+            )
+        })
+    };
+    let server_seed = get("sink.seed")?;
+    if server_seed != seed {
+        return Err(format!(
+            "the sink server checked against the pattern of seed {server_seed:#x}, \
+             the writer wrote seed {seed:#x}"
+        ));
+    }
+    let written = get("sink.bytes_written")?;
+    let matched = get("sink.bytes_matched")?;
+    let mismatched = get("sink.mismatched_writes")?;
+    let size = get(&format!("sink.file.{name}.size"))?;
+    let covered = get(&format!("sink.file.{name}.covered"))?;
+    let mut wrong = Vec::new();
+    if mismatched != 0 || matched != written {
+        wrong.push(format!(
+            "{mismatched} WRITEs carried data different from what was written at their \
+             offsets ({matched} of {written} bytes equal; the server's stderr names the first)"
+        ));
+    }
+    if size != len {
+        wrong.push(format!("{name} has size {size}, expected {len}"));
+    }
+    if covered != len {
+        wrong.push(format!(
+            "{covered} bytes of {name} were written, expected {len} ({} never arrived)",
+            len.saturating_sub(covered)
+        ));
+    }
+    if !wrong.is_empty() {
+        return Err(format!(
+            "wrong data: the sink server reports: {}",
+            wrong.join("; ")
+        ));
+    }
+    Ok(SinkCheck {
+        bytes_written: written,
+        mismatched_writes: mismatched,
+    })
+}
+
+/// The report's `data:` line after a successful sink check.
+pub fn sink_data_line(c: &SinkCheck, len: u64) -> String {
+    format!(
+        "data: the sink server received the data written: {} bytes in WRITEs, every one \
+         equal to the pattern at its offset ({} mismatching WRITEs); {FILE} has size {len} \
+         and all {len} bytes written",
+        c.bytes_written, c.mismatched_writes
+    )
+}
+
+fn header(s: &Settings, backing: Backing<'_>) -> String {
     let mem = sys::meminfo().unwrap_or_default();
     let mib = |k: &str| {
         mem.get(k)
@@ -169,15 +278,17 @@ fn header(s: &Settings, backing: &Path) -> String {
             .unwrap_or_else(|| "?".into())
     };
     format!(
-        "fuse-wb benchmark, part 2: dirty memory while copying {} MiB into a fuse-wb write-back mount\n\
+        "fuse-wb benchmark, part 2: dirty memory while copying {} MiB into a fuse-wb write-back mount \
+         (BENCH_DIRTY_BACKEND={})\n\
          kernel {}, MemTotal {}, MemAvailable {}\n\
          vm.dirty_ratio {}, vm.dirty_background_ratio {}, vm.dirty_bytes {}, vm.dirty_background_bytes {}\n\
          {}\n\
-         server: fusewb-refserver --writeback{}, backing directory {}\n\
+         {}\n\
          writer: this program, {} KiB write(2) calls of a generated pattern, then fsync(2)\n\
          sampling every 0.5 s: /proc/meminfo Dirty and Writeback, the connection's \
          writeback_inflight_bytes and dirty_pages\n",
         s.big_mb,
+        s.dirty_backend.name(),
         sys::read_small("/proc/sys/kernel/osrelease"),
         mib("MemTotal"),
         mib("MemAvailable"),
@@ -186,12 +297,7 @@ fn header(s: &Settings, backing: &Path) -> String {
         sys::read_small("/proc/sys/vm/dirty_bytes"),
         sys::read_small("/proc/sys/vm/dirty_background_bytes"),
         sys::module_params(),
-        if s.dirty_latency_us > 0 {
-            format!(" --write-latency-us {}", s.dirty_latency_us)
-        } else {
-            String::new()
-        },
-        backing.display(),
+        server_line(backing, s.dirty_latency_us),
         CHUNK >> 10
     )
 }
@@ -218,11 +324,37 @@ fn bdi_limits() -> String {
     out
 }
 
+/// Compares the backing file `path` with the first `len` bytes of the
+/// pattern; returns the report's `data:` line. On a mismatch the file is
+/// kept for inspection.
+fn verify_backing_file(pattern: &Pattern, path: &Path, len: u64) -> Result<String, String> {
+    println!("comparing {} with the data written", path.display());
+    let vt = Instant::now();
+    let mut last = Instant::now();
+    pattern
+        .verify_file(path, len, |done| {
+            if last.elapsed() >= Duration::from_secs(15) {
+                last = Instant::now();
+                println!("  {} MiB checked", done >> 20);
+            }
+        })
+        .map_err(|e| format!("wrong data: {e} (the backing file is kept for inspection)"))?;
+    Ok(format!(
+        "data: the backing file equals the data written ({} MiB compared in {:.1} s)",
+        len >> 20,
+        vt.elapsed().as_secs_f64()
+    ))
+}
+
 /// Runs part 2 and writes the report to `out` and the samples next to it.
 pub fn run(env: &Env, s: &Settings, out: &Path) -> Result<(), String> {
-    let backing: PathBuf = match &s.dirty_dir {
+    let backing_dir: PathBuf = match &s.dirty_dir {
         Some(d) => PathBuf::from(d),
         None => env.out_dir().join("bench-dirty-backing"),
+    };
+    let backing = match s.dirty_backend {
+        DirtyBackend::Sink => Backing::Sink(SEED),
+        DirtyBackend::Dir => Backing::Dir(&backing_dir),
     };
     let mnt = env.scratch.join("bench-dirty-mnt");
     let stats_file = env.scratch.join("bench-dirty-server.stats");
@@ -230,16 +362,18 @@ pub fn run(env: &Env, s: &Settings, out: &Path) -> Result<(), String> {
     let len = s.big_mb * MIB;
     let pattern = Pattern::new(SEED);
 
-    let head = header(s, &backing);
+    let head = header(s, backing);
     print!("{head}");
-    sys::fresh_dir(&backing)?;
+    if let Backing::Dir(dir) = backing {
+        sys::fresh_dir(dir)?;
+    }
     sys::remove_file(&stats_file)?;
     let mount = Mount::start(
         env,
         &ServerSpec {
             kind: Kind::WbBack,
             mnt: &mnt,
-            backing: &backing,
+            backing,
             latency_us: s.dirty_latency_us,
             stats: &stats_file,
         },
@@ -290,7 +424,7 @@ pub fn run(env: &Env, s: &Settings, out: &Path) -> Result<(), String> {
     };
 
     // Writer.
-    let dst = mnt.join("big");
+    let dst = mnt.join(FILE);
     let res = (|| -> Result<(f64, f64), String> {
         let mut f =
             File::create(&dst).map_err(|e| format!("cannot create {}: {e}", dst.display()))?;
@@ -333,29 +467,25 @@ pub fn run(env: &Env, s: &Settings, out: &Path) -> Result<(), String> {
         }
     }
 
-    println!(
-        "comparing {} with the data written",
-        backing.join("big").display()
-    );
-    let vt = Instant::now();
-    let mut last = Instant::now();
-    pattern
-        .verify_file(&backing.join("big"), len, |done| {
-            if last.elapsed() >= Duration::from_secs(15) {
-                last = Instant::now();
-                println!("  {} MiB checked", done >> 20);
-            }
-        })
-        .map_err(|e| format!("wrong data: {e} (the backing file is kept for inspection)"))?;
-    let verify_s = vt.elapsed().as_secs_f64();
-    sys::remove_file(&backing.join("big"))?;
-    let _ = std::fs::remove_dir(&backing);
+    let data_line = match backing {
+        Backing::Sink(seed) => {
+            let c = check_sink(&st, FILE, len, seed)
+                .map_err(|e| format!("{e} (server statistics: {})", stats_file.display()))?;
+            sink_data_line(&c, len)
+        }
+        Backing::Dir(dir) => {
+            let line = verify_backing_file(&pattern, &dir.join(FILE), len)?;
+            sys::remove_file(&dir.join(FILE))?;
+            let _ = std::fs::remove_dir(dir);
+            line
+        }
+    };
 
     let text = format!(
         "{head}{bdi}\n\
          copy: {} MiB written in {:.1} s, fsync done at {:.1} s ({} MB/s including fsync)\n\
          server: {} WRITEs, mean {} KiB; sizes {}\n\
-         data: the backing file equals the data written ({} MiB compared in {:.1} s)\n\
+         {data_line}\n\
          {} samples ({})\n\n{}",
         len >> 20,
         write_s,
@@ -364,8 +494,6 @@ pub fn run(env: &Env, s: &Settings, out: &Path) -> Result<(), String> {
         w.count,
         w.mean().map(report::kib).unwrap_or_else(|| "-".into()),
         report::histogram(&stats::histogram(&st)),
-        len >> 20,
-        verify_s,
         max.n,
         samples_path.display(),
         maxima_table(&max).render()
@@ -454,6 +582,90 @@ mod tests {
         assert!(
             text.contains("connection dirty_pages                 -  unreadable\n"),
             "{text}"
+        );
+    }
+
+    fn sink_stats(lines: &str) -> BTreeMap<String, u64> {
+        stats::parse_kv(lines).unwrap()
+    }
+
+    const GOOD: &str = "requests_total 9\n\
+        op.WRITE.count 8\n\
+        op.WRITE.bytes 1048576\n\
+        sink.seed 3517382658\n\
+        sink.bytes_written 1048576\n\
+        sink.bytes_matched 1048576\n\
+        sink.mismatched_writes 0\n\
+        sink.files 1\n\
+        sink.file.big.size 1048576\n\
+        sink.file.big.covered 1048576\n";
+
+    #[test]
+    fn sink_check_passes() {
+        let c = check_sink(&sink_stats(GOOD), "big", MIB, SEED).unwrap();
+        assert_eq!(
+            c,
+            SinkCheck {
+                bytes_written: MIB,
+                mismatched_writes: 0
+            }
+        );
+        // Rewritten pages count twice in bytes_written, not in covered.
+        let more = GOOD
+            .replace("sink.bytes_written 1048576", "sink.bytes_written 1052672")
+            .replace("sink.bytes_matched 1048576", "sink.bytes_matched 1052672");
+        assert!(check_sink(&sink_stats(&more), "big", MIB, SEED).is_ok());
+        assert_eq!(
+            sink_data_line(&c, MIB),
+            "data: the sink server received the data written: 1048576 bytes in WRITEs, every \
+             one equal to the pattern at its offset (0 mismatching WRITEs); big has size \
+             1048576 and all 1048576 bytes written"
+        );
+    }
+
+    #[test]
+    fn sink_check_failures() {
+        let check = |text: &str| check_sink(&sink_stats(text), "big", MIB, SEED).unwrap_err();
+        let e = check(
+            &GOOD
+                .replace("sink.bytes_matched 1048576", "sink.bytes_matched 1044480")
+                .replace("sink.mismatched_writes 0", "sink.mismatched_writes 1"),
+        );
+        assert!(
+            e.starts_with("wrong data: the sink server reports: 1 WRITEs")
+                && e.contains("1044480 of 1048576 bytes equal"),
+            "{e}"
+        );
+        let e = check(&GOOD.replace(
+            "sink.file.big.covered 1048576",
+            "sink.file.big.covered 1044480",
+        ));
+        assert!(
+            e.contains("1044480 bytes of big were written, expected 1048576 (4096 never arrived)"),
+            "{e}"
+        );
+        let e = check(&GOOD.replace("sink.file.big.size 1048576", "sink.file.big.size 0"));
+        assert!(e.contains("big has size 0, expected 1048576"), "{e}");
+        let e = check(&GOOD.replace("sink.seed 3517382658", "sink.seed 1"));
+        assert!(e.contains("seed 0x1") && e.contains("0xd1a70002"), "{e}");
+        let e = check(&GOOD.replace("sink.file.big.", "sink.file.other."));
+        assert!(e.contains("no sink.file.big.size line"), "{e}");
+        let e = check("op.WRITE.count 1\n");
+        assert!(e.contains("no sink.seed line"), "{e}");
+    }
+
+    #[test]
+    fn server_lines() {
+        assert_eq!(
+            server_line(Backing::Sink(SEED), 0),
+            "server: fusewb-refserver --writeback --sink-pattern 0xd1a70002; backend sink: \
+             stores no data, compares every WRITE with the pattern written and records the \
+             bytes written"
+        );
+        let l = server_line(Backing::Dir(Path::new("/out/b")), 250);
+        assert!(
+            l.starts_with("server: fusewb-refserver --writeback --write-latency-us 250 --source /out/b; backend dir"),
+            "{l}"
         );
     }
 }

@@ -12,7 +12,6 @@
 
 mod config;
 mod dirty;
-mod pattern;
 mod report;
 mod seed;
 mod stats;
@@ -32,9 +31,11 @@ Runs inside the fuse-wb test VM as root, with fuse_wb.ko loaded (make bench).
           and with write-back (all over fusewb-refserver, without and with an
           added latency per WRITE), and on the raw back end; prints a table and
           saves it (default $FUSEWB_ROOT/tests/out/bench-seed.txt)
-  dirty   writes BENCH_BIG_MB into a fuse-wb write-back mount whose backing
-          directory is outside guest RAM, samples dirty memory every 0.5 s,
-          prints the maxima and checks the data (default
+  dirty   writes BENCH_BIG_MB into a fuse-wb write-back mount whose server keeps
+          no data in guest RAM (BENCH_DIRTY_BACKEND: sink, the default, checks
+          every WRITE against the data written and stores nothing; dir, a
+          passthrough of a directory outside guest RAM), samples dirty memory
+          every 0.5 s, prints the maxima and checks the data (default
           $FUSEWB_ROOT/tests/out/bench-dirty.txt, samples in
           bench-dirty.samples.txt)
 

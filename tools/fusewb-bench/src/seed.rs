@@ -12,11 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use fusewb_pattern::Pattern;
+
 use crate::config::{Kind, Settings};
-use crate::pattern::Pattern;
 use crate::report::{self, Align, Table};
 use crate::stats::{self, WriteStats};
-use crate::sys::{self, Env, Mount, ServerSpec, Ticker};
+use crate::sys::{self, Backing, Env, Mount, ServerSpec, Ticker};
 
 /// Seed of the source file's data pattern.
 const SEED: u64 = 0x5eed_0001;
@@ -287,7 +288,7 @@ fn run_one(ctx: &Ctx<'_>, kind: Kind, lat: Option<u64>, op: Op) -> Result<Outcom
             &ServerSpec {
                 kind,
                 mnt: &ctx.mnt,
-                backing: &ctx.backing,
+                backing: Backing::Dir(&ctx.backing),
                 latency_us: lat.unwrap_or(0),
                 stats: &ctx.stats,
             },

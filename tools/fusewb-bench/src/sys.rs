@@ -2,7 +2,7 @@
 //! dropping caches, fsync, the fuse-wb connection's stats file.
 
 use std::collections::BTreeMap;
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -181,12 +181,32 @@ pub fn module_params() -> String {
     format!("fuse_wb {}", list.join(", "))
 }
 
+/// What the reference server serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backing<'a> {
+    /// A passthrough of this directory (`--source DIR`).
+    Dir(&'a Path),
+    /// The data sink checking WRITEs against the pattern of this seed
+    /// (`--sink-pattern SEED`): stores no data.
+    Sink(u64),
+}
+
+impl Backing<'_> {
+    /// The server's arguments for it.
+    pub fn server_args(&self) -> Vec<OsString> {
+        match self {
+            Backing::Dir(dir) => vec!["--source".into(), dir.as_os_str().to_owned()],
+            Backing::Sink(seed) => vec!["--sink-pattern".into(), format!("{seed:#x}").into()],
+        }
+    }
+}
+
 /// How to start the reference server.
 #[derive(Debug, Clone)]
 pub struct ServerSpec<'a> {
     pub kind: Kind,
     pub mnt: &'a Path,
-    pub backing: &'a Path,
+    pub backing: Backing<'a>,
     pub latency_us: u64,
     pub stats: &'a Path,
 }
@@ -218,8 +238,7 @@ impl Mount {
         cmd.arg(&mnt)
             .arg("--")
             .arg(env.bin.join("fusewb-refserver"))
-            .arg("--source")
-            .arg(spec.backing);
+            .args(spec.backing.server_args());
         if spec.kind.server_writeback() {
             cmd.arg("--writeback");
         }
@@ -474,5 +493,26 @@ pub fn size_mib(path: &Path) -> String {
     match std::fs::metadata(path) {
         Ok(m) => format!("{} MiB", m.len() >> 20),
         Err(_) => "no file yet".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_args_of_backings() {
+        let dir = Path::new("/srv/b");
+        assert_eq!(
+            Backing::Dir(dir).server_args(),
+            vec![OsString::from("--source"), OsString::from("/srv/b")]
+        );
+        assert_eq!(
+            Backing::Sink(0xd1a7_0002).server_args(),
+            vec![
+                OsString::from("--sink-pattern"),
+                OsString::from("0xd1a70002")
+            ]
+        );
     }
 }

@@ -6,13 +6,21 @@ use std::time::Duration;
 /// Usage text printed by `--help` and on errors.
 pub const USAGE: &str = "\
 usage: fusewb-refserver [OPTIONS] --source DIR /dev/fd/N
+       fusewb-refserver [OPTIONS] --sink-pattern SEED /dev/fd/N
 
 Serves the FUSE connection already mounted on file descriptor N (as passed by
 `fusewb-mount MOUNTPOINT -- fusewb-refserver --source DIR %m`) as a
-passthrough of DIR.
+passthrough of DIR, or, with --sink-pattern, as an in-memory tree whose files
+keep no data: every WRITE is compared with fusewb-pattern's stream of SEED at
+its offset and only counted, READ returns that stream where the file was
+written and zeros elsewhere.
 
-options:
-  --source DIR            backing directory (required)
+options (one of --source and --sink-pattern is required):
+  --source DIR            backing directory
+  --sink-pattern SEED     serve the data sink checking WRITEs against the pattern
+                          of SEED (decimal or 0x hex); with --stats, the file gets
+                          sink.* lines (bytes written, bytes matching, mismatching
+                          WRITEs, size and written bytes of every file)
   --writeback             request FUSE_WRITEBACK_CACHE at INIT if the kernel offers it
   --max-write BYTES       max_write at INIT (default 1048576; suffixes K, M: KiB, MiB)
   --write-latency-us N    sleep N microseconds in every WRITE before replying
@@ -20,11 +28,21 @@ options:
   -h, --help              this text
 ";
 
+/// What the server serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// `--source DIR`: a passthrough of this directory.
+    Source(PathBuf),
+    /// `--sink-pattern SEED`: the in-memory data sink, checking WRITEs
+    /// against the pattern of this seed.
+    Sink(u64),
+}
+
 /// Parsed options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// Backing directory.
-    pub source: PathBuf,
+    /// Backing directory or data sink.
+    pub backend: Backend,
     /// The connection's file descriptor, from `/dev/fd/N`.
     pub fd: i32,
     /// Request `FUSE_WRITEBACK_CACHE`.
@@ -69,6 +87,16 @@ pub fn parse_size(s: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("byte count {s:?} out of range"))
 }
 
+/// Parses a pattern seed: a decimal number or `0x` followed by hex digits.
+pub fn parse_seed(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => t.parse().ok(),
+    }
+    .ok_or_else(|| format!("invalid --sink-pattern seed {s:?} (a number, decimal or 0x hex)"))
+}
+
 /// Parses `/dev/fd/N` into N.
 pub fn parse_dev_fd(s: &str) -> Result<i32, String> {
     s.strip_prefix("/dev/fd/")
@@ -84,6 +112,7 @@ where
     S: Into<String>,
 {
     let mut source = None;
+    let mut sink = None;
     let mut fd = None;
     let mut writeback = false;
     let mut max_write = DEFAULT_MAX_WRITE;
@@ -106,6 +135,7 @@ where
         match name.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
             "--source" => source = Some(PathBuf::from(value("--source")?)),
+            "--sink-pattern" => sink = Some(parse_seed(&value("--sink-pattern")?)?),
             "--writeback" if inline.is_none() => writeback = true,
             "--max-write" => max_write = parse_size(&value("--max-write")?)?,
             "--write-latency-us" => {
@@ -125,8 +155,16 @@ where
             }
         }
     }
+    let backend = match (source, sink) {
+        (Some(dir), None) => Backend::Source(dir),
+        (None, Some(seed)) => Backend::Sink(seed),
+        (Some(_), Some(_)) => {
+            return Err("--source and --sink-pattern are mutually exclusive".into())
+        }
+        (None, None) => return Err("--source DIR or --sink-pattern SEED is required".into()),
+    };
     Ok(Command::Run(Options {
-        source: source.ok_or("--source DIR is required")?,
+        backend,
         fd: fd.ok_or("the connection /dev/fd/N is required")?,
         writeback,
         max_write,
@@ -152,7 +190,7 @@ mod tests {
         assert_eq!(
             o,
             Options {
-                source: "/srv".into(),
+                backend: Backend::Source("/srv".into()),
                 fd: 3,
                 writeback: false,
                 max_write: DEFAULT_MAX_WRITE,
@@ -180,7 +218,29 @@ mod tests {
         assert_eq!(o.write_latency, Duration::from_micros(250));
         assert_eq!(o.stats.as_deref(), Some(std::path::Path::new("/tmp/s")));
         assert_eq!(o.fd, 17);
-        assert_eq!(o.source, PathBuf::from("/b"));
+        assert_eq!(o.backend, Backend::Source(PathBuf::from("/b")));
+    }
+
+    #[test]
+    fn sink_pattern() {
+        let o = run(&["--sink-pattern", "0xd1a70002", "--writeback", "/dev/fd/5"]).unwrap();
+        assert_eq!(o.backend, Backend::Sink(0xd1a7_0002));
+        assert!(o.writeback);
+        assert_eq!(o.fd, 5);
+        let o = run(&["--sink-pattern=42", "--stats", "/s", "/dev/fd/3"]).unwrap();
+        assert_eq!(o.backend, Backend::Sink(42));
+        assert_eq!(parse_seed("0XfF"), Ok(255));
+        assert_eq!(parse_seed("18446744073709551615"), Ok(u64::MAX));
+        for bad in ["", "0x", "-1", "1e3", "0x1g", "18446744073709551616"] {
+            assert!(parse_seed(bad).is_err(), "{bad:?}");
+        }
+        assert!(run(&["--sink-pattern", "x", "/dev/fd/3"])
+            .unwrap_err()
+            .contains("seed"));
+        assert!(run(&["--sink-pattern"]).is_err());
+        assert!(run(&["--source", "/s", "--sink-pattern", "1", "/dev/fd/3"])
+            .unwrap_err()
+            .contains("mutually exclusive"));
     }
 
     #[test]
@@ -196,7 +256,11 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert!(run(&["/dev/fd/3"]).unwrap_err().contains("--source"));
+        let e = run(&["/dev/fd/3"]).unwrap_err();
+        assert!(
+            e.contains("--source") && e.contains("--sink-pattern"),
+            "{e}"
+        );
         assert!(run(&["--source", "/s"]).unwrap_err().contains("/dev/fd/N"));
         assert!(run(&["--source", "/s", "/mnt"]).is_err());
         assert!(run(&["--source", "/s", "/dev/fd/-1"]).is_err());

@@ -24,7 +24,7 @@ use crate::cli::Options;
 use crate::stats::Stats;
 
 /// Attribute and entry timeout given to the kernel.
-const TTL: Duration = Duration::from_secs(1);
+pub(crate) const TTL: Duration = Duration::from_secs(1);
 
 type Result<T> = std::result::Result<T, Errno>;
 
@@ -185,9 +185,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl RefFs {
-    /// Opens the backing directory `opts.source` as the root inode.
-    pub fn new(opts: Options, stats: Arc<Mutex<Stats>>) -> io::Result<Self> {
-        let root = CString::new(opts.source.as_os_str().as_bytes())?;
+    /// Opens the backing directory `source` as the root inode.
+    pub fn new(source: &Path, opts: Options, stats: Arc<Mutex<Stats>>) -> io::Result<Self> {
+        let root = CString::new(source.as_os_str().as_bytes())?;
         // SAFETY: valid C string.
         let fd = unsafe {
             libc::open(
@@ -502,7 +502,24 @@ impl RefFs {
     }
 }
 
-fn empty(reply: ReplyEmpty, r: Result<()>) {
+/// The INIT answer of both back ends: write-back if asked for and
+/// offered, and `--max-write` (or the nearest value the kernel accepts).
+pub(crate) fn configure(opts: &Options, config: &mut KernelConfig) {
+    if opts.writeback {
+        if let Err(missing) = config.add_capabilities(InitFlags::FUSE_WRITEBACK_CACHE) {
+            eprintln!("fusewb-refserver: kernel does not offer {missing:?}; write-through");
+        }
+    }
+    if let Err(nearest) = config.set_max_write(opts.max_write) {
+        eprintln!(
+            "fusewb-refserver: max_write {} refused, using {nearest}",
+            opts.max_write
+        );
+        let _ = config.set_max_write(nearest);
+    }
+}
+
+pub(crate) fn empty(reply: ReplyEmpty, r: Result<()>) {
     match r {
         Ok(()) => reply.ok(),
         Err(e) => reply.error(e),
@@ -512,18 +529,7 @@ fn empty(reply: ReplyEmpty, r: Result<()>) {
 impl Filesystem for RefFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
         self.note("INIT", 0);
-        if self.opts.writeback {
-            if let Err(missing) = config.add_capabilities(InitFlags::FUSE_WRITEBACK_CACHE) {
-                eprintln!("fusewb-refserver: kernel does not offer {missing:?}; write-through");
-            }
-        }
-        if let Err(nearest) = config.set_max_write(self.opts.max_write) {
-            eprintln!(
-                "fusewb-refserver: max_write {} refused, using {nearest}",
-                self.opts.max_write
-            );
-            let _ = config.set_max_write(nearest);
-        }
+        configure(&self.opts, config);
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! `fusewb-refserver`: the project's reference FUSE server, a passthrough of a
 //! backing directory built on the `fuser` crate, for tests and benchmarks of
-//! both fuse-wb and mainline FUSE.
+//! both fuse-wb and mainline FUSE; or, with `--sink-pattern`, a data sink
+//! that stores no data and checks every WRITE against a known pattern.
 //!
 //! It never mounts anything itself: the mount helper mounts and hands it the
 //! connection as `/dev/fd/N`:
@@ -9,11 +10,17 @@
 //! fusewb-mount /mnt -- fusewb-refserver --source /srv %m
 //! fusewb-mount -o allow_wbcache /mnt -- fusewb-refserver --writeback --stats /tmp/st --source /srv %m
 //! fusewb-mount --mainline /mnt -- fusewb-refserver --source /srv %m
+//! fusewb-mount -o allow_wbcache /mnt -- fusewb-refserver --writeback --sink-pattern 0xd1a70002 --stats /tmp/st %m
 //! ```
 //!
-//! Options:
+//! Options (one of `--source` and `--sink-pattern` is required):
 //!
-//! - `--source DIR` (required): the backing directory.
+//! - `--source DIR`: the backing directory.
+//! - `--sink-pattern SEED` (decimal or `0x` hex): serve an in-memory tree
+//!   whose files keep only metadata and the byte ranges written; every WRITE
+//!   is compared with `fusewb_pattern::Pattern::new(SEED)` at its offset,
+//!   READ returns the pattern in written ranges and zeros elsewhere (see
+//!   [`sink`]). For writing more data than fits in RAM or on disk, fast.
 //! - `--writeback`: request `FUSE_WRITEBACK_CACHE` at INIT when the kernel
 //!   offers it (fuse-wb offers it with the mount option `allow_wbcache`).
 //! - `--max-write BYTES` (default 1 MiB, `K`/`M` suffixes): `max_write` at
@@ -24,17 +31,23 @@
 //! - `--stats FILE`: write request statistics (per-opcode counts and bytes, a
 //!   power-of-two histogram of WRITE sizes; `key value` lines, see
 //!   [`stats::Stats::render`]) when the server ends (SIGTERM, SIGINT, or the
-//!   kernel closing the connection) and on SIGUSR1.
+//!   kernel closing the connection) and on SIGUSR1. With `--sink-pattern`,
+//!   followed by the sink's `sink.*` lines ([`sink::Sink::render`]): bytes
+//!   written, bytes equal to the pattern, mismatching WRITEs, and the size
+//!   and bytes written of every file.
 //!
-//! Semantics: every FUSE inode holds an `O_PATH` descriptor of its backing
-//! file and lives until the kernel FORGETs all its lookups. Backing files are
-//! opened read-write when the kernel opens them write-only (a write-back
-//! kernel may READ on such handles) and never with `O_APPEND` (every WRITE is
-//! done at its exact offset). When run as root, new nodes are given the
-//! requesting uid/gid. Requests are served by one thread, in order.
+//! Passthrough semantics: every FUSE inode holds an `O_PATH` descriptor of
+//! its backing file and lives until the kernel FORGETs all its lookups.
+//! Backing files are opened read-write when the kernel opens them write-only
+//! (a write-back kernel may READ on such handles) and never with `O_APPEND`
+//! (every WRITE is done at its exact offset). When run as root, new nodes
+//! are given the requesting uid/gid (in both back ends). Requests are served
+//! by one thread, in order.
 
 mod cli;
 mod fs;
+mod sink;
+mod sinkfs;
 mod stats;
 
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -42,15 +55,37 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use fuser::{Config, Session, SessionACL};
+use fuser::{Config, Filesystem, Session, SessionACL};
 
-use crate::cli::Command;
+use crate::cli::{Backend, Command};
+use crate::sink::Sink;
 use crate::stats::Stats;
 
-fn dump(stats: &Mutex<Stats>, path: &Option<PathBuf>) {
-    if let Some(path) = path {
-        let s = stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if let Err(e) = s.write_to(path) {
+/// What the statistics file shows: the request counters and, with
+/// `--sink-pattern`, the sink's lines after them.
+#[derive(Clone)]
+struct Report {
+    stats: Arc<Mutex<Stats>>,
+    sink: Option<Arc<Mutex<Sink>>>,
+    path: Option<PathBuf>,
+}
+
+impl Report {
+    /// Writes the statistics file (if `--stats` was given). The two locks
+    /// are taken one after the other, never together.
+    fn dump(&self) {
+        let Some(path) = &self.path else {
+            return;
+        };
+        let mut text = self
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .render();
+        if let Some(sink) = &self.sink {
+            text.push_str(&sink.lock().unwrap_or_else(|p| p.into_inner()).render());
+        }
+        if let Err(e) = stats::write_atomically(path, &text) {
             eprintln!("fusewb-refserver: writing {}: {e}", path.display());
         }
     }
@@ -58,7 +93,7 @@ fn dump(stats: &Mutex<Stats>, path: &Option<PathBuf>) {
 
 /// Blocks SIGTERM, SIGINT and SIGUSR1 in this thread (and so in every thread
 /// spawned later) and handles them in a dedicated thread with `sigwait`.
-fn handle_signals(stats: Arc<Mutex<Stats>>, path: Option<PathBuf>) -> std::io::Result<()> {
+fn handle_signals(report: Report) -> std::io::Result<()> {
     // SAFETY: plain libc signal-set manipulation on a local set.
     let set = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -80,13 +115,19 @@ fn handle_signals(stats: Arc<Mutex<Stats>>, path: Option<PathBuf>) -> std::io::R
             if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
                 continue;
             }
-            dump(&stats, &path);
+            report.dump();
             if sig != libc::SIGUSR1 {
                 // The mount helper unmounts once we are gone.
                 std::process::exit(0);
             }
         })?;
     Ok(())
+}
+
+/// Serves the connection `fd` with `fs` until it ends. Access control is
+/// the kernel's (allow_other, default_permissions).
+fn serve<FS: Filesystem>(fs: FS, fd: OwnedFd) -> std::io::Result<()> {
+    Session::from_fd(fs, fd, SessionACL::All, Config::default()).and_then(Session::run)
 }
 
 fn main() -> ExitCode {
@@ -114,22 +155,42 @@ fn main() -> ExitCode {
     let fd = unsafe { OwnedFd::from_raw_fd(opts.fd) };
 
     let stats = Arc::new(Mutex::new(Stats::default()));
-    let stats_path = opts.stats.clone();
-    if let Err(e) = handle_signals(stats.clone(), stats_path.clone()) {
+    // The sink is shared by the filesystem and the statistics writer.
+    enum Served {
+        Dir(PathBuf),
+        Sink(Arc<Mutex<Sink>>),
+    }
+    let served = match &opts.backend {
+        Backend::Source(dir) => Served::Dir(dir.clone()),
+        Backend::Sink(seed) => Served::Sink(Arc::new(Mutex::new(Sink::new(
+            *seed,
+            sinkfs::current_owner(),
+            0o755,
+        )))),
+    };
+    let report = Report {
+        stats: stats.clone(),
+        sink: match &served {
+            Served::Sink(s) => Some(s.clone()),
+            Served::Dir(_) => None,
+        },
+        path: opts.stats.clone(),
+    };
+    if let Err(e) = handle_signals(report.clone()) {
         eprintln!("fusewb-refserver: signals: {e}");
         return ExitCode::FAILURE;
     }
-    let fs = match fs::RefFs::new(opts.clone(), stats.clone()) {
-        Ok(fs) => fs,
-        Err(e) => {
-            eprintln!("fusewb-refserver: {}: {e}", opts.source.display());
-            return ExitCode::FAILURE;
-        }
+    let result = match served {
+        Served::Sink(sink) => serve(sinkfs::SinkFs::new(opts.clone(), sink, stats), fd),
+        Served::Dir(dir) => match fs::RefFs::new(&dir, opts.clone(), stats) {
+            Ok(fs) => serve(fs, fd),
+            Err(e) => {
+                eprintln!("fusewb-refserver: {}: {e}", dir.display());
+                return ExitCode::FAILURE;
+            }
+        },
     };
-    // Access control is the kernel's (allow_other, default_permissions).
-    let result =
-        Session::from_fd(fs, fd, SessionACL::All, Config::default()).and_then(Session::run);
-    dump(&stats, &stats_path);
+    report.dump();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

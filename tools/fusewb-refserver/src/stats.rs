@@ -82,14 +82,15 @@ impl Stats {
         }
         out
     }
+}
 
-    /// Writes [`Stats::render`] to `path` atomically (temporary file, rename).
-    pub fn write_to(&self, path: &Path) -> io::Result<()> {
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        std::fs::write(&tmp, self.render())?;
-        std::fs::rename(&tmp, path)
-    }
+/// Writes `text` to `path` atomically (temporary file, rename), so that a
+/// reader never sees half a file.
+pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
@@ -141,7 +142,7 @@ mod tests {
         let path = dir.join("stats");
         let mut s = Stats::default();
         s.record_write(1);
-        s.write_to(&path).unwrap();
+        write_atomically(&path, &s.render()).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("write_size_le.1 1\n"), "{text}");
         std::fs::remove_dir_all(&dir).unwrap();

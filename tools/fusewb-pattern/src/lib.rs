@@ -1,7 +1,10 @@
-//! A deterministic data pattern: cheap to generate (memcpy speed, which
-//! matters under QEMU TCG), different in every 4 KiB page, so that a lost,
-//! misplaced or zeroed page is caught when the written file is compared
-//! with the pattern.
+//! `fusewb-pattern`: a deterministic data pattern, cheap to generate (memcpy
+//! speed, which matters under QEMU TCG), different in every 4 KiB page, so
+//! that a lost, misplaced or zeroed page is caught when the written file is
+//! compared with the pattern. `fusewb-bench` writes it; a file written with
+//! it is checked either by [`Pattern::verify_file`] or, without storing the
+//! data at all, by `fusewb-refserver --sink-pattern SEED`, which compares
+//! every WRITE with [`Pattern::fill`] at the WRITE's offset.
 //!
 //! Page `p` of the stream is a copy of one of [`BASE_PAGES`] pseudo-random
 //! pages (`p % BASE_PAGES`) whose first 16 bytes are replaced by
@@ -212,7 +215,7 @@ mod tests {
 
     #[test]
     fn write_then_verify() {
-        let dir = std::env::temp_dir().join(format!("fusewb-bench-pattern-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("fusewb-pattern-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("f");
         let p = Pattern::new(9);
