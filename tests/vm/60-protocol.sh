@@ -41,11 +41,24 @@ MIB=1048576
 #   check H OFF LEN [BASE]   reads LEN bytes, compares with the pattern
 #   zeros H OFF LEN          reads LEN bytes, all must be zero
 #   fstat H                  answers "size=S mtime=SECONDS"
+#   fstatx H                 answers "size=S mode=0OCT uid=U gid=G atime=S.NS
+#                            mtime=S.NS ctime=S.NS" (NS: 9 digits)
+#   lseek H OFF WHENCE       WHENCE: set cur end data hole; answers the offset
+#   sync | syncfs H          answer the milliseconds the call took
+#   fchown H UID GID         -1 leaves that id
+#   futimens H ATIME MTIME   each: now, omit, SEC or SEC.FRACTION
+#   mmap H OFF LEN shared|private [write [BASE]]
+#                            maps, reads every page or writes the pattern
+#                            (BASE defaults to OFF), munmaps
+#   copy HIN OFFIN HOUT OFFOUT LEN
+#                            copy_file_range until LEN bytes or 0; answers
+#                            the bytes copied
 #   quit
 # Numbers are decimal without leading zeros, or 0x/0o/0b prefixed: fchmod's
 # OCTAL is written 600 or 0o600, not 0600.
+# pio_start [WRAPPER...]: starts it (under WRAPPER, e.g. setpriv ...).
 pio_start() {
-  coproc PIO { exec "$BIN/fusewb-pio"; }
+  coproc PIO { exec "$@" "$BIN/fusewb-pio"; }
   PIO_IN=${PIO[1]} PIO_OUT=${PIO[0]} PIO_CHILD=$PIO_PID
 }
 pio_send() { echo "$*" >&"$PIO_IN" || fail "pio: cannot send '$*'"; }
@@ -151,6 +164,44 @@ writes() {
       if (hit) print NR, o, e, c
     }' "$PLOG"
 }
+# log_mark: LOGMARK = the number of lines in the log now (no subprocess).
+log_mark() {
+  local -a l
+  mapfile -t l < "$PLOG"
+  LOGMARK=${#l[@]}
+}
+# since NAME OP FROM: "LINENO LINE" for each OP line of NAME after line FROM.
+since() { plinesn "$1" "$2" | awk -v from="$3" '$1 > from'; }
+# write_cover NAME: the byte ranges the server took by WRITEs of NAME
+# (answered with error=0, by the size it answered), merged: "0-4096 8192-12288".
+write_cover() {
+  awk -v f="file=$1" '
+    function val(k,   i) { for (i = 2; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2); return "" }
+    $1 == "WRITE" && index($0, " " f " ") { off[val("unique")] = val("offset") }
+    $1 == "REPLY" && / op=WRITE / && val("error") == 0 { u = val("unique"); if (u in off) print off[u], off[u] + val("size") }
+  ' "$PLOG" | sort -n | awk '
+    NR == 1 { s = $1; e = $2; next }
+    $1 <= e { if ($2 > e) e = $2; next }
+    { printf "%s-%s ", s, e; s = $1; e = $2 }
+    END { if (NR) printf "%s-%s", s, e }'
+}
+# running PID: the process exists and has not exited (a zombie has).
+running() {
+  local st
+  { read -r st < "/proc/$1/stat"; } 2> /dev/null || return 1
+  st=${st##*) }
+  [ "${st%% *}" != Z ]
+}
+# ended PID SECS: PID stops running within SECS seconds.
+ended() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    running "$1" || return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # init_caps request|reply: the caps= of the INIT request or of its reply.
 init_caps() {
   if [ "$1" = request ]; then
@@ -677,6 +728,341 @@ t19_exclusive_create() {
   note "$k: O_CREAT|O_EXCL creates once, then EEXIST"
 }
 
+# 20. SEEK_DATA/SEEK_HOLE see dirty data: fuse-wb writes it back before
+# LSEEK, so the server's hole map is current (mainline asks the server
+# first, which has not seen the data yet).
+t20_seek_dirty() {
+  local k=$1 f=t20 seek_l write_l
+  proto_mount "$k" wb t20
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrite h $MIB 4096
+  soft "$k" "a WRITE before lseek: the data is not dirty" [ "$(pcount $f WRITE)" -eq 0 ]
+  pio lseek h 0 data
+  soft "$k" "SEEK_DATA from 0 gave '$PIO_REPLY', expected 1 MiB" [ "$PIO_REPLY" = "ok $MIB" ]
+  pio lseek h $MIB hole
+  soft "$k" "SEEK_HOLE from 1 MiB gave '$PIO_REPLY', expected 1 MiB + 4096" \
+    [ "$PIO_REPLY" = "ok $((MIB + 4096))" ]
+  pio lseek h 0 hole
+  soft "$k" "SEEK_HOLE from 0 gave '$PIO_REPLY', expected 0" [ "$PIO_REPLY" = "ok 0" ]
+  seek_l=$(plnums $f LSEEK | head -1)
+  check "$k: no LSEEK reached the server" [ -n "$seek_l" ]
+  write_l=$(writes $f | awk -v m=$MIB '$2 <= m && $3 >= m + 4096 { print $1; exit }')
+  soft "$k" "no WRITE of the dirty page (line '$write_l') before the first LSEEK (line $seek_l)" \
+    cond '[ -n "$write_l" ] && [ "$write_l" -lt "$seek_l" ]'
+  must close h
+  pio_stop
+  proto_umount
+  note "$k: 4 KiB dirty at 1 MiB: WRITE in line ${write_l:-none}, LSEEK in line $seek_l"
+}
+
+# 21. sync(2) and syncfs(2) return only once the server answered the
+# WRITEs they started (slow- file: WRITE replies come 1.5 s late). Mainline
+# does not wait for writeback WRITEs (its write_inode's SETATTR may make it
+# wait anyway, behind the slow WRITE: then the check passes there too).
+t21_sync_waits() {
+  local k=$1 f=slow-t21 call off=0 ms first
+  proto_mount "$k" wb t21 --slow-ms 1500
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  for call in "syncfs h" sync; do
+    log_mark
+    must pwrite h $off 4096
+    soft "$k" "$call: a WRITE before it: the data is not dirty" [ -z "$(writes $f $((LOGMARK + 1)))" ]
+    log_mark
+    # shellcheck disable=SC2086 # "syncfs h": the command and its handle
+    must $call
+    ms=${PIO_REPLY#ok }
+    first=$(writes $f $((LOGMARK + 1)) | head -1)
+    check "$k: $call sent no WRITE of the dirty page" [ -n "$first" ]
+    soft "$k" "$call returned after ${ms} ms, before the reply of its WRITE (1500 ms late)" \
+      [ "$ms" -ge 1450 ]
+    note "$k: $call with 4 KiB dirty returned after ${ms} ms (WRITE reply delayed 1500 ms)"
+    off=$((off + 4096))
+  done
+  must close h
+  pio_stop
+  proto_umount
+}
+
+# 22. syncfs waiting for a WRITE the server never answers can be killed;
+# aborting the connection then ends the mount. (Mainline does not wait.)
+t22_syncfs_killable() {
+  local k=$1 f=hang-t22 cd_ spid
+  proto_mount "$k" wb t22
+  cd_=$(conn_dir "$PM")
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrite h 0 65536
+  sync -f "$PM" &
+  spid=$!
+  disown $spid # no "Killed" report from bash
+  check "$k: syncfs sent no WRITE" wait_for has_line $f WRITE
+  sleep 3
+  check "$k: syncfs returned while its WRITE is unanswered" running $spid
+  kill -9 $spid
+  check "$k: syncfs still running 10 s after SIGKILL" ended $spid 10
+  check "$k: no $cd_/abort" [ -e "$cd_/abort" ]
+  echo 1 > "$cd_/abort"
+  # The abort ended the WRITE (with an error): close does not wait.
+  pio_send close h
+  pio_recv 30
+  note "$k: close after the abort: $PIO_REPLY"
+  pio_stop
+  check "$k: the mount did not go away after the abort" wait_unmounted "$PM" 30
+  wait "$LAST_MOUNT_PID" 2> /dev/null
+  note "$k: syncfs blocked on an unanswered WRITE, SIGKILL ended it, abort ended the mount"
+}
+
+# 23. Unmount right after close: all data, written by write(2) and through
+# a shared mapping, reached the server and was answered before the
+# connection ended.
+t23_umount_after_close() {
+  local k=$1 f=t23 cover destroy_l late
+  proto_mount "$k" wb t23
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrites h 0 4096 32
+  must ftruncate h 262144
+  must mmap h 131072 131072 shared write
+  must close h
+  pio_stop
+  proto_umount
+  cover=$(write_cover $f)
+  soft "$k" "the server took WRITEs of '$cover', expected 0-262144" [ "$cover" = 0-262144 ]
+  destroy_l=$(awk '$1 == "DESTROY" { print NR; exit }' "$PLOG")
+  if [ -n "$destroy_l" ]; then
+    late=$(writes $f "$destroy_l")
+    check "$k: WRITEs after DESTROY: $late" [ -z "$late" ]
+  fi
+  note "$k: 128 KiB by write(2) + 128 KiB by mmap, close, umount: the server took $cover"
+}
+
+# 24. chown sends SETATTR with FATTR_UID|FATTR_GID and the ids; futimens
+# with UTIME_NOW sends FATTR_ATIME_NOW / FATTR_MTIME_NOW (write-through),
+# or in write-back mode the kernel's own time (the kernel owns c/mtime);
+# UTIME_OMIT leaves that time out (fuse-wb's write-back SETATTR carries the
+# unchanged local mtime along).
+t24_chown_utimens() {
+  local k=$1 mode f line valid before
+  for mode in wb wt; do
+    f=t24-$mode
+    proto_mount "$k" $mode $f
+    pio_start
+    must open h "$PM/$f" rdwr,creat
+    log_mark
+    must fchown h 1234 5678
+    line=$(since $f SETATTR "$LOGMARK" | grep ' uid=1234 ' | tail -1)
+    check "$k $mode: no SETATTR uid=1234 gid=5678 after fchown" grep -q ' uid=1234 gid=5678 ' <<< "$line "
+    valid=$(fields valid <<< "$line")
+    check "$k $mode: SETATTR valid=$valid lacks FATTR_UID|FATTR_GID" [ $((valid & 6)) -eq 6 ]
+    must fstatx h
+    check "$k $mode: fstatx after fchown: '$PIO_REPLY'" \
+      cond '[ "$(fields uid <<< "$PIO_REPLY")" = 1234 ] && [ "$(fields gid <<< "$PIO_REPLY")" = 5678 ]'
+    before=$(fields mtime <<< "$PIO_REPLY")
+
+    # atime now, mtime omitted.
+    log_mark
+    must futimens h now omit
+    line=$(since $f SETATTR "$LOGMARK" | grep ' atime_now' | tail -1)
+    check "$k $mode: no SETATTR with atime_now after futimens(NOW, OMIT)" [ -n "$line" ]
+    check "$k $mode: futimens(NOW, OMIT) sent mtime_now: $line" [ -z "$(grep ' mtime_now' <<< "$line")" ]
+    if [ $mode = wt ]; then
+      check "$k $mode: futimens(NOW, OMIT) sent an mtime: $line" [ -z "$(grep ' mtime=' <<< "$line")" ]
+    else
+      check "$k $mode: futimens(NOW, OMIT) sent an mtime other than the file's $before: $line" \
+        cond '[ -z "$(grep " mtime=" <<< "$line")" ] || grep -q " mtime=$before" <<< "$line"'
+    fi
+
+    # atime omitted, mtime now.
+    log_mark
+    must futimens h omit now
+    line=$(since $f SETATTR "$LOGMARK" | grep ' mtime' | tail -1)
+    check "$k $mode: no SETATTR with an mtime after futimens(OMIT, NOW)" [ -n "$line" ]
+    check "$k $mode: futimens(OMIT, NOW) sent an atime: $line" [ -z "$(grep ' atime' <<< "$line")" ]
+    if [ $mode = wt ]; then
+      check "$k $mode: futimens(OMIT, NOW) without mtime_now: $line" grep -q ' mtime_now' <<< "$line"
+    else
+      local m
+      m=$(fields mtime <<< "$line")
+      m=${m%%.*}
+      check "$k $mode: futimens(OMIT, NOW) sent mtime_now (the kernel owns mtime): $line" \
+        [ -z "$(grep ' mtime_now' <<< "$line")" ]
+      check "$k $mode: futimens(OMIT, NOW) sent mtime '$m', not now ($EPOCHSECONDS)" \
+        cond '[ -n "$m" ] && [ "$m" -ge $((EPOCHSECONDS - 120)) ] && [ "$m" -le $((EPOCHSECONDS + 5)) ]'
+    fi
+    must close h
+    pio_stop
+    proto_umount
+    note "$k $mode: fchown -> SETATTR valid=$valid; futimens NOW/OMIT as expected"
+  done
+}
+
+# 25. A write clears the setuid and (with group exec) setgid bits when the
+# writer lacks CAP_FSETID (root without it here): a SETATTR with the mode
+# without them. Both modes.
+t25_suid_cleared() {
+  local k=$1 mode f line got
+  for mode in wb wt; do
+    f=t25-$mode
+    proto_mount "$k" $mode $f
+    pio_start setpriv --bounding-set=-fsetid --inh-caps=-fsetid
+    must open h "$PM/$f" rdwr,creat
+    must pwrite h 0 4096
+    must fchmod h 6755
+    must fstatx h
+    check "$k $mode: mode after fchmod 6755: '$PIO_REPLY'" [ "$(fields mode <<< "$PIO_REPLY")" = 0106755 ]
+    log_mark
+    must pwrite h 0 1
+    line=$(since $f SETATTR "$LOGMARK" | grep ' mode=' | tail -1)
+    soft "$k" "$mode: no SETATTR mode=0100755 after a write to a 06755 file: '$line'" \
+      grep -q ' mode=0100755' <<< "$line"
+    must fstatx h
+    got=$(fields mode <<< "$PIO_REPLY")
+    soft "$k" "$mode: mode after the write $got, expected 0100755" [ "$got" = 0100755 ]
+    must close h
+    pio_stop
+    got=$(stat -c %a "$PM/$f")
+    soft "$k" "$mode: the server's mode after the write: $got, expected 755" [ "$got" = 755 ]
+    proto_umount
+    note "$k $mode: write to a 06755 file without CAP_FSETID: mode $got"
+  done
+}
+
+# 26. O_SYNC in write-back mode: the data is WRITTEN (and FSYNCed) before
+# pwrite returns.
+t26_osync() {
+  local k=$1 f=t26 w write_l fsync_l
+  proto_mount "$k" wb t26
+  pio_start
+  must open h "$PM/$f" rdwr,creat,sync
+  must pwrite h 0 4096
+  w=$(writes $f)
+  write_l=$(awk '$2 <= 0 && $3 >= 4096 { print $1; exit }' <<< "$w")
+  check "$k: no WRITE of [0, 4096) when the O_SYNC pwrite returned" [ -n "$write_l" ]
+  check "$k: $(wc -l <<< "$w") WRITEs for one O_SYNC 4 KiB pwrite" [ "$(wc -l <<< "$w")" -eq 1 ]
+  soft "$k" "the O_SYNC WRITE is not a write-back one (cache=1): $w" [ "$(awk '{ print $4 }' <<< "$w")" = 1 ]
+  fsync_l=$(since $f FSYNC "$write_l" | head -1)
+  check "$k: no FSYNC after the WRITE when the O_SYNC pwrite returned" [ -n "$fsync_l" ]
+  check "$k: O_SYNC (not O_DSYNC) sent a datasync FSYNC: $fsync_l" [ -z "$(grep ' datasync' <<< "$fsync_l")" ]
+  must close h
+  pio_stop
+  proto_umount
+  note "$k: O_SYNC pwrite: WRITE then FSYNC before it returned"
+}
+
+# 27. FOPEN_DIRECT_IO (dio- files) in write-back mode: writes are
+# synchronous WRITEs without FUSE_WRITE_CACHE, reads are READs every time,
+# and a shared mmap is refused (ENODEV; no DIRECT_IO_ALLOW_MMAP).
+t27_direct_io_file() {
+  local k=$1 f=dio-t27 w r1 r2
+  proto_mount "$k" wb t27
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrite h 0 4096
+  w=$(writes $f | awk '{ print $2, $3, $4 }')
+  check "$k: WRITEs when pwrite returned: '$w', expected one [0, 4096) with cache=0" [ "$w" = "0 4096 0" ]
+  must pread h 0 4096
+  r1=$(pcount $f READ)
+  must check h 0 4096
+  r2=$(pcount $f READ)
+  check "$k: READs: $r1 after the first read, $r2 after the second: not one each" \
+    cond '[ "$r1" -ge 1 ] && [ "$r2" -gt "$r1" ]'
+  pio mmap h 0 4096 shared
+  check "$k: shared mmap of a FOPEN_DIRECT_IO file gave '$PIO_REPLY', expected ENODEV" [ "$(pio_err)" = ENODEV ]
+  check "$k: private mmap of a FOPEN_DIRECT_IO file" pio mmap h 0 4096 private
+  # A read-only descriptor: the mapping cannot write, but it is shared.
+  must open r "$PM/$f" rdonly
+  pio mmap r 0 4096 shared
+  check "$k: shared mmap of a FOPEN_DIRECT_IO file through an O_RDONLY descriptor gave '$PIO_REPLY', expected ENODEV" [ "$(pio_err)" = ENODEV ]
+  must close r
+  must close h
+  check "$k: $(pcount $f WRITE) WRITEs after close, expected still 1" [ "$(pcount $f WRITE)" -eq 1 ]
+  pio_stop
+  proto_umount
+  note "$k: FOPEN_DIRECT_IO: one synchronous WRITE, a READ per read ($r1, $r2), shared mmap ENODEV"
+}
+
+# 28. FOPEN_KEEP_CACHE (keep- files): a reopen keeps the cached data, no
+# READ; without it a reopen drops the cache, the data is READ again.
+t28_keep_cache() {
+  local k=$1 mode f n1 n2
+  for mode in wt wb; do
+    # Entries stay valid: with timeouts of 0 the inode (and its cache) goes
+    # away at close, on mainline too.
+    proto_mount "$k" $mode t28-$mode --attr-timeout 60 --file keep-t28=8192 --file t28=8192
+    pio_start
+    for f in keep-t28 t28; do
+      must open r "$PM/$f" rdonly
+      must check r 0 8192
+      must close r
+      n1=$(pcount $f READ)
+      must open r "$PM/$f" rdonly
+      must check r 0 8192
+      must close r
+      n2=$(pcount $f READ)
+      check "$k $mode $f: no READ for the first read" [ "$n1" -ge 1 ]
+      if [ $f = keep-t28 ]; then
+        check "$k $mode: a reopen with FOPEN_KEEP_CACHE read again ($n1, then $n2 READs)" [ "$n2" -eq "$n1" ]
+      else
+        check "$k $mode: a reopen without FOPEN_KEEP_CACHE kept the cache ($n1, then $n2 READs)" [ "$n2" -gt "$n1" ]
+      fi
+      note "$k $mode $f: READs $n1 after the first open, $n2 after the second"
+    done
+    pio_stop
+    proto_umount
+  done
+}
+
+# 29. copy_file_range: one COPY_FILE_RANGE and no WRITE when the server
+# copies; when it answers ENOSYS (nocopy- source), the kernel falls back to
+# READ + WRITE (splice), asks once, and the copy is still whole.
+t29_copy_file_range() {
+  local k=$1 mode n copy_l read_l cover
+  for mode in wb wt; do
+    proto_mount "$k" $mode t29-$mode --file t29-src=65536 --file nocopy-t29-src=65536
+    pio_start
+    must open s "$PM/t29-src" rdonly
+    must open d "$PM/t29-dst" rdwr,creat
+    pio copy s 0 d 0 65536
+    check "$k $mode: copy_file_range gave '$PIO_REPLY', expected 65536" [ "$PIO_REPLY" = "ok 65536" ]
+    must close s
+    must close d
+    n=$(pcount t29-src COPY_FILE_RANGE)
+    check "$k $mode: $n COPY_FILE_RANGEs for one copy, expected 1" [ "$n" -eq 1 ]
+    check "$k $mode: READs of a server-side copy's source" [ "$(pcount t29-src READ)" -eq 0 ]
+    drop_caches
+    must open d "$PM/t29-dst" rdonly
+    check "$k $mode: the server-side copy reads back different" pio check d 0 65536
+    must close d
+    check "$k $mode: WRITEs of a server-side copy's destination" [ "$(pcount t29-dst WRITE)" -eq 0 ]
+
+    must open s "$PM/nocopy-t29-src" rdonly
+    must open d "$PM/t29-dst2" rdwr,creat
+    pio copy s 0 d 0 65536
+    check "$k $mode: copy_file_range with COPY_FILE_RANGE refused gave '$PIO_REPLY', expected 65536" \
+      [ "$PIO_REPLY" = "ok 65536" ]
+    must fsync d
+    must close s
+    must close d
+    n=$(pcount nocopy-t29-src COPY_FILE_RANGE)
+    check "$k $mode: $n COPY_FILE_RANGEs after ENOSYS, expected 1" [ "$n" -eq 1 ]
+    copy_l=$(plnums nocopy-t29-src COPY_FILE_RANGE)
+    read_l=$(plnums nocopy-t29-src READ | head -1)
+    check "$k $mode: no READ of the source after the refused COPY_FILE_RANGE (line $copy_l)" \
+      cond '[ -n "$read_l" ] && [ "$read_l" -gt "$copy_l" ]'
+    cover=$(write_cover t29-dst2)
+    check "$k $mode: the fallback's WRITEs cover '$cover', expected 0-65536" [ "$cover" = 0-65536 ]
+    drop_caches
+    must open d "$PM/t29-dst2" rdonly
+    check "$k $mode: the fallback copy reads back different" pio check d 0 65536
+    must close d
+    pio_stop
+    proto_umount
+    note "$k $mode: COPY_FILE_RANGE: 1 request, no WRITE; after ENOSYS: READ + $(pcount t29-dst2 WRITE) WRITE(s)"
+  done
+}
+
 # --- Run -----------------------------------------------------------------------
 # run TEST KINDS...: TEST for each KIND in KINDS that PROTO_KINDS allows.
 run() {
@@ -709,4 +1095,14 @@ run t16_create_fallback fuse-wb mainline
 run t17_big_writes fuse-wb mainline          # mainline: 1 MiB, noted
 run t18_short_write_through fuse-wb mainline
 run t19_exclusive_create fuse-wb mainline
+run t20_seek_dirty fuse-wb mainline          # mainline seeks before writing back: noted
+run t21_sync_waits fuse-wb mainline          # mainline does not wait for WRITEs: noted
+run t22_syncfs_killable fuse-wb
+run t23_umount_after_close fuse-wb mainline
+run t24_chown_utimens fuse-wb mainline
+run t25_suid_cleared fuse-wb mainline
+run t26_osync fuse-wb mainline
+run t27_direct_io_file fuse-wb mainline
+run t28_keep_cache fuse-wb mainline
+run t29_copy_file_range fuse-wb mainline
 echo "60-protocol: $CHECKS checks passed"

@@ -37,14 +37,30 @@
 //! quit
 //! ```
 //!
+//! Commands added since, which the python original did not have (see
+//! [`ext`] for their details):
+//!
+//! ```text
+//! lseek H OFF WHENCE       WHENCE: set cur end data hole; answers the offset
+//! sync | syncfs H          answer the milliseconds the call took
+//! fchown H UID GID         -1 leaves that id
+//! futimens H ATIME MTIME   each: now, omit, SEC or SEC.FRACTION
+//! fstatx H                 "size=S mode=0OCT uid=U gid=G atime=S.NS mtime=S.NS ctime=S.NS"
+//! mmap H OFF LEN shared|private [write [BASE]]
+//!                          map, touch every page or write the pattern, munmap
+//! copy HIN OFFIN HOUT OFFOUT LEN
+//!                          copy_file_range(2) until LEN or 0; answers the count
+//! ```
+//!
 //! `H` is a handle: any word, naming the file descriptor of its last
 //! `open` (opening a handle again leaves the earlier descriptor open).
 //! Numbers are python `int(WORD, 0)` literals: decimal without leading
 //! zeros, or `0x`/`0o`/`0b` prefixed, optionally signed, `_` between
-//! digits. For every command but `open`, all words after the handle are
-//! parsed so before the command runs, whether it uses them or not (so
-//! `fchmod h 0600` fails: write `600` or `0o600`); `fchmod` then reads its
-//! OCTAL again in base 8.
+//! digits. For every command of the original but `open`, all words after
+//! the handle are parsed so before the command runs, whether it uses them
+//! or not (so `fchmod h 0600` fails: write `600` or `0o600`); `fchmod` then
+//! reads its OCTAL again in base 8. The added commands parse their own
+//! words.
 //!
 //! Answers:
 //!
@@ -87,6 +103,8 @@ use std::ffi::CString;
 use std::io::{self, BufRead, Write};
 use std::os::fd::RawFd;
 use std::ptr::NonNull;
+
+mod ext;
 
 /// The period of the data pattern: byte `i` of a pattern with base `B` is
 /// `(B + i) % 251`.
@@ -702,6 +720,9 @@ impl Pio {
             // A handle opened again leaves its earlier descriptor open.
             self.fds.insert(word(a, 1)?.to_vec(), fd);
             return Ok(String::new());
+        }
+        if let Some(r) = self.run_ext(op, a) {
+            return r;
         }
         let fd = a.get(1).and_then(|h| self.fds.get(*h).copied());
         let n = a

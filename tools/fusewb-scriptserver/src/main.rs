@@ -56,6 +56,9 @@
 //! | `slow-`   | WRITE is answered after `--slow-ms` (a blocking sleep: the whole server waits) |
 //! | `stale-`  | GETATTR and LOOKUP replies report size + 1 MiB and mtime 1000000000 (2001); CREATE, MKNOD and SETATTR replies tell the truth |
 //! | `hang-`   | READ and WRITE are never answered (the test kills the server) |
+//! | `dio-`    | OPEN and CREATE answer FOPEN_DIRECT_IO |
+//! | `keep-`   | OPEN and CREATE answer FOPEN_KEEP_CACHE |
+//! | `nocopy-` | COPY_FILE_RANGE from the file (its source) gets ENOSYS |
 //!
 //! # Log
 //!
@@ -123,8 +126,9 @@
 //! carried N data bytes instead of `size`; `malformed=1`: the arguments
 //! were too short (the reply is EINVAL). REPLY extras: INIT: the reply's
 //! `major= minor= flags=0x flags2=0x caps= max_write= max_pages= time_gran=
-//! max_readahead=`; LOOKUP: `ino= attr_size=`; CREATE: `fh= ino=`; MKNOD:
-//! `ino=`; OPEN, OPENDIR: `fh=`; GETATTR: `attr_size= attr_mtime=S.NS`;
+//! max_readahead=`; LOOKUP: `ino= attr_size=`; CREATE: `fh= [open_flags=0x]
+//! ino=`; MKNOD: `ino=`; OPEN: `fh= [open_flags=0x]` (the FOPEN_ flags of
+//! the reply, when not 0); OPENDIR: `fh=`; GETATTR: `attr_size= attr_mtime=S.NS`;
 //! SETATTR: `attr_size=`; WRITE: `delay_ms=` (`slow-`), `short=1`
 //! (`short-`); LSEEK: `offset=`. Examples:
 //!
@@ -143,7 +147,7 @@
 //! --time-gran NS       INIT time_gran (default 1)
 //! --writeback          ask for FUSE_WRITEBACK_CACHE
 //! --atomic-o-trunc     ask for FUSE_ATOMIC_O_TRUNC
-//! --keep-cache         answer OPEN/CREATE with FOPEN_KEEP_CACHE
+//! --keep-cache         answer OPEN/CREATE with FOPEN_KEEP_CACHE (every file)
 //! --slow-ms MS         delay of WRITE replies for slow- files (default 200)
 //! --file NAME=SIZE     pre-create NAME with SIZE bytes, byte i = i % 251
 //!                      (repeatable; at most 1G)
@@ -194,6 +198,9 @@ the replies:
   slow-    WRITE answered after --slow-ms
   stale-   GETATTR/LOOKUP report size + 1 MiB and mtime 1000000000
   hang-    READ and WRITE never answered
+  dio-     OPEN/CREATE answer FOPEN_DIRECT_IO
+  keep-    OPEN/CREATE answer FOPEN_KEEP_CACHE
+  nocopy-  COPY_FILE_RANGE from it gets ENOSYS
 
 Log lines (see the crate documentation for every field):
   OPNAME unique=U nodeid=N uid=U gid=G pid=P [file=NAME] FIELDS...

@@ -147,6 +147,7 @@ pub const FUSE_FSYNC_FDATASYNC: u32 = 1 << 0;
 pub const FUSE_RELEASE_FLUSH: u32 = 1 << 0;
 pub const FUSE_RELEASE_FLOCK_UNLOCK: u32 = 1 << 1;
 /// `fuse_open_out.open_flags`.
+pub const FOPEN_DIRECT_IO: u32 = 1 << 0;
 pub const FOPEN_KEEP_CACHE: u32 = 1 << 1;
 
 /// fallocate(2) modes (`<linux/falloc.h>`).

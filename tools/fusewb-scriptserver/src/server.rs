@@ -86,6 +86,12 @@ pub enum Script {
     Stale,
     /// READ and WRITE are never answered.
     Hang,
+    /// OPEN and CREATE answer FOPEN_DIRECT_IO.
+    DirectIo,
+    /// OPEN and CREATE answer FOPEN_KEEP_CACHE.
+    KeepCache,
+    /// COPY_FILE_RANGE from the file gets ENOSYS.
+    NoCopy,
 }
 
 /// The scripts by name prefix, for the help text and `script_of`.
@@ -96,6 +102,9 @@ pub const SCRIPTS: &[(&str, Script)] = &[
     ("slow-", Script::Slow),
     ("stale-", Script::Stale),
     ("hang-", Script::Hang),
+    ("dio-", Script::DirectIo),
+    ("keep-", Script::KeepCache),
+    ("nocopy-", Script::NoCopy),
 ];
 
 pub fn script_of(name: &[u8]) -> Script {
@@ -886,16 +895,20 @@ impl Server {
             n.data.truncate(0);
             n.touch_data();
         }
+        let mut open_flags = match script_of(&n.name) {
+            Script::DirectIo => proto::FOPEN_DIRECT_IO,
+            Script::KeepCache => proto::FOPEN_KEEP_CACHE,
+            _ => 0,
+        };
+        if self.opts.keep_cache {
+            open_flags |= proto::FOPEN_KEEP_CACHE;
+        }
         let fh = self.fs.open(nodeid, flags);
         q.r.kv("fh", fh);
-        Ok(OpenOut {
-            fh,
-            open_flags: if self.opts.keep_cache {
-                proto::FOPEN_KEEP_CACHE
-            } else {
-                0
-            },
-        })
+        if open_flags != 0 {
+            q.r.hex("open_flags", u64::from(open_flags));
+        }
+        Ok(OpenOut { fh, open_flags })
     }
 
     fn open(&mut self, q: &mut Req, arg: &[u8]) -> Answer {
@@ -1179,8 +1192,10 @@ impl Server {
         if self.opts.no_copy_file_range {
             return Answer::Err(libc::ENOSYS);
         }
-        if let Err(e) = self.file_script(q.h.nodeid) {
-            return Answer::Err(e);
+        match self.file_script(q.h.nodeid) {
+            Ok(Script::NoCopy) => return Answer::Err(libc::ENOSYS),
+            Ok(_) => {}
+            Err(e) => return Answer::Err(e),
         }
         if let Err(e) = self.file_script(c.nodeid_out) {
             return Answer::Err(e);
@@ -1553,6 +1568,98 @@ mod tests {
         assert_eq!(t.s.stats.unanswered, 2);
         // Other requests on it are answered.
         assert_eq!(t.getattr(id).size, 0);
+    }
+
+    #[test]
+    fn open_flags_by_prefix() {
+        let mut t = T::new(Options::default());
+        t.init(KERNEL_FLAGS);
+        t.s.precreate("dio-p", 100).unwrap();
+        let mut e = Enc::default();
+        e.u32(libc::O_RDWR as u32).u32(0);
+        let open = |t: &mut T, name: &str| {
+            let mut n = name.as_bytes().to_vec();
+            n.push(0);
+            let id = u64_at(&parts(&t.req(opcode::LOOKUP, 1, &n)).1, 0);
+            t.req(opcode::OPEN, id, &e.0)
+        };
+        // OPEN: fh, then open_flags (FOPEN_DIRECT_IO is bit 0).
+        let o = open(&mut t, "dio-p");
+        let (err, p) = parts(&o);
+        assert_eq!((err, u32_at(&p, 8)), (0, proto::FOPEN_DIRECT_IO));
+        let line = &o.reply.as_ref().unwrap().line;
+        assert!(line.ends_with(" open_flags=0x1"), "{line}");
+        // CREATE of a keep- file: FOPEN_KEEP_CACHE, logged before ino=.
+        let c = CreateIn {
+            flags: libc::O_RDWR as u32,
+            mode: 0o100644,
+            umask: 0,
+            open_flags: 0,
+            name: b"keep-c".to_vec(),
+        };
+        let o = t.req(opcode::CREATE, 1, &c.encode());
+        let (err, p) = parts(&o);
+        assert_eq!(err, 0);
+        assert_eq!(
+            u32_at(&p, proto::ENTRY_OUT_SIZE + 8),
+            proto::FOPEN_KEEP_CACHE
+        );
+        let line = &o.reply.as_ref().unwrap().line;
+        assert!(line.contains(" open_flags=0x2 ino="), "{line}");
+        // Other files: no flags, nothing logged.
+        t.s.precreate("plain", 1).unwrap();
+        let o = open(&mut t, "plain");
+        assert_eq!(u32_at(&parts(&o).1, 8), 0);
+        assert!(!o.reply.unwrap().line.contains("open_flags"));
+        // --keep-cache adds KEEP_CACHE to every file, dio- ones too.
+        let mut t = T::new(Options {
+            keep_cache: true,
+            ..Options::default()
+        });
+        t.init(KERNEL_FLAGS);
+        t.s.precreate("dio-q", 1).unwrap();
+        let o = open(&mut t, "dio-q");
+        assert_eq!(
+            u32_at(&parts(&o).1, 8),
+            proto::FOPEN_DIRECT_IO | proto::FOPEN_KEEP_CACHE
+        );
+        assert!(o.reply.unwrap().line.ends_with(" open_flags=0x3"));
+    }
+
+    #[test]
+    fn nocopy_source_gets_enosys() {
+        let mut t = T::new(Options::default());
+        t.init(KERNEL_FLAGS);
+        let (src, sfh) = t.create("nocopy-s", libc::O_RDWR);
+        t.write(src, sfh, 0, &[5u8; 100], 0);
+        let (dst, dfh) = t.create("d", libc::O_RDWR);
+        let c = CopyFileRangeIn {
+            fh_in: sfh,
+            off_in: 0,
+            nodeid_out: dst,
+            fh_out: dfh,
+            off_out: 0,
+            len: 100,
+            flags: 0,
+        };
+        let o = t.req(opcode::COPY_FILE_RANGE, src, &c.encode());
+        assert_eq!(parts(&o).0, -libc::ENOSYS);
+        assert!(o.request_line.contains(" file=nocopy-s fh_in="));
+        assert!(o.request_line.contains(" len=100 flags=0x0 file_out=d"));
+        assert!(o.reply.unwrap().line.contains(" errno=ENOSYS"));
+        assert_eq!(t.getattr(dst).size, 0);
+        // Into a nocopy- file (from a normal one) copies.
+        let c = CopyFileRangeIn {
+            fh_in: dfh,
+            nodeid_out: src,
+            fh_out: sfh,
+            off_out: 200,
+            ..c
+        };
+        t.write(dst, dfh, 0, &[6u8; 10], 0);
+        let o = t.req(opcode::COPY_FILE_RANGE, dst, &c.encode());
+        assert_eq!((parts(&o).0, u32_at(&parts(&o).1, 0)), (0, 10));
+        assert_eq!(t.getattr(src).size, 210);
     }
 
     #[test]
@@ -2029,6 +2136,10 @@ mod tests {
     fn helpers() {
         assert_eq!(script_of(b"short-1"), Script::Short);
         assert_eq!(script_of(b"hang-"), Script::Hang);
+        assert_eq!(script_of(b"dio-x"), Script::DirectIo);
+        assert_eq!(script_of(b"keep-x"), Script::KeepCache);
+        assert_eq!(script_of(b"nocopy-x"), Script::NoCopy);
+        assert_eq!(script_of(b"dio"), Script::Normal);
         assert_eq!(script_of(b"x-short-1"), Script::Normal);
         assert_eq!(esc(b"a=b\\c\n"), "a=b\\x5cc\\x0a");
         assert_eq!(oflags_names(0), "RDONLY");
