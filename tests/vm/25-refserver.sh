@@ -18,3 +18,14 @@ for kind in fuse-wb mainline; do
   grep -q '^op.READ.bytes [1-9]' "$st" || fail "no READ bytes counted on $kind"
   note "$kind: $(grep -c '^op\.' "$st") counters, $(awk '/^requests_total/{print $2}' "$st") requests"
 done
+
+# The sink back end (--sink-pattern): a small write-back copy through
+# fusewb-bench's dirty run, whose every WRITE the server checks against the
+# data written; the run fails unless all bytes arrived equal.
+log=$SCRATCH/ref-sink.log
+BENCH_BIG_MB=32 BENCH_DIRTY_BACKEND=sink BENCH_DROP_CACHES=0 \
+  "$BIN/fusewb-bench" dirty --out "$SCRATCH/ref-sink.txt" > "$log" 2>&1 ||
+  { tail -20 "$log"; fail "write-back copy into the sink server failed"; }
+grep -q '^data: the sink server received the data written' "$log" ||
+  { tail -20 "$log"; fail "no sink data check in the dirty run's output"; }
+note "sink: 32 MiB write-back copy checked by the server: $(grep -o '[0-9]* bytes in WRITEs' "$log")"
