@@ -62,6 +62,10 @@ enum End {
 /// large contiguous buffer, nothing reallocated while it is built).
 pub(crate) type Data = KVec<KVVec<u8>>;
 
+/// Size of the pieces of [`Data`]: small enough for kmalloc (order 3),
+/// large enough that 8 MiB are only 256 of them.
+pub(crate) const DATA_CHUNK: usize = 32 * 1024;
+
 /// What runs when a background request with a callback ends: with the
 /// request's arguments (the message after `fuse_in_header`), its data and
 /// its result.
@@ -332,7 +336,7 @@ impl Connection {
         end: End,
     ) -> Result<Arc<Request>> {
         let creds = self.creds();
-        self.build_request(opcode, nodeid, args, kind, end, creds, None)
+        self.build_request(opcode, nodeid, args, KVec::new(), kind, end, creds, None)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -341,6 +345,7 @@ impl Connection {
         opcode: u32,
         nodeid: u64,
         args: &[&[u8]],
+        data: Data,
         kind: ReplyKind,
         end: End,
         creds: Creds,
@@ -352,7 +357,7 @@ impl Connection {
         for a in args {
             msg.extend_from_slice(a, GFP_KERNEL)?;
         }
-        self.make_request(opcode, nodeid, msg, KVec::new(), kind, end, creds, callback)
+        self.make_request(opcode, nodeid, msg, data, kind, end, creds, callback)
     }
 
     /// Wraps `msg` (room for the header, then the arguments) as a request.
@@ -407,6 +412,25 @@ impl Connection {
         kind: ReplyKind,
     ) -> Result<Payload> {
         let req = self.new_request(opcode, nodeid, args, kind, End::Wake)?;
+        self.wait_initialized()?;
+        self.num_waiting.fetch_add(1, Ordering::Relaxed);
+        let r = self.queue(&req).and_then(|()| self.wait_answer(&req));
+        self.num_waiting.fetch_sub(1, Ordering::Relaxed);
+        r
+    }
+
+    /// As [`Connection::request`], with `data` sent after the arguments
+    /// (a WRITE's data, copied from the user buffer without a bounce).
+    pub(crate) fn request_with_data(
+        &self,
+        opcode: u32,
+        nodeid: u64,
+        args: &[&[u8]],
+        data: Data,
+        kind: ReplyKind,
+    ) -> Result<Payload> {
+        let creds = self.creds();
+        let req = self.build_request(opcode, nodeid, args, data, kind, End::Wake, creds, None)?;
         self.wait_initialized()?;
         self.num_waiting.fetch_add(1, Ordering::Relaxed);
         let r = self.queue(&req).and_then(|()| self.wait_answer(&req));

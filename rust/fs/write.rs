@@ -15,6 +15,7 @@
 
 use super::{file as ffile, writeback};
 use crate::abi;
+use crate::conn::{Data, DATA_CHUNK};
 use crate::proto::{pod, reply::ReplyKind, write as pw};
 use crate::vfs::{self, file::Kiocb, iov::IovIter};
 use kernel::prelude::*;
@@ -58,9 +59,13 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
     let pos = iocb.pos();
     let end = pos.saturating_add(count as i64 - 1);
     // Cached data of the range goes first, and must not be written back
-    // over ours later.
-    writeback::flush_range(inode, pos, count)?;
-    inode.invalidate_range(pos, end);
+    // over ours later. Without cached folios only WRITEs in flight can be.
+    if inode.has_cached_pages() {
+        writeback::flush_range(inode, pos, count)?;
+        inode.invalidate_range(pos, end);
+    } else {
+        writeback::wait_bytes(inode, pos, count)?;
+    }
     let params = conn.params();
     // Buffered write-through without BIG_WRITES: one page per WRITE (as
     // mainline); direct I/O is bounded by max_write alone.
@@ -70,26 +75,23 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
         1
     };
     let max = pw::max_write_bytes(params.max_write, max_pages, vfs::PAGE_SIZE);
-    // One bounce buffer for all chunks.
-    let cap = max.min(count);
-    let mut buf = KVVec::<u8>::with_capacity(cap, GFP_KERNEL)?;
-    buf.extend_with(cap, 0, GFP_KERNEL)?;
     let mut done = 0usize;
     let mut err = None;
     while done < count {
         let at = pos.saturating_add(done as i64);
         // CAST: `at` is non-negative.
         let n = pw::chunk_len(at as u64, count - done, max, max_pages, vfs::PAGE_SIZE);
-        let Some(chunk) = buf.get_mut(..n) else {
-            err = Some(EINVAL);
-            break;
+        let (data, got) = match user_data(from, n) {
+            Ok(d) => d,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
         };
-        let got = from.read_some(chunk);
         if got == 0 {
             err = Some(EFAULT);
             break;
         }
-        let data = buf.get(..got).unwrap_or(&[]);
         let arg = abi::fuse_write_in {
             fh: ff.fh,
             // CAST: non-negative.
@@ -100,10 +102,11 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
             flags: ff.flags,
             padding: 0,
         };
-        let reply = conn.request(
+        let reply = conn.request_with_data(
             abi::fuse_opcode_FUSE_WRITE,
             inode.fuse().nodeid(),
-            &[pod::bytes_of(&arg), data],
+            &[pod::bytes_of(&arg)],
+            data,
             ReplyKind::Write { max: got as u64 },
         );
         match reply {
@@ -129,7 +132,10 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
             inode.set_size(new_end);
         }
         iocb.set_pos(new_end);
-        inode.invalidate_range(pos, new_end - 1);
+        // Folios a reader brought in meanwhile may hold the old data.
+        if inode.has_cached_pages() {
+            inode.invalidate_range(pos, new_end - 1);
+        }
         if writeback::is_wb(inode) {
             let now = inode.now();
             inode.set_mtime(now);
@@ -141,6 +147,37 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
         return Ok(done);
     }
     Err(err.unwrap_or(EIO))
+}
+
+/// Copies up to `n` bytes from the user buffer into the pieces of a
+/// WRITE's data (no bounce buffer: the request sends them). Returns them
+/// and how many bytes were copied, fewer on a fault.
+fn user_data(from: &mut IovIter<'_>, n: usize) -> Result<(Data, usize)> {
+    let mut got = 0usize;
+    let res = (|| -> Result<Data> {
+        let mut data = KVec::with_capacity(n.div_ceil(DATA_CHUNK).max(1), GFP_KERNEL)?;
+        while got < n {
+            let want = (n - got).min(DATA_CHUNK);
+            let mut piece = KVVec::with_capacity(want, GFP_KERNEL)?;
+            let k = from.read_into(want, &mut piece)?;
+            got += k;
+            if k > 0 {
+                data.push(piece, GFP_KERNEL)?;
+            }
+            if k < want {
+                break;
+            }
+        }
+        Ok(data)
+    })();
+    match res {
+        Ok(data) => Ok((data, got)),
+        Err(e) => {
+            // Nothing was sent: give the bytes back.
+            from.revert(got);
+            Err(e)
+        }
+    }
 }
 
 /// Direct read (O_DIRECT, FOPEN_DIRECT_IO): READs straight into the user

@@ -25,7 +25,7 @@
 
 use super::file::{self as ffile, FuseFile};
 use crate::abi;
-use crate::conn::{Completion, Connection, Data, Payload};
+use crate::conn::{Completion, Connection, Data, Payload, DATA_CHUNK};
 use crate::proto::{pod, reply::ReplyKind, request::IN_HEADER, write as pw};
 use crate::vfs::{
     self,
@@ -43,10 +43,8 @@ use kernel::types::ARef;
 
 const WRITE_IN: usize = size_of::<abi::fuse_write_in>();
 
-/// Size of the pieces a WRITE's data is copied into: small enough for
-/// kmalloc (order 3) and never reallocated, large enough that a batch of
-/// 8 MiB has only 256 of them.
-const CHUNK: usize = 32 * 1024;
+/// Size of the pieces a WRITE's data is copied into (never reallocated).
+const CHUNK: usize = DATA_CHUNK;
 
 /// One WRITE in flight: the page indices it covers and the handle it uses.
 #[derive(Clone, Copy)]

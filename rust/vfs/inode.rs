@@ -221,6 +221,13 @@ impl Inode {
         kernel::error::to_result(unsafe { bindings::filemap_check_errors(self.mapping()) })
     }
 
+    /// Whether the page cache holds any folio of the inode (a racy hint,
+    /// as `mapping_empty`).
+    pub(crate) fn has_cached_pages(&self) -> bool {
+        // SAFETY: Live inode and mapping; `nrpages` is a plain counter.
+        unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.mapping()).nrpages)) != 0 }
+    }
+
     /// Drops clean cached folios covering bytes `start..=end` (dirty ones
     /// are laundered first); busy ones stay (as after a direct write).
     pub(crate) fn invalidate_range(&self, start: i64, end: i64) {

@@ -65,12 +65,22 @@ impl<'a> IovIter<'a> {
         }
     }
 
-    /// Copies up to `buf.len()` bytes from the user buffer, advancing it;
-    /// returns how many were copied (fewer on a fault).
-    pub(crate) fn read_some(&mut self, buf: &mut [u8]) -> usize {
-        let n = buf.len().min(self.len());
-        // SAFETY: `buf` is valid for writes of `n` bytes; `ptr` is valid.
-        unsafe { bindings::_copy_from_iter(buf.as_mut_ptr().cast(), n, self.ptr) }
+    /// Appends up to `n` bytes from the user buffer to `dst`, advancing it,
+    /// without initialising the room first; returns how many were copied
+    /// (fewer on a fault).
+    pub(crate) fn read_into(&mut self, n: usize, dst: &mut KVVec<u8>) -> Result<usize> {
+        let n = n.min(self.len());
+        dst.reserve(n, GFP_KERNEL)?;
+        let spare = dst.spare_capacity_mut();
+        let n = n.min(spare.len());
+        // SAFETY: `spare` is valid for writes of `n` bytes (`MaybeUninit<u8>`
+        // has `u8`'s layout); `ptr` is valid.
+        let got = unsafe { bindings::_copy_from_iter(spare.as_mut_ptr().cast(), n, self.ptr) };
+        let got = got.min(n);
+        // SAFETY: The first `got <= n` bytes of the spare capacity were
+        // written by `_copy_from_iter`.
+        unsafe { dst.set_len(dst.len() + got) };
+        Ok(got)
     }
 
     /// Copies up to `data.len()` bytes to the user buffer, advancing it;
