@@ -213,6 +213,8 @@ pub(crate) struct Stats {
     pub(crate) wb_bytes: AtomicU64,
     /// Short writeback WRITEs whose rest was resent.
     pub(crate) wb_resends: AtomicU64,
+    /// Write-behind work items queued or running (each holds an inode).
+    pub(crate) behind_works: AtomicU64,
 }
 
 impl Stats {
@@ -224,6 +226,7 @@ impl Stats {
             wb_requests: AtomicU64::new(0),
             wb_bytes: AtomicU64::new(0),
             wb_resends: AtomicU64::new(0),
+            behind_works: AtomicU64::new(0),
         }
     }
 

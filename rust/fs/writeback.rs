@@ -40,6 +40,7 @@ use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 use kernel::sync::Arc;
 use kernel::types::ARef;
+use kernel::workqueue;
 
 const WRITE_IN: usize = size_of::<abi::fuse_write_in>();
 
@@ -259,8 +260,9 @@ pub(crate) fn flush_range(inode: &Inode, pos: i64, len: usize) -> Result {
 /// stream has a full WRITE's worth of whole pages behind it, hand them to
 /// writeback now instead of when the flusher comes. A large copy then
 /// streams full-size WRITEs to the server while the writer goes on, and its
-/// dirty pages do not pile up to the dirty limit first. Best effort: the
-/// writeback bound and errors are handled by `writepages`.
+/// dirty pages do not pile up to the dirty limit first. The copying into
+/// the WRITE runs in a work item, in parallel with the writer. Best effort:
+/// the writeback bound and errors are handled by `writepages`.
 pub(crate) fn write_behind(inode: &Inode, start: i64, end: i64) {
     if !vfs::write_behind_param() {
         return;
@@ -281,12 +283,39 @@ pub(crate) fn write_behind(inode: &Inode, start: i64, end: i64) {
             vfs::PAGE_SIZE as u64,
         )
     };
-    if let Some((from, to)) = range {
-        if let (Ok(from), Ok(last)) = (i64::try_from(from), i64::try_from(to - 1)) {
-            // Errors reach the mapping; fsync and close report them.
-            let _ = inode.fdatawrite_range(from, last);
-        }
+    let Some((from, to)) = range else { return };
+    let (Ok(from), Ok(last)) = (i64::try_from(from), i64::try_from(to - 1)) else {
+        return;
+    };
+    let conn: Arc<Connection> = inode.sb().conn().into();
+    let me: ARef<Inode> = inode.into();
+    conn.stats().behind_works.fetch_add(1, Ordering::AcqRel);
+    let c = conn.clone();
+    let spawned = workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
+        // Errors reach the mapping; fsync and close report them.
+        let _ = me.fdatawrite_range(from, last);
+        // The inode reference goes before the count: unmount waits for it.
+        drop(me);
+        behind_done(&c);
+    });
+    if spawned.is_err() {
+        // The closure (and its references) is gone: do it here.
+        behind_done(&conn);
+        let _ = inode.fdatawrite_range(from, last);
     }
+}
+
+fn behind_done(conn: &Connection) {
+    conn.stats().behind_works.fetch_sub(1, Ordering::AcqRel);
+    conn.wb_wait().wake_up_all();
+}
+
+/// Waits until no write-behind work item of the connection holds an inode
+/// (before unmount evicts them). They never wait for the server.
+pub(crate) fn wait_behind(conn: &Connection) {
+    let _ = conn.wb_wait().wait_until(WaitMode::Killable, || {
+        conn.stats().behind_works.load(Ordering::Acquire) == 0
+    });
 }
 
 /// While alive, no new writeback starts on the inode and none is in flight.

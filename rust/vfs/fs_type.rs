@@ -332,6 +332,8 @@ unsafe extern "C" fn kill_sb_callback(sb: *mut bindings::super_block) {
     if !info.is_null() {
         // SAFETY: The connection lives until we drop it below.
         let conn = unsafe { <Arc<Connection> as ForeignOwnable>::borrow(info) };
+        // Write-behind work items hold inodes: they end first.
+        crate::fs::writeback::wait_behind(&conn);
         // Unlike mainline, dirty data reaches the server before the
         // connection goes away (the waits are killable). A superblock whose
         // fill_super failed has no root and nothing to write.

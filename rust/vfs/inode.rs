@@ -405,6 +405,10 @@ impl InodeCache {
 
 impl Drop for InodeCache {
     fn drop(&mut self) {
+        // Write-behind work items (module code) have ended: every mount
+        // waited for them; their last instructions may still run.
+        // SAFETY: `system_unbound_wq` is set at boot and never freed.
+        unsafe { bindings::__flush_workqueue(bindings::system_unbound_wq) };
         // Wait for RCU-delayed `free_inode` callbacks before destroying.
         // SAFETY: No preconditions.
         unsafe { bindings::rcu_barrier() };
