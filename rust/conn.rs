@@ -338,29 +338,14 @@ impl Connection {
         kind: ReplyKind,
         end: End,
     ) -> Result<Arc<Request>> {
-        let creds = self.creds();
-        self.build_request(opcode, nodeid, args, KVec::new(), kind, end, creds, None)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn build_request(
-        &self,
-        opcode: u32,
-        nodeid: u64,
-        args: &[&[u8]],
-        data: Data,
-        kind: ReplyKind,
-        end: End,
-        creds: Creds,
-        callback: Option<Arc<dyn Completion>>,
-    ) -> Result<Arc<Request>> {
         let len = proto::request::message_len(args).map_err(|_| EINVAL)?;
         let mut msg = KVVec::with_capacity(len, GFP_KERNEL)?;
         msg.extend_with(proto::request::IN_HEADER, 0, GFP_KERNEL)?;
         for a in args {
             msg.extend_from_slice(a, GFP_KERNEL)?;
         }
-        self.make_request(opcode, nodeid, msg, data, kind, end, creds, callback)
+        let creds = self.creds();
+        self.make_request(opcode, nodeid, msg, KVec::new(), kind, end, creds, None)
     }
 
     /// Wraps `msg` (room for the header, then the arguments) as a request.
@@ -415,28 +400,30 @@ impl Connection {
         kind: ReplyKind,
     ) -> Result<Payload> {
         let req = self.new_request(opcode, nodeid, args, kind, End::Wake)?;
-        self.wait_initialized()?;
-        self.num_waiting.fetch_add(1, Ordering::Relaxed);
-        let r = self.queue(&req).and_then(|()| self.wait_answer(&req));
-        self.num_waiting.fetch_sub(1, Ordering::Relaxed);
-        r
+        self.send_and_wait(&req)
     }
 
-    /// As [`Connection::request`], with `data` sent after the arguments
-    /// (a WRITE's data, copied from the user buffer without a bounce).
-    pub(crate) fn request_with_data(
+    /// As [`Connection::request`], for a message `msg` the caller built:
+    /// room for `fuse_in_header`, then the arguments; `data` is sent after
+    /// it (a WRITE: its data is copied from the user buffer into `msg` or
+    /// `data`, without a bounce buffer).
+    pub(crate) fn request_msg(
         &self,
         opcode: u32,
         nodeid: u64,
-        args: &[&[u8]],
+        msg: KVVec<u8>,
         data: Data,
         kind: ReplyKind,
     ) -> Result<Payload> {
         let creds = self.creds();
-        let req = self.build_request(opcode, nodeid, args, data, kind, End::Wake, creds, None)?;
+        let req = self.make_request(opcode, nodeid, msg, data, kind, End::Wake, creds, None)?;
+        self.send_and_wait(&req)
+    }
+
+    fn send_and_wait(&self, req: &Arc<Request>) -> Result<Payload> {
         self.wait_initialized()?;
         self.num_waiting.fetch_add(1, Ordering::Relaxed);
-        let r = self.queue(&req).and_then(|()| self.wait_answer(&req));
+        let r = self.queue(req).and_then(|()| self.wait_answer(req));
         self.num_waiting.fetch_sub(1, Ordering::Relaxed);
         r
     }
@@ -943,9 +930,10 @@ impl Connection {
             return Err(EINVAL);
         }
         let batch = self.params().minor >= 16;
+        // Room for forgets is allocated only once some are queued: most
+        // reads hand out a request, and take no allocation at all.
+        let mut forgets = KVec::new();
         loop {
-            let reservation = RBTreeNodeReservation::new(GFP_KERNEL)?;
-            let mut forgets = KVec::with_capacity(FORGET_BATCH, GFP_KERNEL)?;
             let item = {
                 let mut g = self.inner.lock();
                 if g.aborted {
@@ -955,6 +943,8 @@ impl Connection {
                     let (_, node) = c.remove_current();
                     let (_, req) = node.to_key_value();
                     Some(Item::Interrupt(req))
+                } else if g.forgets.iter().next().is_some() && forgets.capacity() == 0 {
+                    Some(Item::NeedForgetRoom)
                 } else if g.forgets.iter().next().is_some() {
                     let max = if batch { FORGET_BATCH } else { 1 };
                     while forgets.len() < max {
@@ -970,17 +960,20 @@ impl Connection {
                     }
                     Some(Item::Forgets)
                 } else if let Some(c) = g.pending.cursor_front() {
+                    // The node moves from `pending` to `processing`.
+                    let req = c.current().1.clone();
                     let (_, node) = c.remove_current();
-                    let (unique, req) = node.to_key_value();
                     req.state.lock().phase = Phase::Sent;
-                    g.processing
-                        .insert(reservation.into_node(unique, req.clone()));
+                    g.processing.insert(node);
                     Some(Item::Request(req))
                 } else {
                     None
                 }
             };
             match item {
+                Some(Item::NeedForgetRoom) => {
+                    forgets = KVec::with_capacity(FORGET_BATCH, GFP_KERNEL)?;
+                }
                 None => {
                     if nonblock {
                         return Err(EAGAIN);
@@ -1118,5 +1111,7 @@ impl Connection {
 enum Item {
     Request(Arc<Request>),
     Interrupt(Arc<Request>),
+    /// FORGETs are queued: allocate room for a batch and look again.
+    NeedForgetRoom,
     Forgets,
 }

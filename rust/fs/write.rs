@@ -16,7 +16,12 @@
 use super::{file as ffile, writeback};
 use crate::abi;
 use crate::conn::{Data, DATA_CHUNK};
-use crate::proto::{pod, reply::ReplyKind, write as pw};
+use crate::proto::{
+    pod,
+    reply::ReplyKind,
+    request::{IN_HEADER, WRITE_IN},
+    write as pw,
+};
 use crate::vfs::{self, file::Kiocb, iov::IovIter};
 use kernel::prelude::*;
 
@@ -81,8 +86,8 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
         let at = pos.saturating_add(done as i64);
         // CAST: `at` is non-negative.
         let n = pw::chunk_len(at as u64, count - done, max, max_pages, vfs::PAGE_SIZE);
-        let (data, got) = match user_data(from, n) {
-            Ok(d) => d,
+        let (mut msg, data, got) = match write_message(from, n) {
+            Ok(m) => m,
             Err(e) => {
                 err = Some(e);
                 break;
@@ -102,10 +107,13 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
             flags: ff.flags,
             padding: 0,
         };
-        let reply = conn.request_with_data(
+        if let Some(room) = msg.get_mut(IN_HEADER..IN_HEADER + WRITE_IN) {
+            room.copy_from_slice(pod::bytes_of(&arg));
+        }
+        let reply = conn.request_msg(
             abi::fuse_opcode_FUSE_WRITE,
             inode.fuse().nodeid(),
-            &[pod::bytes_of(&arg)],
+            msg,
             data,
             ReplyKind::Write { max: got as u64 },
         );
@@ -149,9 +157,29 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
     Err(err.unwrap_or(EIO))
 }
 
+/// Builds a synchronous WRITE of up to `n` bytes from the user buffer: a
+/// message with room for `fuse_in_header` and `fuse_write_in` (the caller
+/// fills it in once the length is known), and the data copied from the
+/// user buffer (no bounce buffer: the request sends it). Up to
+/// `DATA_CHUNK` bytes follow in the message itself (one allocation for a
+/// small WRITE); more go in pieces. Returns the message, the pieces and
+/// how many bytes were copied, fewer on a fault.
+fn write_message(from: &mut IovIter<'_>, n: usize) -> Result<(KVVec<u8>, Data, usize)> {
+    let head = IN_HEADER + WRITE_IN;
+    let inline = if n <= DATA_CHUNK { n } else { 0 };
+    let mut msg = KVVec::with_capacity(head + inline, GFP_KERNEL)?;
+    msg.extend_with(head, 0, GFP_KERNEL)?;
+    if inline > 0 {
+        let got = from.read_into(inline, &mut msg)?;
+        return Ok((msg, KVec::new(), got));
+    }
+    let (data, got) = user_data(from, n)?;
+    Ok((msg, data, got))
+}
+
 /// Copies up to `n` bytes from the user buffer into the pieces of a
-/// WRITE's data (no bounce buffer: the request sends them). Returns them
-/// and how many bytes were copied, fewer on a fault.
+/// WRITE's data. Returns them and how many bytes were copied, fewer on a
+/// fault.
 fn user_data(from: &mut IovIter<'_>, n: usize) -> Result<(Data, usize)> {
     let mut got = 0usize;
     let res = (|| -> Result<Data> {

@@ -26,7 +26,12 @@
 use super::file::{self as ffile, FuseFile};
 use crate::abi;
 use crate::conn::{Completion, Connection, Data, Payload, DATA_CHUNK};
-use crate::proto::{pod, reply::ReplyKind, request::IN_HEADER, write as pw};
+use crate::proto::{
+    pod,
+    reply::ReplyKind,
+    request::{IN_HEADER, WRITE_IN},
+    write as pw,
+};
 use crate::vfs::{
     self,
     file::File,
@@ -34,15 +39,12 @@ use crate::vfs::{
     inode::Inode,
     wait::WaitMode,
 };
-use core::mem::size_of;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 use kernel::sync::Arc;
 use kernel::types::ARef;
 use kernel::workqueue;
-
-const WRITE_IN: usize = size_of::<abi::fuse_write_in>();
 
 /// Size of the pieces a WRITE's data is copied into (never reallocated).
 const CHUNK: usize = DATA_CHUNK;

@@ -9,6 +9,9 @@ use core::mem::size_of;
 /// Size of `fuse_in_header`.
 pub(crate) const IN_HEADER: usize = size_of::<abi::fuse_in_header>();
 
+/// Size of `fuse_write_in`, the arguments a WRITE's data follows.
+pub(crate) const WRITE_IN: usize = size_of::<abi::fuse_write_in>();
+
 /// Who asks: the credentials a request carries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Creds {
