@@ -292,7 +292,6 @@ impl Server {
                     &proto::OpenOut {
                         fh: 1,
                         open_flags: 0,
-                        backing_id: 0,
                     }
                     .encode(),
                 ),
@@ -338,7 +337,8 @@ impl Server {
     }
 
     fn init(&mut self, h: &InHeader, arg: &[u8]) -> Response {
-        let init = InitIn::decode(arg);
+        // Lenient: a short INIT reads as zeros.
+        let init = InitIn::decode(arg).unwrap_or_default();
         let minor = init.minor.min(proto::KERNEL_MINOR_VERSION);
         let flags = init.flags & (proto::FUSE_BIG_WRITES | proto::FUSE_MAX_PAGES);
         self.minor = Some(minor);
@@ -471,7 +471,6 @@ impl Server {
         let out = AttrOut {
             attr_valid: 0,
             attr_valid_nsec: 0,
-            dummy: 0,
             attr,
         }
         .encode();
@@ -535,22 +534,22 @@ impl Server {
             return Response::ok(h, &[]);
         }
         let ino = h.nodeid;
-        let dot = proto::good_dirent(ino, 1, proto::DT_DIR, b".");
+        let dot = proto::dirent(ino, 1, proto::DT_DIR, b".");
         let payload = match s.name {
             "readdir-bad-namelen" => {
                 // namelen 200, but only 8 name bytes are left in the reply.
                 let mut p = dot;
-                p.extend(proto::dirent(1000, 2, 200, proto::DT_REG, b"abcdefgh"));
+                p.extend(proto::dirent_raw(1000, 2, 200, proto::DT_REG, b"abcdefgh"));
                 p
             }
             "readdir-zero-namelen" => {
                 let mut p = dot;
-                p.extend(proto::dirent(1000, 2, 0, proto::DT_REG, b""));
+                p.extend(proto::dirent_raw(1000, 2, 0, proto::DT_REG, b""));
                 p
             }
             "readdir-slash" => {
                 let mut p = dot;
-                p.extend(proto::good_dirent(1000, 2, proto::DT_REG, b"a/b"));
+                p.extend(proto::dirent(1000, 2, proto::DT_REG, b"a/b"));
                 p
             }
             "readdir-oversized" => {
@@ -559,7 +558,7 @@ impl Server {
                 let mut i = 0u64;
                 while p.len() <= rin.size as usize {
                     let name = format!("entry-{i:05}");
-                    p.extend(proto::good_dirent(
+                    p.extend(proto::dirent(
                         1000 + i,
                         i + 2,
                         proto::DT_REG,
@@ -630,7 +629,7 @@ pub fn root_listing(offset: u64, size: u32) -> Vec<u8> {
     let entries = root_entries();
     let start = usize::try_from(offset).unwrap_or(usize::MAX);
     for (i, (ino, dtype, name)) in entries.iter().enumerate().skip(start) {
-        let d = proto::good_dirent(*ino, i as u64 + 1, *dtype, name.as_bytes());
+        let d = proto::dirent(*ino, i as u64 + 1, *dtype, name.as_bytes());
         if out.len() + d.len() > size as usize {
             break;
         }
