@@ -272,20 +272,9 @@ impl Pio {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{answer, split_words};
     use super::*;
+    use crate::tests::session;
     use std::os::unix::fs::MetadataExt;
-
-    fn session(pio: &mut Pio, lines: &[&str]) -> Vec<String> {
-        lines
-            .iter()
-            .map(|l| {
-                let words = split_words(l.as_bytes());
-                let a = String::from_utf8_lossy(&answer(&pio.run(&words))).into_owned();
-                a.trim_end_matches('\n').to_string()
-            })
-            .collect()
-    }
 
     fn tmpdir(tag: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!("fusewb-pio-{tag}-{}", std::process::id()));

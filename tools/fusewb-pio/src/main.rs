@@ -1088,7 +1088,7 @@ mod tests {
     }
 
     /// Runs command lines through a Pio, returning the answers.
-    fn session(pio: &mut Pio, lines: &[&str]) -> Vec<String> {
+    pub(crate) fn session(pio: &mut Pio, lines: &[&str]) -> Vec<String> {
         lines
             .iter()
             .map(|l| {

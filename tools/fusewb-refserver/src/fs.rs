@@ -180,7 +180,8 @@ pub struct RefFs {
     chown_new: bool,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `m`, whatever a panicking holder left behind.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -526,6 +527,29 @@ pub(crate) fn empty(reply: ReplyEmpty, r: Result<()>) {
     }
 }
 
+/// Answers a READ of both back ends, counting the bytes read.
+pub(crate) fn data(stats: &Mutex<Stats>, reply: ReplyData, r: Result<Vec<u8>>) {
+    match r {
+        Ok(b) => {
+            lock(stats).record("READ", b.len() as u64);
+            reply.data(&b)
+        }
+        Err(e) => {
+            lock(stats).record("READ", 0);
+            reply.error(e)
+        }
+    }
+}
+
+/// What both back ends do before storing a WRITE of `len` bytes: count it
+/// and wait `--write-latency-us`.
+pub(crate) fn before_write(opts: &Options, stats: &Mutex<Stats>, len: usize) {
+    lock(stats).record_write(len as u64);
+    if !opts.write_latency.is_zero() {
+        std::thread::sleep(opts.write_latency);
+    }
+}
+
 impl Filesystem for RefFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
         self.note("INIT", 0);
@@ -761,16 +785,7 @@ impl Filesystem for RefFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        match self.read_inner(fh, offset, size) {
-            Ok(b) => {
-                self.note("READ", b.len() as u64);
-                reply.data(&b)
-            }
-            Err(e) => {
-                self.note("READ", 0);
-                reply.error(e)
-            }
-        }
+        data(&self.stats, reply, self.read_inner(fh, offset, size));
     }
 
     fn write(
@@ -785,10 +800,7 @@ impl Filesystem for RefFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        lock(&self.stats).record_write(data.len() as u64);
-        if !self.opts.write_latency.is_zero() {
-            std::thread::sleep(self.opts.write_latency);
-        }
+        before_write(&self.opts, &self.stats, data.len());
         let res = self
             .file(fh)
             .and_then(|f| f.write_all_at(data, offset).map_err(errno));

@@ -21,7 +21,7 @@ use fuser::{
 };
 
 use crate::cli::Options;
-use crate::fs::{configure, empty, TTL};
+use crate::fs::{before_write, configure, data, empty, lock, TTL};
 use crate::sink::{Owner, SetAttr, Sink};
 use crate::stats::Stats;
 
@@ -46,10 +46,6 @@ pub struct SinkFs {
     chown_new: bool,
     /// The server's own ids otherwise.
     me: Owner,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl SinkFs {
@@ -274,16 +270,7 @@ impl Filesystem for SinkFs {
         reply: ReplyData,
     ) {
         let r = self.sink().read(fh.0, offset, size);
-        match r {
-            Ok(b) => {
-                self.note("READ", b.len() as u64);
-                reply.data(&b)
-            }
-            Err(e) => {
-                self.note("READ", 0);
-                reply.error(e)
-            }
-        }
+        data(&self.stats, reply, r);
     }
 
     fn write(
@@ -298,10 +285,7 @@ impl Filesystem for SinkFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        lock(&self.stats).record_write(data.len() as u64);
-        if !self.opts.write_latency.is_zero() {
-            std::thread::sleep(self.opts.write_latency);
-        }
+        before_write(&self.opts, &self.stats, data.len());
         let r = self.sink().write(fh.0, offset, data);
         match r {
             Ok(log) => {
