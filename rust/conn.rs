@@ -27,6 +27,7 @@ use crate::vfs::{
     self,
     cred::{PidNs, UserNs},
     iov::IovIter,
+    once::SetOnce,
     sysfs::ConnDir,
     wait::{WaitMode, WaitQueue},
 };
@@ -147,8 +148,6 @@ unsafe impl Send for SbPtr {}
 
 struct Inner {
     aborted: bool,
-    initialized: bool,
-    negotiated: Option<Negotiated>,
     bdi: Bdi,
     sb: SbPtr,
     pending: RBTree<u64, Arc<Request>>,
@@ -179,6 +178,9 @@ pub(crate) struct Connection {
     /// drain or `writepages` call finishes (see `fs::writeback`).
     #[pin]
     wb_wait: WaitQueue,
+    /// What INIT settled, set once its reply was processed: read on every
+    /// request, without the lock.
+    negotiated: SetOnce<Negotiated>,
     next_unique: AtomicU64,
     next_forget: AtomicU64,
     /// The readahead offered at INIT (the bdi's), in bytes.
@@ -285,8 +287,6 @@ impl Connection {
             pin_init!(Self {
                 inner <- kernel::new_spinlock!(Inner {
                     aborted: false,
-                    initialized: false,
-                    negotiated: None,
                     bdi: Bdi(core::ptr::null_mut()),
                     sb: SbPtr(core::ptr::null_mut()),
                     pending: RBTree::new(),
@@ -299,6 +299,7 @@ impl Connection {
                 readers <- WaitQueue::new(),
                 init_wait <- WaitQueue::new(),
                 wb_wait <- WaitQueue::new(),
+                negotiated: SetOnce::new(),
                 next_unique: AtomicU64::new(0),
                 next_forget: AtomicU64::new(0),
                 offered_readahead: AtomicU32::new(0),
@@ -581,10 +582,14 @@ impl Connection {
     }
 
     fn wait_initialized(&self) -> Result {
+        // After INIT, `queue` alone refuses requests of an aborted
+        // connection.
+        if self.negotiated.get().is_some() {
+            return Ok(());
+        }
         self.init_wait
             .wait_until(WaitMode::Killable, || {
-                let g = self.inner.lock();
-                g.initialized || g.aborted
+                self.negotiated.get().is_some() || self.inner.lock().aborted
             })
             .map_err(|_| EINTR)?;
         if self.inner.lock().aborted {
@@ -743,8 +748,9 @@ impl Connection {
                     // (cleared under this lock by `abort`).
                     unsafe { (*g.sb.0).s_time_gran = n.time_gran };
                 }
-                g.negotiated = Some(n);
-                g.initialized = true;
+                drop(g);
+                // Only the one INIT reply gets here.
+                self.negotiated.set(n);
             }
             None => {
                 if !self.is_aborted() {
@@ -853,7 +859,7 @@ impl Connection {
 
     /// The negotiated parameters (defaults before INIT completed).
     pub(crate) fn params(&self) -> Negotiated {
-        self.inner.lock().negotiated.unwrap_or(Negotiated {
+        self.negotiated.get().unwrap_or(Negotiated {
             minor: proto::init::MINOR,
             flags: 0,
             max_write: proto::init::MIN_MAX_WRITE,

@@ -17,6 +17,7 @@ pub(crate) mod inode;
 pub(crate) mod iov;
 pub(crate) mod misc;
 pub(crate) mod mm;
+pub(crate) mod once;
 pub(crate) mod sb;
 pub(crate) mod sysfs;
 pub(crate) mod wait;
