@@ -1063,6 +1063,43 @@ t29_copy_file_range() {
   done
 }
 
+# 30. A server that never answers holds back only its own mount: while a
+# write-back WRITE to it is unanswered (its fsync blocked), another mount's
+# write + fsync completes, the page cache can be dropped, and a buffered
+# write to another file of the stuck mount returns.
+t30_stuck_server_isolated() {
+  local k=$1 f=hang-t30 stuck stuck_pid spid t0 secs
+  proto_mount "$k" wb t30
+  stuck=$PM stuck_pid=$LAST_MOUNT_PID
+  pio_start
+  must open h "$stuck/$f" rdwr,creat
+  must pwrite h 0 65536
+  pio_send fsync h
+  check "$k: the stuck WRITE never reached the server" wait_for has_line $f WRITE
+  t0=$SECONDS
+  proto_mount "$k" wb t30-other
+  check "$k: write + fsync on another mount did not finish within 60 s while a WRITE is stuck" \
+    timeout 60 dd if=/dev/zero of="$PM/t30-other" bs=64k count=16 conv=fsync status=none
+  check "$k: the other mount's server saw no WRITE" has_line t30-other WRITE
+  # Not the drop_caches helper: its sync(2) waits for the stuck mount.
+  check "$k: dropping the page cache did not finish within 60 s while a WRITE is stuck" \
+    timeout 60 sh -c 'echo 3 > /proc/sys/vm/drop_caches'
+  check "$k: a buffered write to another file of the stuck mount did not return within 60 s" \
+    timeout 60 dd if=/dev/zero of="$stuck/t30-more" bs=64k count=4 status=none
+  secs=$((SECONDS - t0))
+  unmount "$PM"
+  spid=$(pgrep -P "$stuck_pid" | head -1)
+  check "$k: no server process" [ -n "$spid" ]
+  kill -9 "$spid"
+  pio_recv 60
+  note "$k: the stuck fsync ended after the server died: $PIO_REPLY"
+  pio close h
+  pio_stop
+  check "$k: the stuck mount did not go away after its server died" wait_unmounted "$stuck" 30
+  wait "$stuck_pid" 2> /dev/null
+  note "$k: with a WRITE stuck, another mount's write + fsync, drop_caches and a write to the stuck mount took ${secs}s"
+}
+
 # --- Run -----------------------------------------------------------------------
 # run TEST KINDS...: TEST for each KIND in KINDS that PROTO_KINDS allows.
 run() {
@@ -1105,4 +1142,5 @@ run t26_osync fuse-wb mainline
 run t27_direct_io_file fuse-wb mainline
 run t28_keep_cache fuse-wb mainline
 run t29_copy_file_range fuse-wb mainline
+run t30_stuck_server_isolated fuse-wb mainline
 echo "60-protocol: $CHECKS checks passed"
