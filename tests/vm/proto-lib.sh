@@ -1,0 +1,247 @@
+# Shared helpers of the protocol suites (60-protocol, 65-review), sourced
+# after lib.sh: the fusewb-pio coprocess, checks, the script server's log,
+# mounts, and `run`.
+#   PROTO_KINDS="fuse-wb"   only the fuse-wb runs (default "fuse-wb mainline")
+#   PROTO_TESTS='t0[1-4]'   only tests whose function name matches the regex
+KINDS=${PROTO_KINDS:-fuse-wb mainline}
+ONLY=${PROTO_TESTS:-}
+SRV=$BIN/fusewb-scriptserver
+CHECKS=0
+PLOG=
+PM=
+KIB=1024
+MIB=1048576
+
+[ -x "$SRV" ] || fail "$SRV missing (cargo build --release)"
+[ -x "$BIN/fusewb-pio" ] || fail "$BIN/fusewb-pio missing (cargo build --release)"
+
+# --- The file-operation helper --------------------------------------------
+# fusewb-pio (tools/fusewb-pio, whose documentation has the details) as a
+# coprocess that keeps files open across shell steps. It reads one command
+# per line and answers "ok [RESULT]", "err ENAME strerror" when a system
+# call failed (ENAME: EIO, ENOTCONN, ...), or "err EXC TYPE: MESSAGE" for
+# other failures (a check that finds other data, a bad argument):
+#   open H PATH FLAGS        FLAGS: comma list of rdonly wronly rdwr creat excl
+#                            trunc append direct sync (mode 0644)
+#   close H | fsync H | fdatasync H | ftruncate H SIZE | fchmod H OCTAL
+#   pwrite H OFF LEN [BASE]  LEN bytes, byte i = (BASE + i) % 251; BASE
+#                            defaults to OFF, so the data equals what
+#                            scriptserver --file creates
+#   pwrites H OFF LEN COUNT  COUNT pwrites of LEN bytes from OFF on
+#                            ("ok short W at OFF" at the first short one)
+#   write H LEN [BASE]       at the file position (BASE defaults to 0)
+#   dwrite H OFF LEN [BASE]  pwrite from a page-aligned buffer (O_DIRECT)
+#   pread H OFF LEN          answers the byte count read
+#   check H OFF LEN [BASE]   reads LEN bytes, compares with the pattern
+#   zeros H OFF LEN          reads LEN bytes, all must be zero
+#   fstat H                  answers "size=S mtime=SECONDS"
+#   fstatx H                 answers "size=S mode=0OCT uid=U gid=G atime=S.NS
+#                            mtime=S.NS ctime=S.NS" (NS: 9 digits)
+#   lseek H OFF WHENCE       WHENCE: set cur end data hole; answers the offset
+#   sync | syncfs H          answer the milliseconds the call took
+#   fchown H UID GID         -1 leaves that id
+#   futimens H ATIME MTIME   each: now, omit, SEC or SEC.FRACTION
+#   mmap H OFF LEN shared|private [write [BASE]]
+#                            maps, reads every page or writes the pattern
+#                            (BASE defaults to OFF), munmaps
+#   copy HIN OFFIN HOUT OFFOUT LEN
+#                            copy_file_range until LEN bytes or 0; answers
+#                            the bytes copied
+#   quit
+# Numbers are decimal without leading zeros, or 0x/0o/0b prefixed: fchmod's
+# OCTAL is written 600 or 0o600, not 0600.
+# pio_start [WRAPPER...]: starts it (under WRAPPER, e.g. setpriv ...).
+pio_start() {
+  coproc PIO { exec "$@" "$BIN/fusewb-pio"; }
+  PIO_IN=${PIO[1]} PIO_OUT=${PIO[0]} PIO_CHILD=$PIO_PID
+}
+pio_send() { echo "$*" >&"$PIO_IN" || fail "pio: cannot send '$*'"; }
+pio_recv() { # [TIMEOUT_S]: the answer goes to PIO_REPLY
+  IFS= read -r -t "${1:-300}" PIO_REPLY <&"$PIO_OUT" || fail "pio: no answer within ${1:-300}s"
+}
+pio() { pio_send "$@"; pio_recv; [ "${PIO_REPLY%% *}" = ok ]; }
+must() { pio "$@" || { dump_log; fail "'$*' failed: $PIO_REPLY"; }; }
+# pio_err: ENAME of the last answer, "ok" if it succeeded.
+pio_err() {
+  case $PIO_REPLY in
+    ok*) echo ok ;;
+    *) set -- $PIO_REPLY; echo "$2" ;;
+  esac
+}
+pio_stop() { pio_send quit; wait "$PIO_CHILD" 2> /dev/null; }
+
+# --- Checks ------------------------------------------------------------------
+dump_log() {
+  [ -n "$PLOG" ] && [ -f "$PLOG" ] || return 0
+  echo "--- last lines of $PLOG:" >&2
+  tail -40 "$PLOG" >&2
+}
+# check DESC CMD...: CMD must succeed.
+check() {
+  local d=$1
+  shift
+  if "$@"; then
+    CHECKS=$((CHECKS + 1))
+  else
+    [ "$1" = pio ] && d="$d: $PIO_REPLY"
+    dump_log
+    fail "$d"
+  fi
+}
+# cond 'SHELL CONDITION': for conditions with && (evaluated in the caller's
+# scope: bash locals are dynamically scoped).
+cond() { eval "$1"; }
+# soft KIND DESC CMD...: as check, but where mainline is known to differ
+# (KIND mainline) a failure is only noted.
+soft() {
+  local kind=$1 d=$2
+  shift 2
+  if "$@"; then
+    CHECKS=$((CHECKS + 1))
+    return 0
+  fi
+  [ "$1" = pio ] && d="$d: $PIO_REPLY"
+  if [ "$kind" = mainline ]; then
+    note "mainline differs: $d"
+  else
+    dump_log
+    fail "$d"
+  fi
+}
+# wait_for CMD...: until CMD succeeds, at most 60 s.
+wait_for() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+is_one_of() { # VALUE CHOICES...
+  local v=$1 c
+  shift
+  for c in "$@"; do [ "$v" = "$c" ] && return 0; done
+  return 1
+}
+
+# --- The server's log --------------------------------------------------------
+# plines NAME OP: request lines of OP about file NAME, in order.
+plines() {
+  awk -v op="$2" -v f="file=$1" '$1 == op { for (i = 2; i <= NF; i++) if ($i == f) { print; next } }' "$PLOG"
+}
+# plnums NAME OP: their line numbers in the log.
+plnums() {
+  awk -v op="$2" -v f="file=$1" '$1 == op { for (i = 2; i <= NF; i++) if ($i == f) { print NR; next } }' "$PLOG"
+}
+# plinesn NAME OP: "LINENO LINE" for each.
+plinesn() {
+  awk -v op="$2" -v f="file=$1" '$1 == op { for (i = 2; i <= NF; i++) if ($i == f) { print NR, $0; next } }' "$PLOG"
+}
+pcount() { plines "$1" "$2" | wc -l; }
+has_line() { [ "$(pcount "$1" "$2")" -gt 0 ]; }
+# fields KEY: the value of KEY= on each input line (empty if absent).
+fields() {
+  awk -v k="$1=" '{ v = ""; for (i = 2; i <= NF; i++) if (index($i, k) == 1) { v = substr($i, length(k) + 1); break }; print v }'
+}
+# writes NAME [FROM_LINE]: "LINENO OFFSET END CACHE" per WRITE of NAME
+# (from log line FROM_LINE on).
+writes() {
+  awk -v f="file=$1" -v from="${2:-0}" '
+    $1 == "WRITE" && NR >= from {
+      hit = 0; o = e = c = ""
+      for (i = 2; i <= NF; i++) {
+        if ($i == f) hit = 1
+        if (index($i, "offset=") == 1) o = substr($i, 8)
+        if (index($i, "end=") == 1) e = substr($i, 5)
+        if (index($i, "cache=") == 1) c = substr($i, 7)
+      }
+      if (hit) print NR, o, e, c
+    }' "$PLOG"
+}
+# log_mark: LOGMARK = the number of lines in the log now (no subprocess).
+log_mark() {
+  local -a l
+  mapfile -t l < "$PLOG"
+  LOGMARK=${#l[@]}
+}
+# since NAME OP FROM: "LINENO LINE" for each OP line of NAME after line FROM.
+since() { plinesn "$1" "$2" | awk -v from="$3" '$1 > from'; }
+# write_cover NAME: the byte ranges the server took by WRITEs of NAME
+# (answered with error=0, by the size it answered), merged: "0-4096 8192-12288".
+write_cover() {
+  awk -v f="file=$1" '
+    function val(k,   i) { for (i = 2; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2); return "" }
+    $1 == "WRITE" && index($0, " " f " ") { off[val("unique")] = val("offset") }
+    $1 == "REPLY" && / op=WRITE / && val("error") == 0 { u = val("unique"); if (u in off) print off[u], off[u] + val("size") }
+  ' "$PLOG" | sort -n | awk '
+    NR == 1 { s = $1; e = $2; next }
+    $1 <= e { if ($2 > e) e = $2; next }
+    { printf "%s-%s ", s, e; s = $1; e = $2 }
+    END { if (NR) printf "%s-%s", s, e }'
+}
+# running PID: the process exists and has not exited (a zombie has).
+running() {
+  local st
+  { read -r st < "/proc/$1/stat"; } 2> /dev/null || return 1
+  st=${st##*) }
+  [ "${st%% *}" != Z ]
+}
+# ended PID SECS: PID stops running within SECS seconds.
+ended() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    running "$1" || return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# init_caps request|reply: the caps= of the INIT request or of its reply.
+init_caps() {
+  if [ "$1" = request ]; then
+    awk '$1 == "INIT"' "$PLOG" | fields caps | head -1
+  else
+    awk '$1 == "REPLY" && / op=INIT /' "$PLOG" | fields caps | head -1
+  fi
+}
+
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+# --- Mounts ------------------------------------------------------------------
+# proto_mount KIND MODE NAME [SERVER OPTIONS...]: mounts the script server on
+# $SCRATCH/proto-NAME (PM) logging to $SCRATCH/proto-NAME.log (PLOG). KIND is
+# fuse-wb or mainline. MODE: wb (write-back: -o allow_wbcache on fuse-wb and
+# --writeback for the server), wt (neither), mnt-only (only allow_wbcache),
+# srv-only (only --writeback).
+proto_mount() {
+  local kind=$1 mode=$2 name=$3
+  shift 3
+  local mopts=() sopts=()
+  case $mode in
+    wb) sopts=(--writeback); [ "$kind" = fuse-wb ] && mopts=(-o allow_wbcache) ;;
+    wt) ;;
+    mnt-only) mopts=(-o allow_wbcache) ;;
+    srv-only) sopts=(--writeback) ;;
+    *) fail "proto_mount: unknown mode $mode" ;;
+  esac
+  PM=$SCRATCH/proto-$name
+  PLOG=$SCRATCH/proto-$name.log
+  rm -f "$PLOG"
+  mount_server "$kind" "$PM" ${mopts[@]+"${mopts[@]}"} "$PM" -- "$SRV" \
+    ${sopts[@]+"${sopts[@]}"} --log "$PLOG" "$@" %m
+}
+proto_umount() { unmount "$PM"; }
+
+# --- Run -----------------------------------------------------------------------
+# run TEST KINDS...: TEST for each KIND in KINDS that PROTO_KINDS allows.
+run() {
+  local t=$1 k
+  shift
+  [ -n "$ONLY" ] && ! [[ $t =~ $ONLY ]] && return 0
+  for k in "$@"; do
+    [[ " $KINDS " == *" $k "* ]] || continue
+    local t0=$SECONDS
+    "$t" "$k"
+    note "-- $t ($k): $((SECONDS - t0))s"
+  done
+}
