@@ -20,6 +20,15 @@
 //! copy HIN OFFIN HOUT OFFOUT LEN
 //!                          copy_file_range(2) until LEN bytes or 0; answers
 //!                          the bytes copied
+//! appendrace H LEN COUNT   COUNT write(2)s of LEN bytes (H opened with
+//!                          append), record r holding the pattern of BASE
+//!                          r*LEN, while a second thread fstat(2)s H in a
+//!                          loop; answers "stats=N" (the fstats done). A
+//!                          short write fails with ValueError
+//! mmapstore H OFF COUNT MS map the page at OFF shared and writable, store
+//!                          a byte into it COUNT times, MS milliseconds
+//!                          apart (each store after the page was cleaned by
+//!                          writeback faults again), munmap; answers "ok"
 //! ```
 
 use std::os::fd::RawFd;
@@ -139,6 +148,8 @@ impl Pio {
             b"fstatx" => self.fstatx(a),
             b"mmap" => self.mmap(a),
             b"copy" => self.copy(a),
+            b"appendrace" => self.appendrace(a),
+            b"mmapstore" => self.mmapstore(a),
             _ => return None,
         })
     }
@@ -267,6 +278,72 @@ impl Pio {
             done += n as u64;
         }
         Ok(done.to_string())
+    }
+}
+
+impl Pio {
+    fn mmapstore(&self, a: &[&[u8]]) -> Res<String> {
+        let fd = self.fd_at(a, 1)?;
+        let off = c_long(int_at(a, 2)?)?;
+        let count = int_at(a, 3)?;
+        let ms = int_at(a, 4)?;
+        let (Ok(count), Ok(ms)) = (u64::try_from(count), u64::try_from(ms)) else {
+            return Err(exc("ValueError", format!("bad count {count} or interval {ms}")));
+        };
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        // SAFETY: a new mapping chosen by the kernel; no existing memory
+        // is affected.
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), PAGE, prot, libc::MAP_SHARED, fd, off) };
+        if p == libc::MAP_FAILED {
+            return Err(last_err());
+        }
+        let byte = p.cast::<u8>();
+        for i in 0..count {
+            // SAFETY: the mapping is PAGE bytes long and writable.
+            unsafe { std::ptr::write_volatile(byte, i as u8) };
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+        // SAFETY: unmapping what was mapped above.
+        unsafe { libc::munmap(p, PAGE) };
+        Ok(String::new())
+    }
+
+    fn appendrace(&self, a: &[&[u8]]) -> Res<String> {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let fd = self.fd_at(a, 1)?;
+        let len = int_at(a, 2)?;
+        let count = int_at(a, 3)?;
+        let len = usize::try_from(len).map_err(|_| exc("ValueError", format!("bad length {len}")))?;
+        let count =
+            u64::try_from(count).map_err(|_| exc("ValueError", format!("bad count {count}")))?;
+        let done = AtomicBool::new(false);
+        let stats = AtomicU64::new(0);
+        let mut buf = vec![0u8; len];
+        std::thread::scope(|sc| {
+            sc.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    // SAFETY: stat is plain data; fstat fills it.
+                    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                    // SAFETY: plain system call on a descriptor.
+                    unsafe { libc::fstat(fd, &mut st) };
+                    stats.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            let r = (|| {
+                for r in 0..count {
+                    fill_pattern(&mut buf, i128::from(r) * len as i128);
+                    // SAFETY: the buffer is valid for `len` bytes.
+                    let n = retry(|| unsafe { libc::write(fd, buf.as_ptr().cast(), len) as i64 })?;
+                    if n as usize != len {
+                        return Err(exc("ValueError", format!("short write {n} of record {r}")));
+                    }
+                }
+                Ok(())
+            })();
+            done.store(true, Ordering::Relaxed);
+            r
+        })?;
+        Ok(format!("stats={}", stats.load(Ordering::Relaxed)))
     }
 }
 

@@ -59,6 +59,7 @@
 //! | `dio-`    | OPEN and CREATE answer FOPEN_DIRECT_IO |
 //! | `keep-`   | OPEN and CREATE answer FOPEN_KEEP_CACHE |
 //! | `nocopy-` | COPY_FILE_RANGE from the file (its source) gets ENOSYS |
+//! | `lazy-`   | SETATTR that sets the size is applied and answered after `--slow-ms`, while the server serves other requests (a multi-threaded server); its line carries `deferred_ms=` |
 //!
 //! # Log
 //!
@@ -389,15 +390,42 @@ fn write_reply(fd: i32, bytes: &[u8]) -> Result<(), i32> {
     }
 }
 
+/// Writes `reply` and logs its line (with the write's error, if any).
+fn send_reply(fd: i32, log: &Log, reply: &server::Pending) {
+    match write_reply(fd, &reply.bytes) {
+        Ok(()) => log.line(&reply.line),
+        Err(e) => log.line(&format!(
+            "{} write_error={}",
+            reply.line,
+            server::errno_name(e)
+        )),
+    }
+}
+
 /// Serves until the connection goes away or a signal asks to stop;
 /// returns the exit status.
 fn serve(fd: i32, log: &Log, server: &mut Server) -> i32 {
     let mut buf = vec![0u8; BUF_SIZE];
+    // Requests put off (`lazy-`): when to handle them, and their bytes.
+    let mut later: std::collections::VecDeque<(std::time::Instant, Vec<u8>)> =
+        std::collections::VecDeque::new();
     loop {
         if TERMINATE.load(Ordering::SeqCst) {
             log.line("# terminated by signal");
             return 0;
         }
+        let now = std::time::Instant::now();
+        while later.front().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, bytes)) = later.pop_front() {
+                let out = server.handle_deferred(&bytes);
+                if let Some(reply) = out.reply {
+                    send_reply(fd, log, &reply);
+                }
+            }
+        }
+        let timeout = later.front().map_or(1000, |(t, _)| {
+            t.saturating_duration_since(now).as_millis().clamp(1, 1000) as i32
+        });
         let mut pfd = libc::pollfd {
             fd,
             events: libc::POLLIN,
@@ -405,7 +433,7 @@ fn serve(fd: i32, log: &Log, server: &mut Server) -> i32 {
         };
         // SAFETY: one valid pollfd. The timeout bounds how long a signal
         // that lands just before poll(2) goes unnoticed.
-        let r = unsafe { libc::poll(&mut pfd, 1, 1000) };
+        let r = unsafe { libc::poll(&mut pfd, 1, timeout) };
         if r < 0 {
             let e = last_errno();
             if e == libc::EINTR {
@@ -450,18 +478,16 @@ fn serve(fd: i32, log: &Log, server: &mut Server) -> i32 {
         }
         let out = server.handle(&buf[..n as usize]);
         log.line(&out.request_line);
+        if out.deferred {
+            let at = std::time::Instant::now()
+                + std::time::Duration::from_millis(server.slow_ms());
+            later.push_back((at, buf[..n as usize].to_vec()));
+        }
         if let Some(reply) = out.reply {
             if reply.delay_ms > 0 {
                 std::thread::sleep(std::time::Duration::from_millis(reply.delay_ms));
             }
-            match write_reply(fd, &reply.bytes) {
-                Ok(()) => log.line(&reply.line),
-                Err(e) => log.line(&format!(
-                    "{} write_error={}",
-                    reply.line,
-                    server::errno_name(e)
-                )),
-            }
+            send_reply(fd, log, &reply);
         }
         if let Some(line) = out.noreply_line {
             log.line(&line);

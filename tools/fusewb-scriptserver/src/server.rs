@@ -92,6 +92,10 @@ pub enum Script {
     KeepCache,
     /// COPY_FILE_RANGE from the file gets ENOSYS.
     NoCopy,
+    /// SETATTR changing the size is applied and answered `--slow-ms` later,
+    /// while the server goes on serving other requests (as a
+    /// multi-threaded server would).
+    Lazy,
 }
 
 /// The scripts by name prefix, for the help text and `script_of`.
@@ -105,6 +109,7 @@ pub const SCRIPTS: &[(&str, Script)] = &[
     ("dio-", Script::DirectIo),
     ("keep-", Script::KeepCache),
     ("nocopy-", Script::NoCopy),
+    ("lazy-", Script::Lazy),
 ];
 
 pub fn script_of(name: &[u8]) -> Script {
@@ -248,6 +253,9 @@ pub struct Outcome {
     /// For a request that expects a reply but gets none (`hang-`):
     /// `NOREPLY unique=U op=OP reason=hang ...`.
     pub noreply_line: Option<String>,
+    /// Put off (`lazy-`): the caller hands the same bytes to
+    /// [`Server::handle_deferred`] `--slow-ms` later.
+    pub deferred: bool,
 }
 
 /// Counters for the exit summary.
@@ -287,6 +295,8 @@ enum Answer {
     Err(i32),
     /// No reply at all (FORGET, INTERRUPT, or scripted `hang`).
     Nothing { hang: bool },
+    /// Handled later (`lazy-`), see [`Outcome::deferred`].
+    Defer,
 }
 
 /// Per-request state while it is handled.
@@ -311,6 +321,8 @@ pub struct Server {
     /// Negotiated minor version (41 until INIT says otherwise).
     minor: u32,
     pub stats: Stats,
+    /// Handling a deferred request now: no deferring again.
+    replaying: bool,
 }
 
 impl Server {
@@ -320,6 +332,7 @@ impl Server {
             fs: Fs::new(uid, gid),
             minor: proto::KERNEL_MINOR_VERSION,
             stats: Stats::default(),
+            replaying: false,
         }
     }
 
@@ -397,6 +410,7 @@ impl Server {
                 request_line: format!("SHORT_REQUEST len={}", bytes.len()),
                 reply: None,
                 noreply_line: None,
+                deferred: false,
             };
         };
         let op = opcode::name(h.opcode);
@@ -429,8 +443,9 @@ impl Server {
         line.push_str(&file_field);
         line.push_str(&req.f.0);
 
+        let deferred = matches!(answer, Answer::Defer);
         let (reply, noreply_line) = match answer {
-            Answer::Nothing { hang: false } => (None, None),
+            Answer::Nothing { hang: false } | Answer::Defer => (None, None),
             Answer::Nothing { hang: true } => {
                 self.stats.unanswered += 1;
                 (
@@ -479,7 +494,22 @@ impl Server {
             request_line: line,
             reply,
             noreply_line,
+            deferred,
         }
+    }
+
+    /// `--slow-ms`.
+    pub fn slow_ms(&self) -> u64 {
+        self.opts.slow_ms
+    }
+
+    /// Handles a request that [`Server::handle`] put off, now: its effect
+    /// and its reply (the caller logs only the reply's line).
+    pub fn handle_deferred(&mut self, bytes: &[u8]) -> Outcome {
+        self.replaying = true;
+        let out = self.handle(bytes);
+        self.replaying = false;
+        out
     }
 
     fn dispatch(&mut self, q: &mut Req, arg: &[u8]) -> Answer {
@@ -810,6 +840,13 @@ impl Server {
         q.f.word_if(v & fattr::KILL_SUIDGID != 0, "kill_suidgid");
 
         let nodeid = q.h.nodeid;
+        if v & fattr::SIZE != 0
+            && !self.replaying
+            && q.file.as_deref().map(script_of) == Some(Script::Lazy)
+        {
+            q.f.kv("deferred_ms", self.opts.slow_ms);
+            return Answer::Defer;
+        }
         let Some(n) = self.fs.node_mut(nodeid) else {
             return Answer::Err(libc::ENOENT);
         };
@@ -1687,6 +1724,32 @@ mod tests {
         assert_eq!(a.size, 100);
         assert_eq!(a.mode, 0o100600);
         assert!(a.mtime > STALE_MTIME);
+    }
+
+    #[test]
+    fn lazy_setattr_is_deferred() {
+        let mut t = T::new(Options::default());
+        t.init(KERNEL_FLAGS);
+        let (id, fh) = t.create("lazy-f", libc::O_RDWR);
+        t.write(id, fh, 0, &[9u8; 8192], 0);
+        let s = SetattrIn {
+            valid: fattr::SIZE,
+            size: 0,
+            ..SetattrIn::default()
+        };
+        t.unique += 2;
+        let bytes = hdr(opcode::SETATTR, t.unique, id, &s.encode());
+        let o = t.s.handle(&bytes);
+        assert!(o.deferred);
+        assert!(o.reply.is_none());
+        assert!(o.request_line.ends_with(" size=0 deferred_ms=200"), "{}", o.request_line);
+        // Not applied yet: a WRITE meanwhile lands first.
+        assert_eq!(t.s.fs.node(id).unwrap().data.size(), 8192);
+        let o = t.s.handle_deferred(&bytes);
+        assert!(!o.deferred);
+        let r = o.reply.unwrap();
+        assert!(r.line.starts_with("REPLY "), "{}", r.line);
+        assert_eq!(t.s.fs.node(id).unwrap().data.size(), 0);
     }
 
     #[test]
