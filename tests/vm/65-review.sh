@@ -1,0 +1,360 @@
+#!/usr/bin/env bash
+# Regression tests of the defects a code review found in the write-back
+# cache (issue 9): each failed on the code before its fix. They use the
+# recording script server as 60-protocol does, plus races (threads, SIGKILL
+# and aborts at chosen points) and the kernel log.
+#   PROTO_KINDS / PROTO_TESTS as in 60-protocol (tests are r01, r02, ...).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/proto-lib.sh"
+
+PARAMS=/sys/module/fuse_wb/parameters
+
+# with_param NAME VALUE: sets a module parameter until restore_params.
+SAVED_PARAMS=()
+with_param() {
+  SAVED_PARAMS+=("$1=$(cat "$PARAMS/$1")")
+  echo "$2" > "$PARAMS/$1" || fail "cannot set $PARAMS/$1"
+}
+restore_params() {
+  local p
+  for p in "${SAVED_PARAMS[@]}"; do echo "${p#*=}" > "$PARAMS/${p%%=*}"; done
+  SAVED_PARAMS=()
+}
+
+# klog_mark / klog_since: kernel log lines printed since the mark.
+klog_mark() { KLOG_MARK=$(dmesg | wc -l); }
+klog_since() { dmesg | tail -n +"$((KLOG_MARK + 1))"; }
+# klog_clean DESC: no BUG, WARNING, KASAN or busy-inode report since the mark.
+klog_clean() {
+  local bad
+  bad=$(klog_since | grep -E 'Busy inodes|BUG:|WARNING:|KASAN|Oops|general protection|INFO: task .* blocked' | head -5)
+  [ -z "$bad" ] && return 0
+  echo "kernel log since the test started:" >&2
+  klog_since | tail -60 >&2
+  return 1
+}
+
+# kill_server: SIGKILL to the script server of the last mount.
+kill_server() {
+  local spid
+  spid=$(pgrep -P "$LAST_MOUNT_PID" | head -1)
+  [ -n "$spid" ] && kill -9 "$spid"
+}
+
+# cpu_ticks_kworkers: user+system clock ticks of every kworker thread now.
+cpu_ticks_kworkers() {
+  local f s sum=0 rest
+  for f in /proc/[0-9]*/stat; do
+    { read -r s < "$f"; } 2> /dev/null || continue
+    case $s in *'(kworker/'*) ;; *) continue ;; esac
+    rest=${s##*) }
+    set -- $rest
+    # After the comm: state is field 3 of stat; utime and stime are 14, 15.
+    sum=$((sum + ${12} + ${13}))
+  done
+  echo "$sum"
+}
+
+# r01. Unmount must not free the superblock while writeback WRITEs (their
+# completions) or write-behind work items still hold inodes. (a) Many
+# WRITEs in flight to a server that never answers; `umount` waits for them;
+# the connection is aborted from sysfs meanwhile: the abort ends the WRITEs
+# and umount goes on while the aborting task still drops their inode
+# references. (b) The same after `umount` itself was killed, with
+# write-behind work items busy. Either way: no busy inodes, no KASAN report.
+r01_umount_abort_race() {
+  local k=$1 f=hang-r01 cd_ upid i
+  klog_mark
+  # (a) 256 WRITEs of 4 KiB, none answered.
+  proto_mount "$k" wb r01a --max-write 4096
+  cd_=$(conn_dir "$PM")
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrite h 0 $MIB
+  pio_send fsync h
+  check "$k: fsync sent no WRITE" wait_for has_line $f WRITE
+  sleep 2
+  kill -9 "$PIO_CHILD"
+  wait "$PIO_CHILD" 2> /dev/null
+  umount "$PM" &
+  upid=$!
+  sleep 3
+  check "$k: umount returned while WRITEs are unanswered" running $upid
+  echo 1 > "$cd_/abort"
+  check "$k: umount still running 30 s after the abort" ended $upid 30
+  wait $upid 2> /dev/null
+  check "$k: the mount did not go away after the abort" wait_unmounted "$PM" 30
+  wait "$LAST_MOUNT_PID" 2> /dev/null
+  check "$k (a): the kernel log shows a report" klog_clean
+  # (b) A 1 MiB bound on data in flight, write-behind work items queued,
+  # the writer killed in close, umount killed, then the abort.
+  with_param max_inflight_mb 1
+  proto_mount "$k" wb r01b --max-write 131072
+  cd_=$(conn_dir "$PM")
+  dd if=/dev/zero of="$PM/$f" bs=1M count=8 status=none 2> /dev/null &
+  local ddpid=$!
+  check "$k: no WRITE from write-behind" wait_for has_line $f WRITE
+  sleep 3
+  kill -9 $ddpid
+  check "$k: dd (killed in close) did not end" ended $ddpid 20
+  umount "$PM" 2> /dev/null &
+  upid=$!
+  disown $upid
+  sleep 3
+  kill -9 $upid
+  sleep 1
+  [ -e "$cd_/abort" ] && echo 1 > "$cd_/abort"
+  check "$k: umount still running 30 s after the abort" ended $upid 30
+  check "$k: the mount did not go away after the abort" wait_unmounted "$PM" 30
+  wait "$LAST_MOUNT_PID" 2> /dev/null
+  restore_params
+  # Evictions and RCU frees of the dead superblock happen by now.
+  sleep 2
+  check "$k (b): the kernel log shows a report" klog_clean
+  note "$k: abort during umount with 256 WRITEs in flight, and killed umount + abort with write-behind busy: kernel log clean"
+}
+
+# r02. In write-back mode the kernel owns the size: server attributes
+# (GETATTR with attr_timeout 0, on every fstat of another thread) must
+# never roll back a concurrent append. 4000 appends of 512 bytes.
+r02_stat_vs_append() {
+  local k=$1 f=r02 n=4000 len=512 size stats
+  proto_mount "$k" wb r02
+  pio_start
+  must open h "$PM/$f" wronly,creat,append
+  must appendrace h $len $n
+  stats=${PIO_REPLY#ok }
+  must fstat h
+  size=${PIO_REPLY#ok size=}
+  size=${size%% *}
+  check "$k: size after $n appends of $len is $size, expected $((n * len))" [ "$size" = $((n * len)) ]
+  must fsync h
+  must close h
+  drop_caches
+  must open r "$PM/$f" rdonly
+  check "$k: the appended data differs" pio check r 0 $((n * len)) 0
+  must close r
+  pio_stop
+  proto_umount
+  note "$k: $n appends while another thread did $stats: size and data exact"
+}
+
+# r03. A max_read that is not a multiple of the page size: readahead must
+# not misplace data (mainline rounds it down to whole pages).
+r03_max_read_unaligned() {
+  local k=$1 f=r03 reads sizes
+  # As proto_mount (write-through), with a mount option.
+  PM=$SCRATCH/proto-r03
+  PLOG=$SCRATCH/proto-r03.log
+  rm -f "$PLOG"
+  mount_server "$k" "$PM" -o max_read=6000 "$PM" -- "$SRV" --log "$PLOG" --file r03=1048576 %m
+  pio_start
+  must open r "$PM/$f" rdonly
+  check "$k: data read with max_read=6000 differs" pio check r 0 1048576
+  must close r
+  pio_stop
+  proto_umount
+  sizes=$(plines $f READ | fields size | sort -n | uniq -c | awk '{ printf "%s x %s, ", $1, $2 }')
+  reads=$(pcount $f READ)
+  check "$k: a READ larger than max_read: $sizes" cond '[ -z "$(plines $f READ | fields size | awk '\''$1 > 6000'\'')" ]'
+  note "$k: max_read=6000: 1 MiB read back exactly in $reads READs ($sizes)"
+}
+
+# r04. sync(2) must stay killable when the server stops answering once the
+# bound on data in flight is reached (the flusher must not wait for room).
+r04_sync_killable() {
+  local k=$1 f=hang-r04 cd_ spid
+  with_param max_inflight_mb 1
+  proto_mount "$k" wb r04 --max-write 131072
+  cd_=$(conn_dir "$PM")
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrite h 0 $((4 * MIB))
+  check "$k: no WRITE from write-behind" wait_for has_line $f WRITE
+  sync &
+  spid=$!
+  disown $spid
+  sleep 3
+  check "$k: sync returned while WRITEs are unanswered" running $spid
+  kill -9 $spid
+  check "$k: sync still running 10 s after SIGKILL" ended $spid 10
+  echo 1 > "$cd_/abort"
+  pio_send close h
+  pio_recv 60
+  pio_stop
+  check "$k: sync still running 30 s after the abort" ended $spid 30
+  check "$k: the mount did not go away after the abort" wait_unmounted "$PM" 30
+  wait "$LAST_MOUNT_PID" 2> /dev/null
+  restore_params
+  note "$k: sync blocked behind a stuck server with the in-flight bound full: SIGKILL ended it"
+}
+
+# r05. Data a writer wrote before it was killed still reaches the server:
+# dd into a slow server with a small dirty limit, SIGINT midway; after a
+# sync, the file holds every record dd reported.
+r05_killed_writer_data() {
+  local k=$1 f=slow-r05 ddpid recs err
+  with_param max_inflight_mb 1
+  with_param max_dirty_ratio 1
+  head -c $((16 * MIB)) /dev/urandom > "$SCRATCH/r05.src"
+  proto_mount "$k" wb r05 --max-write 131072 --slow-ms 40
+  # A background job of a script ignores SIGINT: dd gets it back.
+  env --default-signal=INT dd if="$SCRATCH/r05.src" of="$PM/$f" bs=1M count=16 2> "$SCRATCH/r05.dd" &
+  ddpid=$!
+  check "$k: no WRITE" wait_for has_line $f WRITE
+  sleep 2
+  kill -INT $ddpid
+  check "$k: dd did not end after SIGINT" ended $ddpid 60
+  wait $ddpid 2> /dev/null
+  recs=$(awk -F+ '/records out/ { print $1; exit }' "$SCRATCH/r05.dd")
+  check "$k: no 'records out' from dd: $(cat "$SCRATCH/r05.dd")" [ -n "$recs" ]
+  sync
+  drop_caches
+  err=$(cmp -n $((recs * MIB)) "$SCRATCH/r05.src" "$PM/$f" 2>&1)
+  check "$k: the server's file lacks what dd reported ($recs MiB): $err" [ -z "$err" ]
+  proto_umount
+  restore_params
+  rm -f "$SCRATCH/r05.src"
+  note "$k: dd killed by SIGINT after $recs MiB: all of them reached the server"
+}
+
+# r10. With the bound on data in flight full, background writeback stops
+# without claiming progress: the flusher must not spin. A writer throttled
+# by a small dirty limit, a server answering each WRITE after 40 ms; the
+# kworkers' CPU time stays well below the wall time.
+r10_flusher_no_spin() {
+  local k=$1 f=slow-r10 t0 t1 c0 c1 busy wall stops
+  with_param max_inflight_mb 1
+  with_param max_dirty_ratio 1
+  proto_mount "$k" wb r10 --max-write 131072 --slow-ms 40
+  c0=$(cpu_ticks_kworkers)
+  t0=$(date +%s%N)
+  dd if=/dev/zero of="$PM/$f" bs=64k count=256 conv=fsync status=none
+  t1=$(date +%s%N)
+  c1=$(cpu_ticks_kworkers)
+  stops=$(awk '$1 == "writeback_budget_stops" { print $2 }' "$(conn_dir "$PM")/stats")
+  proto_umount
+  restore_params
+  # Ticks are 1/100 s (USER_HZ); wall in ms.
+  busy=$(( (c1 - c0) * 10 ))
+  wall=$(( (t1 - t0) / 1000000 ))
+  check "$k: kworkers used ${busy} ms of CPU in ${wall} ms (spinning flusher)" [ $((busy * 4)) -lt "$wall" ]
+  note "$k: 16 MiB at 40 ms per 128 KiB WRITE in ${wall} ms; kworkers used ${busy} ms of CPU; budget stops: ${stops:-n/a}"
+}
+
+# r08. The FORGET of an inode never reaches the server before the RELEASE
+# of its last open file (a server may free per-node state on FORGET). The
+# server is kept busy by a slow WRITE of another file while the file is
+# closed (RELEASE queued) and the inode is evicted (FORGET queued).
+r08_release_before_forget() {
+  local k=$1 f=r08 ddpid node rel_l fgt_l
+  proto_mount "$k" wb r08 --slow-ms 3000 --no-flush
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrite h 0 4096
+  must fsync h
+  must close h
+  must open h "$PM/$f" rdonly
+  dd if=/dev/zero of="$PM/slow-r08" bs=4k count=1 conv=fsync status=none &
+  ddpid=$!
+  check "$k: no slow WRITE" wait_for has_line slow-r08 WRITE
+  must close h
+  echo 2 > /proc/sys/vm/drop_caches
+  pio_stop
+  wait $ddpid
+  check "$k: no RELEASE of the second open of $f" wait_for cond '[ "$(pcount $f RELEASE)" -ge 2 ]'
+  sleep 1
+  echo 2 > /proc/sys/vm/drop_caches
+  node=$(plines $f RELEASE | tail -1 | fields nodeid)
+  check "$k: no FORGET of node $node" wait_for has_forget "$node"
+  rel_l=$(plnums $f RELEASE | tail -1)
+  fgt_l=$(forget_line "$node")
+  check "$k: the FORGET of node $node (line $fgt_l) came before its RELEASE (line $rel_l)" [ "$fgt_l" -gt "$rel_l" ]
+  proto_umount
+  note "$k: close and eviction while the server was busy: RELEASE (line $rel_l) before FORGET (line $fgt_l)"
+}
+
+# forget_line NODE: the log line number of the first FORGET or BATCH_FORGET
+# of NODE; fails if there is none.
+forget_line() {
+  awk -v n="$1" '($1 == "FORGET" && index($0, " nodeid=" n " ")) ||
+    ($1 == "BATCH_FORGET" && (index($0, "=" n ":") || index($0, "," n ":"))) { print NR; found = 1; exit }
+    END { exit !found }' "$PLOG"
+}
+has_forget() { forget_line "$1" > /dev/null; }
+
+# r09. A truncate killed while the server still runs its SETATTR keeps
+# writeback drained until the server answers: another process's WRITE
+# must not overtake the truncate (the server would apply the truncate
+# after the WRITE and lose it). The server applies `lazy-` truncates 2 s
+# late while it serves other requests, as a multi-threaded server would.
+r09_killed_truncate() {
+  local k=$1 f=lazy-r09 tpid set_l rep_l w_l
+  proto_mount "$k" wb r09 --slow-ms 2000 --file $f=8192
+  truncate -s 0 "$PM/$f" &
+  tpid=$!
+  check "$k: no SETATTR" wait_for has_line $f SETATTR
+  kill -9 $tpid
+  check "$k: truncate still running 30 s after SIGKILL" ended $tpid 30
+  wait $tpid 2> /dev/null
+  pio_start
+  must open h "$PM/$f" wronly
+  must pwrite h 0 4096 7
+  must fsync h
+  must close h
+  pio_stop
+  check "$k: no reply to the SETATTR" wait_for grep -q ' op=SETATTR file=lazy-r09' "$PLOG"
+  set_l=$(plnums $f SETATTR | head -1)
+  rep_l=$(awk '$1 == "REPLY" && / op=SETATTR file=lazy-r09/ { print NR; exit }' "$PLOG")
+  w_l=$(writes $f | awk '{ print $1; exit }')
+  check "$k: no WRITE after the killed truncate" [ -n "$w_l" ]
+  check "$k: a WRITE (line $w_l) reached the server before the truncate's reply (line $rep_l)" [ "$w_l" -gt "$rep_l" ]
+  proto_umount
+  note "$k: truncate killed while its SETATTR ran: the other writer's WRITE (line $w_l) came after the reply (line $rep_l)"
+}
+
+# r11. A write fault on a shared mapping that is killed while it waits for
+# the WRITE in flight of its page must not leave the page dirty (and
+# writable): that would let a second WRITE of the page go out while the
+# first is still in flight.
+r11_mkwrite_killed() {
+  local k=$1 f=hang-r11 cd_ spid n
+  proto_mount "$k" wb r11
+  cd_=$(conn_dir "$PM")
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must ftruncate h 4096
+  pio_send mmapstore h 0 600 100
+  sleep 1
+  sync &
+  spid=$!
+  disown $spid
+  check "$k: no WRITE of the mapped page" wait_for has_line $f WRITE
+  # The next store faults and waits for that WRITE; kill the writer there.
+  sleep 2
+  kill -9 "$PIO_CHILD"
+  check "$k: the writer did not die" ended "$PIO_CHILD" 20
+  kill -9 $spid
+  sync &
+  spid=$!
+  disown $spid
+  sleep 3
+  n=$(pcount $f WRITE)
+  kill -9 $spid
+  echo 1 > "$cd_/abort"
+  check "$k: the mount did not go away after the abort" wait_unmounted "$PM" 30
+  wait "$LAST_MOUNT_PID" 2> /dev/null
+  check "$k: $n WRITEs of the page were in flight together" [ "$n" = 1 ]
+  note "$k: writer killed in page_mkwrite: the page stayed clean, one WRITE in flight"
+}
+
+run r01_umount_abort_race fuse-wb
+run r02_stat_vs_append fuse-wb
+run r03_max_read_unaligned fuse-wb mainline
+run r04_sync_killable fuse-wb
+run r05_killed_writer_data fuse-wb
+run r08_release_before_forget fuse-wb mainline
+run r09_killed_truncate fuse-wb mainline
+run r10_flusher_no_spin fuse-wb
+run r11_mkwrite_killed fuse-wb
+echo "65-review: $CHECKS checks passed"
