@@ -179,6 +179,10 @@ fn apply(
 ) {
     let mut local = *a;
     if trust_local {
+        // The size is not taken from `a` at all (see `set_attributes`
+        // below): read here, outside the writers' locks, and written back
+        // later, it could undo a concurrent append. The copy only keeps
+        // `a` consistent for the code below.
         // CAST: sizes and times travel as u64 on the wire.
         local.size = inode.size() as u64;
         let (ms, mn) = inode.mtime();
@@ -218,7 +222,7 @@ fn apply(
                 .mtime_nsec
                 .swap(u64::from(a.mtimensec), Ordering::Relaxed)
                 != u64::from(a.mtimensec);
-        inode.set_attributes(a, blkbits, true);
+        inode.set_attributes(a, blkbits, !trust_local);
     }
     if inode.kind() != Kind::Reg || trust_local {
         return;
