@@ -76,6 +76,7 @@ kgid_t fusewb_make_kgid(struct user_namespace *ns, gid_t gid);
 uid_t fusewb_from_kuid_munged(struct user_namespace *ns, kuid_t uid);
 gid_t fusewb_from_kgid_munged(struct user_namespace *ns, kgid_t gid);
 bool fusewb_current_in_userns(const struct user_namespace *ns);
+bool fusewb_current_is_kthread(void);
 struct user_namespace *fusewb_get_user_ns(struct user_namespace *ns);
 void fusewb_put_user_ns(struct user_namespace *ns);
 

@@ -91,7 +91,17 @@ struct ReqState {
     interrupted: bool,
     abandoned: bool,
     result: Option<Result<Payload>>,
+    /// Kept alive until the request ends (see [`Hold`]).
+    hold: Option<Hold>,
 }
+
+/// Something a request keeps alive until it ends, whether or not its
+/// caller still waits: a drain of writeback while the server truncates (a
+/// killed caller must not let WRITEs overtake the truncate), the inode of
+/// a RELEASE (so its FORGET cannot overtake the RELEASE). It is dropped
+/// when the request ends (reply or abort), or with a request the server
+/// never saw.
+pub(crate) type Hold = Arc<dyn Send + Sync>;
 
 /// One request to the server.
 #[pin_data]
@@ -217,6 +227,12 @@ pub(crate) struct Stats {
     pub(crate) wb_resends: AtomicU64,
     /// Write-behind work items queued or running (each holds an inode).
     pub(crate) behind_works: AtomicU64,
+    /// Writeback WRITE completions alive (each holds an inode reference,
+    /// which may outlive the request's end: see `fs::writeback::WbWrite`).
+    pub(crate) wb_inode_refs: AtomicU64,
+    /// Background writeback passes that stopped because the data in flight
+    /// was at its bound.
+    pub(crate) wb_budget_stops: AtomicU64,
 }
 
 impl Stats {
@@ -229,6 +245,8 @@ impl Stats {
             wb_bytes: AtomicU64::new(0),
             wb_resends: AtomicU64::new(0),
             behind_works: AtomicU64::new(0),
+            wb_inode_refs: AtomicU64::new(0),
+            wb_budget_stops: AtomicU64::new(0),
         }
     }
 
@@ -385,6 +403,7 @@ impl Connection {
                     interrupted: false,
                     abandoned: false,
                     result: None,
+                    hold: None,
                 }, "fuse_wb::Request::state"),
                 done <- WaitQueue::new(),
             }),
@@ -401,6 +420,21 @@ impl Connection {
         kind: ReplyKind,
     ) -> Result<Payload> {
         let req = self.new_request(opcode, nodeid, args, kind, End::Wake)?;
+        self.send_and_wait(&req)
+    }
+
+    /// As [`Connection::request`], keeping `hold` alive until the request
+    /// ends, even when the caller is killed before (see [`Hold`]).
+    pub(crate) fn request_holding(
+        &self,
+        opcode: u32,
+        nodeid: u64,
+        args: &[&[u8]],
+        kind: ReplyKind,
+        hold: Hold,
+    ) -> Result<Payload> {
+        let req = self.new_request(opcode, nodeid, args, kind, End::Wake)?;
+        req.state.lock().hold = Some(hold);
         self.send_and_wait(&req)
     }
 
@@ -440,15 +474,18 @@ impl Connection {
         }
     }
 
-    /// Sends a request nobody waits for (its reply is validated and dropped).
+    /// Sends a request nobody waits for (its reply is validated and
+    /// dropped); `hold`, if any, is kept alive until it ends.
     pub(crate) fn request_background(
         &self,
         opcode: u32,
         nodeid: u64,
         args: &[&[u8]],
         kind: ReplyKind,
+        hold: Option<Hold>,
     ) -> Result {
         let req = self.new_request(opcode, nodeid, args, kind, End::Discard)?;
+        req.state.lock().hold = hold;
         self.queue_background(req)
     }
 
@@ -673,6 +710,9 @@ impl Connection {
     }
 
     fn complete(&self, req: &Arc<Request>, result: Result<Payload>) {
+        // Dropped when this function returns, after the caller was woken
+        // (never under a lock: dropping it may sleep).
+        let _hold = req.state.lock().hold.take();
         if req.background {
             self.end_background();
         }

@@ -5,6 +5,7 @@
 
 use super::{inode as finode, writeback};
 use crate::abi;
+use crate::conn::Hold;
 use crate::proto::{
     attr, pod,
     reply::ReplyKind,
@@ -16,7 +17,9 @@ use crate::vfs::{
 };
 use kernel::prelude::*;
 
-fn send(inode: &Inode, sa: &SetAttr) -> Result<abi::fuse_attr_out> {
+/// Sends SETATTR; `hold` (a drain of writeback) lasts until the server
+/// answered, even if the caller is killed first.
+fn send(inode: &Inode, sa: &SetAttr, hold: Option<Hold>) -> Result<abi::fuse_attr_out> {
     let conn = inode.sb().conn();
     let params = conn.params();
     let mut sa = *sa;
@@ -29,12 +32,12 @@ fn send(inode: &Inode, sa: &SetAttr) -> Result<abi::fuse_attr_out> {
         sa.ctime = Some(pw::round_time(s, n, gran));
     }
     let arg = pw::setattr_in(&sa, params.minor);
-    let reply = conn.request(
-        abi::fuse_opcode_FUSE_SETATTR,
-        inode.fuse().nodeid(),
-        &[pod::bytes_of(&arg)],
-        ReplyKind::Attr,
-    )?;
+    let (op, nodeid) = (abi::fuse_opcode_FUSE_SETATTR, inode.fuse().nodeid());
+    let args = [pod::bytes_of(&arg)];
+    let reply = match hold {
+        Some(h) => conn.request_holding(op, nodeid, &args, ReplyKind::Attr, h),
+        None => conn.request(op, nodeid, &args, ReplyKind::Attr),
+    }?;
     let out = pod::read_exact::<abi::fuse_attr_out>(&reply).ok_or(EIO)?;
     if out.attr.mode & attr::S_IFMT != inode.mode() & attr::S_IFMT {
         inode.make_bad();
@@ -72,13 +75,13 @@ pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
         sa.ctime = Some(inode.now());
     }
     let truncate = sa.size.is_some();
-    let _drain = if truncate && wb {
+    let drain = if truncate && wb {
         Some(writeback::drain(inode)?)
     } else {
         None
     };
     let version = conn.attr_version();
-    let out = send(inode, &sa)?;
+    let out = send(inode, &sa, drain.clone().map(|d| d as Hold))?;
     finode::change_attributes(
         inode,
         &out.attr,
@@ -95,14 +98,20 @@ pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
         }
     }
     if let Some(size) = ia.size() {
+        if wb && size > inode.size() {
+            writeback::zero_past_eof(inode, inode.size());
+        }
         inode.truncate_setsize(size);
     }
+    drop(drain);
     Ok(())
 }
 
 /// `super_operations.write_inode`: in write-back mode, the kernel-owned
-/// c/mtime go to the server with SETATTR (waiting for it only for
-/// data-integrity writeback, so the flusher never blocks on a server).
+/// c/mtime go to the server with SETATTR, waited for only in
+/// data-integrity writeback of a user task (fsync, close). The flusher
+/// never waits for the server, not even for sync(2): no signal could end
+/// its wait, and sync(2) waits for the flusher uninterruptibly.
 pub(crate) fn write_inode(inode: &Inode, sync: bool) -> Result {
     if !writeback::is_wb(inode) || inode.fuse().is_bad() {
         return Ok(());
@@ -115,9 +124,9 @@ pub(crate) fn write_inode(inode: &Inode, sync: bool) -> Result {
         fh: writeback::any_writer_fh(inode),
         ..SetAttr::NONE
     };
-    if sync {
+    if sync && !vfs::current_is_kthread() {
         let version = conn.attr_version();
-        let out = send(inode, &sa)?;
+        let out = send(inode, &sa, None)?;
         finode::change_attributes(
             inode,
             &out.attr,
@@ -133,6 +142,7 @@ pub(crate) fn write_inode(inode: &Inode, sync: bool) -> Result {
             inode.fuse().nodeid(),
             &[pod::bytes_of(&arg)],
             ReplyKind::Attr,
+            None,
         )
         .or_else(|e| if e == vfs::enotconn() { Ok(()) } else { Err(e) })
     }

@@ -427,7 +427,16 @@ pub(crate) fn create_open(
     let inode = match new_entry(dir, dentry, &e, mode, version) {
         Ok(i) => i,
         Err(err) => {
-            super::file::release_handle(&conn, e.nodeid, ff.fh, ff.flags);
+            // No inode to hold: the node's lookup is given back by
+            // `new_entry` (a FORGET, which may reach the server first).
+            super::file::release_node(
+                &conn,
+                e.nodeid,
+                abi::fuse_opcode_FUSE_RELEASE,
+                ff.fh,
+                ff.flags,
+                None,
+            );
             return Err(err);
         }
     };

@@ -6,7 +6,7 @@
 use super::{dir, writeback};
 use crate::abi;
 use crate::bindings;
-use crate::conn::{Connection, Payload};
+use crate::conn::{Connection, Hold, Payload};
 use crate::proto::{pod, reply::ReplyKind};
 use crate::vfs::{
     self,
@@ -15,6 +15,7 @@ use crate::vfs::{
     inode::{Inode, Kind},
 };
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 /// fuse-wb's state of an open file or directory.
 pub(crate) struct FuseFile {
@@ -45,20 +46,40 @@ impl FuseFile {
     }
 }
 
-/// Sends RELEASE of a handle `fh` of a regular file opened with `flags`
-/// that no open file owns any more.
-pub(crate) fn release_handle(conn: &Connection, nodeid: u64, fh: u64, flags: u32) {
+/// Sends RELEASE (`op`: or RELEASEDIR) of a handle `fh` of `inode` opened
+/// with `flags`, which no open file owns any more. The request holds the
+/// inode until it is answered, as mainline: the inode's FORGET (sent when
+/// it is evicted) must not reach the server before the RELEASE.
+pub(crate) fn release_handle(conn: &Connection, inode: &Inode, op: u32, fh: u64, flags: u32) {
+    let hold = Arc::new(writeback::InodeRef::new(inode), GFP_KERNEL)
+        .ok()
+        .map(|h| h as Hold);
+    release_node(conn, inode.fuse().nodeid(), op, fh, flags, hold);
+}
+
+/// Sends RELEASE (`op`) of a handle `fh` of node `nodeid`, keeping `hold`
+/// until it is answered.
+pub(crate) fn release_node(
+    conn: &Connection,
+    nodeid: u64,
+    op: u32,
+    fh: u64,
+    flags: u32,
+    hold: Option<Hold>,
+) {
     let arg = abi::fuse_release_in {
         fh,
         flags,
         release_flags: 0,
         lock_owner: 0,
     };
+    // Nothing to do if it fails: the connection is gone or out of memory.
     let _ = conn.request_background(
-        abi::fuse_opcode_FUSE_RELEASE,
+        op,
         nodeid,
         &[pod::bytes_of(&arg)],
         ReplyKind::Empty,
+        hold,
     );
 }
 
@@ -99,7 +120,8 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
     }
     let wire_flags = flags & !strip;
     // Writeback of this file must not cross a truncating OPEN.
-    let _drain = if wire_flags & bindings::O_TRUNC != 0 && writeback::is_wb(inode) {
+    // The drain lasts until the server answered, even if we are killed.
+    let drain = if wire_flags & bindings::O_TRUNC != 0 && writeback::is_wb(inode) {
         Some(writeback::drain(inode)?)
     } else {
         None
@@ -108,12 +130,12 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
         flags: wire_flags,
         open_flags: 0,
     };
-    let ff = match conn.request(
-        op,
-        inode.fuse().nodeid(),
-        &[pod::bytes_of(&arg)],
-        ReplyKind::Open,
-    ) {
+    let (nodeid, args) = (inode.fuse().nodeid(), [pod::bytes_of(&arg)]);
+    let reply = match drain.clone() {
+        Some(d) => conn.request_holding(op, nodeid, &args, ReplyKind::Open, d),
+        None => conn.request(op, nodeid, &args, ReplyKind::Open),
+    };
+    let ff = match reply {
         Ok(reply) => {
             let out = pod::read_exact::<abi::fuse_open_out>(&reply).ok_or(EIO)?;
             FuseFile {
@@ -138,7 +160,7 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
         inode.fuse().invalidate_attrs(&conn);
         inode.truncate_setsize(0);
     }
-    drop(_drain);
+    drop(drain);
     if inode.kind() == Kind::Reg && ff.open_flags & abi::FOPEN_KEEP_CACHE == 0 {
         if writeback::is_wb(inode) {
             // Dirty data is newer than the server's: write it first.
@@ -173,19 +195,7 @@ pub(crate) fn release(inode: &Inode, ff: KBox<FuseFile>) {
     }
     let conn = inode.sb().conn();
     let (_, op) = open_opcodes(inode.kind());
-    let arg = abi::fuse_release_in {
-        fh: ff.fh,
-        flags: ff.flags,
-        release_flags: 0,
-        lock_owner: 0,
-    };
-    // Nothing to do if it fails: the connection is gone or out of memory.
-    let _ = conn.request_background(
-        op,
-        inode.fuse().nodeid(),
-        &[pod::bytes_of(&arg)],
-        ReplyKind::Empty,
-    );
+    release_handle(&conn, inode, op, ff.fh, ff.flags);
 }
 
 /// Before a buffered read: refresh the size if the read goes past it (or
@@ -209,11 +219,13 @@ pub(crate) fn before_llseek(file: &File, whence: u32) -> Result {
     Ok(())
 }
 
-/// Largest READ this connection sends, in bytes.
+/// Largest READ this connection sends through the page cache, in bytes:
+/// whole pages, `max_pages` of them at most, and `max_read` rounded down to
+/// whole pages (at least one), as mainline.
 pub(crate) fn max_read(conn: &Connection) -> usize {
     let pages = conn.params().max_pages as usize * vfs::PAGE_SIZE;
     match conn.opts.max_read {
-        Some(m) => pages.min((m as usize).max(vfs::PAGE_SIZE)),
+        Some(m) => pages.min((m as usize / vfs::PAGE_SIZE).max(1) * vfs::PAGE_SIZE),
         None => pages,
     }
 }
@@ -310,8 +322,10 @@ pub(crate) fn readahead(inode: &Inode, ra: &mut Readahead<'_>) {
                 return;
             }
         }
-        pos = pos.saturating_add(len as i64);
-        left -= len;
+        // The next READ starts where the folios just filled end (a large
+        // folio may reach past `len`).
+        pos = pos.saturating_add(covered as i64);
+        left = left.saturating_sub(covered);
     }
 }
 
@@ -455,7 +469,8 @@ pub(crate) fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result
         inode.write_and_wait_range(offset, i64::MAX)?;
     }
     let wb = writeback::is_wb(inode);
-    let _drain = if wb {
+    // The drain lasts until the server answered, even if we are killed.
+    let drain = if wb {
         Some(writeback::drain(inode)?)
     } else {
         None
@@ -468,17 +483,24 @@ pub(crate) fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result
         mode: mode as u32,
         padding: 0,
     };
-    match conn.request(
+    let (op, nodeid, args) = (
         abi::fuse_opcode_FUSE_FALLOCATE,
         inode.fuse().nodeid(),
-        &[pod::bytes_of(&arg)],
-        ReplyKind::Empty,
-    ) {
+        [pod::bytes_of(&arg)],
+    );
+    let reply = match drain.clone() {
+        Some(d) => conn.request_holding(op, nodeid, &args, ReplyKind::Empty, d),
+        None => conn.request(op, nodeid, &args, ReplyKind::Empty),
+    };
+    match reply {
         Ok(_) => {}
         Err(e) if e == vfs::enosys() => return Err(vfs::errno(bindings::EOPNOTSUPP)),
         Err(e) => return Err(e),
     }
     if mode & bindings::FALLOC_FL_KEEP_SIZE == 0 && end > inode.size() {
+        if wb {
+            writeback::zero_past_eof(inode, inode.size());
+        }
         inode.set_size(end);
     }
     if punch {

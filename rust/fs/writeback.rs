@@ -203,7 +203,7 @@ fn send_releases(conn: &Connection, inode: &Inode) {
         };
         let Some(node) = node else { return };
         let (_, (fh, flags)) = node.to_key_value();
-        ffile::release_handle(conn, inode.fuse().nodeid(), fh, flags);
+        ffile::release_handle(conn, inode, abi::fuse_opcode_FUSE_RELEASE, fh, flags);
     }
 }
 
@@ -295,7 +295,7 @@ pub(crate) fn write_behind(inode: &Inode, start: i64, end: i64) {
     let c = conn.clone();
     let spawned = workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
         // Errors reach the mapping; fsync and close report them.
-        let _ = me.fdatawrite_range(from, last);
+        let _ = me.start_writeback_range(from, last);
         // The inode reference goes before the count: unmount waits for it.
         drop(me);
         behind_done(&c);
@@ -303,7 +303,7 @@ pub(crate) fn write_behind(inode: &Inode, start: i64, end: i64) {
     if spawned.is_err() {
         // The closure (and its references) is gone: do it here.
         behind_done(&conn);
-        let _ = inode.fdatawrite_range(from, last);
+        let _ = inode.start_writeback_range(from, last);
     }
 }
 
@@ -313,22 +313,84 @@ fn behind_done(conn: &Connection) {
 }
 
 /// Waits until no write-behind work item of the connection holds an inode
-/// (before unmount evicts them). They never wait for the server.
+/// (before unmount writes back). Killable: [`wait_unreferenced`] is what
+/// unmount relies on.
 pub(crate) fn wait_behind(conn: &Connection) {
     let _ = conn.wb_wait().wait_until(WaitMode::Killable, || {
         conn.stats().behind_works.load(Ordering::Acquire) == 0
     });
 }
 
-/// While alive, no new writeback starts on the inode and none is in flight.
-pub(crate) struct Drain<'a> {
-    inode: &'a Inode,
+/// After the connection was aborted, before unmount evicts the inodes:
+/// waits until no write-behind work item and no writeback WRITE completion
+/// holds an inode reference any more. Neither waits for the server (the
+/// work items start writeback without waiting, and an aborted connection
+/// ends every request), so the wait is short and need not be killable;
+/// it must not be, or a killed `umount` would free the superblock under
+/// them.
+pub(crate) fn wait_unreferenced(conn: &Connection) {
+    let _ = conn.wb_wait().wait_until(WaitMode::Uninterruptible, || {
+        let st = conn.stats();
+        st.behind_works.load(Ordering::Acquire) == 0
+            && st.wb_inode_refs.load(Ordering::Acquire) == 0
+    });
 }
 
+/// An inode reference that unmount waits for (see [`wait_unreferenced`]):
+/// for objects that may outlive the request or task that made them (a
+/// writeback WRITE's completion, a request's [`Hold`]).
+///
+/// [`Hold`]: crate::conn::Hold
+pub(crate) struct InodeRef(Option<ARef<Inode>>);
+
+impl InodeRef {
+    /// A counted reference to `inode`.
+    pub(crate) fn new(inode: &Inode) -> Self {
+        inode
+            .sb()
+            .conn()
+            .stats()
+            .wb_inode_refs
+            .fetch_add(1, Ordering::AcqRel);
+        Self(Some(inode.into()))
+    }
+
+    /// The inode.
+    pub(crate) fn inode(&self) -> Option<&Inode> {
+        self.0.as_deref()
+    }
+}
+
+impl Drop for InodeRef {
+    fn drop(&mut self) {
+        let Some(inode) = self.0.take() else { return };
+        let conn: Arc<Connection> = inode.sb().conn().into();
+        // The inode reference goes first: unmount may go on once the count
+        // is zero.
+        drop(inode);
+        conn.stats().wb_inode_refs.fetch_sub(1, Ordering::AcqRel);
+        conn.wb_wait().wake_up_all();
+    }
+}
+
+/// While alive, no new writeback starts on the inode and none is in flight.
+/// Shared between the task that truncates (or fallocates) and its request
+/// to the server ([`Connection::request_holding`]): a killed task must not
+/// end the drain while the server still runs the request, or WRITEs could
+/// overtake it.
+pub(crate) struct Drain(InodeRef);
+
 /// Stops new writeback of `inode` and waits for what is in flight.
-pub(crate) fn drain(inode: &Inode) -> Result<Drain<'_>> {
+pub(crate) fn drain(inode: &Inode) -> Result<Arc<Drain>> {
     inode.fuse().wb.lock().nowrite += 1;
-    let guard = Drain { inode };
+    let guard = Arc::new(Drain(InodeRef::new(inode)), GFP_KERNEL);
+    let guard = match guard {
+        Ok(g) => g,
+        Err(e) => {
+            end_drain(inode);
+            return Err(e.into());
+        }
+    };
     let conn = inode.sb().conn();
     conn.wb_wait()
         .wait_until(WaitMode::Killable, || inode.fuse().wb.lock().idle())
@@ -336,13 +398,19 @@ pub(crate) fn drain(inode: &Inode) -> Result<Drain<'_>> {
     Ok(guard)
 }
 
-impl Drop for Drain<'_> {
+fn end_drain(inode: &Inode) {
+    {
+        let mut g = inode.fuse().wb.lock();
+        g.nowrite = g.nowrite.saturating_sub(1);
+    }
+    inode.sb().conn().wb_wait().wake_up_all();
+}
+
+impl Drop for Drain {
     fn drop(&mut self) {
-        {
-            let mut g = self.inode.fuse().wb.lock();
-            g.nowrite = g.nowrite.saturating_sub(1);
+        if let Some(inode) = self.0.inode() {
+            end_drain(inode);
         }
-        self.inode.sb().conn().wb_wait().wake_up_all();
     }
 }
 
@@ -401,6 +469,29 @@ pub(crate) fn write_end(
         folio.mark_dirty();
     }
     copied
+}
+
+/// The size grows from `old` (a truncate or fallocate that extends the
+/// file): the bytes of the cached folio holding the old EOF that lie past
+/// it must read as zeros from now on. A shared mapping may have stored
+/// there (it maps whole pages); those bytes were never file data, and
+/// writeback would otherwise send them as such. Mainline gets the same by
+/// writing back and invalidating around every size change.
+pub(crate) fn zero_past_eof(inode: &Inode, old: i64) {
+    let Ok(old) = u64::try_from(old) else { return };
+    let off = (old % vfs::PAGE_SIZE as u64) as usize;
+    if off == 0 {
+        return;
+    }
+    let Some(mut folio) = LockedFolio::lookup(inode, old / vfs::PAGE_SIZE as u64) else {
+        return;
+    };
+    // CAST: the folio holds byte `old`, so the difference is within it.
+    let start = (old as i64).saturating_sub(folio.pos()) as usize;
+    let size = folio.size();
+    if start < size {
+        folio.zero(start, size - start);
+    }
 }
 
 /// `page_mkwrite`: a shared mapping is about to dirty `folio` (locked).
@@ -538,8 +629,14 @@ fn finish(conn: &Connection, inode: &Inode, id: u64, len: usize, result: Result)
 }
 
 /// A writeback WRITE's completion.
+///
+/// It lives as long as its request, which the device's read and write
+/// paths may still hold after the request ended. Its inode reference is
+/// counted in `wb_inode_refs` until it is dropped, so that unmount waits
+/// for the last `iput` (see [`wait_unreferenced`]).
+///
 struct WbWrite {
-    inode: ARef<Inode>,
+    inode: InodeRef,
     id: u64,
     /// Bytes of data this request carries.
     len: usize,
@@ -553,6 +650,9 @@ impl Completion for WbWrite {
         data: &[KVVec<u8>],
         result: Result<Payload>,
     ) {
+        let Some(inode) = self.inode.inode() else {
+            return;
+        };
         let res = match result {
             Err(e) => Err(e),
             Ok(p) => match pod::read_exact::<abi::fuse_write_out>(&p) {
@@ -567,10 +667,10 @@ impl Completion for WbWrite {
                         conn.stats()
                             .wb_bytes
                             .fetch_sub(written as u64, Ordering::AcqRel);
-                        match resend(conn, &self.inode, self.id, args, data, written) {
+                        match resend(conn, inode, self.id, args, data, written) {
                             Ok(()) => return,
                             Err((e, left)) => {
-                                finish(conn, &self.inode, self.id, left, Err(e));
+                                finish(conn, inode, self.id, left, Err(e));
                                 return;
                             }
                         }
@@ -578,7 +678,7 @@ impl Completion for WbWrite {
                 },
             },
         };
-        finish(conn, &self.inode, self.id, self.len, res);
+        finish(conn, inode, self.id, self.len, res);
     }
 }
 
@@ -587,7 +687,7 @@ impl Completion for WbWrite {
 /// bytes left.
 fn resend(
     conn: &Connection,
-    inode: &ARef<Inode>,
+    inode: &Inode,
     id: u64,
     args: &[u8],
     data: &[KVVec<u8>],
@@ -644,7 +744,7 @@ fn tail(data: &[KVVec<u8>], mut skip: usize, left: usize) -> Result<Data> {
 /// its data is `data`.
 fn queue_write(
     conn: &Connection,
-    inode: &ARef<Inode>,
+    inode: &Inode,
     id: u64,
     msg: KVVec<u8>,
     data: Data,
@@ -652,7 +752,7 @@ fn queue_write(
     let len = data.iter().fold(0usize, |n, c| n.saturating_add(c.len()));
     let done = Arc::new(
         WbWrite {
-            inode: inode.clone(),
+            inode: InodeRef::new(inode),
             id,
             len,
         },
@@ -668,7 +768,7 @@ fn queue_write(
 }
 
 /// Sends a finished batch. Its span ends here on failure.
-fn send(conn: &Connection, inode: &ARef<Inode>, mut b: Batch) {
+fn send(conn: &Connection, inode: &Inode, mut b: Batch) {
     let len = b.len;
     if len == 0 {
         finish(conn, inode, b.id, 0, Ok(()));
@@ -698,7 +798,10 @@ fn send(conn: &Connection, inode: &ARef<Inode>, mut b: Batch) {
 }
 
 /// Marks a `writepages` call active unless a drain is in progress; a
-/// data-integrity pass waits for the drain instead.
+/// data-integrity pass of a user task waits (killably) for the drain
+/// instead. A kernel thread (the flusher, for sync(2)) never waits: a drain
+/// lasts as long as the server takes to answer, and nothing could end the
+/// wait of a kernel thread; the data stays dirty for a later pass.
 fn enter(inode: &Inode, sync: bool) -> Result<bool> {
     loop {
         {
@@ -708,7 +811,7 @@ fn enter(inode: &Inode, sync: bool) -> Result<bool> {
                 return Ok(true);
             }
         }
-        if !sync {
+        if !sync || vfs::current_is_kthread() {
             return Ok(false);
         }
         inode
@@ -734,6 +837,14 @@ impl Drop for Active<'_> {
 
 /// `writepages`: sends the dirty folios `ctl` hands out, contiguous ones
 /// together, up to `max_write` and `max_pages` per WRITE.
+///
+/// It never waits for the server. Background writeback (the flusher,
+/// write-behind) stops when the data in flight is at its bound, without
+/// claiming progress, so the flusher does not spin on it. Data-integrity
+/// writeback (fsync, close, sync) sends everything even past the bound: it
+/// copies dirty pages, which the mount's strict dirty limit bounds, and a
+/// wait for room could not end in the flusher (no signal reaches a kernel
+/// thread) nor for a writer being killed (whose data must still go out).
 pub(crate) fn writepages(inode: &Inode, ctl: &mut WritebackCtl<'_>) -> Result {
     inode.fuse().check()?;
     let sync = ctl.sync_all();
@@ -745,7 +856,6 @@ pub(crate) fn writepages(inode: &Inode, ctl: &mut WritebackCtl<'_>) -> Result {
     let params = conn.params();
     let cap =
         pw::writeback_pages(params.max_write, params.max_pages, vfs::PAGE_SIZE) * vfs::PAGE_SIZE;
-    let me: ARef<Inode> = inode.into();
     let mut batch: Option<Batch> = None;
     let mut last = Ok(());
     while let Some(mut folio) = ctl.next(last) {
@@ -756,24 +866,17 @@ pub(crate) fn writepages(inode: &Inode, ctl: &mut WritebackCtl<'_>) -> Result {
             .is_some_and(|b| !b.can_take(index, folio.size()))
         {
             if let Some(b) = batch.take() {
-                send(&conn, &me, b);
+                send(&conn, inode, b);
             }
         }
         if batch.is_none() {
-            if !has_room(&conn) {
-                if !sync {
-                    folio.redirty(ctl);
-                    ctl.stop();
-                    continue;
-                }
-                let waited = conn
-                    .wb_wait()
-                    .wait_until(WaitMode::Killable, || has_room(&conn));
-                if waited.is_err() {
-                    folio.redirty(ctl);
-                    last = Err(EINTR);
-                    continue;
-                }
+            if !sync && !has_room(&conn) {
+                conn.stats()
+                    .wb_budget_stops
+                    .fetch_add(1, Ordering::Relaxed);
+                folio.redirty(ctl);
+                ctl.stop();
+                continue;
             }
             match Batch::new(inode, index, cap) {
                 Ok(b) => batch = Some(b),
@@ -805,29 +908,49 @@ pub(crate) fn writepages(inode: &Inode, ctl: &mut WritebackCtl<'_>) -> Result {
         }
     }
     if let Some(b) = batch.take() {
-        send(&conn, &me, b);
+        send(&conn, inode, b);
     }
     Ok(())
 }
 
 /// `launder_folio`: write one dirty folio now and wait for the reply
 /// (before the page cache drops it, e.g. O_DIRECT or invalidation).
+///
+/// On failure the folio keeps its data dirty (the caller then keeps the
+/// folio), except when no writable handle exists, where it cannot be sent
+/// at all (as `writepages`). Once the WRITE is sent, its data is in it: a
+/// killed wait for the reply loses nothing.
 pub(crate) fn launder_folio(inode: &Inode, folio: &mut LockedFolio) -> Result {
     if !folio.clear_dirty_for_io() {
         return Ok(());
     }
     let index = folio.index();
-    wait_range(inode, index, index)?;
+    if let Err(e) = wait_range(inode, index, index) {
+        folio.mark_dirty();
+        return Err(e);
+    }
     let conn = inode.sb().conn();
-    let me: ARef<Inode> = inode.into();
-    let mut b = Batch::new(inode, index, folio.size())?;
+    let mut b = match Batch::new(inode, index, folio.size()) {
+        Ok(b) => b,
+        Err(e) => {
+            if e != EIO {
+                folio.mark_dirty();
+            }
+            return Err(e);
+        }
+    };
     let id = b.id;
     let n = pw::crop_to_size(folio.pos() as u64, folio.size(), inode.size());
     if n > 0 {
-        b.add(inode, folio, n)?;
+        if let Err(e) = b.add(inode, folio, n) {
+            folio.mark_dirty();
+            // The span was recorded by `Batch::new`: end it.
+            finish(&conn, inode, id, 0, Ok(()));
+            return Err(e);
+        }
     }
     folio.written_out();
-    send(&conn, &me, b);
+    send(&conn, inode, b);
     conn.wb_wait()
         .wait_until(WaitMode::Killable, || {
             !inode

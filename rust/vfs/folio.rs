@@ -58,6 +58,28 @@ impl LockedFolio {
         })
     }
 
+    /// The cached folio at `index`, locked, if the page cache has one.
+    pub(crate) fn lookup(inode: &Inode, index: u64) -> Option<Self> {
+        // SAFETY: Live inode with a valid mapping; FGP_LOCK alone never
+        // creates a folio.
+        let f = unsafe {
+            bindings::__filemap_get_folio(
+                (*inode.as_ptr()).i_mapping,
+                index as usize,
+                bindings::FGP_LOCK,
+                0,
+            )
+        };
+        if kernel::error::from_err_ptr(f).is_err() || f.is_null() {
+            return None;
+        }
+        // INVARIANT: `__filemap_get_folio` returned a locked, referenced folio.
+        Some(Self {
+            ptr: f,
+            owned: true,
+        })
+    }
+
     /// Takes over the locked, referenced folio of a page fault.
     ///
     /// # Safety
@@ -231,6 +253,8 @@ pub(crate) struct WritebackCtl<'a> {
     wbc: *mut bindings::writeback_control,
     prev: *mut bindings::folio,
     err: c_int,
+    /// `stop` was called: the next `next` ends the iteration.
+    stopped: bool,
     _p: core::marker::PhantomData<&'a mut bindings::writeback_control>,
 }
 
@@ -250,12 +274,21 @@ impl WritebackCtl<'_> {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         };
+        if self.stopped && err == 0 {
+            // Ends background writeback at once (`writeback_iter` stops at
+            // the first error); `next` reports no error for it below.
+            err = kernel::error::code::EAGAIN.to_errno();
+        }
         // SAFETY: Valid mapping and wbc; `prev` is what the iteration
         // returned last (or NULL to start), per the type invariants.
         let f = unsafe { bindings::writeback_iter(self.mapping, self.wbc, self.prev, &mut err) };
         self.prev = f;
         if f.is_null() {
-            self.err = err;
+            self.err = if self.stopped && err == kernel::error::code::EAGAIN.to_errno() {
+                0
+            } else {
+                err
+            };
             return None;
         }
         // SAFETY: `writeback_iter` returns a locked folio that the batch
@@ -264,10 +297,12 @@ impl WritebackCtl<'_> {
     }
 
     /// Ends background writeback early: the iteration stops after the
-    /// current folio (which the caller re-dirtied).
+    /// current folio, which the caller re-dirtied (the VFS counts it as
+    /// skipped, not written). Unlike using up `nr_to_write`, this claims no
+    /// progress, so the flusher does not call again at once and spin.
+    /// Only for `WB_SYNC_NONE` (a data-integrity pass goes on after errors).
     pub(crate) fn stop(&mut self) {
-        // SAFETY: Valid wbc.
-        unsafe { (*self.wbc).nr_to_write = 0 };
+        self.stopped = true;
     }
 
     /// The first error the iteration saw.
@@ -389,6 +424,7 @@ unsafe extern "C" fn writepages_callback(
         wbc,
         prev: core::ptr::null_mut(),
         err: 0,
+        stopped: false,
         _p: core::marker::PhantomData,
     };
     match crate::fs::writeback::writepages(inode, &mut ctl) {

@@ -344,6 +344,10 @@ unsafe extern "C" fn kill_sb_callback(sb: *mut bindings::super_block) {
         }
         // As mainline: the connection ends with the mount.
         conn.abort();
+        // Writeback completions and write-behind work items still holding
+        // inodes drop them now (they no longer wait for anything): only
+        // then may the inodes be evicted and the superblock freed.
+        crate::fs::writeback::wait_unreferenced(&conn);
         drop(conn.take_ctl_dir());
     }
     // SAFETY: A superblock from get_tree_nodev; inodes are evicted here,

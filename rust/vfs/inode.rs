@@ -187,11 +187,24 @@ impl Inode {
     }
 
     /// Starts writeback of the dirty folios in the byte range `start..=end`
-    /// without waiting for it (`WB_SYNC_NONE`).
-    pub(crate) fn fdatawrite_range(&self, start: i64, end: i64) -> Result {
-        // SAFETY: Live inode and mapping; may sleep.
+    /// without waiting for it: `WB_SYNC_NONE`, so `writepages` skips what
+    /// it cannot send now instead of waiting (`filemap_fdatawrite_range`
+    /// would be `WB_SYNC_ALL`, a data-integrity pass).
+    pub(crate) fn start_writeback_range(&self, start: i64, end: i64) -> Result {
+        // SAFETY: All-zero is a valid `writeback_control` (no cgroup
+        // writeback attached, empty folio batch); the fields set are those
+        // `__filemap_fdatawrite_range` sets.
+        let mut wbc = bindings::writeback_control {
+            nr_to_write: kernel::ffi::c_long::MAX,
+            range_start: start,
+            range_end: end,
+            sync_mode: bindings::WB_SYNC_NONE as _,
+            ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+        };
+        // SAFETY: Live inode and mapping; `wbc` lives across the call, which
+        // may sleep.
         kernel::error::to_result(unsafe {
-            bindings::filemap_fdatawrite_range(self.mapping(), start, end)
+            bindings::filemap_fdatawrite_wbc(self.mapping(), &mut wbc)
         })
     }
 

@@ -51,8 +51,12 @@ unsafe extern "C" fn page_mkwrite_callback(vmf: *mut bindings::vm_fault) -> bind
         return bindings::VM_FAULT_NOPAGE;
     }
     if crate::fs::writeback::page_mkwrite(inode, &lf).is_err() {
+        // Killed while a WRITE of the folio is in flight: the page must not
+        // become writable. VM_FAULT_RETRY would be taken as success here
+        // (`do_page_mkwrite` only stops at NOPAGE or an error); NOPAGE
+        // returns to the faulting task, which dies of its signal.
         drop(lf);
-        return bindings::VM_FAULT_RETRY;
+        return bindings::VM_FAULT_NOPAGE;
     }
     let _ = lf.into_raw();
     bindings::VM_FAULT_LOCKED

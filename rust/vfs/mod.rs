@@ -85,6 +85,15 @@ pub(crate) fn jiffies() -> u64 {
     unsafe { bindings::fusewb_get_jiffies_64() }
 }
 
+/// Whether the current task is a kernel thread (the flusher, a workqueue
+/// worker). Such a task never gets a signal, so a killable wait for the
+/// server would never end if the server stalls: kernel threads must not
+/// wait for the server at all.
+pub(crate) fn current_is_kthread() -> bool {
+    // SAFETY: Reading the current task's flags has no preconditions.
+    unsafe { bindings::fusewb_current_is_kthread() }
+}
+
 /// Timer ticks per second.
 pub(crate) const HZ: u64 = bindings::HZ as u64;
 

@@ -219,6 +219,11 @@ unsafe extern "C" fn stats_show(
             "writeback_short_resends",
             st.wb_resends.load(core::sync::atomic::Ordering::Relaxed),
         ),
+        (
+            "writeback_budget_stops",
+            st.wb_budget_stops
+                .load(core::sync::atomic::Ordering::Relaxed),
+        ),
         ("dirty_pages", conn.dirty_pages()),
         ("background_active", u64::from(active)),
         ("background_queued", u64::from(queued)),

@@ -17,6 +17,9 @@ pub(crate) enum WaitMode {
     Interruptible,
     /// Only a fatal signal ends the wait.
     Killable,
+    /// Nothing ends the wait but `cond`. Only for waits that cannot depend
+    /// on the server (e.g. after an abort, for work that no longer waits).
+    Uninterruptible,
 }
 
 /// A wait queue.
@@ -68,6 +71,7 @@ impl WaitQueue {
         let state = match mode {
             WaitMode::Interruptible => bindings::TASK_INTERRUPTIBLE,
             WaitMode::Killable => bindings::TASK_WAKEKILL | bindings::TASK_UNINTERRUPTIBLE,
+            WaitMode::Uninterruptible => bindings::TASK_UNINTERRUPTIBLE,
         };
         let entry = pin!(Opaque::<bindings::wait_queue_entry>::uninit());
         // SAFETY: `entry` is pinned on this stack frame for the whole wait and
