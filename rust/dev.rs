@@ -45,7 +45,10 @@ pub(crate) fn open() -> Result<Arc<DevFile>> {
 
 /// Last close of the device: the server is gone, abort its connection.
 pub(crate) fn release(d: Arc<DevFile>) {
-    if let Some(c) = d.conn.lock().take() {
+    // Not under the lock: the abort ends requests, whose last references
+    // may drop inodes (and evicting one sleeps).
+    let conn = d.conn.lock().take();
+    if let Some(c) = conn {
         c.abort();
     }
 }
