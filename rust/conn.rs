@@ -93,6 +93,9 @@ struct ReqState {
     result: Option<Result<Payload>>,
     /// Kept alive until the request ends (see [`Hold`]).
     hold: Option<Hold>,
+    /// A node whose lookup is given back (FORGET) once the request ended:
+    /// the RELEASE of an abandoned CREATE's handle goes first.
+    forget_after: Option<u64>,
 }
 
 /// Something a request keeps alive until it ends, whether or not its
@@ -108,6 +111,7 @@ pub(crate) type Hold = Arc<dyn Send + Sync>;
 pub(crate) struct Request {
     unique: u64,
     opcode: u32,
+    nodeid: u64,
     msg: KVVec<u8>,
     /// Sent after `msg`; counted in the header's length.
     data: Data,
@@ -392,6 +396,7 @@ impl Connection {
             pin_init!(Request {
                 unique,
                 opcode,
+                nodeid,
                 msg,
                 data,
                 kind,
@@ -404,6 +409,7 @@ impl Connection {
                     abandoned: false,
                     result: None,
                     hold: None,
+                    forget_after: None,
                 }, "fuse_wb::Request::state"),
                 done <- WaitQueue::new(),
             }),
@@ -712,7 +718,13 @@ impl Connection {
     fn complete(&self, req: &Arc<Request>, result: Result<Payload>) {
         // Dropped when this function returns, after the caller was woken
         // (never under a lock: dropping it may sleep).
-        let _hold = req.state.lock().hold.take();
+        let (_hold, forget_after) = {
+            let mut s = req.state.lock();
+            (s.hold.take(), s.forget_after.take())
+        };
+        if let Some(nodeid) = forget_after {
+            self.forget(nodeid, 1);
+        }
         if req.background {
             self.end_background();
         }
@@ -752,14 +764,102 @@ impl Connection {
                 };
                 req.done.wake_up_all();
                 if let Some(Ok(payload)) = forget {
-                    if req.kind == ReplyKind::Entry {
-                        if let Some(e) = proto::pod::read_exact::<abi::fuse_entry_out>(&payload) {
-                            if e.nodeid != 0 {
-                                self.forget(e.nodeid, 1);
-                            }
+                    self.give_back(req, &payload);
+                }
+            }
+        }
+    }
+
+    /// The caller of `req` was killed before its successful reply came: give
+    /// back what the reply handed out and nobody will use, as the caller
+    /// would have on failure. Lookups (LOOKUP, READDIRPLUS entries) get a
+    /// FORGET; handles (OPEN, OPENDIR, CREATE) a RELEASE; a CREATE's node
+    /// is forgotten after the RELEASE of its handle ended.
+    fn give_back(&self, req: &Request, payload: &[u8]) {
+        // The request's own arguments: `fuse_open_in` and `fuse_create_in`
+        // both start with the open flags.
+        let args = req.msg.get(proto::request::IN_HEADER..).unwrap_or(&[]);
+        let flags = args
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_ne_bytes);
+        match req.kind {
+            ReplyKind::Entry => {
+                if let Some(e) = proto::pod::read_exact::<abi::fuse_entry_out>(payload) {
+                    if e.nodeid != 0 {
+                        self.forget(e.nodeid, 1);
+                    }
+                }
+            }
+            ReplyKind::Open => {
+                if let Some(o) = proto::pod::read_exact::<abi::fuse_open_out>(payload) {
+                    let op = if req.opcode == abi::fuse_opcode_FUSE_OPENDIR {
+                        abi::fuse_opcode_FUSE_RELEASEDIR
+                    } else {
+                        abi::fuse_opcode_FUSE_RELEASE
+                    };
+                    self.release_abandoned(req.nodeid, op, o.fh, flags, None);
+                }
+            }
+            ReplyKind::Create => {
+                let e_len = size_of::<abi::fuse_entry_out>();
+                let (e, o) = (
+                    payload
+                        .get(..e_len)
+                        .and_then(proto::pod::read_exact::<abi::fuse_entry_out>),
+                    payload
+                        .get(e_len..)
+                        .and_then(proto::pod::read_exact::<abi::fuse_open_out>),
+                );
+                if let (Some(e), Some(o)) = (e, o) {
+                    let forget = (e.nodeid != 0).then_some(e.nodeid);
+                    self.release_abandoned(
+                        e.nodeid,
+                        abi::fuse_opcode_FUSE_RELEASE,
+                        o.fh,
+                        flags,
+                        forget,
+                    );
+                }
+            }
+            ReplyKind::Dirents { plus: true, .. } => {
+                for d in proto::dirent::iter(payload, true).flatten() {
+                    if let Some(e) = d.entry {
+                        if e.nodeid != 0 && d.name != b"." && d.name != b".." {
+                            self.forget(e.nodeid, 1);
                         }
                     }
                 }
+            }
+            _ => {}
+        }
+    }
+
+    /// RELEASE (`op`) of a handle nobody owns; then the FORGET of
+    /// `forget_after`, if any. If the RELEASE cannot be sent, the FORGET is
+    /// queued at once.
+    fn release_abandoned(&self, nodeid: u64, op: u32, fh: u64, flags: u32, forget_after: Option<u64>) {
+        let arg = abi::fuse_release_in {
+            fh,
+            flags,
+            release_flags: 0,
+            lock_owner: 0,
+        };
+        let sent = self
+            .new_request(
+                op,
+                nodeid,
+                &[proto::pod::bytes_of(&arg)],
+                ReplyKind::Empty,
+                End::Discard,
+            )
+            .and_then(|r| {
+                r.state.lock().forget_after = forget_after;
+                self.queue_background(r)
+            });
+        if sent.is_err() {
+            if let Some(n) = forget_after {
+                self.forget(n, 1);
             }
         }
     }
