@@ -929,6 +929,14 @@ pub(crate) fn launder_folio(inode: &Inode, folio: &mut LockedFolio) -> Result {
         folio.mark_dirty();
         return Err(e);
     }
+    // As `writepages`: nothing is sent while a truncate or fallocate drains
+    // writeback (its request may be with the server: a WRITE now could land
+    // after it and regrow the file). The folio stays dirty and cached.
+    if !enter(inode, false)? {
+        folio.mark_dirty();
+        return Err(EBUSY);
+    }
+    let active = Active(inode);
     let conn = inode.sb().conn();
     let mut b = match Batch::new(inode, index, folio.size()) {
         Ok(b) => b,
@@ -951,6 +959,8 @@ pub(crate) fn launder_folio(inode: &Inode, folio: &mut LockedFolio) -> Result {
     }
     folio.written_out();
     send(&conn, inode, b);
+    // The span (or its end) is recorded: a drain now waits for it.
+    drop(active);
     conn.wb_wait()
         .wait_until(WaitMode::Killable, || {
             !inode
