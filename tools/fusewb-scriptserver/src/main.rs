@@ -59,7 +59,7 @@
 //! | `dio-`    | OPEN and CREATE answer FOPEN_DIRECT_IO |
 //! | `keep-`   | OPEN and CREATE answer FOPEN_KEEP_CACHE |
 //! | `nocopy-` | COPY_FILE_RANGE from the file (its source) gets ENOSYS |
-//! | `lazy-`   | SETATTR that sets the size is applied and answered after `--slow-ms`, while the server serves other requests (a multi-threaded server); its line carries `deferred_ms=` |
+//! | `lazy-`   | SETATTR that sets the size, OPEN and CREATE are applied and answered after `--slow-ms`, while the server serves other requests (a multi-threaded server); their lines carry `deferred_ms=` |
 //!
 //! # Log
 //!

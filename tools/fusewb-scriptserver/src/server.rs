@@ -92,9 +92,9 @@ pub enum Script {
     KeepCache,
     /// COPY_FILE_RANGE from the file gets ENOSYS.
     NoCopy,
-    /// SETATTR changing the size is applied and answered `--slow-ms` later,
-    /// while the server goes on serving other requests (as a
-    /// multi-threaded server would).
+    /// SETATTR changing the size, OPEN and CREATE are applied and
+    /// answered `--slow-ms` later, while the server goes on serving other
+    /// requests (as a multi-threaded server would).
     Lazy,
 }
 
@@ -840,11 +840,7 @@ impl Server {
         q.f.word_if(v & fattr::KILL_SUIDGID != 0, "kill_suidgid");
 
         let nodeid = q.h.nodeid;
-        if v & fattr::SIZE != 0
-            && !self.replaying
-            && q.file.as_deref().map(script_of) == Some(Script::Lazy)
-        {
-            q.f.kv("deferred_ms", self.opts.slow_ms);
+        if v & fattr::SIZE != 0 && self.defer(q) {
             return Answer::Defer;
         }
         let Some(n) = self.fs.node_mut(nodeid) else {
@@ -948,12 +944,25 @@ impl Server {
         Ok(OpenOut { fh, open_flags })
     }
 
+    /// Whether to put the request off (a `lazy-` file, not being replayed);
+    /// logs `deferred_ms=`.
+    fn defer(&self, q: &mut Req) -> bool {
+        if self.replaying || q.file.as_deref().map(script_of) != Some(Script::Lazy) {
+            return false;
+        }
+        q.f.kv("deferred_ms", self.opts.slow_ms);
+        true
+    }
+
     fn open(&mut self, q: &mut Req, arg: &[u8]) -> Answer {
         let Some((flags, open_flags)) = proto::open_in(arg) else {
             return malformed(q);
         };
         Self::log_open_flags(q, flags);
         q.f.hex("open_flags", u64::from(open_flags));
+        if self.defer(q) {
+            return Answer::Defer;
+        }
         match self.do_open(q, q.h.nodeid, flags) {
             Ok(o) => Answer::Ok(o.encode()),
             Err(e) => Answer::Err(e),
@@ -972,6 +981,9 @@ impl Server {
             .kv("name", esc(&c.name));
         if self.opts.no_create {
             return Answer::Err(libc::ENOSYS);
+        }
+        if self.defer(q) {
+            return Answer::Defer;
         }
         if q.h.nodeid != fs::ROOT {
             return Answer::Err(self.not_dir_errno(q.h.nodeid));
@@ -1730,7 +1742,10 @@ mod tests {
     fn lazy_setattr_is_deferred() {
         let mut t = T::new(Options::default());
         t.init(KERNEL_FLAGS);
+        // CREATE of a lazy- file is deferred too: create it as replayed.
+        t.s.replaying = true;
         let (id, fh) = t.create("lazy-f", libc::O_RDWR);
+        t.s.replaying = false;
         t.write(id, fh, 0, &[9u8; 8192], 0);
         let s = SetattrIn {
             valid: fattr::SIZE,
@@ -1750,6 +1765,11 @@ mod tests {
         let r = o.reply.unwrap();
         assert!(r.line.starts_with("REPLY "), "{}", r.line);
         assert_eq!(t.s.fs.node(id).unwrap().data.size(), 0);
+        // OPEN is put off the same way.
+        let mut e = Enc::default();
+        e.u32(libc::O_RDONLY as u32).u32(0);
+        let o = t.req(opcode::OPEN, id, &e.0);
+        assert!(o.deferred, "{}", o.request_line);
     }
 
     #[test]
