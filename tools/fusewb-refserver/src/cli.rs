@@ -24,6 +24,9 @@ options (one of --source and --sink-pattern is required):
   --writeback             request FUSE_WRITEBACK_CACHE at INIT if the kernel offers it
   --max-write BYTES       max_write at INIT (default 1048576; suffixes K, M: KiB, MiB)
   --write-latency-us N    sleep N microseconds in every WRITE before replying
+  --random-delay-us MAX   sleep a random 0..=MAX microseconds at the start of every
+                          request (pseudo-random, seeded from the process id), to
+                          shuffle the timing of replies; adds to --write-latency-us
   --stats FILE            write request statistics to FILE on exit and on SIGUSR1
   -h, --help              this text
 ";
@@ -51,6 +54,9 @@ pub struct Options {
     pub max_write: u32,
     /// Delay before replying to each WRITE.
     pub write_latency: Duration,
+    /// Upper bound of the random delay at the start of every request
+    /// (`--random-delay-us`; zero: none).
+    pub random_delay: Duration,
     /// Where to write statistics.
     pub stats: Option<PathBuf>,
 }
@@ -117,6 +123,7 @@ where
     let mut writeback = false;
     let mut max_write = DEFAULT_MAX_WRITE;
     let mut write_latency = Duration::ZERO;
+    let mut random_delay = Duration::ZERO;
     let mut stats = None;
 
     let mut args = args.into_iter().map(Into::into);
@@ -145,6 +152,13 @@ where
                     .map_err(|_| format!("invalid --write-latency-us {v:?}"))?;
                 write_latency = Duration::from_micros(us);
             }
+            "--random-delay-us" => {
+                let v = value("--random-delay-us")?;
+                let us: u64 = v
+                    .parse()
+                    .map_err(|_| format!("invalid --random-delay-us {v:?}"))?;
+                random_delay = Duration::from_micros(us);
+            }
             "--stats" => stats = Some(PathBuf::from(value("--stats")?)),
             s if s.starts_with('-') => return Err(format!("unknown option {arg:?}")),
             _ => {
@@ -169,6 +183,7 @@ where
         writeback,
         max_write,
         write_latency,
+        random_delay,
         stats,
     }))
 }
@@ -195,6 +210,7 @@ mod tests {
                 writeback: false,
                 max_write: DEFAULT_MAX_WRITE,
                 write_latency: Duration::ZERO,
+                random_delay: Duration::ZERO,
                 stats: None,
             }
         );
@@ -207,6 +223,7 @@ mod tests {
             "--max-write=128K",
             "--write-latency-us",
             "250",
+            "--random-delay-us=40",
             "--stats",
             "/tmp/s",
             "/dev/fd/17",
@@ -216,6 +233,7 @@ mod tests {
         assert!(o.writeback);
         assert_eq!(o.max_write, 128 * 1024);
         assert_eq!(o.write_latency, Duration::from_micros(250));
+        assert_eq!(o.random_delay, Duration::from_micros(40));
         assert_eq!(o.stats.as_deref(), Some(std::path::Path::new("/tmp/s")));
         assert_eq!(o.fd, 17);
         assert_eq!(o.backend, Backend::Source(PathBuf::from("/b")));
@@ -267,6 +285,8 @@ mod tests {
         assert!(run(&["--source", "/s", "/dev/fd/3", "/dev/fd/4"]).is_err());
         assert!(run(&["--bogus", "--source", "/s", "/dev/fd/3"]).is_err());
         assert!(run(&["--source"]).is_err());
+        assert!(run(&["--random-delay-us", "-1", "--source", "/s", "/dev/fd/3"]).is_err());
+        assert!(run(&["--source", "/s", "/dev/fd/3", "--random-delay-us"]).is_err());
         assert!(run(&["--writeback=1", "--source", "/s", "/dev/fd/3"]).is_err());
         assert_eq!(parse(["-h"]), Ok(Command::Help));
     }

@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirEntryExt, FileExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuser::{
@@ -136,9 +136,13 @@ fn timespec(t: Option<TimeOrNow>) -> libc::timespec {
 
 /// Open flags for the backing file of a FUSE open/create: write-only becomes
 /// read-write (a write-back kernel may READ on such a handle to fill a page),
-/// and `O_APPEND` is dropped (the kernel sends the offset of every WRITE).
+/// `O_APPEND` is dropped (the kernel sends the offset of every WRITE), and so
+/// is `O_DIRECT`: the kernel has already done the direct I/O part (bypassing
+/// its page cache), while the server reads and writes through buffers with
+/// no alignment, which an `O_DIRECT` backing file refuses (EINVAL).
 pub fn backing_open_flags(flags: i32) -> i32 {
-    let mut f = flags & !(libc::O_APPEND | libc::O_NOCTTY | libc::O_CREAT | libc::O_EXCL);
+    let mut f =
+        flags & !(libc::O_APPEND | libc::O_DIRECT | libc::O_NOCTTY | libc::O_CREAT | libc::O_EXCL);
     if f & libc::O_ACCMODE == libc::O_WRONLY {
         f = (f & !libc::O_ACCMODE) | libc::O_RDWR;
     }
@@ -230,7 +234,11 @@ impl RefFs {
         })
     }
 
+    /// Waits `--random-delay-us`, then counts one request of `op`. The first
+    /// thing every request handler does, except READ, WRITE, READLINK and
+    /// COPY_FILE_RANGE (they wait first and count when they know the size).
     fn note(&self, op: &'static str, bytes: u64) {
+        random_delay(&self.opts);
         lock(&self.stats).record(op, bytes);
     }
 
@@ -541,9 +549,48 @@ pub(crate) fn data(stats: &Mutex<Stats>, reply: ReplyData, r: Result<Vec<u8>>) {
     }
 }
 
-/// What both back ends do before storing a WRITE of `len` bytes: count it
-/// and wait `--write-latency-us`.
+/// The next number of the `--random-delay-us` generator: splitmix64 over
+/// an atomic counter seeded (on first use) from the process id, so it needs
+/// no lock and differs from run to run.
+fn delay_rng() -> u64 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed =
+        *SEED.get_or_init(|| u64::from(std::process::id()).wrapping_mul(0x2545_f491_4f6c_dd1d));
+    let mut z = seed.wrapping_add(
+        COUNTER
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    );
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A uniformly distributed duration in `0..=max`, whole microseconds.
+pub(crate) fn random_duration(max: Duration, r: u64) -> Duration {
+    let max_us = u64::try_from(max.as_micros()).unwrap_or(u64::MAX);
+    match max_us.checked_add(1) {
+        Some(n) => Duration::from_micros(r % n),
+        None => Duration::from_micros(r),
+    }
+}
+
+/// `--random-delay-us MAX`: sleeps a random 0..=MAX µs (nothing when MAX is
+/// zero). Called at the start of every request of both back ends.
+pub(crate) fn random_delay(opts: &Options) {
+    if !opts.random_delay.is_zero() {
+        let d = random_duration(opts.random_delay, delay_rng());
+        if !d.is_zero() {
+            std::thread::sleep(d);
+        }
+    }
+}
+
+/// What both back ends do before storing a WRITE of `len` bytes: wait
+/// `--random-delay-us`, count it and wait `--write-latency-us`.
 pub(crate) fn before_write(opts: &Options, stats: &Mutex<Stats>, len: usize) {
+    random_delay(opts);
     lock(stats).record_write(len as u64);
     if !opts.write_latency.is_zero() {
         std::thread::sleep(opts.write_latency);
@@ -608,6 +655,7 @@ impl Filesystem for RefFs {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        random_delay(&self.opts);
         let res = (|| {
             let nfd = self.node_fd(ino)?;
             let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
@@ -625,11 +673,11 @@ impl Filesystem for RefFs {
         })();
         match res {
             Ok(b) => {
-                self.note("READLINK", b.len() as u64);
+                lock(&self.stats).record("READLINK", b.len() as u64);
                 reply.data(&b)
             }
             Err(e) => {
-                self.note("READLINK", 0);
+                lock(&self.stats).record("READLINK", 0);
                 reply.error(e)
             }
         }
@@ -785,6 +833,7 @@ impl Filesystem for RefFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        random_delay(&self.opts);
         data(&self.stats, reply, self.read_inner(fh, offset, size));
     }
 
@@ -1056,6 +1105,7 @@ impl Filesystem for RefFs {
         _flags: CopyFileRangeFlags,
         reply: ReplyWrite,
     ) {
+        random_delay(&self.opts);
         let res = (|| {
             let (fin, fout) = (self.file(fh_in)?, self.file(fh_out)?);
             let mut off_in = i64::try_from(offset_in).map_err(|_| Errno::EINVAL)?;
@@ -1077,11 +1127,11 @@ impl Filesystem for RefFs {
         })();
         match res {
             Ok(n) => {
-                self.note("COPY_FILE_RANGE", u64::from(n));
+                lock(&self.stats).record("COPY_FILE_RANGE", u64::from(n));
                 reply.written(n)
             }
             Err(e) => {
-                self.note("COPY_FILE_RANGE", 0);
+                lock(&self.stats).record("COPY_FILE_RANGE", 0);
                 reply.error(e)
             }
         }
@@ -1103,9 +1153,40 @@ mod tests {
             libc::O_RDONLY | libc::O_CLOEXEC
         );
         assert_eq!(
+            backing_open_flags(libc::O_RDONLY | libc::O_DIRECT),
+            libc::O_RDONLY | libc::O_CLOEXEC
+        );
+        assert_eq!(
             backing_open_flags(libc::O_RDWR | libc::O_TRUNC | libc::O_CREAT | libc::O_EXCL),
             libc::O_RDWR | libc::O_TRUNC | libc::O_CLOEXEC
         );
+    }
+
+    #[test]
+    fn random_delays_stay_in_range() {
+        let max = Duration::from_micros(7);
+        let mut seen = [false; 8];
+        for _ in 0..1000 {
+            let d = random_duration(max, delay_rng());
+            assert!(d <= max, "{d:?}");
+            seen[d.as_micros() as usize] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "{seen:?}");
+        assert_eq!(random_duration(Duration::ZERO, 12345), Duration::ZERO);
+        assert_eq!(
+            random_duration(Duration::from_micros(u64::MAX), 5),
+            Duration::from_micros(5)
+        );
+        // No sleep at all without the option.
+        let opts = match crate::cli::parse(["--source", "/s", "/dev/fd/3"]) {
+            Ok(crate::cli::Command::Run(o)) => o,
+            other => panic!("{other:?}"),
+        };
+        let t = std::time::Instant::now();
+        for _ in 0..1000 {
+            random_delay(&opts);
+        }
+        assert!(t.elapsed() < Duration::from_millis(100));
     }
 
     #[test]

@@ -28,6 +28,13 @@
 //!   `FUSE_MAX_PAGES`.
 //! - `--write-latency-us N`: sleep N µs in every WRITE before replying, to
 //!   model a network back end.
+//! - `--random-delay-us MAX`: at the start of every request (all of them:
+//!   LOOKUP, GETATTR, SETATTR, OPEN, CREATE, READ, WRITE, FLUSH, FSYNC,
+//!   RELEASE, FALLOCATE, ...), sleep a random 0..=MAX µs (splitmix64 seeded
+//!   from the process id), so that replies come with irregular timing: for
+//!   stress tests that look for races in the kernel. In a WRITE it comes
+//!   before `--write-latency-us`. Requests are served one at a time, so the
+//!   delays add up.
 //! - `--stats FILE`: write request statistics (per-opcode counts and bytes, a
 //!   power-of-two histogram of WRITE sizes; `key value` lines, see
 //!   [`stats::Stats::render`]) when the server ends (SIGTERM, SIGINT, or the
@@ -39,10 +46,11 @@
 //! Passthrough semantics: every FUSE inode holds an `O_PATH` descriptor of
 //! its backing file and lives until the kernel FORGETs all its lookups.
 //! Backing files are opened read-write when the kernel opens them write-only
-//! (a write-back kernel may READ on such handles) and never with `O_APPEND`
-//! (every WRITE is done at its exact offset). When run as root, new nodes
-//! are given the requesting uid/gid (in both back ends). Requests are served
-//! by one thread, in order.
+//! (a write-back kernel may READ on such handles), never with `O_APPEND`
+//! (every WRITE is done at its exact offset) and never with `O_DIRECT` (the
+//! kernel did the direct I/O; the server's buffers are not aligned). When
+//! run as root, new nodes are given the requesting uid/gid (in both back
+//! ends). Requests are served by one thread, in order.
 
 mod cli;
 mod fs;

@@ -1,7 +1,7 @@
 //! `--sink-pattern SEED`: serves the [`Sink`] over FUSE. The requests map
 //! one to one onto its methods; this file only converts arguments,
 //! replies, counts requests in the statistics and applies
-//! `--write-latency-us`.
+//! `--write-latency-us` and `--random-delay-us`.
 //!
 //! Access control is left to the kernel (`default_permissions`, or none):
 //! ACCESS always succeeds. When run as root, new nodes are given the
@@ -21,7 +21,7 @@ use fuser::{
 };
 
 use crate::cli::Options;
-use crate::fs::{before_write, configure, data, empty, lock, TTL};
+use crate::fs::{before_write, configure, data, empty, lock, random_delay, TTL};
 use crate::sink::{Owner, SetAttr, Sink};
 use crate::stats::Stats;
 
@@ -61,7 +61,10 @@ impl SinkFs {
         }
     }
 
+    /// Waits `--random-delay-us`, then counts one request of `op`: the
+    /// first thing every request handler does but READ and WRITE.
     fn note(&self, op: &'static str, bytes: u64) {
+        random_delay(&self.opts);
         lock(&self.stats).record(op, bytes);
     }
 
@@ -269,6 +272,7 @@ impl Filesystem for SinkFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        random_delay(&self.opts);
         let r = self.sink().read(fh.0, offset, size);
         data(&self.stats, reply, r);
     }
