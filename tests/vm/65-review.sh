@@ -71,10 +71,13 @@ r01_umount_abort_race() {
   pio_start
   must open h "$PM/$f" rdwr,creat
   must pwrite h 0 $MIB
-  pio_send fsync h
-  check "$k: fsync sent no WRITE" wait_for has_line $f WRITE
+  # Killed while close(2) waits for the WRITEs: the file is released then
+  # (a process killed elsewhere would wait for them in exit, unkillably).
+  pio_send close h
+  check "$k: close sent no WRITE" wait_for has_line $f WRITE
   sleep 2
   kill -9 "$PIO_CHILD"
+  check "$k: the writer killed in close did not end" ended "$PIO_CHILD" 30
   wait "$PIO_CHILD" 2> /dev/null
   note "$k (a): 256 WRITEs unanswered, writer killed; umount, then abort"
   umount "$PM" &
@@ -93,12 +96,15 @@ r01_umount_abort_race() {
   with_param max_inflight_mb 1
   proto_mount "$k" wb r01b --max-write 131072
   cd_=$(conn_dir "$PM")
-  dd if=/dev/zero of="$PM/$f" bs=1M count=8 status=none 2> /dev/null &
-  local ddpid=$!
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must pwrite h 0 $((8 * MIB))
   check "$k: no WRITE from write-behind" wait_for has_line $f WRITE
+  pio_send close h
   sleep 3
-  kill -9 $ddpid
-  check "$k: dd (killed in close) did not end" ended $ddpid 20
+  kill -9 "$PIO_CHILD"
+  check "$k: the writer killed in close did not end" ended "$PIO_CHILD" 30
+  wait "$PIO_CHILD" 2> /dev/null
   note "$k (b): write-behind busy, writer killed; umount, SIGKILL to it, abort"
   umount "$PM" 2> /dev/null &
   upid=$!
@@ -195,18 +201,24 @@ r04_sync_killable() {
 
 # r05. Data a writer wrote before it was killed still reaches the server.
 # 8 MiB written into a slow server with small dirty and in-flight bounds;
-# the writer is killed at once, so its close (and release) run with SIGKILL
-# pending while much of the data is still dirty. After a sync and dropped
-# caches, the server's file holds all of it.
+# the writer is killed while its close(2) waits, so the file's release runs
+# with SIGKILL pending (task work before the signal is taken) while data
+# may still be dirty. After a sync and dropped caches, the server's file
+# holds all of it. (A process killed elsewhere closes its files in exit,
+# with the signal already taken: its waits are not cut short.)
 r05_killed_writer_data() {
   local k=$1 f=slow-r05 pid
   with_param max_inflight_mb 1
   with_param max_dirty_ratio 1
+  # No write-behind: dirty data waits for the flusher and the close.
+  with_param write_behind 0
   proto_mount "$k" wb r05 --max-write 131072 --slow-ms 40
   pio_start
   must open h "$PM/$f" wronly,creat
   must pwrites h 0 $MIB 8
   pid=$PIO_CHILD
+  pio_send close h
+  sleep 1
   kill -9 "$pid"
   check "$k: the killed writer did not end" ended "$pid" 60
   wait "$pid" 2> /dev/null
@@ -224,12 +236,14 @@ r05_killed_writer_data() {
 
 # r10. With the bound on data in flight full, background writeback stops
 # without claiming progress: the flusher must not spin. A writer throttled
-# by a small dirty limit, a server answering each WRITE after 40 ms; the
-# kworkers' CPU time stays well below the wall time.
+# by a small dirty limit, a server answering each WRITE after 40 ms, no
+# write-behind (the flusher does all background writeback); the kworkers'
+# CPU time stays well below the wall time.
 r10_flusher_no_spin() {
   local k=$1 f=slow-r10 t0 t1 c0 c1 busy wall stops
   with_param max_inflight_mb 1
   with_param max_dirty_ratio 1
+  with_param write_behind 0
   proto_mount "$k" wb r10 --max-write 131072 --slow-ms 40
   c0=$(cpu_ticks_kworkers)
   t0=$(date +%s%N)
@@ -258,6 +272,9 @@ r08_release_before_forget() {
   must pwrite h 0 4096
   must fsync h
   must close h
+  # (The inode may be evicted at this close already: FORGETs before the
+  # second open do not count.)
+  log_mark
   must open h "$PM/$f" rdonly
   dd if=/dev/zero of="$PM/slow-r08" bs=4k count=1 conv=fsync status=none &
   ddpid=$!
@@ -270,22 +287,22 @@ r08_release_before_forget() {
   sleep 1
   echo 2 > /proc/sys/vm/drop_caches
   node=$(plines $f RELEASE | tail -1 | fields nodeid)
-  check "$k: no FORGET of node $node" wait_for has_forget "$node"
+  check "$k: no FORGET of node $node" wait_for has_forget "$node" "$LOGMARK"
   rel_l=$(plnums $f RELEASE | tail -1)
-  fgt_l=$(forget_line "$node")
+  fgt_l=$(forget_line "$node" "$LOGMARK")
   check "$k: the FORGET of node $node (line $fgt_l) came before its RELEASE (line $rel_l)" [ "$fgt_l" -gt "$rel_l" ]
   proto_umount
   note "$k: close and eviction while the server was busy: RELEASE (line $rel_l) before FORGET (line $fgt_l)"
 }
 
-# forget_line NODE: the log line number of the first FORGET or BATCH_FORGET
-# of NODE; fails if there is none.
+# forget_line NODE [FROM]: the log line number of the first FORGET or
+# BATCH_FORGET of NODE after line FROM; fails if there is none.
 forget_line() {
-  awk -v n="$1" '($1 == "FORGET" && index($0, " nodeid=" n " ")) ||
-    ($1 == "BATCH_FORGET" && (index($0, "=" n ":") || index($0, "," n ":"))) { print NR; found = 1; exit }
+  awk -v n="$1" -v from="${2:-0}" 'NR > from && (($1 == "FORGET" && index($0, " nodeid=" n " ")) ||
+    ($1 == "BATCH_FORGET" && (index($0, "=" n ":") || index($0, "," n ":")))) { print NR; found = 1; exit }
     END { exit !found }' "$PLOG"
 }
-has_forget() { forget_line "$1" > /dev/null; }
+has_forget() { forget_line "$@" > /dev/null; }
 
 # r09. A truncate killed while the server still runs its SETATTR keeps
 # writeback drained until the server answers: another process's WRITE
@@ -295,14 +312,15 @@ has_forget() { forget_line "$1" > /dev/null; }
 r09_killed_truncate() {
   local k=$1 f=lazy-r09 tpid set_l rep_l w_l
   proto_mount "$k" wb r09 --slow-ms 2000 --file $f=8192
+  pio_start
+  # (Its OPEN, as the truncate's, is answered 2 s late too.)
+  must open h "$PM/$f" wronly
   truncate -s 0 "$PM/$f" &
   tpid=$!
   check "$k: no SETATTR" wait_for has_line $f SETATTR
   kill -9 $tpid
   check "$k: truncate still running 30 s after SIGKILL" ended $tpid 30
   wait $tpid 2> /dev/null
-  pio_start
-  must open h "$PM/$f" wronly
   must pwrite h 0 4096 7
   must fsync h
   must close h
@@ -311,6 +329,7 @@ r09_killed_truncate() {
   set_l=$(plnums $f SETATTR | head -1)
   rep_l=$(awk '$1 == "REPLY" && / op=SETATTR file=lazy-r09/ { print NR; exit }' "$PLOG")
   w_l=$(writes $f | awk '{ print $1; exit }')
+  awk '{ print "  log " NR ": " $1, $2, $3, $5 }' "$PLOG" | grep -v -E ' (READ|GETATTR|LOOKUP|STATFS|ACCESS)' | head -40
   check "$k: no WRITE after the killed truncate" [ -n "$w_l" ]
   check "$k: a WRITE (line $w_l) reached the server before the truncate's reply (line $rep_l)" [ "$w_l" -gt "$rep_l" ]
   proto_umount
@@ -335,9 +354,9 @@ r11_mkwrite_killed() {
   disown $spid
   check "$k: no WRITE of the mapped page" wait_for has_line $f WRITE
   # The next store faults and waits for that WRITE; kill the writer there.
+  # (Its exit then waits for the WRITE, until the abort below.)
   sleep 2
   kill -9 "$PIO_CHILD"
-  check "$k: the writer did not die" ended "$PIO_CHILD" 20
   kill -9 $spid
   sync &
   spid=$!
@@ -346,6 +365,7 @@ r11_mkwrite_killed() {
   n=$(pcount $f WRITE)
   kill -9 $spid
   echo 1 > "$cd_/abort"
+  check "$k: the writer did not end after the abort" ended "$PIO_CHILD" 30
   check "$k: the mount did not go away after the abort" wait_unmounted "$PM" 30
   wait "$LAST_MOUNT_PID" 2> /dev/null
   check "$k: $n WRITEs of the page were in flight together" [ "$n" = 1 ]
