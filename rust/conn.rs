@@ -838,7 +838,14 @@ impl Connection {
     /// RELEASE (`op`) of a handle nobody owns; then the FORGET of
     /// `forget_after`, if any. If the RELEASE cannot be sent, the FORGET is
     /// queued at once.
-    fn release_abandoned(&self, nodeid: u64, op: u32, fh: u64, flags: u32, forget_after: Option<u64>) {
+    fn release_abandoned(
+        &self,
+        nodeid: u64,
+        op: u32,
+        fh: u64,
+        flags: u32,
+        forget_after: Option<u64>,
+    ) {
         let arg = abi::fuse_release_in {
             fh,
             flags,

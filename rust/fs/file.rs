@@ -74,13 +74,7 @@ pub(crate) fn release_node(
         lock_owner: 0,
     };
     // Nothing to do if it fails: the connection is gone or out of memory.
-    let _ = conn.request_background(
-        op,
-        nodeid,
-        &[pod::bytes_of(&arg)],
-        ReplyKind::Empty,
-        hold,
-    );
+    let _ = conn.request_background(op, nodeid, &[pod::bytes_of(&arg)], ReplyKind::Empty, hold);
 }
 
 fn open_opcodes(kind: Kind) -> (u32, u32) {

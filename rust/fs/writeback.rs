@@ -742,13 +742,7 @@ fn tail(data: &[KVVec<u8>], mut skip: usize, left: usize) -> Result<Data> {
 
 /// Queues a WRITE: `msg` has room for the header and holds `fuse_write_in`;
 /// its data is `data`.
-fn queue_write(
-    conn: &Connection,
-    inode: &Inode,
-    id: u64,
-    msg: KVVec<u8>,
-    data: Data,
-) -> Result {
+fn queue_write(conn: &Connection, inode: &Inode, id: u64, msg: KVVec<u8>, data: Data) -> Result {
     let len = data.iter().fold(0usize, |n, c| n.saturating_add(c.len()));
     let done = Arc::new(
         WbWrite {
@@ -871,9 +865,7 @@ pub(crate) fn writepages(inode: &Inode, ctl: &mut WritebackCtl<'_>) -> Result {
         }
         if batch.is_none() {
             if !sync && !has_room(&conn) {
-                conn.stats()
-                    .wb_budget_stops
-                    .fetch_add(1, Ordering::Relaxed);
+                conn.stats().wb_budget_stops.fetch_add(1, Ordering::Relaxed);
                 folio.redirty(ctl);
                 ctl.stop();
                 continue;

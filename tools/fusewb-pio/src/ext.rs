@@ -288,7 +288,10 @@ impl Pio {
         let count = int_at(a, 3)?;
         let ms = int_at(a, 4)?;
         let (Ok(count), Ok(ms)) = (u64::try_from(count), u64::try_from(ms)) else {
-            return Err(exc("ValueError", format!("bad count {count} or interval {ms}")));
+            return Err(exc(
+                "ValueError",
+                format!("bad count {count} or interval {ms}"),
+            ));
         };
         let prot = libc::PROT_READ | libc::PROT_WRITE;
         // SAFETY: a new mapping chosen by the kernel; no existing memory
@@ -313,7 +316,8 @@ impl Pio {
         let fd = self.fd_at(a, 1)?;
         let len = int_at(a, 2)?;
         let count = int_at(a, 3)?;
-        let len = usize::try_from(len).map_err(|_| exc("ValueError", format!("bad length {len}")))?;
+        let len =
+            usize::try_from(len).map_err(|_| exc("ValueError", format!("bad length {len}")))?;
         let count =
             u64::try_from(count).map_err(|_| exc("ValueError", format!("bad count {count}")))?;
         let done = AtomicBool::new(false);

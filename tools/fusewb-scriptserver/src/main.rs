@@ -479,8 +479,7 @@ fn serve(fd: i32, log: &Log, server: &mut Server) -> i32 {
         let out = server.handle(&buf[..n as usize]);
         log.line(&out.request_line);
         if out.deferred {
-            let at = std::time::Instant::now()
-                + std::time::Duration::from_millis(server.slow_ms());
+            let at = std::time::Instant::now() + std::time::Duration::from_millis(server.slow_ms());
             later.push_back((at, buf[..n as usize].to_vec()));
         }
         if let Some(reply) = out.reply {

@@ -1757,7 +1757,11 @@ mod tests {
         let o = t.s.handle(&bytes);
         assert!(o.deferred);
         assert!(o.reply.is_none());
-        assert!(o.request_line.ends_with(" size=0 deferred_ms=200"), "{}", o.request_line);
+        assert!(
+            o.request_line.ends_with(" size=0 deferred_ms=200"),
+            "{}",
+            o.request_line
+        );
         // Not applied yet: a WRITE meanwhile lands first.
         assert_eq!(t.s.fs.node(id).unwrap().data.size(), 8192);
         let o = t.s.handle_deferred(&bytes);
