@@ -329,7 +329,7 @@ r09_killed_truncate() {
   check "$k: no reply to the SETATTR" wait_for grep -q "^REPLY unique=$su " "$PLOG"
   rep_l=$(awk -v u="unique=$su" '$1 == "REPLY" && $2 == u { print NR; exit }' "$PLOG")
   w_l=$(writes $f | awk '{ print $1; exit }')
-  awk '{ print "  log " NR ": " $1, $2, $3, $5 }' "$PLOG" | grep -v -E ' (READ|GETATTR|LOOKUP|STATFS|ACCESS)' | head -40
+  awk '{ print "  log " NR ": " substr($0, 1, 150) }' "$PLOG" | grep -v -E ': (READ|GETATTR|LOOKUP|STATFS|ACCESS) ' | head -40
   check "$k: no WRITE after the killed truncate" [ -n "$w_l" ]
   check "$k: a WRITE (line $w_l) reached the server before the truncate's reply (line $rep_l)" [ "$w_l" -gt "$rep_l" ]
   proto_umount
