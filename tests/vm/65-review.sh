@@ -307,19 +307,23 @@ has_forget() { forget_line "$@" > /dev/null; }
 # r09. A truncate killed while the server still runs its SETATTR keeps
 # writeback drained until the server answers: another process's WRITE
 # must not overtake the truncate (the server would apply the truncate
-# after the WRITE and lose it). The server applies `lazy-` truncates 2 s
-# late while it serves other requests, as a multi-threaded server would.
+# after the WRITE and lose it). The server applies `lazy-` truncates 5 s
+# late while it serves other requests, as a multi-threaded server would
+# (long enough that the SIGKILL, after a few slow shell steps under TCG,
+# lands while the truncate still waits).
 r09_killed_truncate() {
   local k=$1 f=lazy-r09 tpid su rep_l w_l
-  proto_mount "$k" wb r09 --slow-ms 2000 --file $f=8192
+  proto_mount "$k" wb r09 --slow-ms 5000 --file $f=8192
   pio_start
-  # (Its OPEN, as the truncate's, is answered 2 s late too.)
+  # (Its OPEN, as the truncate's, is answered 5 s late too.)
   must open h "$PM/$f" wronly
   truncate -s 0 "$PM/$f" &
   tpid=$!
-  check "$k: no SETATTR of the size" wait_for cond "plines $f SETATTR | grep -q ' size=0 '"
-  su=$(plines $f SETATTR | grep ' size=0 ' | head -1 | fields unique)
+  check "$k: no SETATTR of the size" wait_for grep -q ' size=0 .*deferred_ms=' "$PLOG"
   kill -9 $tpid
+  su=$(plines $f SETATTR | grep ' size=0 ' | head -1 | fields unique)
+  check "$k: the truncate's SETATTR was answered before the SIGKILL (too slow a VM?)" \
+    cond "! grep -q '^REPLY unique=$su ' \"\$PLOG\""
   check "$k: truncate still running 30 s after SIGKILL" ended $tpid 30
   wait $tpid 2> /dev/null
   must pwrite h 0 4096 7
