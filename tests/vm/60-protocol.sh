@@ -18,6 +18,7 @@
 t01_no_write_before_fsync() {
   local k=$1 f=t01
   proto_mount "$k" wb t01
+  hold_writeback "$k"
   pio_start
   must open h "$PM/$f" wronly,creat
   must pwrite h 0 4096
@@ -248,6 +249,7 @@ t09_fchmod_sends_mtime() {
 t10_direct_after_dirty() {
   local k=$1 f=t10 direct_l cached_l far
   proto_mount "$k" wb t10
+  hold_writeback "$k"
   pio_start
   must open h "$PM/$f" rdwr,creat
   # Opened before the data is dirty: an open without FOPEN_KEEP_CACHE
@@ -507,6 +509,7 @@ t19_exclusive_create() {
 t20_seek_dirty() {
   local k=$1 f=t20 seek_l write_l
   proto_mount "$k" wb t20
+  hold_writeback "$k"
   pio_start
   must open h "$PM/$f" rdwr,creat
   must pwrite h $MIB 4096
@@ -536,6 +539,7 @@ t20_seek_dirty() {
 t21_sync_waits() {
   local k=$1 f=slow-t21 call off=0 ms first
   proto_mount "$k" wb t21 --slow-ms 1500
+  hold_writeback "$k"
   pio_start
   must open h "$PM/$f" rdwr,creat
   for call in "syncfs h" sync; do

@@ -232,6 +232,28 @@ proto_mount() {
 }
 proto_umount() { unmount "$PM"; }
 
+# hold_writeback KIND: the kernel's dirty throttling leaves the few dirty pages
+# of the mount at $PM alone, for tests that assert what the filesystem
+# itself writes before fsync, close or lseek. Both kernels set
+# BDI_CAP_STRICTLIMIT, and a fresh mount's bdi has no share of the dirty
+# limit yet: the first balance_dirty_pages() that a dirtied page reaches
+# (whenever the per-CPU ratelimit counter, fed by any task on that CPU,
+# runs over) then starts background writeback of the mount at once. With
+# the strict limit off the global limits apply, far above a test's pages.
+hold_writeback() {
+  local bdi
+  if [ "$1" = mainline ]; then
+    bdi=$(mountpoint -d "$PM") # fuse's bdi is "MAJOR:MINOR" of the mount
+  else
+    # fuse-wb's bdi is "fuse-wb-SEQ" (super_setup_bdi): the newest one.
+    bdi=$(find /sys/class/bdi/ -maxdepth 1 -name 'fuse-wb-*' -printf '%f\n' |
+      sort -t- -k3 -n | tail -1)
+  fi
+  [ -w "/sys/class/bdi/$bdi/strict_limit" ] ||
+    fail "hold_writeback: no bdi '$bdi' with a strict_limit for $PM"
+  echo 0 > "/sys/class/bdi/$bdi/strict_limit"
+}
+
 # --- Run -----------------------------------------------------------------------
 # run TEST KINDS...: TEST for each KIND in KINDS that PROTO_KINDS allows.
 run() {
