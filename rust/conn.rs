@@ -6,7 +6,8 @@
 //! A request is an [`Arc<Request>`] holding its encoded message. It moves
 //! from `pending` (queued, not yet read by the server) to `processing` (read,
 //! awaiting a reply) and ends with a result. The caller waits killably; a
-//! non-fatal signal first sends an INTERRUPT. A caller killed while the
+//! non-fatal signal sends an INTERRUPT (once the server has read the
+//! request, as mainline) and the wait goes on. A caller killed while the
 //! server holds its request leaves the request behind ("abandoned"); the late
 //! reply is then validated and dropped. Abort ends every request with
 //! `ENOTCONN`.
@@ -89,6 +90,9 @@ enum Phase {
 struct ReqState {
     phase: Phase,
     interrupted: bool,
+    /// A signal came while the request was pending: its INTERRUPT follows
+    /// it once the server has read it.
+    interrupt_when_sent: bool,
     abandoned: bool,
     result: Option<Result<Payload>>,
     /// Kept alive until the request ends (see [`Hold`]).
@@ -406,6 +410,7 @@ impl Connection {
                 state <- kernel::new_spinlock!(ReqState {
                     phase: Phase::New,
                     interrupted: false,
+                    interrupt_when_sent: false,
                     abandoned: false,
                     result: None,
                     hold: None,
@@ -684,6 +689,24 @@ impl Connection {
         }
     }
 
+    /// A non-fatal signal came while `req` waited: the server is asked to
+    /// interrupt it, now if it has read the request, else once it does.
+    /// The request itself stays (as mainline): only the server decides
+    /// whether it fails with EINTR, so a program's handled signals (timers,
+    /// SIGCHLD, a runtime's preemption signals) never fail a stat or a
+    /// read on their own.
+    fn interrupt(&self, req: &Arc<Request>) {
+        {
+            let _g = self.inner.lock();
+            let mut s = req.state.lock();
+            if s.phase == Phase::Pending {
+                s.interrupt_when_sent = true;
+                return;
+            }
+        }
+        self.queue_interrupt(req);
+    }
+
     fn wait_answer(&self, req: &Arc<Request>) -> Result<Payload> {
         if !self.is_enosys(abi::fuse_opcode_FUSE_INTERRUPT)
             && req
@@ -691,12 +714,7 @@ impl Connection {
                 .wait_until(WaitMode::Interruptible, || req.is_done())
                 .is_err()
         {
-            // A signal. A request the server has not seen is simply withdrawn;
-            // otherwise the server is asked to interrupt it.
-            if self.withdraw(req) {
-                return Err(EINTR);
-            }
-            self.queue_interrupt(req);
+            self.interrupt(req);
         }
         if req
             .done
@@ -1152,6 +1170,12 @@ impl Connection {
                         return Err(e);
                     }
                     self.stats.count(req.opcode, len);
+                    // Its caller got a signal while it was pending (the
+                    // phase moved to `Sent` under the connection lock, so
+                    // the flag can no longer change).
+                    if req.state.lock().interrupt_when_sent {
+                        self.queue_interrupt(&req);
+                    }
                     return Ok(len);
                 }
                 Some(Item::Interrupt(req)) => {

@@ -436,6 +436,45 @@ r13_abandoned_open_create() {
   note "$k: killed during a slow OPEN and CREATE: their handles were released${fgt_l:+, the node forgotten after}"
 }
 
+# r14. A signal that the program handles (SA_RESTART) does not fail a
+# request the server has not read yet: as in mainline, the request stays
+# queued and an INTERRUPT follows it once the server has read it; only the
+# server's answer could fail it. The single-threaded server is held 5 s by
+# a slow WRITE; an open waits in the queue behind it when SIGUSR1 comes.
+# The server puts the OPEN of the `lazy-` file off, so it reads (and logs)
+# the INTERRUPT that follows. (fuse-wb withdrew the request and failed the
+# open with EINTR, which programs do not expect from a regular file.)
+r14_handled_signal_queued() {
+  local k=$1 f=lazy-r14 pid open_u intr
+  proto_mount "$k" wb r14 --slow-ms 5000
+  pio_start
+  must open h "$PM/$f" rdwr,creat
+  must close h
+  must catch usr1
+  dd if=/dev/zero of="$PM/slow-r14" bs=4096 count=1 conv=fsync status=none &
+  pid=$!
+  check "$k: no WRITE of slow-r14" wait_for has_line slow-r14 WRITE
+  pio_send open h "$PM/$f" rdonly
+  # 257: openat(2) on x86_64.
+  check "$k: the open did not block in openat(2)" \
+    wait_for cond "[ \"\$(cut -d' ' -f1 /proc/$PIO_CHILD/syscall)\" = 257 ]"
+  sleep 0.3
+  kill -USR1 "$PIO_CHILD"
+  pio_recv 60
+  check "$k: the open failed after a handled SIGUSR1 while its request was queued: $PIO_REPLY" \
+    [ "${PIO_REPLY%% *}" = ok ]
+  pio caught
+  check "$k: the handler counted '$PIO_REPLY' signals, expected 1" [ "$PIO_REPLY" = "ok 1" ]
+  must close h
+  pio_stop
+  check "$k: dd still running 30 s after the WRITE" ended $pid 30
+  open_u=$(plines $f OPEN | tail -1 | fields unique)
+  intr=$(awk -v t="target=$open_u" '$1 == "INTERRUPT" { for (i = 2; i <= NF; i++) if ($i == t) { print NR; exit } }' "$PLOG")
+  check "$k: no INTERRUPT of the open's OPEN (unique $open_u) after it was read" [ -n "$intr" ]
+  proto_umount
+  note "$k: handled SIGUSR1 during a queued open: the open succeeded; INTERRUPT of its OPEN in log line $intr"
+}
+
 run r01_umount_abort_race fuse-wb
 run r02_stat_vs_append fuse-wb
 run r03_max_read_unaligned fuse-wb mainline
@@ -447,4 +486,5 @@ run r10_flusher_no_spin fuse-wb
 run r11_mkwrite_killed fuse-wb
 run r12_mmap_past_eof fuse-wb mainline
 run r13_abandoned_open_create fuse-wb mainline
+run r14_handled_signal_queued fuse-wb mainline
 echo "65-review: $CHECKS checks passed"

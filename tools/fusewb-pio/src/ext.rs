@@ -29,12 +29,52 @@
 //!                          a byte into it COUNT times, MS milliseconds
 //!                          apart (each store after the page was cleaned by
 //!                          writeback faults again), munmap; answers "ok"
+//! catch SIG                SIG: usr1 usr2 alrm; a handler that counts, with
+//!                          SA_RESTART. From then on a call that fails with
+//!                          EINTR answers it instead of being retried, so a
+//!                          test sees what a handled signal did to a call
+//! caught                   answers "N": the signals the handler counted
 //! ```
 
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::{c_long, exc, fill_pattern, py_int, py_repr, retry, word, Fail, Pio, Res, PAGE};
+
+/// Signals counted by the handler of `catch`.
+static CAUGHT: AtomicU64 = AtomicU64::new(0);
+/// Set by `catch`: EINTR is an answer, not retried.
+static EINTR_IS_AN_ANSWER: AtomicBool = AtomicBool::new(false);
+
+/// Whether a call that failed with EINTR is tried again.
+pub(super) fn retry_eintr() -> bool {
+    !EINTR_IS_AN_ANSWER.load(Ordering::Relaxed)
+}
+
+extern "C" fn count_signal(_sig: libc::c_int) {
+    CAUGHT.fetch_add(1, Ordering::Relaxed);
+}
+
+fn catch(a: &[&[u8]]) -> Res<String> {
+    let w = word(a, 1)?;
+    let sig = match w {
+        b"usr1" => libc::SIGUSR1,
+        b"usr2" => libc::SIGUSR2,
+        b"alrm" => libc::SIGALRM,
+        _ => return Err(exc("ValueError", format!("unknown signal {}", py_repr(w)))),
+    };
+    // SAFETY: an all-zero sigaction is a valid value to fill in.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = count_signal as extern "C" fn(libc::c_int) as *const () as usize;
+    act.sa_flags = libc::SA_RESTART;
+    // SAFETY: act is initialized; the handler only does an atomic add.
+    if unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) } != 0 {
+        return Err(last_err());
+    }
+    EINTR_IS_AN_ANSWER.store(true, Ordering::Relaxed);
+    Ok(String::new())
+}
 
 fn last_err() -> Fail {
     Fail::Os(super::last_errno())
@@ -150,6 +190,8 @@ impl Pio {
             b"copy" => self.copy(a),
             b"appendrace" => self.appendrace(a),
             b"mmapstore" => self.mmapstore(a),
+            b"catch" => catch(a),
+            b"caught" => Ok(CAUGHT.load(Ordering::Relaxed).to_string()),
             _ => return None,
         })
     }

@@ -50,6 +50,7 @@
 //!                          map, touch every page or write the pattern, munmap
 //! copy HIN OFFIN HOUT OFFOUT LEN
 //!                          copy_file_range(2) until LEN or 0; answers the count
+//! catch SIG | caught       count SIG (usr1 usr2 alrm) in a handler, answer EINTR
 //! ```
 //!
 //! `H` is a handle: any word, naming the file descriptor of its last
@@ -83,7 +84,7 @@
 //! # Python compatibility
 //!
 //! System calls are retried on EINTR, as python does (PEP 475), except
-//! close. ENAME is python 3.11's: 11 is EAGAIN, 35 EDEADLOCK and 95
+//! close, and except after `catch`. ENAME is python 3.11's: 11 is EAGAIN, 35 EDEADLOCK and 95
 //! ENOTSUP (not EOPNOTSUPP). The mtime of `fstat` is python's float
 //! `st_mtime` truncated to an integer. Negative lengths behave like the
 //! python slices they were (`pread` reads nothing, `pwrite` writes a few
@@ -595,7 +596,7 @@ fn retry(mut call: impl FnMut() -> i64) -> Res<i64> {
             return Ok(r);
         }
         let e = last_errno();
-        if e != libc::EINTR {
+        if e != libc::EINTR || !ext::retry_eintr() {
             return Err(Fail::Os(e));
         }
     }
