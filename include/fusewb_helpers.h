@@ -17,6 +17,7 @@
 #include <linux/pagemap.h>
 #include <linux/pid_namespace.h>
 #include <linux/poll.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
@@ -77,6 +78,8 @@ uid_t fusewb_from_kuid_munged(struct user_namespace *ns, kuid_t uid);
 gid_t fusewb_from_kgid_munged(struct user_namespace *ns, kgid_t gid);
 bool fusewb_current_in_userns(const struct user_namespace *ns);
 bool fusewb_current_is_kthread(void);
+unsigned int fusewb_memalloc_nofs_save(void);
+void fusewb_memalloc_nofs_restore(unsigned int flags);
 struct user_namespace *fusewb_get_user_ns(struct user_namespace *ns);
 void fusewb_put_user_ns(struct user_namespace *ns);
 

@@ -61,6 +61,8 @@ uid_t fusewb_from_kuid_munged(struct user_namespace *ns, kuid_t uid) { return fr
 gid_t fusewb_from_kgid_munged(struct user_namespace *ns, kgid_t gid) { return from_kgid_munged(ns, gid); }
 bool fusewb_current_in_userns(const struct user_namespace *ns) { return current_in_userns(ns); }
 bool fusewb_current_is_kthread(void) { return current->flags & PF_KTHREAD; }
+unsigned int fusewb_memalloc_nofs_save(void) { return memalloc_nofs_save(); }
+void fusewb_memalloc_nofs_restore(unsigned int flags) { memalloc_nofs_restore(flags); }
 struct user_namespace *fusewb_get_user_ns(struct user_namespace *ns) { return get_user_ns(ns); }
 void fusewb_put_user_ns(struct user_namespace *ns) { put_user_ns(ns); }
 

@@ -418,6 +418,7 @@ unsafe extern "C" fn writepages_callback(
 ) -> c_int {
     // SAFETY: The mapping's host is our inode.
     let inode = unsafe { Inode::from_raw((*mapping).host) };
+    let _nofs = super::NoFsScope::new();
     // INVARIANT: Valid for this call; the iteration has not started.
     let mut ctl = WritebackCtl {
         mapping,
@@ -497,6 +498,7 @@ unsafe extern "C" fn launder_folio_callback(folio: *mut bindings::folio) -> c_in
     // SAFETY: Locked by the caller, who unlocks it: wrap without owning
     // the lock by forgetting the wrapper after use.
     let mut f = unsafe { LockedFolio::from_raw(folio) };
+    let _nofs = super::NoFsScope::new();
     let r = crate::fs::writeback::launder_folio(inode, &mut f);
     core::mem::forget(f);
     match r {

@@ -94,6 +94,43 @@ pub(crate) fn current_is_kthread() -> bool {
     unsafe { bindings::fusewb_current_is_kthread() }
 }
 
+/// A scope in which the current task's allocations do not recurse into
+/// filesystem reclaim (`memalloc_nofs_save`), as mainline FUSE allocates
+/// with GFP_NOFS while it writes pages back: reclaim must never wait for
+/// this filesystem (or its server) from inside its own writeback.
+///
+/// # Invariants
+///
+/// `flags` came from `memalloc_nofs_save` on the current task, and the
+/// scope ends (drop) on that task, in reverse order of nested scopes.
+pub(crate) struct NoFsScope {
+    flags: kernel::ffi::c_uint,
+    // Not `Send`: the scope belongs to the task that opened it.
+    _task: core::marker::PhantomData<*mut ()>,
+}
+
+impl NoFsScope {
+    /// Opens the scope; it ends when the value is dropped.
+    pub(crate) fn new() -> Self {
+        // SAFETY: Saving the current task's allocation scope has no
+        // preconditions.
+        let flags = unsafe { bindings::fusewb_memalloc_nofs_save() };
+        // INVARIANT: Just saved on the current task.
+        Self {
+            flags,
+            _task: core::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for NoFsScope {
+    fn drop(&mut self) {
+        // SAFETY: Per the type invariant, `flags` is what the matching save
+        // returned on this task.
+        unsafe { bindings::fusewb_memalloc_nofs_restore(self.flags) };
+    }
+}
+
 /// Timer ticks per second.
 pub(crate) const HZ: u64 = bindings::HZ as u64;
 

@@ -105,6 +105,7 @@ unsafe extern "C" fn write_inode_callback(
             (*wbc).sync_mode == bindings::WB_SYNC_ALL as _,
         )
     };
+    let _nofs = super::NoFsScope::new();
     match crate::fs::attr::write_inode(inode, sync) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
