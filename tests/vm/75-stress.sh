@@ -6,14 +6,19 @@
 #    truncates, fstat, mmap writes, O_DIRECT reads, fsync and reopen on
 #    shared files, under one lock that keeps a model of every file, plus
 #    racer threads doing fstat and reads without it; at the end every file
-#    is compared with the model (after dropping the caches). The server is
-#    fusewb-refserver in write-back mode with a random delay per request.
-#    Run on fuse-wb and, as the reference, on mainline FUSE.
+#    is compared with the model (after dropping the caches), and the
+#    server's backing file with what the last fsync made durable
+#    (--durable). The server is fusewb-refserver in write-back mode with a
+#    random delay per request. Run on fuse-wb and, as the reference, on
+#    mainline FUSE.
 # 2. Faults, each at a random point of a stress run on fuse-wb: SIGKILL to
 #    the stress program, SIGKILL to the server, an abort through sysfs, and
 #    umount -l. Afterwards no task may be left in D state, the mount must go
 #    away (after a killed client it must still unmount normally), and the
-#    kernel log must stay clean (the suite judges it).
+#    kernel log must stay clean (the suite judges it). No byte that a
+#    successful fsync acknowledged (and nothing changed since) may be
+#    missing from the server's files (--durable); after a killed client,
+#    the server must end up with exactly what the mount showed.
 #
 #   STRESS_SECONDS (default 20)  length of each checked run
 #   STRESS_SEED                  seed (default: from the clock, printed)
@@ -66,10 +71,11 @@ d_state() {
 # 1. Checked runs.
 for kind in fuse-wb mainline; do
   m=$SCRATCH/stress-$kind
-  mount_ref $kind "$m" "$(backing $kind)"
+  b=$(backing $kind)
+  mount_ref $kind "$m" "$b"
   log=$SCRATCH/stress-$kind.log
   if ! "$STRESS" "$m" --seconds "$SECS" --seed "$SEED" --threads 4 --files 3 \
-    --max-size 2M --drop-caches > "$log" 2>&1; then
+    --max-size 2M --drop-caches --durable "$b" > "$log" 2>&1; then
     tail -40 "$log" >&2
     fail "stress on $kind failed (seed $SEED)"
   fi
@@ -82,10 +88,11 @@ RANDOM=$SEED
 for ((i = 0; i < FAULTS; i++)); do
   fault=$((i % 4))
   m=$SCRATCH/stress-fault
-  mount_ref fuse-wb "$m" "$(backing fault)"
+  b=$(backing fault)
+  mount_ref fuse-wb "$m" "$b"
   cd_=$(conn_dir "$m")
   "$STRESS" "$m" --seconds 8 --seed $((SEED + i)) --threads 4 --files 2 --max-size 1M \
-    --tolerate-errors > "$SCRATCH/stress-fault-$i.log" 2>&1 &
+    --tolerate-errors --durable "$b" > "$SCRATCH/stress-fault-$i.log" 2>&1 &
   spid=$!
   at=$((RANDOM % 4000 + 500))
   sleep "$((at / 1000)).$(printf %03d $((at % 1000)))"
@@ -99,10 +106,25 @@ for ((i = 0; i < FAULTS; i++)); do
   for ((j = 0; j < 600; j++)); do running $spid || break; sleep 0.1; done
   running $spid && fail "fault $i ($what after ${at} ms): the stress program did not end within 60 s"
   wait $spid 2> /dev/null
-  # After a killed client the mount still works and unmounts normally; in
-  # the other cases it goes away by itself (the server ends, or the last
-  # file of the detached mount was closed).
-  [ $fault = 0 ] && unmount "$m"
+  st=$?
+  # A killed stress program checks nothing; the others check durability.
+  [ $fault = 0 ] || [ $st = 0 ] ||
+    { tail -20 "$SCRATCH/stress-fault-$i.log" >&2; fail "fault $i ($what after ${at} ms): the stress program failed"; }
+  # After a killed client the mount still works and unmounts normally, and
+  # everything the mount showed (its dirty pages included) must reach the
+  # server. In the other cases it goes away by itself (the server ends, or
+  # the last file of the detached mount was closed).
+  if [ $fault = 0 ]; then
+    view=$SCRATCH/stress-fault-view
+    rm -rf "$view"
+    mkdir -p "$view"
+    cp "$m"/stress-* "$view"/ || fail "fault $i: cannot read the files after the SIGKILL"
+    unmount "$m"
+    for f in "$view"/stress-*; do
+      cmp -s "$f" "$b/${f##*/}" ||
+        fail "fault $i ($what): ${f##*/} on the server differs from what the mount showed before unmount: $(cmp "$f" "$b/${f##*/}" 2>&1 | head -1)"
+    done
+  fi
   wait_unmounted "$m" 60
   wait "$LAST_MOUNT_PID" 2> /dev/null
   d=$(d_state)

@@ -29,6 +29,12 @@ options:
   --tolerate-errors   for fault injection: count and print failing system calls
                       instead of failing, stop checking the model after the
                       first one, exit 0 when the run ends by itself
+  --durable BACKING   BACKING is the server's directory holding the files:
+                      fsync runs under the model's lock, and at the end every
+                      byte that a successful fsync covered and no later
+                      operation changed must be in BACKING/stress-N (the
+                      check that survives faults: an abort or a dead server
+                      may lose what was never fsynced, never what was)
   -h, --help          this text
 
 Exit status: 0 when all files match the model (or, with --tolerate-errors,
@@ -50,6 +56,7 @@ pub struct Config {
     pub mmap: bool,
     pub drop_caches: bool,
     pub tolerate_errors: bool,
+    pub durable: Option<PathBuf>,
 }
 
 impl Config {
@@ -68,6 +75,7 @@ impl Config {
             mmap: true,
             drop_caches: false,
             tolerate_errors: false,
+            durable: None,
         }
     }
 
@@ -91,6 +99,9 @@ impl Config {
             if on {
                 s.push_str(flag);
             }
+        }
+        if let Some(d) = &self.durable {
+            s.push_str(&format!(" --durable {}", d.display()));
         }
         s
     }
@@ -173,6 +184,7 @@ where
             "--no-mmap" if flag => c.mmap = false,
             "--drop-caches" if flag => c.drop_caches = true,
             "--tolerate-errors" if flag => c.tolerate_errors = true,
+            "--durable" => c.durable = Some(PathBuf::from(value()?)),
             s if s.starts_with('-') => return Err(format!("unknown option {arg:?}")),
             _ => {
                 if dir.is_some() {

@@ -5,7 +5,7 @@
 //! ```text
 //! fusewb-stress DIR [--seconds N] [--ops N] [--seed S] [--threads T] [--racers R]
 //!                   [--files F] [--max-size BYTES] [--no-direct] [--no-mmap]
-//!                   [--drop-caches] [--tolerate-errors]
+//!                   [--drop-caches] [--tolerate-errors] [--durable BACKING]
 //! ```
 //!
 //! # Design
@@ -88,6 +88,16 @@
 //! checked after the first one, and the exit status is 0 when the run ends
 //! by itself; a mismatch seen before any error still fails. SIGTERM and
 //! SIGINT keep their default action. A usage error exits with status 2.
+//!
+//! With `--durable BACKING` (the server's directory of the files, for a
+//! passthrough server) fsync runs under the lock too, and each successful
+//! one records the file's content as durable; every later change marks
+//! the bytes it touched (a failed operation marks what it may have done
+//! in part). At the end, after the final fsync, each `BACKING/stress-N`
+//! must hold every durable byte not touched since, and the durable size if
+//! no size change came after. This check survives faults: an abort or a
+//! dead server may lose what was never fsynced, never what was. Snapshots
+//! stop at the first tolerated error (the model may be off from then on).
 
 mod cli;
 mod model;

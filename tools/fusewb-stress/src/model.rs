@@ -2,10 +2,17 @@
 
 use std::fmt::Write as _;
 
-/// The expected content (and so size) of one file.
+/// The expected content (and so size) of one file, and what its last
+/// successful fsync made durable.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileModel {
     data: Vec<u8>,
+    /// The content when the last successful fsync returned.
+    synced: Vec<u8>,
+    /// Per byte of `synced`: changed (written, cut or zeroed) since then.
+    touched: Vec<bool>,
+    /// The size changed (or may have) since then.
+    resized: bool,
 }
 
 impl FileModel {
@@ -20,8 +27,26 @@ impl FileModel {
         &self.data
     }
 
+    /// Bytes `[from, to)` may have changed, and the size too: an operation
+    /// on them failed, and may have been done in part.
+    pub fn touch_failed(&mut self, from: usize, to: usize) {
+        self.resized = true;
+        self.touch(from, to);
+    }
+
+    /// Bytes `[from, to)` changed after the last fsync.
+    fn touch(&mut self, from: usize, to: usize) {
+        let to = to.min(self.touched.len());
+        if let Some(t) = self.touched.get_mut(from..to) {
+            t.fill(true);
+        }
+    }
+
     /// `write` on an `O_APPEND` descriptor.
     pub fn append(&mut self, d: &[u8]) {
+        let old = self.data.len();
+        self.touch(old, old + d.len());
+        self.resized |= !d.is_empty();
         self.data.extend_from_slice(d);
     }
 
@@ -30,7 +55,10 @@ impl FileModel {
     pub fn write_at(&mut self, off: u64, d: &[u8]) {
         let off = off as usize;
         let end = off + d.len();
+        // Past the end, the hole between the old end and `off` changes too.
+        self.touch(off.min(self.data.len()), end);
         if self.data.len() < end {
+            self.resized = true;
             self.data.resize(end, 0);
         }
         self.data[off..end].copy_from_slice(d);
@@ -38,7 +66,52 @@ impl FileModel {
 
     /// `ftruncate`: shrinks, or extends with zeros.
     pub fn truncate(&mut self, len: u64) {
-        self.data.resize(len as usize, 0);
+        let (old, new) = (self.data.len(), len as usize);
+        self.touch(old.min(new), old.max(new));
+        self.resized |= old != new;
+        self.data.resize(new, 0);
+    }
+
+    /// A successful fsync: the whole content is durable now.
+    pub fn synced(&mut self) {
+        self.synced.clone_from(&self.data);
+        self.touched.clear();
+        self.touched.resize(self.data.len(), false);
+        self.resized = false;
+    }
+
+    /// Checks `found`, the file as the server holds it, against the last
+    /// fsync: every byte it covered that nothing changed since must be
+    /// there. `None` when it holds, else the first byte that does not.
+    pub fn check_durable(&self, found: &[u8]) -> Option<String> {
+        if !self.resized && found.len() != self.synced.len() {
+            return Some(format!(
+                "the size is {}, fsynced as {} and not changed since",
+                found.len(),
+                self.synced.len()
+            ));
+        }
+        let kept = |i: &usize| !self.touched[*i];
+        let i = (0..self.synced.len())
+            .filter(kept)
+            .find(|&i| found.get(i) != Some(&self.synced[i]))?;
+        let n = (i..self.synced.len())
+            .take_while(|j| kept(j) && found.get(*j) != Some(&self.synced[*j]))
+            .count();
+        Some(match found.get(i) {
+            None => format!(
+                "the file ends at {}, but byte {i} was fsynced ({:02x}) and not changed since \
+                 ({} such bytes missing from there on)",
+                found.len(),
+                self.synced[i],
+                self.synced.len() - i
+            ),
+            Some(b) => format!(
+                "byte {i} ({i:#x}) is {b:02x}, fsynced as {:02x} and not changed since \
+                 ({n} bytes differ from there on)",
+                self.synced[i]
+            ),
+        })
     }
 
     /// What a read of `len` bytes at `off` must return: the bytes that
@@ -136,6 +209,50 @@ impl std::fmt::Display for Mismatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durable_bytes_are_the_fsynced_untouched_ones() {
+        let mut m = FileModel::default();
+        m.append(b"ab");
+        assert_eq!(m.check_durable(b""), None, "nothing fsynced yet");
+        m.append(b"cdef");
+        m.synced();
+        m.write_at(1, b"X");
+        m.truncate(4);
+        m.truncate(4);
+        m.truncate(6);
+        m.truncate(4);
+        for ok in [&b"aXcd"[..], b"abcd", b"abcdef", b"aXcdZZZZ"] {
+            assert_eq!(m.check_durable(ok), None, "{ok:?}");
+        }
+        assert!(m.check_durable(b"abzd").unwrap().starts_with("byte 2 "));
+        assert!(m
+            .check_durable(b"ab")
+            .unwrap()
+            .starts_with("the file ends at 2"));
+        m.write_at(10, b"Q");
+        assert_eq!(m.check_durable(b"abcd"), None, "a hole past the end");
+        m.synced();
+        assert!(
+            m.check_durable(b"abcd").is_some(),
+            "the new fsync covers the hole"
+        );
+        let mut s = FileModel::default();
+        s.append(b"abc");
+        s.synced();
+        s.write_at(0, b"X");
+        assert_eq!(s.check_durable(b"Xbc"), None);
+        assert!(s
+            .check_durable(b"abcd")
+            .unwrap()
+            .starts_with("the size is 4"));
+        s.touch_failed(3, 4);
+        assert_eq!(
+            s.check_durable(b"abcd"),
+            None,
+            "a failed append may have landed"
+        );
+    }
 
     #[test]
     fn truncate_extension_reads_zeros() {

@@ -407,6 +407,7 @@ fn op_append(sh: &Shared, mut ctx: Ctx, fds: &Fds, st: &mut State, rng: &mut Rng
     let len = rand_len(rng, MAX_WRITE).min(room);
     let buf = pattern(sh, op_number(ctx), len);
     if let Err(e) = sys::write_all(fds.app.as_raw_fd(), &buf) {
+        st.files[f].touch_failed(size as usize, (size + len) as usize);
         return sh.sys_error(ctx, e);
     }
     st.files[f].append(&buf);
@@ -422,6 +423,7 @@ fn op_pwrite(sh: &Shared, ctx: Ctx, fds: &Fds, st: &mut State, rng: &mut Rng) {
     let len = rand_len(rng, MAX_WRITE).min(max - off);
     let buf = pattern(sh, op_number(ctx), len);
     if let Err(e) = sys::pwrite_all(fds.rw.as_raw_fd(), &buf, off) {
+        st.files[f].touch_failed(off.min(size) as usize, (off + len) as usize);
         return sh.sys_error(ctx, e);
     }
     st.files[f].write_at(off, &buf);
@@ -447,6 +449,7 @@ fn op_truncate(sh: &Shared, ctx: Ctx, fds: &Fds, st: &mut State, rng: &mut Rng, 
         size + 1 + rng.below((max - size).min(MAX_EXTEND))
     };
     if let Err(e) = sys::ftruncate(fds.rw.as_raw_fd(), new) {
+        st.files[f].touch_failed(size.min(new) as usize, size.max(new) as usize);
         return sh.sys_error(ctx, e);
     }
     st.files[f].truncate(new);
@@ -527,6 +530,7 @@ fn op_mmap(sh: &Shared, mut ctx: Ctx, fds: &Fds, st: &mut State, rng: &mut Rng) 
         &buf,
         &sh.populate,
     ) {
+        st.files[f].touch_failed(off as usize, (off + len) as usize);
         return sh.sys_error(ctx, e);
     }
     st.files[f].write_at(off, &buf);
@@ -536,11 +540,19 @@ fn op_mmap(sh: &Shared, mut ctx: Ctx, fds: &Fds, st: &mut State, rng: &mut Rng) 
     );
 }
 
-fn op_fsync(sh: &Shared, ctx: Ctx, fds: &Fds, rng: &mut Rng) {
+/// `st`: the model, when the caller holds its lock (`--tolerate-errors`,
+/// `--durable`); with `--durable` a successful fsync makes it durable,
+/// unless an error already broke the model.
+fn op_fsync(sh: &Shared, ctx: Ctx, fds: &Fds, rng: &mut Rng, st: Option<&mut State>) {
     sh.count(Kind::Fsync);
     let (fd, _) = fds.any(rng);
-    if let Err(e) = sys::fsync(fd, rng.chance(50)) {
-        sh.sys_error(ctx, e);
+    match sys::fsync(fd, rng.chance(50)) {
+        Err(e) => sh.sys_error(ctx, e),
+        Ok(()) => {
+            if let Some(st) = st.filter(|_| sh.cfg.durable.is_some() && !sh.broken()) {
+                st.files[ctx.file].synced();
+            }
+        }
     }
 }
 
@@ -607,13 +619,14 @@ fn worker(sh: &Shared, thread: usize) {
         if matches!(kind, Kind::Fsync | Kind::Reopen) {
             // No model involved: these race with the other workers, except
             // with --tolerate-errors, where errors must be ordered with the
-            // checks (a failed fsync may lose data that a check then misses).
-            let _guard = cfg.tolerate_errors.then(|| sh.lock());
+            // checks (a failed fsync may lose data that a check then misses),
+            // and with --durable, where an fsync records what is durable.
+            let mut guard = (cfg.tolerate_errors || cfg.durable.is_some()).then(|| sh.lock());
             if sh.failed.load(Relaxed) {
                 break;
             }
             match (kind, &fds[file]) {
-                (Kind::Fsync, Some(f)) => op_fsync(sh, ctx, f, &mut rng),
+                (Kind::Fsync, Some(f)) => op_fsync(sh, ctx, f, &mut rng, guard.as_deref_mut()),
                 _ => op_reopen(sh, ctx, &mut fds),
             }
             continue;
@@ -751,8 +764,10 @@ fn final_check(sh: &Shared) {
             Err(e) => sh.sys_error(ctx, e),
             Ok(fd) => {
                 ctx.what = "fsync";
-                if let Err(e) = sys::fsync(fd.as_raw_fd(), false) {
-                    sh.sys_error(ctx, e);
+                match sys::fsync(fd.as_raw_fd(), false) {
+                    Err(e) => sh.sys_error(ctx, e),
+                    Ok(()) if !sh.broken() => sh.lock().files[file].synced(),
+                    Ok(()) => {}
                 }
                 ctx.what = "close";
                 if let Err(e) = sys::close(fd) {
@@ -789,6 +804,30 @@ fn final_check(sh: &Shared) {
             return;
         }
     }
+}
+
+/// With `--durable`: each file as the server holds it (in `backing`)
+/// against what its last successful fsync made durable.
+fn durable_check(sh: &Shared, backing: &Path) {
+    let st = sh.lock();
+    for (file, path) in sh.paths.iter().enumerate() {
+        let Some(name) = path.file_name() else {
+            continue;
+        };
+        let p = backing.join(name);
+        let found = match std::fs::read(&p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return sh.fail(&format!("durable: cannot read {}: {e}", p.display())),
+        };
+        if let Some(m) = st.files[file].check_durable(&found) {
+            return sh.fail(&format!("durable: {} on the server: {m}", p.display()));
+        }
+    }
+    println!(
+        "stress: durable: every fsynced byte not changed since is in {}",
+        backing.display()
+    );
 }
 
 /// Runs the stress test as `cfg` says, printing progress and the result.
@@ -899,6 +938,9 @@ pub fn run(cfg: &Config) -> Outcome {
     let ops = sh.total_ops();
     if !sh.failed.load(Relaxed) {
         final_check(&sh);
+    }
+    if let (Some(b), false) = (&cfg.durable, sh.failed.load(Relaxed)) {
+        durable_check(&sh, b);
     }
     let errors = sh.error_total.load(Relaxed);
     let failed = sh.failed.load(Relaxed);
