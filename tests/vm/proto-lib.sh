@@ -240,6 +240,9 @@ proto_umount() { unmount "$PM"; }
 # (whenever the per-CPU ratelimit counter, fed by any task on that CPU,
 # runs over) then starts background writeback of the mount at once. With
 # the strict limit off the global limits apply, far above a test's pages.
+# The periodic background flush also starts writeback of a bdi that holds
+# more dirty pages than its share of the background threshold, which is
+# about nothing for a fresh bdi: a min_ratio of 1% gives it a share.
 hold_writeback() {
   local bdi
   if [ "$1" = mainline ]; then
@@ -252,6 +255,7 @@ hold_writeback() {
   [ -w "/sys/class/bdi/$bdi/strict_limit" ] ||
     fail "hold_writeback: no bdi '$bdi' with a strict_limit for $PM"
   echo 0 > "/sys/class/bdi/$bdi/strict_limit"
+  echo 1 > "/sys/class/bdi/$bdi/min_ratio"
 }
 
 # --- Run -----------------------------------------------------------------------
@@ -267,3 +271,33 @@ run() {
     note "-- $t ($k): $((SECONDS - t0))s"
   done
 }
+
+# --- Fault injection -----------------------------------------------------------
+# fault_setup: the kernel's fault injection (qemu/debug.config) fails only
+# allocations made with fuse_wb's code on the stack (slab and page
+# allocator, of any gfp), and only where a task armed it through
+# /proc/<tid>/fail-nth (pio's `failnth N`): probability stays 0.
+# fault_count: the failures injected so far (the kernel logs each, with
+# its call trace: verbose 2).
+FAULTS_D=/sys/kernel/debug
+fault_setup() {
+  local a start size
+  [ -d $FAULTS_D/failslab ] || mount -t debugfs debugfs $FAULTS_D 2> /dev/null
+  [ -d $FAULTS_D/failslab ] && [ -d $FAULTS_D/fail_page_alloc ] ||
+    fail "no $FAULTS_D/failslab or fail_page_alloc: the test kernel lacks fault injection (qemu/debug.config)"
+  # /proc/modules: NAME SIZE REFS DEPS STATE ADDRESS (the text's start;
+  # SIZE covers all of the module's memory, so the range holds its text).
+  read -r size start < <(awk '$1 == "fuse_wb" { print $2, $6 }' /proc/modules)
+  [ -n "$start" ] && [ "$start" != 0x0000000000000000 ] || fail "fault_setup: no address of fuse_wb in /proc/modules"
+  for a in failslab fail_page_alloc; do
+    echo 0 > $FAULTS_D/$a/probability
+    echo N > $FAULTS_D/$a/ignore-gfp-wait
+    echo 2 > $FAULTS_D/$a/verbose
+    echo 32 > $FAULTS_D/$a/stacktrace-depth
+    echo "$start" > $FAULTS_D/$a/require-start
+    printf '0x%x\n' $((start + size)) > $FAULTS_D/$a/require-end
+  done
+  echo N > $FAULTS_D/fail_page_alloc/ignore-gfp-highmem
+  echo 0 > $FAULTS_D/fail_page_alloc/min-order
+}
+fault_count() { dmesg | grep -c 'FAULT_INJECTION: forcing a failure'; }

@@ -29,11 +29,21 @@
 //!                          a byte into it COUNT times, MS milliseconds
 //!                          apart (each store after the page was cleaned by
 //!                          writeback faults again), munmap; answers "ok"
+//! mmapread H OFF LEN HSRC SRCOFF
+//!                          map LEN bytes of H at OFF shared and writable,
+//!                          pread(2) LEN bytes of HSRC at SRCOFF into the
+//!                          map (the kernel's copy takes the write faults),
+//!                          munmap; answers the count read
 //! catch SIG                SIG: usr1 usr2 alrm; a handler that counts, with
 //!                          SA_RESTART. From then on a call that fails with
 //!                          EINTR answers it instead of being retried, so a
 //!                          test sees what a handled signal did to a call
 //! caught                   answers "N": the signals the handler counted
+//! failnth [N]              with N: the N-th fault-injection point this
+//!                          thread passes from now on fails (the kernel's
+//!                          /proc/thread-self/fail-nth; 0 disarms it);
+//!                          without: answers what is left of it, 0 once the
+//!                          fault was injected (or never armed)
 //! ```
 
 use std::os::fd::RawFd;
@@ -74,6 +84,20 @@ fn catch(a: &[&[u8]]) -> Res<String> {
     }
     EINTR_IS_AN_ANSWER.store(true, Ordering::Relaxed);
     Ok(String::new())
+}
+
+/// The kernel's systematic fault injection for this thread.
+const FAIL_NTH: &str = "/proc/thread-self/fail-nth";
+
+fn fail_nth(a: &[&[u8]]) -> Res<String> {
+    let io = |e: std::io::Error| Fail::Os(e.raw_os_error().unwrap_or(libc::EIO));
+    if a.len() > 1 {
+        let n = int_at(a, 1)?;
+        std::fs::write(FAIL_NTH, n.to_string()).map_err(io)?;
+        return Ok(String::new());
+    }
+    let left = std::fs::read_to_string(FAIL_NTH).map_err(io)?;
+    Ok(left.trim().to_string())
 }
 
 fn last_err() -> Fail {
@@ -190,8 +214,10 @@ impl Pio {
             b"copy" => self.copy(a),
             b"appendrace" => self.appendrace(a),
             b"mmapstore" => self.mmapstore(a),
+            b"mmapread" => self.mmapread(a),
             b"catch" => catch(a),
             b"caught" => Ok(CAUGHT.load(Ordering::Relaxed).to_string()),
+            b"failnth" => fail_nth(a),
             _ => return None,
         })
     }
@@ -351,6 +377,35 @@ impl Pio {
         // SAFETY: unmapping what was mapped above.
         unsafe { libc::munmap(p, PAGE) };
         Ok(String::new())
+    }
+
+    fn mmapread(&self, a: &[&[u8]]) -> Res<String> {
+        let fd = self.fd_at(a, 1)?;
+        let off = c_long(int_at(a, 2)?)?;
+        let len = int_at(a, 3)?;
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&l| l > 0 && isize::try_from(l).is_ok())
+            .ok_or_else(|| exc("ValueError", format!("bad mmap length {len}")))?;
+        let src = self.fd_at(a, 4)?;
+        let src_off = c_long(int_at(a, 5)?)?;
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        // SAFETY: a new mapping chosen by the kernel; no existing memory
+        // is affected.
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd, off) };
+        if p == libc::MAP_FAILED {
+            return Err(last_err());
+        }
+        // SAFETY: the kernel writes at most `len` bytes into the mapping,
+        // which is `len` bytes long and writable.
+        let n = unsafe { libc::pread(src, p, len, src_off) };
+        let err = last_err();
+        // SAFETY: unmapping what was mapped above.
+        unsafe { libc::munmap(p, len) };
+        if n < 0 {
+            return Err(err);
+        }
+        Ok(n.to_string())
     }
 
     fn appendrace(&self, a: &[&[u8]]) -> Res<String> {

@@ -60,6 +60,8 @@
 //! | `keep-`   | OPEN and CREATE answer FOPEN_KEEP_CACHE |
 //! | `nocopy-` | COPY_FILE_RANGE from the file (its source) gets ENOSYS |
 //! | `lazy-`   | SETATTR that sets the size, OPEN and CREATE are applied and answered after `--slow-ms`, while the server serves other requests (a multi-threaded server); their lines carry `deferred_ms=` |
+//! | `lazytrunc-` | as `lazy-`, for SETATTR that sets the size only |
+//! | `hangattr-` | SETATTR that does not set the size is never answered |
 //!
 //! # Log
 //!
@@ -202,6 +204,9 @@ the replies:
   dio-     OPEN/CREATE answer FOPEN_DIRECT_IO
   keep-    OPEN/CREATE answer FOPEN_KEEP_CACHE
   nocopy-  COPY_FILE_RANGE from it gets ENOSYS
+  lazy-    size-setting SETATTR, OPEN, CREATE answered --slow-ms later,
+           while other requests are served; lazytrunc-: that SETATTR only
+  hangattr- SETATTR that does not set the size is never answered
 
 Log lines (see the crate documentation for every field):
   OPNAME unique=U nodeid=N uid=U gid=G pid=P [file=NAME] FIELDS...

@@ -96,6 +96,10 @@ pub enum Script {
     /// answered `--slow-ms` later, while the server goes on serving other
     /// requests (as a multi-threaded server would).
     Lazy,
+    /// As `Lazy`, for SETATTR changing the size only.
+    LazyTrunc,
+    /// SETATTR that does not change the size is never answered.
+    HangAttr,
 }
 
 /// The scripts by name prefix, for the help text and `script_of`.
@@ -110,6 +114,8 @@ pub const SCRIPTS: &[(&str, Script)] = &[
     ("keep-", Script::KeepCache),
     ("nocopy-", Script::NoCopy),
     ("lazy-", Script::Lazy),
+    ("lazytrunc-", Script::LazyTrunc),
+    ("hangattr-", Script::HangAttr),
 ];
 
 pub fn script_of(name: &[u8]) -> Script {
@@ -840,8 +846,11 @@ impl Server {
         q.f.word_if(v & fattr::KILL_SUIDGID != 0, "kill_suidgid");
 
         let nodeid = q.h.nodeid;
-        if v & fattr::SIZE != 0 && self.defer(q) {
+        if v & fattr::SIZE != 0 && self.defer(q, true) {
             return Answer::Defer;
+        }
+        if v & fattr::SIZE == 0 && q.file.as_deref().map(script_of) == Some(Script::HangAttr) {
+            return Answer::Nothing { hang: true };
         }
         let Some(n) = self.fs.node_mut(nodeid) else {
             return Answer::Err(libc::ENOENT);
@@ -944,10 +953,13 @@ impl Server {
         Ok(OpenOut { fh, open_flags })
     }
 
-    /// Whether to put the request off (a `lazy-` file, not being replayed);
-    /// logs `deferred_ms=`.
-    fn defer(&self, q: &mut Req) -> bool {
-        if self.replaying || q.file.as_deref().map(script_of) != Some(Script::Lazy) {
+    /// Whether to put the request off (a `lazy-` file, or for a size
+    /// change a `lazytrunc-` one, not being replayed); logs `deferred_ms=`.
+    fn defer(&self, q: &mut Req, size_change: bool) -> bool {
+        let script = q.file.as_deref().map(script_of);
+        let lazy =
+            script == Some(Script::Lazy) || (size_change && script == Some(Script::LazyTrunc));
+        if self.replaying || !lazy {
             return false;
         }
         q.f.kv("deferred_ms", self.opts.slow_ms);
@@ -960,7 +972,7 @@ impl Server {
         };
         Self::log_open_flags(q, flags);
         q.f.hex("open_flags", u64::from(open_flags));
-        if self.defer(q) {
+        if self.defer(q, false) {
             return Answer::Defer;
         }
         match self.do_open(q, q.h.nodeid, flags) {
@@ -982,7 +994,7 @@ impl Server {
         if self.opts.no_create {
             return Answer::Err(libc::ENOSYS);
         }
-        if self.defer(q) {
+        if self.defer(q, false) {
             return Answer::Defer;
         }
         if q.h.nodeid != fs::ROOT {
@@ -1736,6 +1748,48 @@ mod tests {
         assert_eq!(a.size, 100);
         assert_eq!(a.mode, 0o100600);
         assert!(a.mtime > STALE_MTIME);
+    }
+
+    #[test]
+    fn lazytrunc_defers_only_the_size_change() {
+        let mut t = T::new(Options::default());
+        t.init(KERNEL_FLAGS);
+        let (id, fh) = t.create("lazytrunc-f", libc::O_RDWR);
+        t.write(id, fh, 0, &[9u8; 4096], 0);
+        let s = SetattrIn {
+            valid: fattr::SIZE,
+            size: 0,
+            ..SetattrIn::default()
+        };
+        t.unique += 2;
+        let bytes = hdr(opcode::SETATTR, t.unique, id, &s.encode());
+        let o = t.s.handle(&bytes);
+        assert!(o.deferred, "{}", o.request_line);
+        assert!(o.reply.is_none());
+    }
+
+    #[test]
+    fn hangattr_never_answers_a_setattr_of_the_times() {
+        let mut t = T::new(Options::default());
+        t.init(KERNEL_FLAGS);
+        let (id, _fh) = t.create("hangattr-f", libc::O_RDWR);
+        let s = SetattrIn {
+            valid: fattr::MTIME,
+            mtime: 5,
+            ..SetattrIn::default()
+        };
+        t.unique += 2;
+        let bytes = hdr(opcode::SETATTR, t.unique, id, &s.encode());
+        let o = t.s.handle(&bytes);
+        assert!(o.reply.is_none(), "{}", o.request_line);
+        let s = SetattrIn {
+            valid: fattr::SIZE,
+            size: 0,
+            ..SetattrIn::default()
+        };
+        t.unique += 2;
+        let bytes = hdr(opcode::SETATTR, t.unique, id, &s.encode());
+        assert!(t.s.handle(&bytes).reply.is_some());
     }
 
     #[test]
