@@ -80,6 +80,7 @@ bool fusewb_current_in_userns(const struct user_namespace *ns);
 bool fusewb_current_is_kthread(void);
 unsigned int fusewb_memalloc_nofs_save(void);
 void fusewb_memalloc_nofs_restore(unsigned int flags);
+void fusewb_wb_writeback_add(struct backing_dev_info *bdi, s64 pages);
 struct user_namespace *fusewb_get_user_ns(struct user_namespace *ns);
 void fusewb_put_user_ns(struct user_namespace *ns);
 
@@ -88,6 +89,7 @@ void fusewb_inode_lock(struct inode *inode);
 void fusewb_inode_unlock(struct inode *inode);
 ssize_t fusewb_generic_write_sync(struct kiocb *iocb, ssize_t count);
 void fusewb_mapping_set_error(struct address_space *mapping, int error);
+bool fusewb_mapping_tagged_dirty(struct address_space *mapping);
 void fusewb_folio_get(struct folio *folio);
 void fusewb_folio_put(struct folio *folio);
 bool fusewb_folio_test_uptodate(const struct folio *folio);

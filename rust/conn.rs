@@ -99,7 +99,11 @@ struct ReqState {
     hold: Option<Hold>,
     /// A node whose lookup is given back (FORGET) once the request ended:
     /// the RELEASE of an abandoned CREATE's handle goes first.
-    forget_after: Option<u64>,
+    forget_after: Option<(u64, u64)>,
+    /// Runs when the request ends (`End::Callback`), then goes: what it
+    /// holds (a writeback WRITE's inode) must not live on with the request,
+    /// which the device's read path may still hold while it copies it out.
+    callback: Option<Arc<dyn Completion>>,
 }
 
 /// Something a request keeps alive until it ends, whether or not its
@@ -108,7 +112,34 @@ struct ReqState {
 /// a RELEASE (so its FORGET cannot overtake the RELEASE). It is dropped
 /// when the request ends (reply or abort), or with a request the server
 /// never saw.
-pub(crate) type Hold = Arc<dyn Send + Sync>;
+pub(crate) type Hold = Arc<dyn Held>;
+
+/// What a request keeps alive until it ends (see [`Hold`]).
+pub(crate) trait Held: Send + Sync {
+    /// The request ended after its caller had given up on it (killed while
+    /// the server had it: [`Outcome::Unknown`]); `ok` tells whether the
+    /// server did what was asked. Called once, before the hold is dropped.
+    fn orphaned(&self, _ok: bool) {}
+}
+
+/// How a request ended for its caller (see [`Connection::request_holding`]).
+pub(crate) enum Outcome {
+    /// The server answered (or the request failed before it saw it).
+    Reply(Result<Payload>),
+    /// The caller was killed after the server had read the request: it may
+    /// still happen. The request keeps its hold until it ends.
+    Unknown,
+}
+
+impl Outcome {
+    /// The reply, with [`Outcome::Unknown`] as EINTR.
+    pub(crate) fn reply(self) -> Result<Payload> {
+        match self {
+            Outcome::Reply(r) => r,
+            Outcome::Unknown => Err(EINTR),
+        }
+    }
+}
 
 /// One request to the server.
 #[pin_data]
@@ -123,7 +154,6 @@ pub(crate) struct Request {
     end: End,
     /// Counted in `active_background` while queued or sent.
     background: bool,
-    callback: Option<Arc<dyn Completion>>,
     #[pin]
     state: SpinLock<ReqState>,
     #[pin]
@@ -406,7 +436,6 @@ impl Connection {
                 kind,
                 end,
                 background,
-                callback,
                 state <- kernel::new_spinlock!(ReqState {
                     phase: Phase::New,
                     interrupted: false,
@@ -415,6 +444,7 @@ impl Connection {
                     result: None,
                     hold: None,
                     forget_after: None,
+                    callback,
                 }, "fuse_wb::Request::state"),
                 done <- WaitQueue::new(),
             }),
@@ -435,7 +465,11 @@ impl Connection {
     }
 
     /// As [`Connection::request`], keeping `hold` alive until the request
-    /// ends, even when the caller is killed before (see [`Hold`]).
+    /// ends, even when the caller is killed before (see [`Hold`]), and
+    /// telling a caller killed while the server had the request
+    /// ([`Outcome::Unknown`]) from one whose request never reached it: for
+    /// requests whose effect the kernel mirrors (a size change), which a
+    /// killed caller must still mirror.
     pub(crate) fn request_holding(
         &self,
         opcode: u32,
@@ -443,10 +477,13 @@ impl Connection {
         args: &[&[u8]],
         kind: ReplyKind,
         hold: Hold,
-    ) -> Result<Payload> {
-        let req = self.new_request(opcode, nodeid, args, kind, End::Wake)?;
+    ) -> Outcome {
+        let req = match self.new_request(opcode, nodeid, args, kind, End::Wake) {
+            Ok(r) => r,
+            Err(e) => return Outcome::Reply(Err(e)),
+        };
         req.state.lock().hold = Some(hold);
-        self.send_and_wait(&req)
+        self.send_and_wait_outcome(&req)
     }
 
     /// As [`Connection::request`], for a message `msg` the caller built:
@@ -467,9 +504,18 @@ impl Connection {
     }
 
     fn send_and_wait(&self, req: &Arc<Request>) -> Result<Payload> {
-        self.wait_initialized()?;
+        self.send_and_wait_outcome(req).reply()
+    }
+
+    fn send_and_wait_outcome(&self, req: &Arc<Request>) -> Outcome {
+        if let Err(e) = self.wait_initialized() {
+            return Outcome::Reply(Err(e));
+        }
         self.num_waiting.fetch_add(1, Ordering::Relaxed);
-        let r = self.queue(req).and_then(|()| self.wait_answer(req));
+        let r = match self.queue(req) {
+            Ok(()) => self.wait_answer(req),
+            Err(e) => Outcome::Reply(Err(e)),
+        };
         self.num_waiting.fetch_sub(1, Ordering::Relaxed);
         r
     }
@@ -497,6 +543,35 @@ impl Connection {
     ) -> Result {
         let req = self.new_request(opcode, nodeid, args, kind, End::Discard)?;
         req.state.lock().hold = hold;
+        self.queue_background(req)
+    }
+
+    /// Sends a background request without credentials (the kernel's own,
+    /// as writeback's); `done` runs when it ends.
+    pub(crate) fn request_callback(
+        &self,
+        opcode: u32,
+        nodeid: u64,
+        args: &[&[u8]],
+        kind: ReplyKind,
+        done: Arc<dyn Completion>,
+    ) -> Result {
+        let len = proto::request::message_len(args).map_err(|_| EINVAL)?;
+        let mut msg = KVVec::with_capacity(len, GFP_KERNEL)?;
+        msg.extend_with(proto::request::IN_HEADER, 0, GFP_KERNEL)?;
+        for a in args {
+            msg.extend_from_slice(a, GFP_KERNEL)?;
+        }
+        let req = self.make_request(
+            opcode,
+            nodeid,
+            msg,
+            KVec::new(),
+            kind,
+            End::Callback,
+            Creds::default(),
+            Some(done),
+        )?;
         self.queue_background(req)
     }
 
@@ -707,7 +782,7 @@ impl Connection {
         self.queue_interrupt(req);
     }
 
-    fn wait_answer(&self, req: &Arc<Request>) -> Result<Payload> {
+    fn wait_answer(&self, req: &Arc<Request>) -> Outcome {
         if !self.is_enosys(abi::fuse_opcode_FUSE_INTERRUPT)
             && req
                 .done
@@ -723,39 +798,40 @@ impl Connection {
         {
             // Killed: never wait for the server any longer.
             if self.withdraw(req) {
-                return Err(EINTR);
+                return Outcome::Reply(Err(EINTR));
             }
             return match req.abandon() {
-                Some(r) => r,
-                None => Err(EINTR),
+                Some(r) => Outcome::Reply(r),
+                None => Outcome::Unknown,
             };
         }
-        req.take_result()
+        Outcome::Reply(req.take_result())
     }
 
     fn complete(&self, req: &Arc<Request>, result: Result<Payload>) {
         // Dropped when this function returns, after the caller was woken
         // (never under a lock: dropping it may sleep).
-        let (_hold, forget_after) = {
+        let (hold, forget_after) = {
             let mut s = req.state.lock();
             (s.hold.take(), s.forget_after.take())
         };
-        if let Some(nodeid) = forget_after {
-            self.forget(nodeid, 1);
+        if let Some((nodeid, n)) = forget_after {
+            self.forget(nodeid, n);
         }
         if req.background {
             self.end_background();
         }
         match req.end {
             End::Callback => {
-                {
+                let cb = {
                     let mut s = req.state.lock();
                     if s.phase == Phase::Done {
                         return;
                     }
                     s.phase = Phase::Done;
-                }
-                if let Some(cb) = &req.callback {
+                    s.callback.take()
+                };
+                if let Some(cb) = cb {
                     let args = req.msg.get(proto::request::IN_HEADER..).unwrap_or(&[]);
                     cb.complete(self, args, &req.data, result);
                 }
@@ -781,6 +857,9 @@ impl Connection {
                     }
                 };
                 req.done.wake_up_all();
+                if let (Some(r), Some(h)) = (&forget, &hold) {
+                    h.orphaned(r.is_ok());
+                }
                 if let Some(Ok(payload)) = forget {
                     self.give_back(req, &payload);
                 }
@@ -816,7 +895,7 @@ impl Connection {
                     } else {
                         abi::fuse_opcode_FUSE_RELEASE
                     };
-                    self.release_abandoned(req.nodeid, op, o.fh, flags, None);
+                    self.release_then_forget(req.nodeid, op, o.fh, flags, None);
                 }
             }
             ReplyKind::Create => {
@@ -830,8 +909,8 @@ impl Connection {
                         .and_then(proto::pod::read_exact::<abi::fuse_open_out>),
                 );
                 if let (Some(e), Some(o)) = (e, o) {
-                    let forget = (e.nodeid != 0).then_some(e.nodeid);
-                    self.release_abandoned(
+                    let forget = (e.nodeid != 0).then_some((e.nodeid, 1));
+                    self.release_then_forget(
                         e.nodeid,
                         abi::fuse_opcode_FUSE_RELEASE,
                         o.fh,
@@ -853,16 +932,17 @@ impl Connection {
         }
     }
 
-    /// RELEASE (`op`) of a handle nobody owns; then the FORGET of
-    /// `forget_after`, if any. If the RELEASE cannot be sent, the FORGET is
-    /// queued at once.
-    fn release_abandoned(
+    /// RELEASE (`op`) of a handle nobody owns; then, once it ended, the
+    /// FORGET of `forget_after` (node, lookups), if any: FORGETs are read
+    /// first, so the order needs the RELEASE to end first. If the RELEASE
+    /// cannot be sent, the FORGET is queued at once.
+    pub(crate) fn release_then_forget(
         &self,
         nodeid: u64,
         op: u32,
         fh: u64,
         flags: u32,
-        forget_after: Option<u64>,
+        forget_after: Option<(u64, u64)>,
     ) {
         let arg = abi::fuse_release_in {
             fh,
@@ -883,8 +963,8 @@ impl Connection {
                 self.queue_background(r)
             });
         if sent.is_err() {
-            if let Some(n) = forget_after {
-                self.forget(n, 1);
+            if let Some((node, n)) = forget_after {
+                self.forget(node, n);
             }
         }
     }

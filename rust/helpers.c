@@ -63,6 +63,7 @@ bool fusewb_current_in_userns(const struct user_namespace *ns) { return current_
 bool fusewb_current_is_kthread(void) { return current->flags & PF_KTHREAD; }
 unsigned int fusewb_memalloc_nofs_save(void) { return memalloc_nofs_save(); }
 void fusewb_memalloc_nofs_restore(unsigned int flags) { memalloc_nofs_restore(flags); }
+void fusewb_wb_writeback_add(struct backing_dev_info *bdi, s64 pages) { wb_stat_mod(&bdi->wb, WB_WRITEBACK, pages); }
 struct user_namespace *fusewb_get_user_ns(struct user_namespace *ns) { return get_user_ns(ns); }
 void fusewb_put_user_ns(struct user_namespace *ns) { put_user_ns(ns); }
 
@@ -70,6 +71,7 @@ void fusewb_inode_lock(struct inode *inode) { inode_lock(inode); }
 void fusewb_inode_unlock(struct inode *inode) { inode_unlock(inode); }
 ssize_t fusewb_generic_write_sync(struct kiocb *iocb, ssize_t count) { return generic_write_sync(iocb, count); }
 void fusewb_mapping_set_error(struct address_space *mapping, int error) { mapping_set_error(mapping, error); }
+bool fusewb_mapping_tagged_dirty(struct address_space *mapping) { return mapping_tagged(mapping, PAGECACHE_TAG_DIRTY); }
 void fusewb_folio_get(struct folio *folio) { folio_get(folio); }
 void fusewb_folio_put(struct folio *folio) { folio_put(folio); }
 bool fusewb_folio_test_uptodate(const struct folio *folio) { return folio_test_uptodate(folio); }

@@ -5,7 +5,7 @@
 
 use super::{inode as finode, writeback};
 use crate::abi;
-use crate::conn::Hold;
+use crate::conn::{Connection, Hold, Outcome};
 use crate::proto::{
     attr, pod,
     reply::ReplyKind,
@@ -17,10 +17,8 @@ use crate::vfs::{
 };
 use kernel::prelude::*;
 
-/// Sends SETATTR; `hold` (a drain of writeback) lasts until the server
-/// answered, even if the caller is killed first.
-fn send(inode: &Inode, sa: &SetAttr, hold: Option<Hold>) -> Result<abi::fuse_attr_out> {
-    let conn = inode.sb().conn();
+/// SETATTR's arguments for `sa`, times rounded to the server's granularity.
+fn setattr_arg(conn: &Connection, sa: &SetAttr) -> abi::fuse_setattr_in {
     let params = conn.params();
     let mut sa = *sa;
     let gran = params.time_gran;
@@ -31,19 +29,30 @@ fn send(inode: &Inode, sa: &SetAttr, hold: Option<Hold>) -> Result<abi::fuse_att
     if let Some((s, n)) = sa.ctime {
         sa.ctime = Some(pw::round_time(s, n, gran));
     }
-    let arg = pw::setattr_in(&sa, params.minor);
+    pw::setattr_in(&sa, params.minor)
+}
+
+/// Sends SETATTR; `hold` (a drain of writeback) lasts until the server
+/// answered, even if the caller is killed first. `None`: the caller was
+/// killed while the server had the request (only with a `hold`).
+fn send(inode: &Inode, sa: &SetAttr, hold: Option<Hold>) -> Result<Option<abi::fuse_attr_out>> {
+    let conn = inode.sb().conn();
+    let arg = setattr_arg(&conn, sa);
     let (op, nodeid) = (abi::fuse_opcode_FUSE_SETATTR, inode.fuse().nodeid());
     let args = [pod::bytes_of(&arg)];
     let reply = match hold {
-        Some(h) => conn.request_holding(op, nodeid, &args, ReplyKind::Attr, h),
-        None => conn.request(op, nodeid, &args, ReplyKind::Attr),
-    }?;
+        Some(h) => match conn.request_holding(op, nodeid, &args, ReplyKind::Attr, h) {
+            Outcome::Reply(r) => r?,
+            Outcome::Unknown => return Ok(None),
+        },
+        None => conn.request(op, nodeid, &args, ReplyKind::Attr)?,
+    };
     let out = pod::read_exact::<abi::fuse_attr_out>(&reply).ok_or(EIO)?;
     if out.attr.mode & attr::S_IFMT != inode.mode() & attr::S_IFMT {
         inode.make_bad();
         return Err(EIO);
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// `inode_operations.setattr` (after `setattr_prepare`).
@@ -74,21 +83,27 @@ pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
         }
         sa.ctime = Some(inode.now());
     }
-    let truncate = sa.size.is_some();
-    let drain = if truncate && wb {
-        Some(writeback::drain(inode)?)
-    } else {
-        None
+    // A size change drains writeback (and other size changes) until the
+    // server answered, even if we are killed first (see `Drain`).
+    let drain = match sa.size {
+        Some(_) => Some(writeback::drain(inode)?),
+        None => None,
     };
     let version = conn.attr_version();
     let out = send(inode, &sa, drain.clone().map(|d| d as Hold))?;
-    finode::change_attributes(
-        inode,
-        &out.attr,
-        out.attr_valid,
-        out.attr_valid_nsec,
-        version,
-    );
+    match &out {
+        Some(out) => finode::change_attributes(
+            inode,
+            &out.attr,
+            out.attr_valid,
+            out.attr_valid_nsec,
+            version,
+        ),
+        // Killed while the server has it: the change may happen at any
+        // time, so the cache follows it now (below); the attributes are
+        // asked again.
+        None => inode.fuse().invalidate_attrs(&conn),
+    }
     if wb {
         if let SetTime::At(s, n) = sa.mtime {
             inode.set_mtime((s, n));
@@ -98,21 +113,27 @@ pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
         }
     }
     if let Some(size) = ia.size() {
-        if wb && size > inode.size() {
+        if size > inode.size() {
             writeback::zero_past_eof(inode, inode.size());
         }
         inode.truncate_setsize(size);
+        // A handle kept for dirty data may have none left.
+        writeback::send_releases(&conn, inode);
     }
     drop(drain);
-    Ok(())
+    match out {
+        Some(_) => Ok(()),
+        None => Err(EINTR),
+    }
 }
 
 /// `super_operations.write_inode`: in write-back mode, the kernel-owned
-/// c/mtime go to the server with SETATTR, waited for only in
-/// data-integrity writeback of a user task (fsync, close). The flusher
-/// never waits for the server, not even for sync(2): no signal could end
-/// its wait, and sync(2) waits for the flusher uninterruptibly.
-pub(crate) fn write_inode(inode: &Inode, sync: bool) -> Result {
+/// c/mtime go to the server with SETATTR, always in the background: this
+/// runs with the inode's `I_SYNC` held, which `sync(2)` (in the flusher)
+/// waits for uninterruptibly, so it must never wait for the server. Those
+/// who need the times on the server (fsync, close) wait for them after
+/// (`writeback::wait_times`), killably and without `I_SYNC`.
+pub(crate) fn write_inode(inode: &Inode, _sync: bool) -> Result {
     if !writeback::is_wb(inode) || inode.fuse().is_bad() {
         return Ok(());
     }
@@ -124,26 +145,14 @@ pub(crate) fn write_inode(inode: &Inode, sync: bool) -> Result {
         fh: writeback::any_writer_fh(inode),
         ..SetAttr::NONE
     };
-    if sync && !vfs::current_is_kthread() {
-        let version = conn.attr_version();
-        let out = send(inode, &sa, None)?;
-        finode::change_attributes(
-            inode,
-            &out.attr,
-            out.attr_valid,
-            out.attr_valid_nsec,
-            version,
-        );
-        Ok(())
-    } else {
-        let arg = pw::setattr_in(&sa, conn.params().minor);
-        conn.request_background(
-            abi::fuse_opcode_FUSE_SETATTR,
-            inode.fuse().nodeid(),
-            &[pod::bytes_of(&arg)],
-            ReplyKind::Attr,
-            None,
-        )
-        .or_else(|e| if e == vfs::enotconn() { Ok(()) } else { Err(e) })
-    }
+    let arg = setattr_arg(&conn, &sa);
+    let done = writeback::TimesFlush::new(inode)?;
+    conn.request_callback(
+        abi::fuse_opcode_FUSE_SETATTR,
+        inode.fuse().nodeid(),
+        &[pod::bytes_of(&arg)],
+        ReplyKind::Attr,
+        done,
+    )
+    .or_else(|e| if e == vfs::enotconn() { Ok(()) } else { Err(e) })
 }

@@ -6,7 +6,7 @@
 use super::{dir, writeback};
 use crate::abi;
 use crate::bindings;
-use crate::conn::{Connection, Hold, Payload};
+use crate::conn::{Connection, Hold, Outcome, Payload};
 use crate::proto::{pod, reply::ReplyKind};
 use crate::vfs::{
     self,
@@ -113,12 +113,14 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
         strip |= bindings::O_TRUNC;
     }
     let wire_flags = flags & !strip;
-    // Writeback of this file must not cross a truncating OPEN.
-    // The drain lasts until the server answered, even if we are killed.
-    let drain = if wire_flags & bindings::O_TRUNC != 0 && writeback::is_wb(inode) {
-        Some(writeback::drain(inode)?)
-    } else {
-        None
+    // A truncating OPEN is a size change: under the inode lock (as
+    // mainline in write-back mode), draining writeback and other size
+    // changes until the server answered, even if we are killed first.
+    let truncating = wire_flags & bindings::O_TRUNC != 0 && inode.kind() == Kind::Reg;
+    let _lock = truncating.then(|| inode.lock());
+    let drain = match truncating {
+        true => Some(writeback::drain(inode)?),
+        false => None,
     };
     let arg = abi::fuse_open_in {
         flags: wire_flags,
@@ -126,7 +128,17 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
     };
     let (nodeid, args) = (inode.fuse().nodeid(), [pod::bytes_of(&arg)]);
     let reply = match drain.clone() {
-        Some(d) => conn.request_holding(op, nodeid, &args, ReplyKind::Open, d),
+        Some(d) => match conn.request_holding(op, nodeid, &args, ReplyKind::Open, d) {
+            Outcome::Reply(r) => r,
+            Outcome::Unknown => {
+                // The server may truncate at any time: so does the cache,
+                // now (a late reply's handle is released by the
+                // connection).
+                inode.fuse().invalidate_attrs(&conn);
+                inode.truncate_setsize(0);
+                return Err(EINTR);
+            }
+        },
         None => conn.request(op, nodeid, &args, ReplyKind::Open),
     };
     let ff = match reply {
@@ -155,6 +167,7 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
         inode.truncate_setsize(0);
     }
     drop(drain);
+    drop(_lock);
     if inode.kind() == Kind::Reg && ff.open_flags & abi::FOPEN_KEEP_CACHE == 0 {
         if writeback::is_wb(inode) {
             // Dirty data is newer than the server's: write it first.
@@ -332,9 +345,7 @@ pub(crate) fn flush(file: &File, lock_owner: u64) -> Result {
         return Err(EIO);
     }
     let conn = inode.sb().conn();
-    let mut res = inode.write_inode_now(true);
-    let waited = writeback::wait_all(inode);
-    res = res.and(waited).and(inode.check_errors());
+    let res = writeback::flush_inode(inode).and(inode.check_errors());
     let Some(ff) = file.fuse() else { return res };
     if ff.no_release || conn.is_enosys(abi::fuse_opcode_FUSE_FLUSH) {
         return res;
@@ -369,6 +380,7 @@ pub(crate) fn fsync(file: &File, start: i64, end: i64, datasync: bool) -> Result
     file.check_and_advance_wb_err()?;
     if writeback::is_wb(inode) {
         inode.sync_metadata()?;
+        writeback::wait_times(inode)?;
     }
     let Some(ff) = file.fuse() else { return Ok(()) };
     if ff.no_release || conn.is_enosys(abi::fuse_opcode_FUSE_FSYNC) {
@@ -400,10 +412,11 @@ pub(crate) fn mmap_check(file: &File, shared: bool) -> Result {
 /// A shared mapping goes away: write back what it dirtied (mainline's
 /// write-back on munmap); errors go to the mapping.
 pub(crate) fn vma_close(inode: &Inode) {
-    if let Err(e) = inode.write_inode_now(true) {
-        inode.set_mapping_error(e);
+    if let Err(e) = writeback::flush_inode(inode) {
+        if e != EINTR {
+            inode.set_mapping_error(e);
+        }
     }
-    let _ = writeback::wait_all(inode);
 }
 
 /// SEEK_DATA / SEEK_HOLE: LSEEK, after dirty data reached the server (so
@@ -464,11 +477,7 @@ pub(crate) fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result
     }
     let wb = writeback::is_wb(inode);
     // The drain lasts until the server answered, even if we are killed.
-    let drain = if wb {
-        Some(writeback::drain(inode)?)
-    } else {
-        None
-    };
+    let drain = writeback::drain(inode)?;
     let arg = abi::fuse_fallocate_in {
         fh: ff.fh,
         // CAST: the VFS checked offset and len are non-negative.
@@ -482,19 +491,18 @@ pub(crate) fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result
         inode.fuse().nodeid(),
         [pod::bytes_of(&arg)],
     );
-    let reply = match drain.clone() {
-        Some(d) => conn.request_holding(op, nodeid, &args, ReplyKind::Empty, d),
-        None => conn.request(op, nodeid, &args, ReplyKind::Empty),
-    };
-    match reply {
-        Ok(_) => {}
-        Err(e) if e == vfs::enosys() => return Err(vfs::errno(bindings::EOPNOTSUPP)),
-        Err(e) => return Err(e),
-    }
-    if mode & bindings::FALLOC_FL_KEEP_SIZE == 0 && end > inode.size() {
-        if wb {
-            writeback::zero_past_eof(inode, inode.size());
+    let killed = match conn.request_holding(op, nodeid, &args, ReplyKind::Empty, drain.clone()) {
+        Outcome::Reply(Ok(_)) => false,
+        Outcome::Reply(Err(e)) if e == vfs::enosys() => {
+            return Err(vfs::errno(bindings::EOPNOTSUPP))
         }
+        Outcome::Reply(Err(e)) => return Err(e),
+        // Killed while the server has it: it may happen at any time, so
+        // the cache follows it now, as after a reply.
+        Outcome::Unknown => true,
+    };
+    if mode & bindings::FALLOC_FL_KEEP_SIZE == 0 && end > inode.size() {
+        writeback::zero_past_eof(inode, inode.size());
         inode.set_size(end);
     }
     if punch {
@@ -508,7 +516,11 @@ pub(crate) fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result
     } else {
         inode.fuse().invalidate_attrs(&conn);
     }
-    Ok(())
+    drop(drain);
+    match killed {
+        true => Err(EINTR),
+        false => Ok(()),
+    }
 }
 
 /// `file_operations.copy_file_range`: COPY_FILE_RANGE after both ranges
@@ -540,6 +552,8 @@ pub(crate) fn copy_file_range(
     writeback::flush_range(iin, off_in, len)?;
     let _lock = iout.lock();
     writeback::flush_range(iout, off_out, len)?;
+    // The target may grow: a size change, until the server answered.
+    let drain = writeback::drain(iout)?;
     let arg = abi::fuse_copy_file_range_in {
         fh_in: ffin.fh,
         // CAST: the VFS checked the offsets are non-negative.
@@ -550,19 +564,25 @@ pub(crate) fn copy_file_range(
         len: len as u64,
         flags: 0,
     };
-    let written = match conn.request(
+    let outcome = conn.request_holding(
         abi::fuse_opcode_FUSE_COPY_FILE_RANGE,
         iin.fuse().nodeid(),
         &[pod::bytes_of(&arg)],
         ReplyKind::Write { max: len as u64 },
-    ) {
-        Ok(reply) => {
+        drain.clone(),
+    );
+    let (written, killed) = match outcome {
+        Outcome::Reply(Ok(reply)) => (
             pod::read_exact::<abi::fuse_write_out>(&reply)
                 .ok_or(EIO)?
-                .size as usize
-        }
-        Err(e) if e == vfs::enosys() => return Ok(None),
-        Err(e) => return Err(e),
+                .size as usize,
+            false,
+        ),
+        Outcome::Reply(Err(e)) if e == vfs::enosys() => return Ok(None),
+        Outcome::Reply(Err(e)) => return Err(e),
+        // Killed while the server copies: it may copy all of it at any
+        // time, so the cache assumes it did.
+        Outcome::Unknown => (len, true),
     };
     if written > 0 {
         let end = off_out.saturating_add(written as i64);
@@ -572,6 +592,7 @@ pub(crate) fn copy_file_range(
         let last = end.saturating_add(page - 1) / page * page - 1;
         iout.truncate_pagecache_range(first, last);
         if end > iout.size() {
+            writeback::zero_past_eof(iout, iout.size());
             iout.set_size(end);
         }
     }
@@ -583,5 +604,9 @@ pub(crate) fn copy_file_range(
     } else {
         iout.fuse().invalidate_attrs(&conn);
     }
-    Ok(Some(written))
+    drop(drain);
+    match killed {
+        true => Err(EINTR),
+        false => Ok(Some(written)),
+    }
 }

@@ -179,10 +179,11 @@ fn apply(
 ) {
     let mut local = *a;
     if trust_local {
-        // The size is not taken from `a` at all (see `set_attributes`
-        // below): read here, outside the writers' locks, and written back
-        // later, it could undo a concurrent append. The copy only keeps
-        // `a` consistent for the code below.
+        // The size and c/mtime are not taken from `a` at all (see
+        // `set_attributes` below): read here, outside the writers' locks,
+        // and written back later, they could undo a concurrent append or
+        // its time update. The copy only keeps `a` consistent for the code
+        // below.
         // CAST: sizes and times travel as u64 on the wire.
         local.size = inode.size() as u64;
         let (ms, mn) = inode.mtime();
@@ -274,14 +275,22 @@ pub(crate) fn iget_entry(
     )
 }
 
-/// The inode is being evicted: return its lookups to the server.
+/// The inode is being evicted: release the handles writeback still kept,
+/// then return its lookups to the server (after those RELEASEs ended).
 pub(crate) fn evict(inode: &Inode) {
     let fi = inode.fuse();
     let nodeid = fi.nodeid();
     let n = fi.nlookup.swap(0, Ordering::Relaxed);
     let slot = fi.lock.lock().take();
-    if nodeid != 0 && n != 0 {
-        let conn = inode.sb().conn();
+    let conn = inode.sb().conn();
+    let mut forget = (nodeid != 0 && n != 0).then_some((nodeid, n));
+    let releases = super::writeback::take_releases(inode);
+    let last = releases.len().saturating_sub(1);
+    for (i, &(fh, flags)) in releases.iter().enumerate() {
+        let after = if i == last { forget.take() } else { None };
+        conn.release_then_forget(nodeid, abi::fuse_opcode_FUSE_RELEASE, fh, flags, after);
+    }
+    if let Some((nodeid, n)) = forget {
         match slot {
             Some(s) => conn.forget_with(s, nodeid, n),
             None => conn.forget(nodeid, n),

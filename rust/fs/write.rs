@@ -63,6 +63,8 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
     let ff = file.fuse().ok_or(EIO)?;
     let pos = iocb.pos();
     let end = pos.saturating_add(count as i64 - 1);
+    // A size change a killed task left with the server goes first.
+    writeback::settled(inode)?;
     // Cached data of the range goes first, and must not be written back
     // over ours later. Without cached folios only WRITEs in flight can be.
     if inode.has_cached_pages() {
@@ -137,6 +139,7 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
     if done > 0 {
         let new_end = pos.saturating_add(done as i64);
         if new_end > inode.size() {
+            writeback::zero_past_eof(inode, inode.size());
             inode.set_size(new_end);
         }
         iocb.set_pos(new_end);

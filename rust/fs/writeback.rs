@@ -77,10 +77,13 @@ pub(crate) struct WbInode {
     active: u32,
     /// The sequential write stream, for write-behind.
     behind: pw::Behind,
-    /// RELEASEs of closed files waiting for the WRITEs that use their
-    /// handle: sequence -> (handle, open flags).
-    releases: RBTree<u64, (u64, u32)>,
+    /// Closed writable files whose handle is still needed, oldest first.
+    releases: RBTree<u64, Closed>,
     next_release: u64,
+    /// Background SETATTRs of the times (`write_inode`) not answered yet.
+    times_pending: u32,
+    /// The first error one of them got, for the next `wait_times`.
+    times_err: Option<Error>,
 }
 
 impl WbInode {
@@ -96,6 +99,8 @@ impl WbInode {
             behind: pw::Behind::default(),
             releases: RBTree::new(),
             next_release: 0,
+            times_pending: 0,
+            times_err: None,
         }
     }
 
@@ -106,6 +111,26 @@ impl WbInode {
     fn idle(&self) -> bool {
         self.active == 0 && self.inflight.iter().next().is_none()
     }
+
+    fn uses(&self, fh: u64) -> bool {
+        self.inflight.values().any(|s| s.fh == fh)
+    }
+}
+
+/// A closed writable file whose handle is still needed: WRITEs in flight
+/// use it (the server must not see its RELEASE before them), or, with
+/// `for_dirty`, it was the last writable file and dirty data that it
+/// could not write at close (its writer was killed while a truncate held
+/// writeback) still needs a handle to reach the server, as mainline keeps
+/// a file for writeback until its last WRITE.
+#[derive(Clone, Copy)]
+struct Closed {
+    fh: u64,
+    /// Open flags, for RELEASE.
+    flags: u32,
+    for_dirty: bool,
+    /// Send RELEASE (not for a server without OPEN).
+    release: bool,
 }
 
 /// Whether `inode` is cached write-back: a regular file of a mount with
@@ -130,42 +155,60 @@ fn page_index(pos: i64) -> u64 {
 pub(crate) fn add_writer(inode: &Inode, ff: &FuseFile) -> Result {
     let id = core::ptr::from_ref(ff) as usize;
     let slot = RBTreeNodeReservation::new(GFP_KERNEL)?;
-    let mut g = inode.fuse().wb.lock();
-    let seq = g.next_writer;
-    g.next_writer += 1;
-    g.writers.insert(slot.into_node(seq, (id, ff.fh)));
+    {
+        let mut g = inode.fuse().wb.lock();
+        let seq = g.next_writer;
+        g.next_writer += 1;
+        g.writers.insert(slot.into_node(seq, (id, ff.fh)));
+    }
+    // A handle kept for dirty data may go now.
+    send_releases(&inode.sb().conn(), inode);
     Ok(())
 }
 
+/// The handle writeback uses: an open writable file's, else that of a
+/// closed one kept for its dirty data.
 fn first_writer(g: &WbInode) -> Option<u64> {
-    g.writers.values().next().map(|w| w.1)
+    g.writers
+        .values()
+        .next()
+        .map(|w| w.1)
+        .or_else(|| g.releases.values().find(|c| c.for_dirty).map(|c| c.fh))
 }
 
 /// A writable file is closing: flush what it may have dirtied and stop
-/// using its handle. Returns `true` when WRITEs that use the handle are
-/// still in flight: then its RELEASE is sent when the last of them ends
-/// (the server must not see RELEASE before them), not by the caller.
+/// using its handle. Returns `true` when the handle is still needed (see
+/// [`Closed`]): then its RELEASE is sent when it no longer is, not by the
+/// caller.
 pub(crate) fn remove_writer(inode: &Inode, ff: &FuseFile) -> bool {
     let id = core::ptr::from_ref(ff) as usize;
     let find = |g: &WbInode| g.writers.iter().find(|(_, w)| w.0 == id).map(|(k, _)| *k);
     if find(&inode.fuse().wb.lock()).is_none() {
         return false;
     }
-    let _ = inode.write_inode_now(true);
+    let _ = flush_inode(inode);
     let slot = RBTreeNodeReservation::new(GFP_KERNEL);
     let fh = ff.fh;
+    let dirty = inode.has_dirty_pages();
     let (node, deferred) = {
         let mut g = inode.fuse().wb.lock();
         let node = match find(&g) {
             Some(k) => g.writers.remove_node(&k),
             None => None,
         };
-        let busy = g.inflight.values().any(|s| s.fh == fh);
+        let for_dirty = dirty && g.writers.iter().next().is_none();
+        let busy = g.uses(fh);
         let deferred = match slot {
-            Ok(slot) if busy && !ff.no_release() => {
+            Ok(slot) if (busy && !ff.no_release()) || for_dirty => {
                 let seq = g.next_release;
                 g.next_release += 1;
-                g.releases.insert(slot.into_node(seq, (fh, ff.flags)));
+                let c = Closed {
+                    fh,
+                    flags: ff.flags,
+                    for_dirty,
+                    release: !ff.no_release(),
+                };
+                g.releases.insert(slot.into_node(seq, c));
                 true
             }
             _ => false,
@@ -186,15 +229,22 @@ pub(crate) fn remove_writer(inode: &Inode, ff: &FuseFile) -> bool {
     deferred
 }
 
-/// Sends the deferred RELEASEs whose handle no WRITE in flight uses.
-fn send_releases(conn: &Connection, inode: &Inode) {
+/// Sends the RELEASEs of closed files whose handle is no longer needed:
+/// no WRITE in flight uses it, and one kept for dirty data has none left
+/// to write (or an open writable file took over).
+pub(crate) fn send_releases(conn: &Connection, inode: &Inode) {
+    if inode.fuse().wb.lock().releases.iter().next().is_none() {
+        return;
+    }
     loop {
+        let dirty = inode.has_dirty_pages();
         let node = {
             let mut g = inode.fuse().wb.lock();
+            let writers = g.writers.iter().next().is_some();
             let ready = g
                 .releases
                 .iter()
-                .find(|(_, r)| !g.inflight.values().any(|s| s.fh == r.0))
+                .find(|(_, c)| !g.uses(c.fh) && (!c.for_dirty || !dirty || writers))
                 .map(|(k, _)| *k);
             match ready {
                 Some(k) => g.releases.remove_node(&k),
@@ -202,9 +252,29 @@ fn send_releases(conn: &Connection, inode: &Inode) {
             }
         };
         let Some(node) = node else { return };
-        let (_, (fh, flags)) = node.to_key_value();
-        ffile::release_handle(conn, inode, abi::fuse_opcode_FUSE_RELEASE, fh, flags);
+        let (_, c) = node.to_key_value();
+        if c.release {
+            ffile::release_handle(conn, inode, abi::fuse_opcode_FUSE_RELEASE, c.fh, c.flags);
+        }
     }
+}
+
+/// The inode is evicted: the handles still kept (their dirty data went
+/// with the page cache) are released, each RELEASE before the lookups are
+/// given back. Returns the `(handle, flags)` pairs to release.
+pub(crate) fn take_releases(inode: &Inode) -> KVec<(u64, u32)> {
+    let mut out = KVec::new();
+    let mut g = inode.fuse().wb.lock();
+    while let Some(k) = g.releases.iter().next().map(|(k, _)| *k) {
+        let Some(node) = g.releases.remove_node(&k) else { break };
+        let (_, c) = node.to_key_value();
+        // GFP_ATOMIC under the spinlock; a RELEASE that finds no room is
+        // lost (the server frees the handle with the node or at unmount).
+        if c.release && out.push((c.fh, c.flags), GFP_ATOMIC).is_err() {
+            continue;
+        }
+    }
+    out
 }
 
 // --- Waiting for WRITEs in flight ---------------------------------------
@@ -245,6 +315,63 @@ pub(crate) fn wait_conn(conn: &Connection) -> Result {
             conn.stats().wb_requests.load(Ordering::Acquire) == 0 || conn.is_aborted()
         })
         .map_err(|_| EINTR)
+}
+
+/// Waits (killably) until the background SETATTRs of the times that
+/// `write_inode` sent for `inode` were answered; returns the first error
+/// one of them got since the last call.
+pub(crate) fn wait_times(inode: &Inode) -> Result {
+    inode
+        .sb()
+        .conn()
+        .wb_wait()
+        .wait_until(WaitMode::Killable, || {
+            inode.fuse().wb.lock().times_pending == 0
+        })
+        .map_err(|_| EINTR)?;
+    match inode.fuse().wb.lock().times_err.take() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Writes the inode's dirty data and kernel-owned times to the server and
+/// waits (killably) until both were answered (close, the end of a shared
+/// mapping). Unlike `write_inode_now`, it never waits for the server while
+/// holding the inode's `I_SYNC` (see `attr::write_inode`).
+pub(crate) fn flush_inode(inode: &Inode) -> Result {
+    let data = inode.write_and_wait_range(0, i64::MAX);
+    let times = inode.sync_metadata();
+    let waited = wait_all(inode);
+    data.and(times).and(waited).and(wait_times(inode))
+}
+
+/// A background SETATTR of the times (see [`wait_times`]).
+pub(crate) struct TimesFlush(InodeRef);
+
+impl TimesFlush {
+    /// Counts a SETATTR of `inode`'s times as pending until it ends.
+    pub(crate) fn new(inode: &Inode) -> Result<Arc<Self>> {
+        let done = Arc::new(TimesFlush(InodeRef::new(inode)), GFP_KERNEL)?;
+        inode.fuse().wb.lock().times_pending += 1;
+        Ok(done)
+    }
+}
+
+impl Completion for TimesFlush {
+    fn complete(&self, conn: &Connection, _: &[u8], _: &[KVVec<u8>], result: Result<Payload>) {
+        let Some(inode) = self.0.inode() else { return };
+        {
+            let mut g = inode.fuse().wb.lock();
+            g.times_pending = g.times_pending.saturating_sub(1);
+            if let Err(e) = result {
+                if e != vfs::enotconn() && g.times_err.is_none() {
+                    g.times_err = Some(e);
+                }
+            }
+        }
+        conn.wb_wait().wake_up_all();
+    }
 }
 
 /// Writes back and waits for the byte range `pos..pos+len` (dirty folios
@@ -373,29 +500,69 @@ impl Drop for InodeRef {
     }
 }
 
-/// While alive, no new writeback starts on the inode and none is in flight.
-/// Shared between the task that truncates (or fallocates) and its request
-/// to the server ([`Connection::request_holding`]): a killed task must not
-/// end the drain while the server still runs the request, or WRITEs could
-/// overtake it.
+impl crate::conn::Held for InodeRef {}
+
+/// A size change in progress (truncate, fallocate, O_TRUNC open, the
+/// target of copy_file_range), in either mode: while alive, no new
+/// writeback starts on the inode, none is in flight, no other size change
+/// starts and no direct or write-through WRITE is sent ([`settled`]).
+///
+/// Shared between the task that changes the size (holding the inode lock)
+/// and its request to the server ([`Connection::request_holding`]). A task
+/// killed while the server has the request mirrors the change in the page
+/// cache anyway (the server may make it at any time) and returns, but the
+/// drain lasts until the server answered: nothing the kernel sends later
+/// may overtake the change. If the server then fails it, the file's next
+/// `fsync` reports EIO: the cache and the server may differ.
 pub(crate) struct Drain(InodeRef);
 
-/// Stops new writeback of `inode` and waits for what is in flight.
+/// Starts a size change of `inode`: waits (killably) until no other one
+/// is in progress, stops new writeback and waits for what is in flight.
 pub(crate) fn drain(inode: &Inode) -> Result<Arc<Drain>> {
-    inode.fuse().wb.lock().nowrite += 1;
-    let guard = Arc::new(Drain(InodeRef::new(inode)), GFP_KERNEL);
-    let guard = match guard {
+    let conn = inode.sb().conn();
+    // Claimed in the wait's condition, under the lock that checks it.
+    conn.wb_wait()
+        .wait_until(WaitMode::Killable, || {
+            let mut g = inode.fuse().wb.lock();
+            if g.nowrite != 0 {
+                return false;
+            }
+            g.nowrite = 1;
+            true
+        })
+        .map_err(|_| EINTR)?;
+    let guard = match Arc::new(Drain(InodeRef::new(inode)), GFP_KERNEL) {
         Ok(g) => g,
         Err(e) => {
             end_drain(inode);
             return Err(e.into());
         }
     };
-    let conn = inode.sb().conn();
     conn.wb_wait()
         .wait_until(WaitMode::Killable, || inode.fuse().wb.lock().idle())
         .map_err(|_| EINTR)?;
     Ok(guard)
+}
+
+/// Waits (killably) until no size change of `inode` is in progress, before
+/// a WRITE that does not go through writeback (direct I/O, write-through):
+/// one left by a killed truncate may still be with the server.
+pub(crate) fn settled(inode: &Inode) -> Result {
+    inode
+        .sb()
+        .conn()
+        .wb_wait()
+        .wait_until(WaitMode::Killable, || inode.fuse().wb.lock().nowrite == 0)
+        .map_err(|_| EINTR)
+}
+
+impl crate::conn::Held for Drain {
+    fn orphaned(&self, ok: bool) {
+        if let (false, Some(inode)) = (ok, self.0.inode()) {
+            // The kernel mirrored a change the server did not make.
+            inode.set_mapping_error(EIO);
+        }
+    }
 }
 
 fn end_drain(inode: &Inode) {
@@ -426,6 +593,11 @@ pub(crate) fn write_begin(
     len: usize,
 ) -> Result<LockedFolio> {
     let index = page_index(pos);
+    if pos > inode.size() {
+        // The bytes between the old EOF and the write become file data:
+        // zeroes, not what a shared mapping stored past the old EOF.
+        zero_past_eof(inode, inode.size());
+    }
     let mut folio = LockedFolio::grab(inode, index)?;
     wait_range(inode, index, index)?;
     let size = folio.size();
@@ -471,9 +643,9 @@ pub(crate) fn write_end(
     copied
 }
 
-/// The size grows from `old` (a truncate or fallocate that extends the
-/// file): the bytes of the cached folio holding the old EOF that lie past
-/// it must read as zeros from now on. A shared mapping may have stored
+/// The size grows from `old` (a write past EOF, or a truncate, fallocate
+/// or copy that extends the file): the bytes of the cached folio holding
+/// the old EOF that lie past it must read as zeros from now on. A shared mapping may have stored
 /// there (it maps whole pages); those bytes were never file data, and
 /// writeback would otherwise send them as such. Mainline gets the same by
 /// writing back and invalidating around every size change.
@@ -501,9 +673,10 @@ pub(crate) fn page_mkwrite(inode: &Inode, folio: &LockedFolio) -> Result {
 
 // --- writepages -----------------------------------------------------------
 
-/// Largest writeback data in flight per connection, in bytes: the
-/// `max_inflight_mb` parameter, but at most 1/32 of RAM (the copies are not
-/// page cache: the dirty limits do not see them), and at least 1 MiB.
+/// Largest background writeback data in flight per connection, in bytes:
+/// the `max_inflight_mb` parameter, but at most 1/32 of RAM, and at least
+/// 1 MiB. (The copies also count as pages under writeback against the
+/// mount's strict dirty limit: see `SuperBlock::account_writeback`.)
 fn max_inflight() -> u64 {
     let param = u64::from(vfs::max_inflight_mb_param().clamp(1, 4096)) << 20;
     let ram = vfs::totalram_pages().saturating_mul(vfs::PAGE_SIZE as u64) / 32;
@@ -521,6 +694,8 @@ struct Batch {
     data: Data,
     /// Bytes in `data`.
     len: usize,
+    /// Pages copied into `data`, counted as under writeback.
+    pages: i64,
     id: u64,
     pos: i64,
     fh: u64,
@@ -538,6 +713,8 @@ impl Batch {
         // A pointer per chunk of a full batch: never reallocated.
         let data = KVec::with_capacity(cap.div_ceil(CHUNK).max(1), GFP_KERNEL)?;
         let slot = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let pos = i64::try_from(index.saturating_mul(vfs::PAGE_SIZE as u64)).map_err(|_| EINVAL)?;
+        // Nothing may fail once the span is recorded.
         let (id, fh) = {
             let mut g = inode.fuse().wb.lock();
             let Some(fh) = first_writer(&g) else {
@@ -558,11 +735,11 @@ impl Batch {
             g.inflight.insert(slot.into_node(id, span));
             (id, fh)
         };
-        let pos = i64::try_from(index.saturating_mul(vfs::PAGE_SIZE as u64)).map_err(|_| EINVAL)?;
         Ok(Self {
             msg,
             data,
             len: 0,
+            pages: 0,
             id,
             pos,
             fh,
@@ -591,6 +768,9 @@ impl Batch {
         folio.append_to(n, chunk)?;
         self.len += chunk.len() - before;
         let pages = folio.size().div_ceil(vfs::PAGE_SIZE) as u64;
+        // CAST: a folio has few pages.
+        self.pages += pages as i64;
+        inode.sb().account_writeback(pages as i64);
         let last = folio.index() + pages - 1;
         if let Some(s) = inode.fuse().wb.lock().inflight.get_mut(&self.id) {
             s.last = last;
@@ -603,21 +783,17 @@ impl Batch {
     }
 }
 
-/// Ends a span: records the error, updates the counters, wakes waiters.
-fn finish(conn: &Connection, inode: &Inode, id: u64, len: usize, result: Result) {
-    let (node, releases) = {
-        let mut g = inode.fuse().wb.lock();
-        (
-            g.inflight.remove_node(&id),
-            g.releases.iter().next().is_some(),
-        )
-    };
+/// Ends a span of `pages` pages: records the error, updates the counters,
+/// wakes waiters.
+fn finish(conn: &Connection, inode: &Inode, id: u64, len: usize, pages: i64, result: Result) {
+    let node = inode.fuse().wb.lock().inflight.remove_node(&id);
     drop(node);
-    if releases {
-        send_releases(conn, inode);
-    }
+    send_releases(conn, inode);
     if let Err(e) = result {
         inode.set_mapping_error(e);
+    }
+    if pages != 0 {
+        inode.sb().account_writeback(-pages);
     }
     if len > 0 {
         conn.stats()
@@ -640,6 +816,8 @@ struct WbWrite {
     id: u64,
     /// Bytes of data this request carries.
     len: usize,
+    /// Pages of the span, counted as under writeback until it ends.
+    pages: i64,
 }
 
 impl Completion for WbWrite {
@@ -667,10 +845,10 @@ impl Completion for WbWrite {
                         conn.stats()
                             .wb_bytes
                             .fetch_sub(written as u64, Ordering::AcqRel);
-                        match resend(conn, inode, self.id, args, data, written) {
+                        match resend(conn, inode, self.id, args, data, written, self.pages) {
                             Ok(()) => return,
                             Err((e, left)) => {
-                                finish(conn, inode, self.id, left, Err(e));
+                                finish(conn, inode, self.id, left, self.pages, Err(e));
                                 return;
                             }
                         }
@@ -678,7 +856,7 @@ impl Completion for WbWrite {
                 },
             },
         };
-        finish(conn, inode, self.id, self.len, res);
+        finish(conn, inode, self.id, self.len, self.pages, res);
     }
 }
 
@@ -692,6 +870,7 @@ fn resend(
     args: &[u8],
     data: &[KVVec<u8>],
     written: usize,
+    pages: i64,
 ) -> core::result::Result<(), (Error, usize)> {
     let total = data.iter().fold(0usize, |n, c| n.saturating_add(c.len()));
     let left = total.saturating_sub(written);
@@ -706,7 +885,7 @@ fn resend(
     msg.extend_with(IN_HEADER, 0, GFP_KERNEL)
         .and_then(|()| msg.extend_from_slice(pod::bytes_of(&arg), GFP_KERNEL))
         .map_err(|e| (e.into(), left))?;
-    queue_write(conn, inode, id, msg, rest).map_err(|e| (e, left))
+    queue_write(conn, inode, id, msg, rest, pages).map_err(|e| (e, left))
 }
 
 /// A copy of the `left` bytes of `data` that follow its first `skip` bytes.
@@ -741,14 +920,22 @@ fn tail(data: &[KVVec<u8>], mut skip: usize, left: usize) -> Result<Data> {
 }
 
 /// Queues a WRITE: `msg` has room for the header and holds `fuse_write_in`;
-/// its data is `data`.
-fn queue_write(conn: &Connection, inode: &Inode, id: u64, msg: KVVec<u8>, data: Data) -> Result {
+/// its data is `data`; its span has `pages` pages.
+fn queue_write(
+    conn: &Connection,
+    inode: &Inode,
+    id: u64,
+    msg: KVVec<u8>,
+    data: Data,
+    pages: i64,
+) -> Result {
     let len = data.iter().fold(0usize, |n, c| n.saturating_add(c.len()));
     let done = Arc::new(
         WbWrite {
             inode: InodeRef::new(inode),
             id,
             len,
+            pages,
         },
         GFP_KERNEL,
     )?;
@@ -763,9 +950,9 @@ fn queue_write(conn: &Connection, inode: &Inode, id: u64, msg: KVVec<u8>, data: 
 
 /// Sends a finished batch. Its span ends here on failure.
 fn send(conn: &Connection, inode: &Inode, mut b: Batch) {
-    let len = b.len;
+    let (len, pages) = (b.len, b.pages);
     if len == 0 {
-        finish(conn, inode, b.id, 0, Ok(()));
+        finish(conn, inode, b.id, 0, pages, Ok(()));
         return;
     }
     let arg = abi::fuse_write_in {
@@ -786,8 +973,8 @@ fn send(conn: &Connection, inode: &Inode, mut b: Batch) {
         .wb_bytes
         .fetch_add(len as u64, Ordering::AcqRel);
     let id = b.id;
-    if let Err(e) = queue_write(conn, inode, id, b.msg, b.data) {
-        finish(conn, inode, id, len, Err(e));
+    if let Err(e) = queue_write(conn, inode, id, b.msg, b.data, pages) {
+        finish(conn, inode, id, len, pages, Err(e));
     }
 }
 
@@ -902,6 +1089,9 @@ pub(crate) fn writepages(inode: &Inode, ctl: &mut WritebackCtl<'_>) -> Result {
     if let Some(b) = batch.take() {
         send(&conn, inode, b);
     }
+    // Dirty folios past EOF were dropped without a WRITE: a handle kept
+    // for dirty data may have none left.
+    send_releases(&conn, inode);
     Ok(())
 }
 
@@ -945,7 +1135,7 @@ pub(crate) fn launder_folio(inode: &Inode, folio: &mut LockedFolio) -> Result {
         if let Err(e) = b.add(inode, folio, n) {
             folio.mark_dirty();
             // The span was recorded by `Batch::new`: end it.
-            finish(&conn, inode, id, 0, Ok(()));
+            finish(&conn, inode, id, 0, b.pages, Ok(()));
             return Err(e);
         }
     }

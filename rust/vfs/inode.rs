@@ -126,8 +126,15 @@ impl Inode {
 
     /// Copies attributes (already validated) into the VFS inode.
     /// `blkbits` is log2 of the block size; `nlink`, `uid`, `gid` are as
-    /// the server reported them (ids in the mount's user namespace).
-    pub(crate) fn set_attributes(&self, a: &crate::abi::fuse_attr, blkbits: u8, set_size: bool) {
+    /// the server reported them (ids in the mount's user namespace). The
+    /// size, mtime and ctime only with `size_and_times` (not where the
+    /// kernel owns them).
+    pub(crate) fn set_attributes(
+        &self,
+        a: &crate::abi::fuse_attr,
+        blkbits: u8,
+        size_and_times: bool,
+    ) {
         let p = self.0.get();
         // SAFETY: Live inode; callers hold the FuseInode attribute lock, which
         // serialises these writes (as mainline's fi->lock). The mode's type
@@ -143,10 +150,10 @@ impl Inode {
             // CAST: validated in proto::attr (nsec < 1e9); seconds are the
             // server's signed time_t carried in a u64.
             bindings::fusewb_inode_set_atime(p, a.atime as i64, a.atimensec as _);
-            bindings::fusewb_inode_set_mtime(p, a.mtime as i64, a.mtimensec as _);
-            bindings::fusewb_inode_set_ctime(p, a.ctime as i64, a.ctimensec as _);
             (*p).i_blkbits = blkbits;
-            if set_size {
+            if size_and_times {
+                bindings::fusewb_inode_set_mtime(p, a.mtime as i64, a.mtimensec as _);
+                bindings::fusewb_inode_set_ctime(p, a.ctime as i64, a.ctimensec as _);
                 // CAST: validated to fit i64 in proto::attr.
                 bindings::fusewb_i_size_write(p, a.size as i64);
             }
@@ -208,18 +215,16 @@ impl Inode {
         })
     }
 
-    /// Writes the inode's dirty data and metadata (`write_inode_now`).
-    pub(crate) fn write_inode_now(&self, sync: bool) -> Result {
-        // SAFETY: Live inode; may sleep.
-        kernel::error::to_result(unsafe {
-            bindings::write_inode_now(self.0.get(), c_int::from(sync))
-        })
-    }
-
-    /// Writes dirty metadata (times) only, waiting for it.
+    /// Writes dirty metadata (times) only: `write_inode` with `I_SYNC`.
     pub(crate) fn sync_metadata(&self) -> Result {
         // SAFETY: Live inode; may sleep.
         kernel::error::to_result(unsafe { bindings::sync_inode_metadata(self.0.get(), 1) })
+    }
+
+    /// Whether the page cache holds dirty pages of the inode.
+    pub(crate) fn has_dirty_pages(&self) -> bool {
+        // SAFETY: Live inode and mapping; reads a mark of the page cache.
+        unsafe { bindings::fusewb_mapping_tagged_dirty(self.mapping()) }
     }
 
     /// Records a writeback error on the mapping (errseq and legacy bits).

@@ -53,10 +53,14 @@ unsafe extern "C" fn page_mkwrite_callback(vmf: *mut bindings::vm_fault) -> bind
     if crate::fs::writeback::page_mkwrite(inode, &lf).is_err() {
         // Killed while a WRITE of the folio is in flight: the page must not
         // become writable. VM_FAULT_RETRY would be taken as success here
-        // (`do_page_mkwrite` only stops at NOPAGE or an error); NOPAGE
-        // returns to the faulting task, which dies of its signal.
+        // (`do_page_mkwrite` only stops at NOPAGE or an error), and NOPAGE
+        // would make a fault of the kernel's own user copy (read(2) into a
+        // shared map of the file) run again and again while the WRITE
+        // lasts. With an error the fault handler fixes a kernel copy up
+        // (it fails with EFAULT, the fatal signal pending) and a task
+        // faulting in user mode dies of its SIGKILL.
         drop(lf);
-        return bindings::VM_FAULT_NOPAGE;
+        return bindings::VM_FAULT_SIGBUS;
     }
     let _ = lf.into_raw();
     bindings::VM_FAULT_LOCKED

@@ -53,6 +53,16 @@ impl SuperBlock {
         unsafe { (*self.0.get()).s_dev }
     }
 
+    /// Counts `pages` (negative: uncounts them) as under writeback on the
+    /// mount's bdi, as mainline counts its temporary pages: the copies of
+    /// dirty pages that WRITEs in flight hold. The strict dirty limit then
+    /// throttles writers while they are in flight, so they are bounded too.
+    pub(crate) fn account_writeback(&self, pages: i64) {
+        // SAFETY: A live superblock's `s_bdi` is set up in `fill_super` and
+        // freed with the superblock.
+        unsafe { bindings::fusewb_wb_writeback_add((*self.0.get()).s_bdi, pages) }
+    }
+
     /// log2 of the superblock block size.
     pub(crate) fn blocksize_bits(&self) -> u8 {
         // SAFETY: Reading a field of a live superblock.
