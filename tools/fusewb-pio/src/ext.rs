@@ -34,6 +34,8 @@
 //!                          pread(2) LEN bytes of HSRC at SRCOFF into the
 //!                          map (the kernel's copy takes the write faults),
 //!                          munmap; answers the count read
+//! truncate PATH SIZE       truncate(2) by path: no open file, so no flush
+//!                          of other writers' dirty data and no handle
 //! catch SIG                SIG: usr1 usr2 alrm; a handler that counts, with
 //!                          SA_RESTART. From then on a call that fails with
 //!                          EINTR answers it instead of being retried, so a
@@ -83,6 +85,17 @@ fn catch(a: &[&[u8]]) -> Res<String> {
         return Err(last_err());
     }
     EINTR_IS_AN_ANSWER.store(true, Ordering::Relaxed);
+    Ok(String::new())
+}
+
+fn truncate_path(a: &[&[u8]]) -> Res<String> {
+    let path = word(a, 1)?;
+    let size = c_long(int_at(a, 2)?)?;
+    let path = std::ffi::CString::new(path).map_err(|_| exc("ValueError", "embedded null byte"))?;
+    // SAFETY: path is a NUL-terminated string that outlives the call.
+    if unsafe { libc::truncate(path.as_ptr(), size) } != 0 {
+        return Err(last_err());
+    }
     Ok(String::new())
 }
 
@@ -218,6 +231,7 @@ impl Pio {
             b"catch" => catch(a),
             b"caught" => Ok(CAUGHT.load(Ordering::Relaxed).to_string()),
             b"failnth" => fail_nth(a),
+            b"truncate" => truncate_path(a),
             _ => return None,
         })
     }
