@@ -78,6 +78,7 @@ uid_t fusewb_from_kuid_munged(struct user_namespace *ns, kuid_t uid);
 gid_t fusewb_from_kgid_munged(struct user_namespace *ns, kgid_t gid);
 bool fusewb_current_in_userns(const struct user_namespace *ns);
 bool fusewb_current_is_kthread(void);
+bool fusewb_fatal_signal_pending(void);
 unsigned int fusewb_memalloc_nofs_save(void);
 void fusewb_memalloc_nofs_restore(unsigned int flags);
 void fusewb_wb_writeback_add(struct backing_dev_info *bdi, s64 pages);

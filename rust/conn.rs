@@ -789,7 +789,13 @@ impl Connection {
                 .wait_until(WaitMode::Interruptible, || req.is_done())
                 .is_err()
         {
-            self.interrupt(req);
+            // A killed caller mirrors the change of a request that holds
+            // something (a size change: see `request_holding`): the server
+            // must not be asked to cancel it then.
+            let mirrored = req.state.lock().hold.is_some();
+            if !(mirrored && vfs::fatal_signal_pending()) {
+                self.interrupt(req);
+            }
         }
         if req
             .done

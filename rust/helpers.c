@@ -61,6 +61,7 @@ uid_t fusewb_from_kuid_munged(struct user_namespace *ns, kuid_t uid) { return fr
 gid_t fusewb_from_kgid_munged(struct user_namespace *ns, kgid_t gid) { return from_kgid_munged(ns, gid); }
 bool fusewb_current_in_userns(const struct user_namespace *ns) { return current_in_userns(ns); }
 bool fusewb_current_is_kthread(void) { return current->flags & PF_KTHREAD; }
+bool fusewb_fatal_signal_pending(void) { return fatal_signal_pending(current); }
 unsigned int fusewb_memalloc_nofs_save(void) { return memalloc_nofs_save(); }
 void fusewb_memalloc_nofs_restore(unsigned int flags) { memalloc_nofs_restore(flags); }
 void fusewb_wb_writeback_add(struct backing_dev_info *bdi, s64 pages) { wb_stat_mod(&bdi->wb, WB_WRITEBACK, pages); }

@@ -83,6 +83,10 @@ pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
         }
         sa.ctime = Some(inode.now());
     }
+    if wb {
+        // Older background SETATTRs of the times must not land after ours.
+        writeback::times_sent(inode)?;
+    }
     // A size change drains writeback (and other size changes) until the
     // server answered, even if we are killed first (see `Drain`).
     let drain = match sa.size {
@@ -146,7 +150,13 @@ pub(crate) fn write_inode(inode: &Inode, _sync: bool) -> Result {
         ..SetAttr::NONE
     };
     let arg = setattr_arg(&conn, &sa);
-    let done = writeback::TimesFlush::new(inode)?;
+    let done = match writeback::TimesFlush::new(inode) {
+        Ok(d) => d,
+        // Being evicted (pinned by the flusher's I_SYNC alone): nothing to
+        // keep the times for.
+        Err(e) if e == vfs::estale() => return Ok(()),
+        Err(e) => return Err(e),
+    };
     conn.request_callback(
         abi::fuse_opcode_FUSE_SETATTR,
         inode.fuse().nodeid(),

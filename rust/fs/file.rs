@@ -51,8 +51,9 @@ impl FuseFile {
 /// inode until it is answered, as mainline: the inode's FORGET (sent when
 /// it is evicted) must not reach the server before the RELEASE.
 pub(crate) fn release_handle(conn: &Connection, inode: &Inode, op: u32, fh: u64, flags: u32) {
-    let hold = Arc::new(writeback::InodeRef::new(inode), GFP_KERNEL)
+    let hold = writeback::InodeRef::new(inode)
         .ok()
+        .and_then(|r| Arc::new(r, GFP_KERNEL).ok())
         .map(|h| h as Hold);
     release_node(conn, inode.fuse().nodeid(), op, fh, flags, hold);
 }
@@ -165,6 +166,8 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
         // dirty data could be written back past the new EOF).
         inode.fuse().invalidate_attrs(&conn);
         inode.truncate_setsize(0);
+        // A handle kept for dirty data may have none left.
+        writeback::send_releases(&conn, inode);
     }
     drop(drain);
     drop(_lock);

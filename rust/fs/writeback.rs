@@ -326,7 +326,7 @@ pub(crate) fn wait_times(inode: &Inode) -> Result {
         .conn()
         .wb_wait()
         .wait_until(WaitMode::Killable, || {
-            inode.fuse().wb.lock().times_pending == 0
+            inode.fuse().wb.lock().times_pending == 0 || inode.sb().conn().is_aborted()
         })
         .map_err(|_| EINTR)?;
     match inode.fuse().wb.lock().times_err.take() {
@@ -352,25 +352,34 @@ pub(crate) struct TimesFlush(InodeRef);
 impl TimesFlush {
     /// Counts a SETATTR of `inode`'s times as pending until it ends.
     pub(crate) fn new(inode: &Inode) -> Result<Arc<Self>> {
-        let done = Arc::new(TimesFlush(InodeRef::new(inode)), GFP_KERNEL)?;
+        let done = Arc::new(TimesFlush(InodeRef::new(inode)?), GFP_KERNEL)?;
         inode.fuse().wb.lock().times_pending += 1;
         Ok(done)
     }
 }
 
 impl Completion for TimesFlush {
-    fn complete(&self, conn: &Connection, _: &[u8], _: &[KVVec<u8>], result: Result<Payload>) {
+    fn complete(&self, _: &Connection, _: &[u8], _: &[KVVec<u8>], result: Result<Payload>) {
+        let (Some(inode), Err(e)) = (self.0.inode(), result) else {
+            return;
+        };
+        let mut g = inode.fuse().wb.lock();
+        if e != vfs::enotconn() && g.times_err.is_none() {
+            g.times_err = Some(e);
+        }
+    }
+}
+
+impl Drop for TimesFlush {
+    /// The request ended (after `complete`), or was never sent: either way
+    /// nobody waits for it any more.
+    fn drop(&mut self) {
         let Some(inode) = self.0.inode() else { return };
         {
             let mut g = inode.fuse().wb.lock();
             g.times_pending = g.times_pending.saturating_sub(1);
-            if let Err(e) = result {
-                if e != vfs::enotconn() && g.times_err.is_none() {
-                    g.times_err = Some(e);
-                }
-            }
         }
-        conn.wb_wait().wake_up_all();
+        inode.sb().conn().wb_wait().wake_up_all();
     }
 }
 
@@ -471,15 +480,17 @@ pub(crate) fn wait_unreferenced(conn: &Connection) {
 pub(crate) struct InodeRef(Option<ARef<Inode>>);
 
 impl InodeRef {
-    /// A counted reference to `inode`.
-    pub(crate) fn new(inode: &Inode) -> Self {
+    /// A counted reference to `inode`; ESTALE if it is being evicted (the
+    /// flusher may hold it only by `I_SYNC`: see [`Inode::try_ref`]).
+    pub(crate) fn new(inode: &Inode) -> Result<Self> {
+        let r = inode.try_ref().ok_or_else(vfs::estale)?;
         inode
             .sb()
             .conn()
             .stats()
             .wb_inode_refs
             .fetch_add(1, Ordering::AcqRel);
-        Self(Some(inode.into()))
+        Ok(Self(Some(r)))
     }
 
     /// The inode.
@@ -531,11 +542,11 @@ pub(crate) fn drain(inode: &Inode) -> Result<Arc<Drain>> {
             true
         })
         .map_err(|_| EINTR)?;
-    let guard = match Arc::new(Drain(InodeRef::new(inode)), GFP_KERNEL) {
+    let guard = match InodeRef::new(inode).and_then(|r| Ok(Arc::new(Drain(r), GFP_KERNEL)?)) {
         Ok(g) => g,
         Err(e) => {
             end_drain(inode);
-            return Err(e.into());
+            return Err(e);
         }
     };
     conn.wb_wait()
@@ -930,9 +941,11 @@ fn queue_write(
     pages: i64,
 ) -> Result {
     let len = data.iter().fold(0usize, |n, c| n.saturating_add(c.len()));
+    // An inode being evicted (pinned by the flusher's I_SYNC alone) can
+    // get no WRITE that outlives this call: ESTALE ends its span.
     let done = Arc::new(
         WbWrite {
-            inode: InodeRef::new(inode),
+            inode: InodeRef::new(inode)?,
             id,
             len,
             pages,
@@ -1156,7 +1169,27 @@ pub(crate) fn launder_folio(inode: &Inode, folio: &mut LockedFolio) -> Result {
         .map_err(|_| EINTR)
 }
 
-/// The handle of some writable open file of `inode`, if any (for SETATTR).
+/// The handle of some writable open file of `inode`, if any (for SETATTR;
+/// not one kept for dirty data, whose RELEASE does not wait for SETATTRs).
 pub(crate) fn any_writer_fh(inode: &Inode) -> Option<u64> {
-    first_writer(&inode.fuse().wb.lock())
+    inode.fuse().wb.lock().writers.values().next().map(|w| w.1)
+}
+
+/// Waits (killably) until the background SETATTRs of `inode`'s times were
+/// answered, without taking their error: before a SETATTR that sets the
+/// times, which an older one must not overwrite on the server.
+pub(crate) fn times_sent(inode: &Inode) -> Result {
+    let conn = inode.sb().conn();
+    conn.wb_wait()
+        .wait_until(WaitMode::Killable, || {
+            inode.fuse().wb.lock().times_pending == 0 || conn.is_aborted()
+        })
+        .map_err(|_| EINTR)
+}
+
+/// `drop_inode`: whether the inode may go once unused. Not while it still
+/// has dirty data for the server (that of a writer killed before it could
+/// write it, see [`Closed`]): it stays cached until the flusher wrote it.
+pub(crate) fn may_drop(inode: &Inode) -> bool {
+    !(inode.nlink() > 0 && is_wb(inode) && inode.has_dirty_pages())
 }

@@ -313,6 +313,25 @@ impl Inode {
         unsafe { bindings::__mark_inode_dirty(self.0.get(), bindings::I_DIRTY_SYNC as c_int) }
     }
 
+    /// The number of links.
+    pub(crate) fn nlink(&self) -> u32 {
+        // SAFETY: Reading a field of a live inode.
+        unsafe { (*self.0.get()).__bindgen_anon_1.i_nlink }
+    }
+
+    /// A counted reference, unless the inode is being evicted (`igrab`):
+    /// for code that may see an inode pinned only by writeback (`I_SYNC`,
+    /// not a reference), such as `writepages` and `write_inode` in the
+    /// flusher, where `ihold` would revive an inode being freed.
+    pub(crate) fn try_ref(&self) -> Option<ARef<Inode>> {
+        // SAFETY: Live (if maybe unreferenced) inode; `igrab` refuses
+        // inodes being freed and takes a reference otherwise.
+        let p = unsafe { bindings::igrab(self.0.get()) };
+        // SAFETY: `igrab` returned a new reference to an inode of ours,
+        // which the `ARef` now owns.
+        NonNull::new(p.cast::<Inode>()).map(|p| unsafe { ARef::from_raw(p) })
+    }
+
     /// One link fewer (after UNLINK).
     pub(crate) fn drop_nlink(&self) {
         // SAFETY: Live inode; nlink is above zero (checked).

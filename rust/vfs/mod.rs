@@ -79,10 +79,22 @@ pub(crate) fn enotconn() -> Error {
     errno(bindings::ENOTCONN)
 }
 
+/// `ESTALE`.
+pub(crate) fn estale() -> Error {
+    errno(bindings::ESTALE)
+}
+
 /// The current jiffies counter.
 pub(crate) fn jiffies() -> u64 {
     // SAFETY: Reading the jiffies counter has no preconditions.
     unsafe { bindings::fusewb_get_jiffies_64() }
+}
+
+/// Whether the current task has a fatal signal (SIGKILL) pending.
+pub(crate) fn fatal_signal_pending() -> bool {
+    // SAFETY: Reading the current task's pending signals has no
+    // preconditions.
+    unsafe { bindings::fusewb_fatal_signal_pending() }
 }
 
 /// Whether the current task is a kernel thread (the flusher, a workqueue

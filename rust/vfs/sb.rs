@@ -79,7 +79,7 @@ pub(crate) static SUPER_OPS: Sops = Sops(bindings::super_operations {
     alloc_inode: Some(super::inode::alloc_inode_callback),
     free_inode: Some(super::inode::free_inode_callback),
     evict_inode: Some(evict_inode_callback),
-    drop_inode: Some(bindings::generic_delete_inode),
+    drop_inode: Some(drop_inode_callback),
     statfs: Some(statfs_callback),
     write_inode: Some(write_inode_callback),
     sync_fs: Some(sync_fs_callback),
@@ -87,6 +87,21 @@ pub(crate) static SUPER_OPS: Sops = Sops(bindings::super_operations {
     // SAFETY: All-zero means "no operation" for the other fields.
     ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
 });
+
+/// # Safety
+///
+/// Called by `iput_final` with the inode's `i_lock` held, for one of our
+/// inodes whose last reference just went.
+unsafe extern "C" fn drop_inode_callback(inode: *mut bindings::inode) -> c_int {
+    // SAFETY: A valid inode of ours; `may_drop` only reads it (no sleep).
+    let i = unsafe { Inode::from_raw(inode) };
+    if crate::fs::writeback::may_drop(i) {
+        // SAFETY: Valid inode, `i_lock` held, as `drop_inode` is called.
+        unsafe { bindings::generic_delete_inode(inode) }
+    } else {
+        0
+    }
+}
 
 /// # Safety
 ///

@@ -705,7 +705,7 @@ r15_mkwrite_kernel_copy() {
   echo 1 > "$cd_/abort"
   check "$k: the task killed in a write fault of its read(2) used $(((t1 - t0) * 10)) ms of CPU in 3 s (spinning in the fault)" \
     [ $((t1 - t0)) -lt 50 ]
-  check "$k: the killed task did not end after the abort" ended "$PIO_CHILD" 30
+  ended "$PIO_CHILD" 30 || { task_dump "$PIO_CHILD"; fail "$k: the killed task did not end after the abort"; }
   check "$k: sync still running 30 s after the abort" ended $spid 30
   check "$k: the mount did not go away after the abort" wait_unmounted "$PM" 30
   wait "$LAST_MOUNT_PID" 2> /dev/null

@@ -186,6 +186,11 @@ running() {
   st=${st##*) }
   [ "${st%% *}" != Z ]
 }
+# task_dump PID: where PID is in the kernel, to stderr (for a failure).
+task_dump() {
+  { echo "--- task $1: $(cut -d' ' -f3 "/proc/$1/stat" 2> /dev/null) $(cat "/proc/$1/wchan" 2> /dev/null)"
+    cat "/proc/$1/stack" 2> /dev/null; } >&2
+}
 # ended PID SECS: PID stops running within SECS seconds.
 ended() {
   local i
