@@ -266,7 +266,9 @@ pub(crate) fn take_releases(inode: &Inode) -> KVec<(u64, u32)> {
     let mut out = KVec::new();
     let mut g = inode.fuse().wb.lock();
     while let Some(k) = g.releases.iter().next().map(|(k, _)| *k) {
-        let Some(node) = g.releases.remove_node(&k) else { break };
+        let Some(node) = g.releases.remove_node(&k) else {
+            break;
+        };
         let (_, c) = node.to_key_value();
         // GFP_ATOMIC under the spinlock; a RELEASE that finds no room is
         // lost (the server frees the handle with the node or at unmount).
