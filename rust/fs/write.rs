@@ -226,6 +226,7 @@ pub(crate) fn direct_read(iocb: &mut Kiocb<'_>, to: &mut IovIter<'_>) -> Result<
     let conn = inode.sb().conn();
     let chunk = ffile::max_read(&conn);
     let mut done = 0usize;
+    let mut eof = false;
     while done < count {
         let at = pos.saturating_add(done as i64);
         let n = (count - done).min(chunk);
@@ -243,7 +244,19 @@ pub(crate) fn direct_read(iocb: &mut Kiocb<'_>, to: &mut IovIter<'_>) -> Result<
             break;
         }
         if data.len() < n {
+            eof = true;
             break;
+        }
+    }
+    if eof && writeback::is_wb(inode) {
+        // The kernel owns the size: what the server lacks below it is a
+        // hole (its file may end early while dirty data past this range
+        // is still to be written), as for reads through the page cache.
+        let end = pos.saturating_add(count as i64).min(inode.size());
+        let at = pos.saturating_add(done as i64);
+        if at < end {
+            // CAST: `end - at` is at most `count - done`.
+            done += to.zero((end - at) as usize);
         }
     }
     iocb.set_pos(pos.saturating_add(done as i64));

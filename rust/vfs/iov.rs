@@ -91,6 +91,14 @@ impl<'a> IovIter<'a> {
         unsafe { bindings::_copy_to_iter(data.as_ptr().cast(), n, self.ptr) }
     }
 
+    /// Writes up to `n` zero bytes to the user buffer, advancing it;
+    /// returns how many were written (fewer on a fault).
+    pub(crate) fn zero(&mut self, n: usize) -> usize {
+        let n = n.min(self.len());
+        // SAFETY: `ptr` is a valid iterator (type invariant).
+        unsafe { bindings::iov_iter_zero(n, self.ptr) }
+    }
+
     /// Moves the buffer back by `n` bytes (consumed but not used).
     pub(crate) fn revert(&mut self, n: usize) {
         // SAFETY: `ptr` is valid; callers revert at most what they consumed.

@@ -109,7 +109,8 @@ for ((i = 0; i < FAULTS; i++)); do
   st=$?
   # A killed stress program checks nothing; the others check durability.
   [ $fault = 0 ] || [ $st = 0 ] ||
-    { tail -20 "$SCRATCH/stress-fault-$i.log" >&2; fail "fault $i ($what after ${at} ms): the stress program failed"; }
+    { grep -m5 -E 'FAILED|error' "$SCRATCH/stress-fault-$i.log" >&2; tail -20 "$SCRATCH/stress-fault-$i.log" >&2
+      fail "fault $i ($what after ${at} ms): the stress program failed"; }
   # After a killed client the mount still works and unmounts normally, and
   # everything the mount showed (its dirty pages included) must reach the
   # server. In the other cases it goes away by itself (the server ends, or
