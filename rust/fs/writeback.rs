@@ -53,14 +53,16 @@ const CHUNK: usize = DATA_CHUNK;
 #[derive(Clone, Copy)]
 struct Span {
     first: u64,
-    /// Inclusive; `first - 1` while the span is still empty.
-    last: u64,
+    /// Inclusive; `None` while the span is still empty.
+    last: Option<u64>,
     fh: u64,
 }
 
 impl Span {
     fn covers(&self, first: u64, last: u64) -> bool {
-        self.last >= self.first && self.first <= last && first <= self.last
+        // (An empty span at page 0 written as `first - 1` wrapped around
+        // and covered every page.)
+        self.last.is_some_and(|l| self.first <= last && first <= l)
     }
 }
 
@@ -742,7 +744,7 @@ impl Batch {
             g.next_id += 1;
             let span = Span {
                 first: index,
-                last: index.wrapping_sub(1),
+                last: None,
                 fh,
             };
             g.inflight.insert(slot.into_node(id, span));
@@ -786,7 +788,7 @@ impl Batch {
         inode.sb().account_writeback(pages as i64);
         let last = folio.index() + pages - 1;
         if let Some(s) = inode.fuse().wb.lock().inflight.get_mut(&self.id) {
-            s.last = last;
+            s.last = Some(last);
         }
         self.next_index = last + 1;
         if n < folio.size() {

@@ -57,7 +57,28 @@ pio_start() {
 }
 pio_send() { echo "$*" >&"$PIO_IN" || fail "pio: cannot send '$*'"; }
 pio_recv() { # [TIMEOUT_S]: the answer goes to PIO_REPLY
-  IFS= read -r -t "${1:-300}" PIO_REPLY <&"$PIO_OUT" || fail "pio: no answer within ${1:-300}s"
+  IFS= read -r -t "${1:-300}" PIO_REPLY <&"$PIO_OUT" && return 0
+  blocked_dump
+  fail "pio: no answer within ${1:-300}s"
+}
+# blocked_dump: the kernel stacks of the helper's threads and of every task
+# in D state (also killable waits, which the hung-task report skips), to
+# stderr and (sysrq w) the kernel log.
+blocked_dump() {
+  local t f
+  for t in /proc/"$PIO_CHILD"/task/*; do
+    echo "--- pio thread ${t##*/}: $(cat "$t/wchan" 2> /dev/null)" >&2
+    cat "$t/stack" >&2 2> /dev/null
+  done
+  for f in /proc/[0-9]*/stat; do
+    read -r t < "$f" 2> /dev/null || continue
+    t=${t##*) }
+    [ "${t%% *}" = D ] || continue
+    f=${f%/stat}
+    echo "--- D: ${f##*/} $(cat "$f/comm" 2> /dev/null)" >&2
+    cat "$f/stack" >&2 2> /dev/null
+  done
+  echo w > /proc/sysrq-trigger 2> /dev/null
 }
 pio() { pio_send "$@"; pio_recv; [ "${PIO_REPLY%% *}" = ok ]; }
 must() { pio "$@" || { dump_log; fail "'$*' failed: $PIO_REPLY"; }; }
