@@ -91,10 +91,8 @@ void fusewb_inode_unlock(struct inode *inode);
 ssize_t fusewb_generic_write_sync(struct kiocb *iocb, ssize_t count);
 void fusewb_mapping_set_error(struct address_space *mapping, int error);
 bool fusewb_mapping_tagged_dirty(struct address_space *mapping);
-void fusewb_folio_get(struct folio *folio);
 void fusewb_folio_put(struct folio *folio);
 bool fusewb_folio_test_uptodate(const struct folio *folio);
-bool fusewb_folio_test_dirty(const struct folio *folio);
 pgoff_t fusewb_folio_index(struct folio *folio);
 struct address_space *fusewb_folio_mapping(struct folio *folio);
 void fusewb_folio_start_writeback(struct folio *folio);
@@ -104,7 +102,6 @@ long fusewb_splice_copy_file_range(struct file *in, loff_t pos_in, struct file *
 unsigned long fusewb_totalram_pages(void);
 gfp_t fusewb_mapping_gfp_mask(struct address_space *mapping);
 s64 fusewb_wb_stat_sum(struct backing_dev_info *bdi, int item);
-int fusewb_filemap_write_and_wait(struct address_space *mapping);
 
 /* Module parameters (defined in helpers.c, read by Rust). */
 extern unsigned int fusewb_max_pages_limit;

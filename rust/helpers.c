@@ -73,10 +73,8 @@ void fusewb_inode_unlock(struct inode *inode) { inode_unlock(inode); }
 ssize_t fusewb_generic_write_sync(struct kiocb *iocb, ssize_t count) { return generic_write_sync(iocb, count); }
 void fusewb_mapping_set_error(struct address_space *mapping, int error) { mapping_set_error(mapping, error); }
 bool fusewb_mapping_tagged_dirty(struct address_space *mapping) { return mapping_tagged(mapping, PAGECACHE_TAG_DIRTY); }
-void fusewb_folio_get(struct folio *folio) { folio_get(folio); }
 void fusewb_folio_put(struct folio *folio) { folio_put(folio); }
 bool fusewb_folio_test_uptodate(const struct folio *folio) { return folio_test_uptodate(folio); }
-bool fusewb_folio_test_dirty(const struct folio *folio) { return folio_test_dirty(folio); }
 pgoff_t fusewb_folio_index(struct folio *folio) { return folio_index(folio); }
 struct address_space *fusewb_folio_mapping(struct folio *folio) { return folio_mapping(folio); }
 void fusewb_folio_start_writeback(struct folio *folio) { folio_start_writeback(folio); }
@@ -87,7 +85,6 @@ long fusewb_splice_copy_file_range(struct file *in, loff_t pos_in, struct file *
 unsigned long fusewb_totalram_pages(void) { return totalram_pages(); }
 gfp_t fusewb_mapping_gfp_mask(struct address_space *mapping) { return mapping_gfp_mask(mapping); }
 s64 fusewb_wb_stat_sum(struct backing_dev_info *bdi, int item) { return wb_stat_sum(&bdi->wb, item); }
-int fusewb_filemap_write_and_wait(struct address_space *mapping) { return filemap_write_and_wait(mapping); }
 
 /* Module parameters: declarations only; Rust reads and clamps them. */
 unsigned int fusewb_max_pages_limit = 2048;
