@@ -29,6 +29,7 @@ use crate::vfs::{
     cred::{PidNs, UserNs},
     iov::IovIter,
     once::SetOnce,
+    sb::SbLink,
     sysfs::ConnDir,
     wait::{WaitMode, WaitQueue},
 };
@@ -181,23 +182,10 @@ impl Request {
     }
 }
 
-/// Raw pointer to the superblock's `backing_dev_info`, cleared on abort.
-struct Bdi(*mut crate::bindings::backing_dev_info);
-
-// SAFETY: The pointer is only dereferenced under the connection lock while
-// the superblock is alive (it is cleared, under the lock, before teardown).
-unsafe impl Send for Bdi {}
-
-/// Raw pointer to the superblock, cleared on abort (as [`Bdi`]).
-struct SbPtr(*mut crate::bindings::super_block);
-
-// SAFETY: As for `Bdi`.
-unsafe impl Send for SbPtr {}
-
 struct Inner {
     aborted: bool,
-    bdi: Bdi,
-    sb: SbPtr,
+    /// The mounted superblock, from `send_init`.
+    sb: Option<Arc<SbLink>>,
     pending: RBTree<u64, Arc<Request>>,
     processing: RBTree<u64, Arc<Request>>,
     /// Background requests beyond `max_background`, oldest first.
@@ -343,8 +331,7 @@ impl Connection {
             pin_init!(Self {
                 inner <- kernel::new_spinlock!(Inner {
                     aborted: false,
-                    bdi: Bdi(core::ptr::null_mut()),
-                    sb: SbPtr(core::ptr::null_mut()),
+                    sb: None,
                     pending: RBTree::new(),
                     processing: RBTree::new(),
                     bg_queue: RBTree::new(),
@@ -655,18 +642,14 @@ impl Connection {
         (g.active_background, g.bg_queue.iter().count() as u32)
     }
 
+    /// The link to the mounted superblock (from `send_init`).
+    pub(crate) fn sb_link(&self) -> Option<Arc<SbLink>> {
+        self.inner.lock().sb.clone()
+    }
+
     /// Dirty page-cache pages of the mount (its bdi's count), while mounted.
     pub(crate) fn dirty_pages(&self) -> u64 {
-        let g = self.inner.lock();
-        if g.bdi.0.is_null() {
-            return 0;
-        }
-        // SAFETY: `bdi` is non-null only while the superblock is alive, and
-        // we hold the lock that `abort` clears it under.
-        let n = unsafe {
-            crate::bindings::fusewb_wb_stat_sum(g.bdi.0, crate::bindings::WB_RECLAIMABLE)
-        };
-        u64::try_from(n).unwrap_or(0)
+        self.sb_link().map_or(0, |l| l.dirty_pages())
     }
 
     /// The request statistics.
@@ -676,17 +659,8 @@ impl Connection {
 
     /// Sends INIT. The mount does not wait: the server usually starts only
     /// after mount(2) returned. Requests wait for the reply instead.
-    pub(crate) fn send_init(
-        &self,
-        sb: *mut crate::bindings::super_block,
-        bdi: *mut crate::bindings::backing_dev_info,
-        max_readahead: u32,
-    ) -> Result {
-        {
-            let mut g = self.inner.lock();
-            g.bdi = Bdi(bdi);
-            g.sb = SbPtr(sb);
-        }
+    pub(crate) fn send_init(&self, sb: Arc<SbLink>, max_readahead: u32) -> Result {
+        self.inner.lock().sb = Some(sb);
         self.offered_readahead
             .store(max_readahead, Ordering::Relaxed);
         let arg = proto::init::init_in(self.offered_flags(), max_readahead);
@@ -982,24 +956,12 @@ impl Connection {
         });
         match neg {
             Some(n) => {
-                let mut g = self.inner.lock();
-                if !g.bdi.0.is_null() {
-                    let pages = n.max_readahead as usize / vfs::PAGE_SIZE;
-                    // SAFETY: `bdi` is non-null only while the superblock is
-                    // alive, and we hold the lock that `abort` clears it under.
-                    unsafe {
-                        let ra = &mut (*g.bdi.0).ra_pages;
-                        *ra = (*ra).min(pages);
-                    }
+                if let Some(sb) = self.sb_link() {
+                    sb.limit_readahead(n.max_readahead as usize / vfs::PAGE_SIZE);
+                    // Local times are stored at the server's granularity, as
+                    // mainline.
+                    sb.set_time_gran(n.time_gran);
                 }
-                if !g.sb.0.is_null() {
-                    // Local times are stored at the server's granularity
-                    // (`current_time` rounds to it), as mainline.
-                    // SAFETY: Non-null only while the superblock is alive
-                    // (cleared under this lock by `abort`).
-                    unsafe { (*g.sb.0).s_time_gran = n.time_gran };
-                }
-                drop(g);
                 // Only the one INIT reply gets here.
                 self.negotiated.set(n);
             }
@@ -1055,8 +1017,6 @@ impl Connection {
                 return;
             }
             g.aborted = true;
-            g.bdi = Bdi(core::ptr::null_mut());
-            g.sb = SbPtr(core::ptr::null_mut());
             (
                 core::mem::take(&mut g.pending),
                 core::mem::take(&mut g.processing),

@@ -8,7 +8,9 @@
 //!
 //! The layers, from the kernel up:
 //! - [`vfs`]: safe wrappers over the C objects (superblock, inode, dentry,
-//!   file, folio, misc device, wait queue, sysfs). All `unsafe` lives here.
+//!   file, folio, misc device, wait queue, sysfs). All `unsafe` lives here
+//!   (and in `proto::pod`, which reads wire structures from bytes); the
+//!   other modules are `#[forbid(unsafe_code)]`.
 //! - [`proto`]: the wire protocol; pure, also built into the host test crate.
 //! - [`conn`] and [`dev`]: the connection (request queues, INIT, interrupts,
 //!   forgets, abort) and the device the server reads and writes.
@@ -36,8 +38,12 @@ mod abi {
 }
 
 mod bindings;
+// Only `vfs` (and `proto::pod`) may use `unsafe`: the compiler enforces it.
+#[forbid(unsafe_code)]
 mod conn;
+#[forbid(unsafe_code)]
 mod dev;
+#[forbid(unsafe_code)]
 mod fs;
 mod proto;
 mod vfs;

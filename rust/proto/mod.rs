@@ -9,11 +9,15 @@
 //! provides, and validates every reply and notification from the server
 //! before anything else looks at it: the server is never trusted.
 
+// `pod` is the one module here that needs `unsafe` (see its docs).
+#![deny(unsafe_code)]
+
 pub(crate) mod attr;
 pub(crate) mod dirent;
 pub(crate) mod error;
 pub(crate) mod init;
 pub(crate) mod options;
+#[allow(unsafe_code)]
 pub(crate) mod pod;
 pub(crate) mod reply;
 pub(crate) mod request;

@@ -313,10 +313,13 @@ unsafe extern "C" fn fill_super_callback(
         return e.to_errno();
     }
     // SAFETY: `s_bdi` was set up above and lives as long as the superblock.
-    let bdi = unsafe { (*sb).s_bdi };
-    // SAFETY: As above.
-    let ra = unsafe { (*bdi).ra_pages } * super::PAGE_SIZE;
-    match conn.send_init(sb, bdi, ra as u32) {
+    let ra = unsafe { (*(*sb).s_bdi).ra_pages } * super::PAGE_SIZE;
+    // kill_sb cuts the link before the superblock goes.
+    let link = match super::sb::SbLink::new(sbr) {
+        Ok(l) => l,
+        Err(e) => return e.to_errno(),
+    };
+    match conn.send_init(link, ra as u32) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -349,6 +352,11 @@ unsafe extern "C" fn kill_sb_callback(sb: *mut bindings::super_block) {
         // then may the inodes be evicted and the superblock freed.
         crate::fs::writeback::wait_unreferenced(&conn);
         drop(conn.take_ctl_dir());
+        // The connection may outlive the superblock (its server still has
+        // the device open).
+        if let Some(link) = conn.sb_link() {
+            link.cut();
+        }
     }
     // SAFETY: A superblock from get_tree_nodev; inodes are evicted here,
     // which still uses the connection.

@@ -11,7 +11,8 @@ use crate::bindings;
 use crate::conn::Connection;
 use kernel::ffi::c_int;
 
-use kernel::sync::{Arc, ArcBorrow};
+use kernel::prelude::*;
+use kernel::sync::{Arc, ArcBorrow, SpinLock};
 use kernel::types::{ForeignOwnable, Opaque};
 
 /// A fuse-wb superblock.
@@ -67,6 +68,82 @@ impl SuperBlock {
     pub(crate) fn blocksize_bits(&self) -> u8 {
         // SAFETY: Reading a field of a live superblock.
         unsafe { (*self.0.get()).s_blocksize_bits }
+    }
+}
+
+/// A link to a mounted superblock from an object that may outlive the
+/// mount (the connection lives as long as its server keeps the device
+/// open): usable until `kill_sb` cuts it.
+///
+/// # Invariants
+///
+/// `sb` is null or a live fuse-wb superblock with its `s_bdi` set up. Only
+/// `fill_super` creates a link, and `kill_sb` sets `sb` to null (under the
+/// lock) before it tears the superblock down.
+#[pin_data]
+pub(crate) struct SbLink {
+    #[pin]
+    sb: SpinLock<RawSb>,
+}
+
+struct RawSb(*mut bindings::super_block);
+
+// SAFETY: Only dereferenced under the link's lock while non-null, which
+// means the superblock is alive (type invariant of `SbLink`).
+unsafe impl Send for RawSb {}
+
+impl SbLink {
+    /// Links `sb`; [`SbLink::cut`] must run before `sb` dies.
+    pub(super) fn new(sb: &SuperBlock) -> Result<Arc<SbLink>> {
+        Arc::pin_init(
+            pin_init!(SbLink {
+                sb <- kernel::new_spinlock!(RawSb(sb.as_ptr()), "fuse_wb::SbLink"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Cuts the link (at `kill_sb`, before teardown).
+    pub(super) fn cut(&self) {
+        self.sb.lock().0 = core::ptr::null_mut();
+    }
+
+    /// Lowers the mount's readahead to at most `pages` (the server's INIT).
+    pub(crate) fn limit_readahead(&self, pages: usize) {
+        let g = self.sb.lock();
+        let sb = g.0;
+        if !sb.is_null() {
+            // SAFETY: Non-null under the lock: a live superblock whose
+            // `s_bdi` is set up (type invariant).
+            unsafe {
+                let ra = &mut (*(*sb).s_bdi).ra_pages;
+                *ra = (*ra).min(pages);
+            }
+        }
+    }
+
+    /// Sets the granularity of the mount's times, in ns (the server's INIT:
+    /// `current_time` then rounds to it, as mainline).
+    pub(crate) fn set_time_gran(&self, ns: u32) {
+        let g = self.sb.lock();
+        let sb = g.0;
+        if !sb.is_null() {
+            // SAFETY: Non-null under the lock: a live superblock.
+            unsafe { (*sb).s_time_gran = ns };
+        }
+    }
+
+    /// Dirty page-cache pages of the mount (its bdi's count); 0 after
+    /// `kill_sb`.
+    pub(crate) fn dirty_pages(&self) -> u64 {
+        let g = self.sb.lock();
+        if g.0.is_null() {
+            return 0;
+        }
+        // SAFETY: Non-null under the lock: a live superblock whose `s_bdi`
+        // is set up.
+        let n = unsafe { bindings::fusewb_wb_stat_sum((*g.0).s_bdi, bindings::WB_RECLAIMABLE) };
+        u64::try_from(n).unwrap_or(0)
     }
 }
 
