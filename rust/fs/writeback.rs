@@ -30,7 +30,7 @@ use crate::proto::{
     pod,
     reply::ReplyKind,
     request::{IN_HEADER, WRITE_IN},
-    write as pw,
+    write::{self as pw, Span},
 };
 use crate::vfs::{
     self,
@@ -48,23 +48,6 @@ use kernel::workqueue;
 
 /// Size of the pieces a WRITE's data is copied into (never reallocated).
 const CHUNK: usize = DATA_CHUNK;
-
-/// One WRITE in flight: the page indices it covers and the handle it uses.
-#[derive(Clone, Copy)]
-struct Span {
-    first: u64,
-    /// Inclusive; `None` while the span is still empty.
-    last: Option<u64>,
-    fh: u64,
-}
-
-impl Span {
-    fn covers(&self, first: u64, last: u64) -> bool {
-        // (An empty span at page 0 written as `first - 1` wrapped around
-        // and covered every page.)
-        self.last.is_some_and(|l| self.first <= last && first <= l)
-    }
-}
 
 /// An inode's writeback state (under `FuseInode::wb`).
 pub(crate) struct WbInode {
@@ -742,11 +725,7 @@ impl Batch {
             };
             let id = g.next_id;
             g.next_id += 1;
-            let span = Span {
-                first: index,
-                last: None,
-                fh,
-            };
+            let span = Span::empty(index, fh);
             g.inflight.insert(slot.into_node(id, span));
             (id, fh)
         };

@@ -248,6 +248,34 @@ pub(crate) fn round_time(sec: i64, nsec: u32, gran: u32) -> (i64, u32) {
     }
 }
 
+/// The pages one WRITE in flight covers (page indices, inclusive), which
+/// grow as writeback adds folios to it, and the file handle it uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) first: u64,
+    /// Inclusive; `None` while the span is still empty.
+    pub(crate) last: Option<u64>,
+    pub(crate) fh: u64,
+}
+
+impl Span {
+    /// A span that starts at page `first` and holds no page yet.
+    pub(crate) fn empty(first: u64, fh: u64) -> Self {
+        Self {
+            first,
+            last: None,
+            fh,
+        }
+    }
+
+    /// Whether the span holds any of the pages `first..=last`. An empty
+    /// span holds none (written as `first - 1`, one at page 0 wrapped
+    /// around and covered every page).
+    pub(crate) fn covers(&self, first: u64, last: u64) -> bool {
+        self.last.is_some_and(|l| self.first <= last && first <= l)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,5 +420,34 @@ mod tests {
         assert_eq!(round_time(5, 123_456_789, 1), (5, 123_456_789));
         assert_eq!(round_time(5, 123_456_789, 1000), (5, 123_456_000));
         assert_eq!(round_time(5, 123_456_789, 1_000_000_000), (5, 0));
+    }
+
+    #[test]
+    fn span_covers() {
+        let mut s = Span::empty(0, 7);
+        // Empty, at page 0 too: covers nothing.
+        assert!(!s.covers(0, 0));
+        assert!(!s.covers(0, u64::MAX));
+        s.last = Some(0);
+        assert!(s.covers(0, 0));
+        assert!(s.covers(0, u64::MAX));
+        assert!(!s.covers(1, 5));
+        let s = Span {
+            first: 3,
+            last: Some(5),
+            fh: 1,
+        };
+        assert!(s.covers(5, 9));
+        assert!(s.covers(0, 3));
+        assert!(s.covers(4, 4));
+        assert!(!s.covers(6, 9));
+        assert!(!s.covers(0, 2));
+        let s = Span {
+            first: u64::MAX,
+            last: Some(u64::MAX),
+            fh: 1,
+        };
+        assert!(s.covers(0, u64::MAX));
+        assert!(!s.covers(0, u64::MAX - 1));
     }
 }
