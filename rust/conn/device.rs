@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The device side: what the server reads (requests, interrupts, forgets)
+//! and writes (replies), each checked before it touches a request.
+
+use super::forget::FORGET_BATCH;
+use super::request::{Phase, Request};
+use super::Connection;
+use crate::abi;
+use crate::proto::{self, reply::Header, request::Creds, ProtoError};
+use crate::vfs::{self, iov::IovIter, wait::WaitMode, wait::WaitQueue};
+use core::mem::size_of;
+use core::sync::atomic::Ordering;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// How many rejected messages a connection logs before going quiet.
+pub(super) const REJECT_LOG_LIMIT: u32 = 16;
+
+pub(super) enum Item {
+    Request(Arc<Request>),
+    Interrupt(Arc<Request>),
+    /// FORGETs are queued: allocate room for a batch and look again.
+    NeedForgetRoom,
+    Forgets,
+}
+
+impl Connection {
+    pub(super) fn reject(&self, e: ProtoError) -> Error {
+        if self.rejects.fetch_add(1, Ordering::Relaxed) < REJECT_LOG_LIMIT {
+            pr_warn!("rejected a malformed message from the server: {:?}\n", e);
+        }
+        EINVAL
+    }
+
+    /// The wait queue device readers sleep on (for poll).
+    pub(crate) fn readers(&self) -> &WaitQueue {
+        &self.readers
+    }
+
+    /// Whether a read would find something (or the connection is gone).
+    pub(crate) fn poll_state(&self) -> (bool, bool) {
+        let g = self.inner.lock();
+        let ready = g.pending.iter().next().is_some()
+            || g.interrupts.iter().next().is_some()
+            || g.forgets.iter().next().is_some();
+        (ready, g.aborted)
+    }
+
+    pub(super) fn has_work_or_aborted(&self) -> bool {
+        let (ready, aborted) = self.poll_state();
+        ready || aborted
+    }
+
+    /// Fails a request that was moved to `processing` but could not be
+    /// handed to the server.
+    pub(super) fn fail_sent(&self, req: &Arc<Request>) {
+        let removed = self.inner.lock().processing.remove(&req.unique);
+        if removed.is_some() {
+            self.complete(req, Err(EIO));
+        }
+    }
+
+    /// read(2) on the device: hands the next message to the server.
+    pub(crate) fn dev_read(&self, dst: &mut IovIter<'_>, nonblock: bool) -> Result<usize> {
+        let cap = dst.len();
+        let max_write = self.params().max_write as usize;
+        let need = (proto::request::IN_HEADER + size_of::<abi::fuse_write_in>())
+            .saturating_add(max_write)
+            .max(8192);
+        if cap < need {
+            return Err(EINVAL);
+        }
+        let batch = self.params().minor >= 16;
+        // Room for forgets is allocated only once some are queued: most
+        // reads hand out a request, and take no allocation at all.
+        let mut forgets = KVec::new();
+        loop {
+            let item = {
+                let mut g = self.inner.lock();
+                if g.aborted {
+                    return Err(ENODEV);
+                }
+                if let Some(c) = g.interrupts.cursor_front() {
+                    let (_, node) = c.remove_current();
+                    let (_, req) = node.to_key_value();
+                    Some(Item::Interrupt(req))
+                } else if g.forgets.iter().next().is_some() && forgets.capacity() == 0 {
+                    Some(Item::NeedForgetRoom)
+                } else if g.forgets.iter().next().is_some() {
+                    let max = if batch { FORGET_BATCH } else { 1 };
+                    while forgets.len() < max {
+                        let Some(c) = g.forgets.cursor_front() else {
+                            break;
+                        };
+                        let (_, node) = c.remove_current();
+                        let (_, one) = node.to_key_value();
+                        // Cannot fail: capacity was reserved above.
+                        if forgets.push(one, GFP_ATOMIC).is_err() {
+                            break;
+                        }
+                    }
+                    Some(Item::Forgets)
+                } else if let Some(c) = g.pending.cursor_front() {
+                    // The node moves from `pending` to `processing`.
+                    let req = c.current().1.clone();
+                    let (_, node) = c.remove_current();
+                    req.state.lock().phase = Phase::Sent;
+                    g.processing.insert(node);
+                    Some(Item::Request(req))
+                } else {
+                    None
+                }
+            };
+            match item {
+                Some(Item::NeedForgetRoom) => {
+                    forgets = KVec::with_capacity(FORGET_BATCH, GFP_KERNEL)?;
+                }
+                None => {
+                    if nonblock {
+                        return Err(EAGAIN);
+                    }
+                    self.readers
+                        .wait_until(WaitMode::Interruptible, || self.has_work_or_aborted())?;
+                }
+                Some(Item::Request(req)) => {
+                    // Cannot overflow: checked in `make_request`.
+                    let len = req
+                        .data
+                        .iter()
+                        .fold(req.msg.len(), |n, c| n.saturating_add(c.len()));
+                    if len > cap {
+                        self.fail_sent(&req);
+                        continue;
+                    }
+                    let sent = dst
+                        .write_all(&req.msg)
+                        .and_then(|()| req.data.iter().try_for_each(|c| dst.write_all(c)));
+                    if let Err(e) = sent {
+                        self.fail_sent(&req);
+                        return Err(e);
+                    }
+                    self.stats.count(req.opcode, len);
+                    // Its caller got a signal while it was pending (the
+                    // phase moved to `Sent` under the connection lock, so
+                    // the flag can no longer change).
+                    if req.state.lock().interrupt_when_sent {
+                        self.queue_interrupt(&req);
+                    }
+                    return Ok(len);
+                }
+                Some(Item::Interrupt(req)) => {
+                    // A request that ended meanwhile needs no INTERRUPT.
+                    if req.is_done() {
+                        continue;
+                    }
+                    let unique = req.unique;
+                    let arg = abi::fuse_interrupt_in { unique };
+                    let mut buf =
+                        [0u8; proto::request::IN_HEADER + size_of::<abi::fuse_interrupt_in>()];
+                    proto::request::encode(
+                        &mut buf,
+                        abi::fuse_opcode_FUSE_INTERRUPT,
+                        unique | proto::reply::INT_REQ_BIT,
+                        0,
+                        Creds::default(),
+                        &[proto::pod::bytes_of(&arg)],
+                    )
+                    .map_err(|_| EINVAL)?;
+                    dst.write_all(&buf)?;
+                    return Ok(buf.len());
+                }
+                Some(Item::Forgets) => {
+                    let len =
+                        proto::request::forget_len(forgets.len(), batch).map_err(|_| EINVAL)?;
+                    let mut buf = KVec::with_capacity(len, GFP_KERNEL)?;
+                    buf.extend_with(len, 0, GFP_KERNEL)?;
+                    proto::request::encode_forgets(&mut buf, self.unique(), &forgets, batch)
+                        .map_err(|_| EINVAL)?;
+                    dst.write_all(&buf)?;
+                    return Ok(len);
+                }
+            }
+        }
+    }
+
+    /// write(2) on the device: a reply (or notification) from the server.
+    pub(crate) fn dev_write(&self, src: &mut IovIter<'_>) -> Result<usize> {
+        let total = src.len();
+        let mut head = [0u8; proto::reply::OUT_HEADER];
+        if total >= head.len() {
+            src.read_exact(&mut head)?;
+        }
+        let hdr = proto::reply::parse_header(&head, total).map_err(|e| self.reject(e))?;
+        match hdr {
+            // No notifications are supported yet.
+            Header::Notify { .. } => Err(self.reject(ProtoError::UnsupportedNotify)),
+            Header::InterruptReply { unique, error } => {
+                let req = self.inner.lock().processing.get(&unique).cloned();
+                let Some(req) = req else {
+                    // The request ended meanwhile: a benign race, as mainline.
+                    return Err(ENOENT);
+                };
+                if error == -(crate::bindings::ENOSYS as i32) {
+                    self.note_enosys(abi::fuse_opcode_FUSE_INTERRUPT);
+                } else if error == -(crate::bindings::EAGAIN as i32) {
+                    req.state.lock().interrupted = false;
+                    self.queue_interrupt(&req);
+                }
+                Ok(total)
+            }
+            Header::Reply { unique, error } => {
+                let req = self.inner.lock().processing.remove(&unique);
+                let Some(req) = req else {
+                    return Err(self.reject(ProtoError::UnknownUnique));
+                };
+                let payload_len = total - proto::reply::OUT_HEADER;
+                if error != 0 {
+                    if payload_len != 0 {
+                        self.complete(&req, Err(EIO));
+                        return Err(self.reject(ProtoError::ErrorWithPayload));
+                    }
+                    if error == -(crate::bindings::ENOSYS as i32) {
+                        self.note_enosys(req.opcode);
+                    }
+                    self.complete(&req, Err(vfs::server_errno(error)));
+                    return Ok(total);
+                }
+                if payload_len > req.kind.max_len() {
+                    self.complete(&req, Err(EIO));
+                    return Err(self.reject(ProtoError::BadSize));
+                }
+                let mut payload = match KVVec::with_capacity(payload_len, GFP_KERNEL) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.complete(&req, Err(ENOMEM));
+                        return Err(e.into());
+                    }
+                };
+                if let Err(e) = payload.extend_with(payload_len, 0, GFP_KERNEL) {
+                    self.complete(&req, Err(ENOMEM));
+                    return Err(e.into());
+                }
+                if let Err(e) = src.read_exact(&mut payload) {
+                    self.complete(&req, Err(EIO));
+                    return Err(e);
+                }
+                if let Err(e) = proto::reply::check_reply(req.kind, 0, &payload) {
+                    self.complete(&req, Err(EIO));
+                    return Err(self.reject(e));
+                }
+                self.complete(&req, Ok(payload));
+                Ok(total)
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Request statistics of a connection (the sysfs `stats` file).
+
+use crate::abi;
+use crate::proto::{self, stats};
+use core::mem::size_of;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of what the server was sent.
+pub(crate) struct Stats {
+    count: [AtomicU64; stats::OPCODES],
+    bytes: [AtomicU64; stats::OPCODES],
+    write_hist: [AtomicU64; stats::BUCKETS],
+    /// Writeback WRITEs sent and not yet answered, and their bytes.
+    pub(crate) wb_requests: AtomicU64,
+    pub(crate) wb_bytes: AtomicU64,
+    /// Short writeback WRITEs whose rest was resent.
+    pub(crate) wb_resends: AtomicU64,
+    /// Write-behind work items queued or running (each holds an inode).
+    pub(crate) behind_works: AtomicU64,
+    /// Writeback WRITE completions alive (each holds an inode reference,
+    /// which may outlive the request's end: see `fs::writeback::WbWrite`).
+    pub(crate) wb_inode_refs: AtomicU64,
+    /// Background writeback passes that stopped because the data in flight
+    /// was at its bound.
+    pub(crate) wb_budget_stops: AtomicU64,
+}
+
+impl Stats {
+    pub(super) fn new() -> Self {
+        Self {
+            count: [const { AtomicU64::new(0) }; stats::OPCODES],
+            bytes: [const { AtomicU64::new(0) }; stats::OPCODES],
+            write_hist: [const { AtomicU64::new(0) }; stats::BUCKETS],
+            wb_requests: AtomicU64::new(0),
+            wb_bytes: AtomicU64::new(0),
+            wb_resends: AtomicU64::new(0),
+            behind_works: AtomicU64::new(0),
+            wb_inode_refs: AtomicU64::new(0),
+            wb_budget_stops: AtomicU64::new(0),
+        }
+    }
+
+    pub(super) fn count(&self, opcode: u32, len: usize) {
+        let op = opcode as usize;
+        if let (Some(c), Some(b)) = (self.count.get(op), self.bytes.get(op)) {
+            c.fetch_add(1, Ordering::Relaxed);
+            b.fetch_add(len as u64, Ordering::Relaxed);
+        }
+        if opcode == abi::fuse_opcode_FUSE_WRITE {
+            let payload =
+                len.saturating_sub(proto::request::IN_HEADER + size_of::<abi::fuse_write_in>());
+            if let Some(h) = self.write_hist.get(stats::bucket(payload)) {
+                h.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Renders the counters and `extra` lines into `out`; returns its length.
+    pub(crate) fn render(&self, extra: &[(&str, u64)], out: &mut [u8]) -> usize {
+        let count = self.count.each_ref().map(|a| a.load(Ordering::Relaxed));
+        let bytes = self.bytes.each_ref().map(|a| a.load(Ordering::Relaxed));
+        let write_hist = self
+            .write_hist
+            .each_ref()
+            .map(|a| a.load(Ordering::Relaxed));
+        let snap = stats::Snapshot {
+            count: &count,
+            bytes: &bytes,
+            write_hist: &write_hist,
+            extra,
+        };
+        let mut w = stats::SliceWriter::new(out);
+        // A full buffer truncates the text; the counters are still right.
+        let _ = stats::render(&snap, &mut w);
+        w.len()
+    }
+}
