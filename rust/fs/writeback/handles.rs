@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Writable files: the handles writeback may use, and the RELEASEs of
+//! closed ones that are deferred until their last WRITE.
+
+use super::wait::flush_inode;
+use super::{is_wb, Closed, WbInode};
+use crate::abi;
+use crate::conn::Connection;
+use crate::fs::file::{self as ffile, FuseFile};
+use crate::vfs::inode::Inode;
+use crate::vfs::wait::WaitMode;
+use kernel::prelude::*;
+use kernel::rbtree::RBTreeNodeReservation;
+
+/// Remembers a writable open file: writeback may send its data with `fh`.
+pub(crate) fn add_writer(inode: &Inode, ff: &FuseFile) -> Result {
+    let id = core::ptr::from_ref(ff) as usize;
+    let slot = RBTreeNodeReservation::new(GFP_KERNEL)?;
+    {
+        let mut g = inode.fuse().wb.lock();
+        let seq = g.next_writer;
+        g.next_writer += 1;
+        g.writers.insert(slot.into_node(seq, (id, ff.fh)));
+    }
+    // A handle kept for dirty data may go now.
+    send_releases(&inode.sb().conn(), inode);
+    Ok(())
+}
+
+/// The handle writeback uses: an open writable file's, else that of a
+/// closed one kept for its dirty data.
+pub(super) fn first_writer(g: &WbInode) -> Option<u64> {
+    g.writers
+        .values()
+        .next()
+        .map(|w| w.1)
+        .or_else(|| g.releases.values().find(|c| c.for_dirty).map(|c| c.fh))
+}
+
+/// A writable file is closing: flush what it may have dirtied and stop
+/// using its handle. Returns `true` when the handle is still needed (see
+/// [`Closed`]): then its RELEASE is sent when it no longer is, not by the
+/// caller.
+pub(crate) fn remove_writer(inode: &Inode, ff: &FuseFile) -> bool {
+    let id = core::ptr::from_ref(ff) as usize;
+    let find = |g: &WbInode| g.writers.iter().find(|(_, w)| w.0 == id).map(|(k, _)| *k);
+    if find(&inode.fuse().wb.lock()).is_none() {
+        return false;
+    }
+    let _ = flush_inode(inode);
+    let slot = RBTreeNodeReservation::new(GFP_KERNEL);
+    let fh = ff.fh;
+    let dirty = inode.has_dirty_pages();
+    let (node, deferred) = {
+        let mut g = inode.fuse().wb.lock();
+        let node = match find(&g) {
+            Some(k) => g.writers.remove_node(&k),
+            None => None,
+        };
+        let for_dirty = dirty && g.writers.iter().next().is_none();
+        let busy = g.uses(fh);
+        let deferred = match slot {
+            Ok(slot) if (busy && !ff.no_release()) || for_dirty => {
+                let seq = g.next_release;
+                g.next_release += 1;
+                let c = Closed {
+                    fh,
+                    flags: ff.flags,
+                    for_dirty,
+                    release: !ff.no_release(),
+                };
+                g.releases.insert(slot.into_node(seq, c));
+                true
+            }
+            _ => false,
+        };
+        (node, deferred)
+    };
+    drop(node);
+    if !deferred {
+        // No room to defer it (or nothing in flight): wait here instead.
+        let _ = inode
+            .sb()
+            .conn()
+            .wb_wait()
+            .wait_until(WaitMode::Killable, || {
+                !inode.fuse().wb.lock().inflight.values().any(|s| s.fh == fh)
+            });
+    }
+    deferred
+}
+
+/// Sends the RELEASEs of closed files whose handle is no longer needed:
+/// no WRITE in flight uses it, and one kept for dirty data has none left
+/// to write (or an open writable file took over).
+pub(crate) fn send_releases(conn: &Connection, inode: &Inode) {
+    if inode.fuse().wb.lock().releases.iter().next().is_none() {
+        return;
+    }
+    loop {
+        let dirty = inode.has_dirty_pages();
+        let node = {
+            let mut g = inode.fuse().wb.lock();
+            let writers = g.writers.iter().next().is_some();
+            let ready = g
+                .releases
+                .iter()
+                .find(|(_, c)| !g.uses(c.fh) && (!c.for_dirty || !dirty || writers))
+                .map(|(k, _)| *k);
+            match ready {
+                Some(k) => g.releases.remove_node(&k),
+                None => None,
+            }
+        };
+        let Some(node) = node else { return };
+        let (_, c) = node.to_key_value();
+        if c.release {
+            ffile::release_handle(conn, inode, abi::fuse_opcode_FUSE_RELEASE, c.fh, c.flags);
+        }
+    }
+}
+
+/// The inode is evicted: the handles still kept (their dirty data went
+/// with the page cache) are released, each RELEASE before the lookups are
+/// given back. Returns the `(handle, flags)` pairs to release.
+pub(crate) fn take_releases(inode: &Inode) -> KVec<(u64, u32)> {
+    let mut out = KVec::new();
+    let mut g = inode.fuse().wb.lock();
+    while let Some(k) = g.releases.iter().next().map(|(k, _)| *k) {
+        let Some(node) = g.releases.remove_node(&k) else {
+            break;
+        };
+        let (_, c) = node.to_key_value();
+        // GFP_ATOMIC under the spinlock; a RELEASE that finds no room is
+        // lost (the server frees the handle with the node or at unmount).
+        if c.release && out.push((c.fh, c.flags), GFP_ATOMIC).is_err() {
+            continue;
+        }
+    }
+    out
+}
+
+/// The handle of some writable open file of `inode`, if any (for SETATTR;
+/// not one kept for dirty data, whose RELEASE does not wait for SETATTRs).
+pub(crate) fn any_writer_fh(inode: &Inode) -> Option<u64> {
+    inode.fuse().wb.lock().writers.values().next().map(|w| w.1)
+}
+
+/// `drop_inode`: whether the inode may go once unused. Not while it still
+/// has dirty data for the server (that of a writer killed before it could
+/// write it, see [`Closed`]): it stays cached until the flusher wrote it.
+pub(crate) fn may_drop(inode: &Inode) -> bool {
+    !(inode.nlink() > 0 && is_wb(inode) && inode.has_dirty_pages())
+}
