@@ -8,8 +8,19 @@
 
 use crate::conn::Connection;
 use crate::vfs::iov::IovIter;
+use crate::vfs::misc::{self, MiscDevice, PollTable};
 use kernel::prelude::*;
 use kernel::sync::{Arc, SpinLock};
+
+/// The `/dev/fuse-wb` misc device.
+pub(crate) struct Device;
+
+impl Device {
+    /// Registers `/dev/fuse-wb` (mode 0666 like `/dev/fuse`).
+    pub(crate) fn register() -> Result<misc::Registration<Device>> {
+        misc::Registration::register(c"fuse-wb", 0o666)
+    }
+}
 
 /// One open `/dev/fuse-wb`.
 #[pin_data]
@@ -35,33 +46,59 @@ impl DevFile {
     }
 }
 
-/// open(2) of the device.
-pub(crate) fn open() -> Result<Arc<DevFile>> {
-    Arc::pin_init(
-        pin_init!(DevFile { conn <- kernel::new_spinlock!(None, "fuse_wb::DevFile::conn") }),
-        GFP_KERNEL,
-    )
-}
+#[vtable]
+impl MiscDevice for Device {
+    type Data = DevFile;
 
-/// Last close of the device: the server is gone, abort its connection.
-pub(crate) fn release(d: Arc<DevFile>) {
-    // Not under the lock: the abort ends requests, whose last references
-    // may drop inodes (and evicting one sleeps).
-    let conn = d.conn.lock().take();
-    if let Some(c) = conn {
-        c.abort();
+    /// open(2) of the device.
+    fn open() -> Result<Arc<DevFile>> {
+        Arc::pin_init(
+            pin_init!(DevFile { conn <- kernel::new_spinlock!(None, "fuse_wb::DevFile::conn") }),
+            GFP_KERNEL,
+        )
     }
-}
 
-/// read(2): the next request for the server.
-pub(crate) fn read(d: &DevFile, dst: &mut IovIter<'_>, nonblock: bool) -> Result<usize> {
-    // As mainline: reading a device that is not mounted yet is refused.
-    let conn = d.connection().ok_or(EPERM)?;
-    conn.dev_read(dst, nonblock)
-}
+    /// Last close of the device: the server is gone, abort its connection.
+    fn release(d: Arc<DevFile>) {
+        // Not under the lock: the abort ends requests, whose last references
+        // may drop inodes (and evicting one sleeps).
+        let conn = d.conn.lock().take();
+        if let Some(c) = conn {
+            c.abort();
+        }
+    }
 
-/// write(2): a reply from the server.
-pub(crate) fn write(d: &DevFile, src: &mut IovIter<'_>) -> Result<usize> {
-    let conn = d.connection().ok_or(EPERM)?;
-    conn.dev_write(src)
+    /// read(2): the next request for the server.
+    fn read(d: &DevFile, dst: &mut IovIter<'_>, nonblock: bool) -> Result<usize> {
+        // As mainline: reading a device that is not mounted yet is refused.
+        let conn = d.connection().ok_or(EPERM)?;
+        conn.dev_read(dst, nonblock)
+    }
+
+    /// write(2): a reply from the server.
+    fn write(d: &DevFile, src: &mut IovIter<'_>) -> Result<usize> {
+        let conn = d.connection().ok_or(EPERM)?;
+        conn.dev_write(src)
+    }
+
+    /// poll(2): always writable; readable when a request waits; an error
+    /// once aborted.
+    fn poll(d: &DevFile, table: &mut PollTable<'_>) -> u32 {
+        let Some(conn) = d.connection() else {
+            // Not mounted yet: writable, nothing to read (as mainline).
+            return misc::POLL_OUT;
+        };
+        // The wait queue lives in the connection, which outlives the file's
+        // reference to it.
+        table.register(conn.readers());
+        let (ready, aborted) = conn.poll_state();
+        let mut mask = misc::POLL_OUT;
+        if aborted {
+            return mask | misc::POLL_ERR;
+        }
+        if ready {
+            mask |= misc::POLL_IN;
+        }
+        mask
+    }
 }

@@ -62,7 +62,7 @@ module! {
 /// (fields drop top to bottom).
 struct FuseWb {
     _fs: vfs::fs_type::Registration,
-    _dev: vfs::misc::Registration,
+    _dev: vfs::misc::Registration<dev::Device>,
     _sysfs: vfs::sysfs::Root,
     _inodes: vfs::inode::InodeCache,
 }
@@ -71,7 +71,7 @@ impl kernel::Module for FuseWb {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let inodes = vfs::inode::InodeCache::new()?;
         let sysfs = vfs::sysfs::Root::new()?;
-        let dev = vfs::misc::Registration::register()?;
+        let dev = dev::Device::register()?;
         let fs = vfs::fs_type::Registration::register()?;
         pr_info!(
             "fuse-wb loaded: protocol {}.{}\n",

@@ -218,7 +218,7 @@ unsafe extern "C" fn get_tree_callback(fc: *mut bindings::fs_context) -> c_int {
         return unsafe { mount_error(fc, c"option fd: not an open file descriptor") };
     }
     // SAFETY: We hold a reference on `file` until the `fput` below.
-    let dev = unsafe { super::misc::dev_file(file) }.map(Arc::from);
+    let dev = unsafe { super::misc::dev_file::<crate::dev::Device>(file) }.map(Arc::from);
     // SAFETY: `file` and `fc` are valid; compare the namespaces as mainline.
     let same_ns = unsafe { (*(*file).f_cred).user_ns == (*fc).user_ns };
     // SAFETY: Drops the reference taken by `fget`.

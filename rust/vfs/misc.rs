@@ -5,131 +5,198 @@
 //! C header: [`include/linux/miscdevice.h`](srctree/include/linux/miscdevice.h)
 
 use super::iov::IovIter;
+use super::wait::WaitQueue;
 use super::StaticCell;
 use crate::bindings;
-use crate::dev::DevFile;
+use core::marker::PhantomData;
+use kernel::error::from_result;
 use kernel::ffi::{c_int, c_uint, c_void};
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::sync::{Arc, ArcBorrow};
 use kernel::types::ForeignOwnable;
 
+/// What the open files of a misc device do: the driver's side of the
+/// contract. [`Registration`] turns it into the C `file_operations`
+/// (through a private `MiscVTable<T>`), so the driver needs no `unsafe`.
+#[vtable]
+pub(crate) trait MiscDevice: Sized + 'static {
+    /// The state of one open file, shared with whoever looks it up through
+    /// [`dev_file`].
+    type Data: Send + Sync;
+
+    /// open(2): the state of the new file.
+    fn open() -> Result<Arc<Self::Data>>;
+
+    /// The last close of the file.
+    fn release(data: Arc<Self::Data>);
+
+    /// read(2) into `dst`; `nonblock` for O_NONBLOCK or IOCB_NOWAIT.
+    fn read(data: &Self::Data, dst: &mut IovIter<'_>, nonblock: bool) -> Result<usize>;
+
+    /// write(2) from `src`.
+    fn write(data: &Self::Data, src: &mut IovIter<'_>) -> Result<usize>;
+
+    /// poll(2): registers the wait queues to wake the poller on `table` and
+    /// returns the events ready now (`POLL*` of this module).
+    fn poll(data: &Self::Data, table: &mut PollTable<'_>) -> u32;
+}
+
+/// Readable (EPOLLIN | EPOLLRDNORM).
+pub(crate) const POLL_IN: u32 = bindings::EPOLLIN | bindings::EPOLLRDNORM;
+/// Writable (EPOLLOUT | EPOLLWRNORM).
+pub(crate) const POLL_OUT: u32 = bindings::EPOLLOUT | bindings::EPOLLWRNORM;
+/// Error (EPOLLERR).
+pub(crate) const POLL_ERR: u32 = bindings::EPOLLERR;
+
+/// The poll table of one poll(2) call on a file.
+///
+/// # Invariants
+///
+/// `file` and `pt` are valid for `'a` (one `poll` callback).
+pub(crate) struct PollTable<'a> {
+    file: *mut bindings::file,
+    pt: *mut bindings::poll_table_struct,
+    _p: PhantomData<&'a ()>,
+}
+
+impl PollTable<'_> {
+    /// Wakes the poller when `wq` is woken. `wq` must live as long as the
+    /// file can be polled (the kernel removes the entry when the poll ends
+    /// or the file is released).
+    pub(crate) fn register(&mut self, wq: &WaitQueue) {
+        // SAFETY: `file` and `pt` are valid (type invariant); the caller
+        // keeps `wq` alive while the file can be polled.
+        unsafe { bindings::fusewb_poll_wait(self.file, wq.as_raw(), self.pt) };
+    }
+}
+
+/// The misc device's storage: one misc device per module.
 static MISC: StaticCell<bindings::miscdevice> = StaticCell::uninit();
 
-struct Fops(bindings::file_operations);
-// SAFETY: The table is immutable and only read by the kernel.
-unsafe impl Sync for Fops {}
+/// The C table of `T`'s callbacks.
+struct MiscVTable<T: MiscDevice>(PhantomData<T>);
 
-static DEV_FOPS: Fops = Fops(bindings::file_operations {
-    owner: crate::THIS_MODULE.as_ptr(),
-    open: Some(open_callback),
-    release: Some(release_callback),
-    read_iter: Some(read_iter_callback),
-    write_iter: Some(write_iter_callback),
-    poll: Some(poll_callback),
-    llseek: Some(bindings::noop_llseek),
-    // libfuse moves requests and replies through pipes with splice(2): the
-    // generic helpers turn that into one read_iter / write_iter call per
-    // message.
-    splice_read: Some(bindings::copy_splice_read),
-    splice_write: Some(bindings::iter_file_splice_write),
-    // SAFETY: All-zero is a valid value for the remaining fields (no ops).
-    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-});
+impl<T: MiscDevice> MiscVTable<T> {
+    const FOPS: bindings::file_operations = bindings::file_operations {
+        owner: crate::THIS_MODULE.as_ptr(),
+        open: Some(open_callback::<T>),
+        release: Some(release_callback::<T>),
+        read_iter: Some(read_iter_callback::<T>),
+        write_iter: Some(write_iter_callback::<T>),
+        poll: Some(poll_callback::<T>),
+        llseek: Some(bindings::noop_llseek),
+        // libfuse moves requests and replies through pipes with splice(2):
+        // the generic helpers turn that into one read_iter / write_iter
+        // call per message.
+        splice_read: Some(bindings::copy_splice_read),
+        splice_write: Some(bindings::iter_file_splice_write),
+        // SAFETY: All-zero is a valid value for the remaining fields (no ops).
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
 
-/// The registered device. Dropping it deregisters `/dev/fuse-wb`.
-pub(crate) struct Registration(());
+    fn build() -> &'static bindings::file_operations {
+        &Self::FOPS
+    }
+}
 
-impl Registration {
-    /// Registers `/dev/fuse-wb` (dynamic minor, mode 0666 like `/dev/fuse`).
-    pub(crate) fn register() -> Result<Self> {
+/// The registered device. Dropping it deregisters it.
+pub(crate) struct Registration<T: MiscDevice>(PhantomData<T>);
+
+impl<T: MiscDevice> Registration<T> {
+    /// Registers the device `name` (dynamic minor) with `mode`.
+    pub(crate) fn register(name: &'static core::ffi::CStr, mode: u16) -> Result<Self> {
         let m = MISC.get();
         // SAFETY: Module init runs once, before anyone can use the device, so
         // we have exclusive access to the static.
         unsafe {
             m.write(core::mem::zeroed());
             (*m).minor = bindings::MISC_DYNAMIC_MINOR;
-            (*m).name = c"fuse-wb".as_ptr().cast();
-            (*m).fops = &DEV_FOPS.0;
-            (*m).mode = 0o666;
+            (*m).name = name.as_ptr().cast();
+            (*m).fops = MiscVTable::<T>::build();
+            (*m).mode = mode;
         }
         // SAFETY: `m` is a fully initialised miscdevice living in a static.
         kernel::error::to_result(unsafe { bindings::misc_register(m) })?;
-        Ok(Self(()))
+        Ok(Self(PhantomData))
     }
 }
 
-impl Drop for Registration {
+impl<T: MiscDevice> Drop for Registration<T> {
     fn drop(&mut self) {
         // SAFETY: The device was registered by `register`.
         unsafe { bindings::misc_deregister(MISC.get()) }
     }
 }
 
-/// Returns the device state of `file` if it is an open `/dev/fuse-wb`.
+/// Returns the state of `file` if it is an open file of the device
+/// registered as `T`.
 ///
 /// # Safety
 ///
 /// `file` must be a valid file, kept alive by the caller for `'a`.
-pub(crate) unsafe fn dev_file<'a>(
+pub(crate) unsafe fn dev_file<'a, T: MiscDevice>(
     file: *mut bindings::file,
-) -> Option<kernel::sync::ArcBorrow<'a, DevFile>> {
+) -> Option<ArcBorrow<'a, T::Data>> {
     // SAFETY: `file` is valid (caller).
     let (fop, data) = unsafe { ((*file).f_op, (*file).private_data) };
-    if !core::ptr::eq(fop, &DEV_FOPS.0) || data.is_null() {
+    // misc_open installs the registered table in every file it opens.
+    // SAFETY: Reading the pointer of the registered device (set before
+    // registration, never changed).
+    let ours = unsafe { (*MISC.get()).fops };
+    if fop.is_null() || !core::ptr::eq(fop, ours) || data.is_null() {
         return None;
     }
-    // SAFETY: Files with our fops carry an `Arc<DevFile>` from `open_callback`
-    // until `release_callback`, which cannot run while the caller holds the file.
-    Some(unsafe { <Arc<DevFile> as ForeignOwnable>::borrow(data) })
+    // SAFETY: Files with our fops carry an `Arc<T::Data>` from
+    // `open_callback` until `release_callback`, which cannot run while the
+    // caller holds the file.
+    Some(unsafe { <Arc<T::Data> as ForeignOwnable>::borrow(data) })
 }
 
 /// # Safety
 ///
 /// Called by the VFS (via `misc_open`) with a valid inode and a new file.
-unsafe extern "C" fn open_callback(
+unsafe extern "C" fn open_callback<T: MiscDevice>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
-    match crate::dev::open() {
-        Ok(d) => {
-            // SAFETY: `file` is valid; `misc_open` stored the miscdevice in
-            // `private_data`, which we replace with our state.
-            unsafe {
-                (*file).private_data = d.into_foreign() as *mut c_void;
-                // The device is a stream: no file position.
-                bindings::stream_open((*file).f_inode, file);
-            }
-            0
+    from_result(|| {
+        let d = T::open()?;
+        // SAFETY: `file` is valid; `misc_open` stored the miscdevice in
+        // `private_data`, which we replace with our state.
+        unsafe {
+            (*file).private_data = d.into_foreign() as *mut c_void;
+            // The device is a stream: no file position.
+            bindings::stream_open((*file).f_inode, file);
         }
-        Err(e) => e.to_errno(),
-    }
+        Ok(0)
+    })
 }
 
 /// # Safety
 ///
 /// Called by the VFS on the last close of a file opened by `open_callback`.
-unsafe extern "C" fn release_callback(
+unsafe extern "C" fn release_callback<T: MiscDevice>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
-    // SAFETY: `private_data` holds the `Arc<DevFile>` set by `open_callback`,
+    // SAFETY: `private_data` holds the `Arc<T::Data>` set by `open_callback`,
     // and this is the last use of the file.
-    let d = unsafe { <Arc<DevFile> as ForeignOwnable>::from_foreign((*file).private_data) };
-    crate::dev::release(d);
+    let d = unsafe { <Arc<T::Data> as ForeignOwnable>::from_foreign((*file).private_data) };
+    T::release(d);
     0
 }
 
 /// # Safety
 ///
 /// Called by the VFS with a valid kiocb of an open device file and an iov_iter.
-unsafe extern "C" fn read_iter_callback(
+unsafe extern "C" fn read_iter_callback<T: MiscDevice>(
     iocb: *mut bindings::kiocb,
     to: *mut bindings::iov_iter,
 ) -> isize {
     // SAFETY: `iocb` is valid and its file is open (VFS).
     let file = unsafe { (*iocb).ki_filp };
     // SAFETY: `file` is our device file for the duration of the call.
-    let Some(d) = (unsafe { dev_file(file) }) else {
+    let Some(d) = (unsafe { dev_file::<T>(file) }) else {
         return EINVAL.to_errno() as isize;
     };
     // SAFETY: The iov_iter is valid and ours for this call.
@@ -138,7 +205,7 @@ unsafe extern "C" fn read_iter_callback(
     let nonblock = unsafe { (*file).f_flags } & bindings::O_NONBLOCK != 0
         // SAFETY: `iocb` is valid.
         || unsafe { (*iocb).ki_flags } & bindings::IOCB_NOWAIT != 0;
-    match crate::dev::read(&d, &mut iov, nonblock) {
+    match T::read(&d, &mut iov, nonblock) {
         // CAST: A message is at most u32::MAX bytes.
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
@@ -148,19 +215,19 @@ unsafe extern "C" fn read_iter_callback(
 /// # Safety
 ///
 /// Called by the VFS with a valid kiocb of an open device file and an iov_iter.
-unsafe extern "C" fn write_iter_callback(
+unsafe extern "C" fn write_iter_callback<T: MiscDevice>(
     iocb: *mut bindings::kiocb,
     from: *mut bindings::iov_iter,
 ) -> isize {
     // SAFETY: `iocb` is valid and its file is open (VFS).
     let file = unsafe { (*iocb).ki_filp };
     // SAFETY: `file` is our device file for the duration of the call.
-    let Some(d) = (unsafe { dev_file(file) }) else {
+    let Some(d) = (unsafe { dev_file::<T>(file) }) else {
         return EINVAL.to_errno() as isize;
     };
     // SAFETY: The iov_iter is valid and ours for this call.
     let mut iov = unsafe { IovIter::from_raw(from) };
-    match crate::dev::write(&d, &mut iov) {
+    match T::write(&d, &mut iov) {
         // CAST: Bounded by the iov_iter's size, which fits isize.
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
@@ -170,29 +237,19 @@ unsafe extern "C" fn write_iter_callback(
 /// # Safety
 ///
 /// Called by the VFS with a valid open device file and poll table.
-unsafe extern "C" fn poll_callback(
+unsafe extern "C" fn poll_callback<T: MiscDevice>(
     file: *mut bindings::file,
     pt: *mut kernel::bindings::poll_table_struct,
 ) -> c_uint {
-    let pt = pt.cast::<bindings::poll_table_struct>();
     // SAFETY: `file` is our device file for the duration of the call.
-    let Some(d) = (unsafe { dev_file(file) }) else {
-        return bindings::EPOLLERR;
+    let Some(d) = (unsafe { dev_file::<T>(file) }) else {
+        return POLL_ERR;
     };
-    let Some(conn) = d.connection() else {
-        // Not mounted yet: writable, nothing to read (as mainline).
-        return bindings::EPOLLOUT | bindings::EPOLLWRNORM;
+    // INVARIANT: `file` and `pt` are valid for this call (VFS).
+    let mut table = PollTable {
+        file,
+        pt: pt.cast::<bindings::poll_table_struct>(),
+        _p: PhantomData,
     };
-    // SAFETY: `file` and `pt` are valid (VFS); the wait queue lives in the
-    // connection, which outlives the file's reference to it.
-    unsafe { bindings::fusewb_poll_wait(file, conn.readers().as_raw(), pt) };
-    let (ready, aborted) = conn.poll_state();
-    let mut mask = bindings::EPOLLOUT | bindings::EPOLLWRNORM;
-    if aborted {
-        return mask | bindings::EPOLLERR;
-    }
-    if ready {
-        mask |= bindings::EPOLLIN | bindings::EPOLLRDNORM;
-    }
-    mask
+    T::poll(&d, &mut table)
 }
