@@ -82,4 +82,9 @@ impl Connection {
         }
         self.init_wait.wake_up_all();
     }
+
+    /// Whether the server agreed to the write-back cache (INIT).
+    pub(crate) fn has_writeback_cache(&self) -> bool {
+        self.params().has(u64::from(abi::FUSE_WRITEBACK_CACHE))
+    }
 }

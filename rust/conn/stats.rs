@@ -2,8 +2,10 @@
 
 //! Request statistics of a connection (the sysfs `stats` file).
 
+use super::Connection;
 use crate::abi;
 use crate::proto::{self, stats};
+use crate::vfs::sysfs::ControlFiles;
 use core::mem::size_of;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -75,5 +77,43 @@ impl Stats {
         // A full buffer truncates the text; the counters are still right.
         let _ = stats::render(&snap, &mut w);
         w.len()
+    }
+}
+
+impl ControlFiles for Connection {
+    fn waiting(&self) -> u32 {
+        self.num_waiting()
+    }
+
+    fn abort(&self) {
+        Connection::abort(self)
+    }
+
+    fn stats(&self, out: &mut [u8]) -> usize {
+        let st = self.stats();
+        let (active, queued) = self.background_counts();
+        let extra = [
+            (
+                "writeback_inflight_requests",
+                st.wb_requests.load(Ordering::Relaxed),
+            ),
+            (
+                "writeback_inflight_bytes",
+                st.wb_bytes.load(Ordering::Relaxed),
+            ),
+            (
+                "writeback_short_resends",
+                st.wb_resends.load(Ordering::Relaxed),
+            ),
+            (
+                "writeback_budget_stops",
+                st.wb_budget_stops.load(Ordering::Relaxed),
+            ),
+            ("dirty_pages", self.dirty_pages()),
+            ("background_active", u64::from(active)),
+            ("background_queued", u64::from(queued)),
+            ("writeback_cache", u64::from(self.has_writeback_cache())),
+        ];
+        st.render(&extra, out)
     }
 }

@@ -302,7 +302,7 @@ unsafe extern "C" fn fill_super_callback(
         (*sb).s_root = root;
         (*sb).s_d_op = super::dentry::DENTRY_OPS.as_ptr();
     }
-    match super::sysfs::ConnDir::add(&conn, sbr.dev()) {
+    match super::sysfs::ConnDir::add(conn.clone(), sbr.dev()) {
         Ok(d) => conn.set_ctl_dir(d),
         Err(e) => return e.to_errno(),
     }

@@ -2,14 +2,14 @@
 
 //! The per-connection control directory `/sys/fs/fuse-wb/connections/<dev>/`
 //! (the counterpart of mainline's `/sys/fs/fuse/connections/<dev>/`):
-//! `abort` (write anything to abort the connection) and `waiting` (requests
-//! waiting for the server).
+//! `abort` (write anything to abort the connection), `waiting` (requests
+//! waiting for the server) and `stats`. What the files show and do is the
+//! filesystem's ([`ControlFiles`]); this module only runs the kobject.
 //!
 //! C header: [`include/linux/kobject.h`](srctree/include/linux/kobject.h)
 
 use super::StaticCell;
 use crate::bindings;
-use crate::conn::Connection;
 use core::ptr::addr_of_mut;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::ffi::{c_char, c_uint};
@@ -65,6 +65,19 @@ impl Drop for Root {
     }
 }
 
+/// What the files of a connection's control directory show and do.
+pub(crate) trait ControlFiles: Send + Sync {
+    /// `waiting`: requests waiting for the server.
+    fn waiting(&self) -> u32;
+
+    /// `abort`: any write aborts the connection.
+    fn abort(&self);
+
+    /// `stats`: writes `key value` lines into `out` (one page) and returns
+    /// their length.
+    fn stats(&self, out: &mut [u8]) -> usize;
+}
+
 /// A connection's directory: a kobject that keeps the connection alive
 /// while its files can be used.
 ///
@@ -75,7 +88,7 @@ impl Drop for Root {
 #[repr(C)]
 struct ConnKobj {
     kobj: Opaque<bindings::kobject>,
-    conn: Arc<Connection>,
+    files: Arc<dyn ControlFiles>,
 }
 
 /// Handle to a connection's sysfs directory; dropping it removes it.
@@ -89,13 +102,13 @@ unsafe impl Send for ConnDir {}
 unsafe impl Sync for ConnDir {}
 
 impl ConnDir {
-    /// Adds `connections/<dev>` for `conn`.
-    pub(crate) fn add(conn: &Arc<Connection>, dev: u32) -> Result<Self> {
+    /// Adds `connections/<dev>`, whose files `files` serves.
+    pub(crate) fn add(files: Arc<dyn ControlFiles>, dev: u32) -> Result<Self> {
         let parent = CONNECTIONS.load(Ordering::Acquire);
         let b = KBox::new(
             ConnKobj {
                 kobj: Opaque::uninit(),
-                conn: conn.clone(),
+                files,
             },
             GFP_KERNEL,
         )?;
@@ -151,14 +164,14 @@ unsafe extern "C" fn release_callback(kobj: *mut bindings::kobject) {
     drop(unsafe { KBox::from_raw(p) });
 }
 
-/// The connection of one of our kobjects.
+/// The files of one of our kobjects.
 ///
 /// # Safety
 ///
 /// `kobj` must be the kobject of a live `ConnKobj` (true inside show/store).
-unsafe fn conn_of<'a>(kobj: *mut bindings::kobject) -> &'a Connection {
+unsafe fn files_of<'a>(kobj: *mut bindings::kobject) -> &'a dyn ControlFiles {
     // SAFETY: Per the caller.
-    unsafe { &(*kernel::container_of!(kobj, ConnKobj, kobj)).conn }
+    unsafe { &*(*kernel::container_of!(kobj, ConnKobj, kobj)).files }
 }
 
 /// `waiting`: requests waiting for the server.
@@ -172,7 +185,7 @@ unsafe extern "C" fn waiting_show(
     buf: *mut c_char,
 ) -> isize {
     // SAFETY: sysfs calls show with our live kobject.
-    let n = unsafe { conn_of(kobj) }.num_waiting();
+    let n = unsafe { files_of(kobj) }.waiting();
     // SAFETY: `buf` is a sysfs page buffer; the format takes one unsigned int.
     unsafe { bindings::sysfs_emit(buf, c"%u\n".as_ptr().cast(), n as c_uint) as isize }
 }
@@ -189,7 +202,7 @@ unsafe extern "C" fn abort_store(
     count: usize,
 ) -> isize {
     // SAFETY: sysfs calls store with our live kobject.
-    unsafe { conn_of(kobj) }.abort();
+    unsafe { files_of(kobj) }.abort();
     // CAST: sysfs writes are at most a page.
     count as isize
 }
@@ -202,40 +215,11 @@ unsafe extern "C" fn stats_show(
     _attr: *mut bindings::kobj_attribute,
     buf: *mut c_char,
 ) -> isize {
-    // SAFETY: Our kobject (see `conn_of`).
-    let conn = unsafe { conn_of(kobj) };
-    let st = conn.stats();
-    let (active, queued) = conn.background_counts();
-    let extra = [
-        (
-            "writeback_inflight_requests",
-            st.wb_requests.load(core::sync::atomic::Ordering::Relaxed),
-        ),
-        (
-            "writeback_inflight_bytes",
-            st.wb_bytes.load(core::sync::atomic::Ordering::Relaxed),
-        ),
-        (
-            "writeback_short_resends",
-            st.wb_resends.load(core::sync::atomic::Ordering::Relaxed),
-        ),
-        (
-            "writeback_budget_stops",
-            st.wb_budget_stops
-                .load(core::sync::atomic::Ordering::Relaxed),
-        ),
-        ("dirty_pages", conn.dirty_pages()),
-        ("background_active", u64::from(active)),
-        ("background_queued", u64::from(queued)),
-        (
-            "writeback_cache",
-            u64::from(crate::fs::writeback::is_wb_conn(conn)),
-        ),
-    ];
     // SAFETY: sysfs show buffers are one page, ours to fill.
     let out = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), super::PAGE_SIZE) };
     // CAST: at most a page.
-    st.render(&extra, out) as isize
+    // SAFETY: sysfs calls show with our live kobject.
+    unsafe { files_of(kobj) }.stats(out) as isize
 }
 
 static STATS: StaticCell<bindings::kobj_attribute> = StaticCell::new(bindings::kobj_attribute {

@@ -47,7 +47,6 @@ pub(crate) use wait::{
     flush_inode, flush_range, times_sent, wait_all, wait_bytes, wait_conn, wait_times, TimesFlush,
 };
 
-use crate::abi;
 use crate::conn::Connection;
 use crate::proto::write::{self as pw, Span};
 use crate::vfs::{
@@ -139,7 +138,7 @@ pub(crate) fn is_wb(inode: &Inode) -> bool {
 
 /// Whether the connection negotiated the write-back cache.
 pub(crate) fn is_wb_conn(conn: &Connection) -> bool {
-    conn.params().has(u64::from(abi::FUSE_WRITEBACK_CACHE))
+    conn.has_writeback_cache()
 }
 
 fn page_index(pos: i64) -> u64 {
