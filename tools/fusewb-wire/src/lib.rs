@@ -16,8 +16,10 @@
 //! server answers such a request with EINVAL, it never panics.
 //!
 //! Besides the structures: [`raw`], the descriptor, signal and log
-//! plumbing both raw servers share.
+//! plumbing both raw servers share, and [`errno`], the errno names of the
+//! test tools (the two servers, fusewb-stress, fusewb-pio).
 
+pub mod errno;
 pub mod raw;
 
 /// Protocol version spoken by this server.

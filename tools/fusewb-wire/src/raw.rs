@@ -5,7 +5,7 @@
 //!
 //! What differs between the two servers stays with them: the poll timeout,
 //! what a poll error bit means, the signal mask, the log prefix and the
-//! errno names.
+//! errno names (see [`crate::errno`]).
 
 use std::ffi::CString;
 use std::io;
