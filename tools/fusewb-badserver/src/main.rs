@@ -29,11 +29,11 @@
 mod proto;
 mod server;
 
-use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
+use proto::raw::{self, parse_fd, write_fd_all, Polled, Received};
 use server::{Server, Verdict};
 
 const PROG: &str = "fusewb-badserver";
@@ -84,26 +84,8 @@ static OK_COUNT: AtomicU32 = AtomicU32::new(0);
 static MISMATCH_COUNT: AtomicU32 = AtomicU32::new(0);
 static LOG_FD: AtomicI32 = AtomicI32::new(2);
 
-/// Writes all of `bytes` to `fd`, ignoring errors (async-signal-safe).
-fn write_fd_all(fd: i32, mut bytes: &[u8]) {
-    while !bytes.is_empty() {
-        // SAFETY: the pointer and length describe a live buffer.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        if n > 0 {
-            bytes = &bytes[n as usize..];
-        } else if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
-        } else {
-            return;
-        }
-    }
-}
-
 fn log(line: &str) {
-    let mut s = String::with_capacity(line.len() + 1);
-    s.push_str(line);
-    s.push('\n');
-    write_fd_all(LOG_FD.load(Ordering::SeqCst), s.as_bytes());
+    raw::write_line(LOG_FD.load(Ordering::SeqCst), line);
 }
 
 fn exit_status() -> i32 {
@@ -128,36 +110,11 @@ extern "C" fn on_terminate(_sig: libc::c_int) {
     summary_and_exit(None);
 }
 
-fn install_signal_handlers() -> io::Result<()> {
-    for sig in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: a zeroed sigaction is a valid starting value; the handler
-        // only uses atomics, write(2) and _exit(2).
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_terminate as *const () as libc::sighandler_t;
-            libc::sigfillset(&mut sa.sa_mask);
-            if libc::sigaction(sig, &sa, std::ptr::null_mut()) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-    }
-    Ok(())
-}
-
 #[derive(Debug, PartialEq, Eq)]
 enum Cli {
     Help,
     List,
     Serve { fd: i32, log: Option<String> },
-}
-
-/// Parses `/dev/fd/N` (or a plain `N`).
-fn parse_fd(arg: &str) -> Option<i32> {
-    let digits = arg.strip_prefix("/dev/fd/").unwrap_or(arg);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
 }
 
 fn parse_args(args: &[String]) -> Result<Cli, String> {
@@ -225,41 +182,14 @@ fn main() {
 }
 
 fn setup(fd: i32, log_path: Option<&str>) -> Result<(), String> {
-    // SAFETY: F_GETFL on an arbitrary number only queries it.
-    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if fl < 0 {
-        return Err(format!(
-            "descriptor {fd} is not open: {} (start me with fusewb-mount, which passes /dev/fd/N)",
-            io::Error::last_os_error()
-        ));
-    }
-    if fl & libc::O_NONBLOCK != 0 {
-        // SAFETY: fd is open; we only clear O_NONBLOCK.
-        unsafe { libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK) };
-    }
-    // Keep the connection out of anything we might exec (nothing, but be
-    // tidy): only this process must hold it.
-    // SAFETY: fd is open.
-    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    raw::prepare_dev_fd(fd)?;
     if let Some(path) = log_path {
-        let c = CString::new(path).map_err(|_| "log path contains a NUL byte".to_string())?;
-        // SAFETY: valid C string.
-        let lfd = unsafe {
-            libc::open(
-                c.as_ptr(),
-                libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_APPEND | libc::O_CLOEXEC,
-                0o644,
-            )
-        };
-        if lfd < 0 {
-            return Err(format!(
-                "cannot open log file {path}: {}",
-                io::Error::last_os_error()
-            ));
-        }
-        LOG_FD.store(lfd, Ordering::SeqCst);
+        LOG_FD.store(raw::open_log(path)?, Ordering::SeqCst);
     }
-    install_signal_handlers().map_err(|e| format!("cannot install signal handlers: {e}"))
+    // SAFETY: on_terminate only uses atomics, write(2) and _exit(2); with
+    // every signal blocked it runs to its end.
+    unsafe { raw::on_terminate_signals(on_terminate, raw::SigMask::Full) }
+        .map_err(|e| format!("cannot install signal handlers: {e}"))
 }
 
 /// Caps the log lines per scenario (a looping client must not flood the
@@ -292,21 +222,6 @@ impl LogLimiter {
     }
 }
 
-/// One write(2) of a whole reply: Ok(bytes written) or Err(errno).
-fn write_reply(fd: i32, bytes: &[u8]) -> Result<usize, i32> {
-    loop {
-        // SAFETY: the pointer and length describe a live buffer.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error().raw_os_error().unwrap_or(0);
-        if e != libc::EINTR {
-            return Err(e);
-        }
-    }
-}
-
 fn serve(fd: i32) -> ! {
     // SAFETY: getuid/getgid cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
@@ -323,62 +238,54 @@ fn serve(fd: i32) -> ! {
         // Wait with poll(2) before every read, so the suite exercises the
         // device's poll: it must report a request as readable, and an
         // aborted connection as an error.
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd; -1 waits without a timeout.
-        let r = unsafe { libc::poll(&mut pfd, 1, -1) };
-        if r < 0 {
-            let e = io::Error::last_os_error().raw_os_error().unwrap_or(0);
-            if e == libc::EINTR {
-                continue;
+        // Without a timeout, poll(2) does not return TimedOut.
+        let revents = match raw::poll_in(fd, -1) {
+            Polled::Ready(revents) => revents,
+            Polled::TimedOut | Polled::Interrupted => continue,
+            Polled::Failed(e) => {
+                log(&format!(
+                    "badserver: poll failed: {}",
+                    server::errno_name(e)
+                ));
+                summary_and_exit(Some(2));
             }
-            log(&format!(
-                "badserver: poll failed: {}",
-                server::errno_name(e)
-            ));
-            summary_and_exit(Some(2));
-        }
-        if pfd.revents & libc::POLLERR != 0 {
+        };
+        // POLLERR ends the loop even with requests still readable (the
+        // aborted connection's poll is what is tested; fusewb-scriptserver
+        // reads on while POLLIN is set).
+        if revents & libc::POLLERR != 0 {
             log("badserver: connection closed (poll reported POLLERR)");
             summary_and_exit(None);
         }
-        // SAFETY: buf is a live buffer of buf.len() bytes.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 {
-            let e = io::Error::last_os_error().raw_os_error().unwrap_or(0);
-            match e {
-                // Interrupted, or the request vanished before we read it.
-                libc::EINTR | libc::EAGAIN | libc::ENOENT => continue,
-                libc::ENODEV | libc::ENOTCONN | libc::ECONNABORTED => {
-                    log(&format!(
-                        "badserver: connection closed ({})",
-                        server::errno_name(e)
-                    ));
-                    summary_and_exit(None);
-                }
-                _ => {
-                    log(&format!(
-                        "badserver: read from fd {fd} failed: {} ({})",
-                        server::errno_name(e),
-                        io::Error::from_raw_os_error(e)
-                    ));
-                    summary_and_exit(Some(2));
-                }
+        let n = match raw::read_request(fd, &mut buf) {
+            Received::Request(n) => n,
+            Received::Retry => continue,
+            Received::Closed(e) => {
+                log(&format!(
+                    "badserver: connection closed ({})",
+                    server::errno_name(e)
+                ));
+                summary_and_exit(None);
             }
-        }
-        if n == 0 {
-            log("badserver: connection closed (read returned 0)");
-            summary_and_exit(None);
-        }
-        let response = server.handle(&buf[..n as usize]);
+            Received::EndOfFile => {
+                log("badserver: connection closed (read returned 0)");
+                summary_and_exit(None);
+            }
+            Received::Failed(e) => {
+                log(&format!(
+                    "badserver: read from fd {fd} failed: {} ({})",
+                    server::errno_name(e),
+                    io::Error::from_raw_os_error(e)
+                ));
+                summary_and_exit(Some(2));
+            }
+        };
+        let response = server.handle(&buf[..n]);
         for note in &response.notes {
             log(&format!("badserver: {note}"));
         }
         for step in &response.steps {
-            let result = write_reply(fd, &step.bytes);
+            let result = raw::write_reply(fd, &step.bytes);
             let verdict = server::judge(&step.expect, result, step.bytes.len());
             match verdict {
                 Verdict::Ok => {
@@ -404,17 +311,6 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
-    }
-
-    #[test]
-    fn parses_fd_paths() {
-        assert_eq!(parse_fd("/dev/fd/3"), Some(3));
-        assert_eq!(parse_fd("17"), Some(17));
-        assert_eq!(parse_fd("/dev/fd/"), None);
-        assert_eq!(parse_fd("/dev/fd/-1"), None);
-        assert_eq!(parse_fd("/dev/fd/3x"), None);
-        assert_eq!(parse_fd("/mnt"), None);
-        assert_eq!(parse_fd("/dev/fd/99999999999"), None);
     }
 
     #[test]

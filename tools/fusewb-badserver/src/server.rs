@@ -666,34 +666,15 @@ pub fn judge(expect: &Expect, result: Result<usize, i32>, len: usize) -> Verdict
     }
 }
 
+/// The errnos the log names; any other is `errno <n>`.
+const NAMED_ERRNOS: &str = "EPERM ENOENT EINTR EIO E2BIG EBADF EAGAIN ENOMEM EFAULT EBUSY \
+    ENODEV ENOTDIR EISDIR EINVAL ERANGE ENOSYS EPROTO EOVERFLOW EMSGSIZE ENOTCONN ECONNABORTED \
+    ENAMETOOLONG";
+
 /// Symbolic errno name.
 pub fn errno_name(e: i32) -> String {
-    let name = match e {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::E2BIG => "E2BIG",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::ENODEV => "ENODEV",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::EISDIR => "EISDIR",
-        libc::EINVAL => "EINVAL",
-        libc::ERANGE => "ERANGE",
-        libc::ENOSYS => "ENOSYS",
-        libc::EPROTO => "EPROTO",
-        libc::EOVERFLOW => "EOVERFLOW",
-        libc::EMSGSIZE => "EMSGSIZE",
-        libc::ENOTCONN => "ENOTCONN",
-        libc::ECONNABORTED => "ECONNABORTED",
-        libc::ENAMETOOLONG => "ENAMETOOLONG",
-        _ => return format!("errno {e}"),
-    };
-    name.to_string()
+    proto::errno::name_if_listed(e, NAMED_ERRNOS)
+        .map_or_else(|| format!("errno {e}"), str::to_string)
 }
 
 fn result_text(result: Result<usize, i32>, len: usize) -> String {
@@ -1232,6 +1213,12 @@ mod tests {
         let l = log_line(&r.steps[0], Err(libc::ENOENT), Verdict::Unchecked).unwrap();
         assert!(l.starts_with("badserver: note: "), "{l}");
         assert_eq!(errno_name(12345), "errno 12345");
+        assert_eq!(errno_name(libc::EMSGSIZE), "EMSGSIZE");
+        // Named elsewhere, not in this log.
+        assert_eq!(errno_name(libc::ENOSPC), format!("errno {}", libc::ENOSPC));
+        for n in NAMED_ERRNOS.split_whitespace() {
+            assert!((1..200).any(|e| errno_name(e) == n), "{n}");
+        }
     }
 
     #[test]

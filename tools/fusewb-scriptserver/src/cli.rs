@@ -1,5 +1,6 @@
 //! Command-line parsing (pure, unit tested).
 
+use crate::proto::raw::parse_fd;
 use crate::server::{Options, MAX_MAX_WRITE};
 
 /// Largest `--file` size (the content is held in memory).
@@ -19,15 +20,6 @@ pub struct Config {
     pub opts: Options,
     /// `--file NAME=SIZE`, in order.
     pub files: Vec<(String, u64)>,
-}
-
-/// Parses `/dev/fd/N` (or a plain `N`).
-pub fn parse_fd(arg: &str) -> Option<i32> {
-    let digits = arg.strip_prefix("/dev/fd/").unwrap_or(arg);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
 }
 
 /// A number with an optional binary suffix: `K`, `M`, `G` (or `k`, `m`,
@@ -191,12 +183,7 @@ mod tests {
     }
 
     #[test]
-    fn fds_and_sizes() {
-        assert_eq!(parse_fd("/dev/fd/3"), Some(3));
-        assert_eq!(parse_fd("17"), Some(17));
-        assert_eq!(parse_fd("/dev/fd/"), None);
-        assert_eq!(parse_fd("/dev/fd/-1"), None);
-        assert_eq!(parse_fd("/dev/fd/99999999999"), None);
+    fn sizes() {
         assert_eq!(parse_size("4096"), Some(4096));
         assert_eq!(parse_size("8k"), Some(8192));
         assert_eq!(parse_size("1M"), Some(1 << 20));

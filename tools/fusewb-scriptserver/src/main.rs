@@ -171,11 +171,11 @@ mod fs;
 mod proto;
 mod server;
 
-use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use proto::raw::{self, Polled, Received};
 use server::Server;
 
 const PROG: &str = "fusewb-scriptserver";
@@ -240,41 +240,6 @@ extern "C" fn on_terminate(_sig: libc::c_int) {
     TERMINATE.store(true, Ordering::SeqCst);
 }
 
-fn install_signal_handlers() -> io::Result<()> {
-    for sig in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: a zeroed sigaction is a valid starting value; the handler
-        // only stores to an atomic. No SA_RESTART: poll(2) returns EINTR.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_terminate as *const () as libc::sighandler_t;
-            libc::sigemptyset(&mut sa.sa_mask);
-            if libc::sigaction(sig, &sa, std::ptr::null_mut()) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-    }
-    Ok(())
-}
-
-fn last_errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-/// Writes all of `bytes` to `fd`, ignoring errors.
-fn write_fd_all(fd: i32, mut bytes: &[u8]) {
-    while !bytes.is_empty() {
-        // SAFETY: the pointer and length describe a live buffer.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        if n > 0 {
-            bytes = &bytes[n as usize..];
-        } else if n < 0 && last_errno() == libc::EINTR {
-            continue;
-        } else {
-            return;
-        }
-    }
-}
-
 /// The log: one write(2) per line on an O_APPEND descriptor, so readers
 /// see whole lines as soon as they are written.
 struct Log {
@@ -283,10 +248,7 @@ struct Log {
 
 impl Log {
     fn line(&self, line: &str) {
-        let mut s = String::with_capacity(line.len() + 1);
-        s.push_str(line);
-        s.push('\n');
-        write_fd_all(self.fd, s.as_bytes());
+        raw::write_line(self.fd, line);
     }
 }
 
@@ -337,68 +299,25 @@ fn main() {
 }
 
 fn setup(fd: i32, log_path: Option<&str>) -> Result<Log, String> {
-    // SAFETY: F_GETFL on an arbitrary number only queries it.
-    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if fl < 0 {
-        return Err(format!(
-            "descriptor {fd} is not open: {} (start me with fusewb-mount, which passes /dev/fd/N)",
-            io::Error::last_os_error()
-        ));
-    }
-    if fl & libc::O_NONBLOCK != 0 {
-        // SAFETY: fd is open; we only clear O_NONBLOCK.
-        unsafe { libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK) };
-    }
-    // SAFETY: fd is open.
-    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    raw::prepare_dev_fd(fd)?;
     let log = match log_path {
         None => Log { fd: 2 },
-        Some(path) => {
-            let c = CString::new(path).map_err(|_| "log path contains a NUL byte".to_string())?;
-            // SAFETY: valid C string.
-            let lfd = unsafe {
-                libc::open(
-                    c.as_ptr(),
-                    libc::O_WRONLY
-                        | libc::O_CREAT
-                        | libc::O_TRUNC
-                        | libc::O_APPEND
-                        | libc::O_CLOEXEC,
-                    0o644,
-                )
-            };
-            if lfd < 0 {
-                return Err(format!(
-                    "cannot open log file {path}: {}",
-                    io::Error::last_os_error()
-                ));
-            }
-            Log { fd: lfd }
-        }
+        Some(path) => Log {
+            fd: raw::open_log(path)?,
+        },
     };
-    install_signal_handlers().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    // SAFETY: on_terminate only stores to an atomic. The loop sees the flag
+    // because the handler interrupts poll(2) (EINTR, no SA_RESTART).
+    unsafe { raw::on_terminate_signals(on_terminate, raw::SigMask::Empty) }
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     Ok(log)
-}
-
-/// One write(2) of a whole reply: Ok(()) or Err(errno).
-fn write_reply(fd: i32, bytes: &[u8]) -> Result<(), i32> {
-    loop {
-        // SAFETY: the pointer and length describe a live buffer.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        if n >= 0 {
-            return Ok(());
-        }
-        let e = last_errno();
-        if e != libc::EINTR {
-            return Err(e);
-        }
-    }
 }
 
 /// Writes `reply` and logs its line (with the write's error, if any).
 fn send_reply(fd: i32, log: &Log, reply: &server::Pending) {
-    match write_reply(fd, &reply.bytes) {
-        Ok(()) => log.line(&reply.line),
+    // The count is not looked at (fusewb-badserver judges it).
+    match raw::write_reply(fd, &reply.bytes) {
+        Ok(_) => log.line(&reply.line),
         Err(e) => log.line(&format!(
             "{} write_error={}",
             reply.line,
@@ -431,61 +350,49 @@ fn serve(fd: i32, log: &Log, server: &mut Server) -> i32 {
         let timeout = later.front().map_or(1000, |(t, _)| {
             t.saturating_duration_since(now).as_millis().clamp(1, 1000) as i32
         });
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd. The timeout bounds how long a signal
-        // that lands just before poll(2) goes unnoticed.
-        let r = unsafe { libc::poll(&mut pfd, 1, timeout) };
-        if r < 0 {
-            let e = last_errno();
-            if e == libc::EINTR {
-                continue;
+        // The timeout bounds how long a signal that lands just before
+        // poll(2) goes unnoticed.
+        let revents = match raw::poll_in(fd, timeout) {
+            Polled::Ready(revents) => revents,
+            Polled::TimedOut | Polled::Interrupted => continue,
+            Polled::Failed(e) => {
+                log.line(&format!("# poll failed: {}", server::errno_name(e)));
+                return 2;
             }
-            log.line(&format!("# poll failed: {}", server::errno_name(e)));
-            return 2;
-        }
-        if r == 0 {
-            continue;
-        }
-        if pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0
-            && pfd.revents & libc::POLLIN == 0
+        };
+        // An error bit ends the loop only when nothing is left to read
+        // (fusewb-badserver stops at POLLERR alone: it tests the poll).
+        if revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0
+            && revents & libc::POLLIN == 0
         {
             log.line("# connection closed (poll reported an error)");
             return 0;
         }
-        // SAFETY: buf is a live buffer of buf.len() bytes.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 {
-            let e = last_errno();
-            match e {
-                // Interrupted, or the request vanished before we read it.
-                libc::EINTR | libc::EAGAIN | libc::ENOENT => continue,
-                libc::ENODEV | libc::ENOTCONN | libc::ECONNABORTED => {
-                    log.line(&format!("# connection closed ({})", server::errno_name(e)));
-                    return 0;
-                }
-                _ => {
-                    log.line(&format!(
-                        "# read from fd {fd} failed: {} ({})",
-                        server::errno_name(e),
-                        io::Error::from_raw_os_error(e)
-                    ));
-                    return 2;
-                }
+        let n = match raw::read_request(fd, &mut buf) {
+            Received::Request(n) => n,
+            Received::Retry => continue,
+            Received::Closed(e) => {
+                log.line(&format!("# connection closed ({})", server::errno_name(e)));
+                return 0;
             }
-        }
-        if n == 0 {
-            log.line("# connection closed (read returned 0)");
-            return 0;
-        }
-        let out = server.handle(&buf[..n as usize]);
+            Received::EndOfFile => {
+                log.line("# connection closed (read returned 0)");
+                return 0;
+            }
+            Received::Failed(e) => {
+                log.line(&format!(
+                    "# read from fd {fd} failed: {} ({})",
+                    server::errno_name(e),
+                    io::Error::from_raw_os_error(e)
+                ));
+                return 2;
+            }
+        };
+        let out = server.handle(&buf[..n]);
         log.line(&out.request_line);
         if out.deferred {
             let at = std::time::Instant::now() + std::time::Duration::from_millis(server.slow_ms());
-            later.push_back((at, buf[..n as usize].to_vec()));
+            later.push_back((at, buf[..n].to_vec()));
         }
         if let Some(reply) = out.reply {
             if reply.delay_ms > 0 {

@@ -175,34 +175,15 @@ pub fn oflags_names(flags: u32) -> String {
     s
 }
 
+/// The errnos the log names; any other is `E<n>`.
+const NAMED_ERRNOS: &str = "EPERM ENOENT EINTR EIO EBADF EAGAIN ENOMEM EACCES EEXIST ENODEV \
+    ENOTDIR EISDIR EINVAL EFBIG ENOSPC ENAMETOOLONG ENOSYS ENOTCONN ENXIO EPROTO EOPNOTSUPP \
+    ECONNABORTED";
+
 /// The symbolic name of a positive errno (`E<n>` if unlisted).
 pub fn errno_name(e: i32) -> String {
-    let n = match e {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EEXIST => "EEXIST",
-        libc::ENODEV => "ENODEV",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::EISDIR => "EISDIR",
-        libc::EINVAL => "EINVAL",
-        libc::EFBIG => "EFBIG",
-        libc::ENOSPC => "ENOSPC",
-        libc::ENAMETOOLONG => "ENAMETOOLONG",
-        libc::ENOSYS => "ENOSYS",
-        libc::ENOTCONN => "ENOTCONN",
-        libc::ENXIO => "ENXIO",
-        libc::EPROTO => "EPROTO",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::ECONNABORTED => "ECONNABORTED",
-        _ => return format!("E{e}"),
-    };
-    n.to_string()
+    crate::proto::errno::name_if_listed(e, NAMED_ERRNOS)
+        .map_or_else(|| format!("E{e}"), str::to_string)
 }
 
 /// A log line under construction: ` key=value` fields and bare words.
@@ -2291,6 +2272,12 @@ mod tests {
         assert_eq!(oflags_names(libc::O_DSYNC as u32), "RDONLY|DSYNC");
         assert_eq!(errno_name(libc::ENOENT), "ENOENT");
         assert_eq!(errno_name(4000), "E4000");
+        assert_eq!(errno_name(libc::EOPNOTSUPP), "EOPNOTSUPP");
+        // Named elsewhere, not in this log.
+        assert_eq!(errno_name(libc::EMSGSIZE), format!("E{}", libc::EMSGSIZE));
+        for n in NAMED_ERRNOS.split_whitespace() {
+            assert!((1..200).any(|e| errno_name(e) == n), "{n}");
+        }
         let s = Stats {
             requests: 3,
             per_op: [("WRITE".to_string(), 2)].into_iter().collect(),

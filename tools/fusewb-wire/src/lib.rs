@@ -14,6 +14,13 @@
 //! Decoders take the argument bytes of a request (after the 40-byte
 //! `fuse_in_header`) and return `None` when they are too short: the
 //! server answers such a request with EINVAL, it never panics.
+//!
+//! Besides the structures: [`raw`], the descriptor, signal and log
+//! plumbing both raw servers share, and [`errno`], the errno names of the
+//! test tools (the two servers, fusewb-stress, fusewb-pio).
+
+pub mod errno;
+pub mod raw;
 
 /// Protocol version spoken by this server.
 pub const KERNEL_VERSION: u32 = 7;
