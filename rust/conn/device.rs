@@ -76,45 +76,10 @@ impl Connection {
         // reads hand out a request, and take no allocation at all.
         let mut forgets = KVec::new();
         loop {
-            let item = {
-                let mut g = self.inner.lock();
-                if g.aborted {
-                    return Err(ENODEV);
-                }
-                if let Some(c) = g.interrupts.cursor_front() {
-                    let (_, node) = c.remove_current();
-                    let (_, req) = node.to_key_value();
-                    Some(Item::Interrupt(req))
-                } else if g.forgets.iter().next().is_some() && forgets.capacity() == 0 {
-                    Some(Item::NeedForgetRoom)
-                } else if g.forgets.iter().next().is_some() {
-                    let max = if batch { FORGET_BATCH } else { 1 };
-                    while forgets.len() < max {
-                        let Some(c) = g.forgets.cursor_front() else {
-                            break;
-                        };
-                        let (_, node) = c.remove_current();
-                        let (_, one) = node.to_key_value();
-                        // Cannot fail: capacity was reserved above.
-                        if forgets.push(one, GFP_ATOMIC).is_err() {
-                            break;
-                        }
-                    }
-                    Some(Item::Forgets)
-                } else if let Some(c) = g.pending.cursor_front() {
-                    // The node moves from `pending` to `processing`.
-                    let req = c.current().1.clone();
-                    let (_, node) = c.remove_current();
-                    req.state.lock().phase = Phase::Sent;
-                    g.processing.insert(node);
-                    Some(Item::Request(req))
-                } else {
-                    None
-                }
-            };
-            match item {
+            let sent = match self.next_item(&mut forgets, batch)? {
                 Some(Item::NeedForgetRoom) => {
                     forgets = KVec::with_capacity(FORGET_BATCH, GFP_KERNEL)?;
+                    None
                 }
                 None => {
                     if nonblock {
@@ -122,66 +87,133 @@ impl Connection {
                     }
                     self.readers
                         .wait_until(WaitMode::Interruptible, || self.has_work_or_aborted())?;
+                    None
                 }
-                Some(Item::Request(req)) => {
-                    // Cannot overflow: checked in `make_request`.
-                    let len = req
-                        .data
-                        .iter()
-                        .fold(req.msg.len(), |n, c| n.saturating_add(c.len()));
-                    if len > cap {
-                        self.fail_sent(&req);
-                        continue;
-                    }
-                    let sent = dst
-                        .write_all(&req.msg)
-                        .and_then(|()| req.data.iter().try_for_each(|c| dst.write_all(c)));
-                    if let Err(e) = sent {
-                        self.fail_sent(&req);
-                        return Err(e);
-                    }
-                    self.stats.count(req.opcode, len);
-                    // Its caller got a signal while it was pending (the
-                    // phase moved to `Sent` under the connection lock, so
-                    // the flag can no longer change).
-                    if req.state.lock().interrupt_when_sent {
-                        self.queue_interrupt(&req);
-                    }
-                    return Ok(len);
-                }
-                Some(Item::Interrupt(req)) => {
-                    // A request that ended meanwhile needs no INTERRUPT.
-                    if req.is_done() {
-                        continue;
-                    }
-                    let unique = req.unique;
-                    let arg = abi::fuse_interrupt_in { unique };
-                    let mut buf =
-                        [0u8; proto::request::IN_HEADER + size_of::<abi::fuse_interrupt_in>()];
-                    proto::request::encode(
-                        &mut buf,
-                        abi::fuse_opcode_FUSE_INTERRUPT,
-                        unique | proto::reply::INT_REQ_BIT,
-                        0,
-                        Creds::default(),
-                        &[proto::pod::bytes_of(&arg)],
-                    )
-                    .map_err(|_| EINVAL)?;
-                    dst.write_all(&buf)?;
-                    return Ok(buf.len());
-                }
-                Some(Item::Forgets) => {
-                    let len =
-                        proto::request::forget_len(forgets.len(), batch).map_err(|_| EINVAL)?;
-                    let mut buf = KVec::with_capacity(len, GFP_KERNEL)?;
-                    buf.extend_with(len, 0, GFP_KERNEL)?;
-                    proto::request::encode_forgets(&mut buf, self.unique(), &forgets, batch)
-                        .map_err(|_| EINVAL)?;
-                    dst.write_all(&buf)?;
-                    return Ok(len);
-                }
+                Some(Item::Request(req)) => self.read_request(dst, cap, &req)?,
+                Some(Item::Interrupt(req)) => Self::read_interrupt(dst, &req)?,
+                Some(Item::Forgets) => Some(self.read_forgets(dst, &forgets, batch)?),
+            };
+            if let Some(len) = sent {
+                return Ok(len);
             }
         }
+    }
+
+    /// Takes what the server reads next, under the connection lock:
+    /// interrupts first, then forgets (into `forgets`, once it has room),
+    /// then the oldest pending request, which moves to `processing`.
+    fn next_item(
+        &self,
+        forgets: &mut KVec<abi::fuse_forget_one>,
+        batch: bool,
+    ) -> Result<Option<Item>> {
+        let mut g = self.inner.lock();
+        if g.aborted {
+            return Err(ENODEV);
+        }
+        let item = if let Some(c) = g.interrupts.cursor_front() {
+            let (_, node) = c.remove_current();
+            let (_, req) = node.to_key_value();
+            Some(Item::Interrupt(req))
+        } else if g.forgets.iter().next().is_some() && forgets.capacity() == 0 {
+            Some(Item::NeedForgetRoom)
+        } else if g.forgets.iter().next().is_some() {
+            let max = if batch { FORGET_BATCH } else { 1 };
+            while forgets.len() < max {
+                let Some(c) = g.forgets.cursor_front() else {
+                    break;
+                };
+                let (_, node) = c.remove_current();
+                let (_, one) = node.to_key_value();
+                // Cannot fail: capacity was reserved above.
+                if forgets.push(one, GFP_ATOMIC).is_err() {
+                    break;
+                }
+            }
+            Some(Item::Forgets)
+        } else if let Some(c) = g.pending.cursor_front() {
+            // The node moves from `pending` to `processing`.
+            let req = c.current().1.clone();
+            let (_, node) = c.remove_current();
+            req.state.lock().phase = Phase::Sent;
+            g.processing.insert(node);
+            Some(Item::Request(req))
+        } else {
+            None
+        };
+        Ok(item)
+    }
+
+    /// Copies a request that was just sent to `dst` (of `cap` bytes);
+    /// `None` if it does not fit (the request fails, the next is read).
+    fn read_request(
+        &self,
+        dst: &mut IovIter<'_>,
+        cap: usize,
+        req: &Arc<Request>,
+    ) -> Result<Option<usize>> {
+        // Cannot overflow: checked in `make_request`.
+        let len = req
+            .data
+            .iter()
+            .fold(req.msg.len(), |n, c| n.saturating_add(c.len()));
+        if len > cap {
+            self.fail_sent(req);
+            return Ok(None);
+        }
+        let sent = dst
+            .write_all(&req.msg)
+            .and_then(|()| req.data.iter().try_for_each(|c| dst.write_all(c)));
+        if let Err(e) = sent {
+            self.fail_sent(req);
+            return Err(e);
+        }
+        self.stats.count(req.opcode, len);
+        // Its caller got a signal while it was pending (the phase moved to
+        // `Sent` under the connection lock, so the flag can no longer
+        // change).
+        if req.state.lock().interrupt_when_sent {
+            self.queue_interrupt(req);
+        }
+        Ok(Some(len))
+    }
+
+    /// Writes the INTERRUPT of `req` to `dst`; `None` if the request ended
+    /// meanwhile (it needs none).
+    fn read_interrupt(dst: &mut IovIter<'_>, req: &Request) -> Result<Option<usize>> {
+        if req.is_done() {
+            return Ok(None);
+        }
+        let unique = req.unique;
+        let arg = abi::fuse_interrupt_in { unique };
+        let mut buf = [0u8; proto::request::IN_HEADER + size_of::<abi::fuse_interrupt_in>()];
+        proto::request::encode(
+            &mut buf,
+            abi::fuse_opcode_FUSE_INTERRUPT,
+            unique | proto::reply::INT_REQ_BIT,
+            0,
+            Creds::default(),
+            &[proto::pod::bytes_of(&arg)],
+        )
+        .map_err(|_| EINVAL)?;
+        dst.write_all(&buf)?;
+        Ok(Some(buf.len()))
+    }
+
+    /// Writes `forgets` as one FORGET or BATCH_FORGET to `dst`.
+    fn read_forgets(
+        &self,
+        dst: &mut IovIter<'_>,
+        forgets: &[abi::fuse_forget_one],
+        batch: bool,
+    ) -> Result<usize> {
+        let len = proto::request::forget_len(forgets.len(), batch).map_err(|_| EINVAL)?;
+        let mut buf = KVec::with_capacity(len, GFP_KERNEL)?;
+        buf.extend_with(len, 0, GFP_KERNEL)?;
+        proto::request::encode_forgets(&mut buf, self.unique(), forgets, batch)
+            .map_err(|_| EINVAL)?;
+        dst.write_all(&buf)?;
+        Ok(len)
     }
 
     /// write(2) on the device: a reply (or notification) from the server.
