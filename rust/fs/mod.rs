@@ -2,7 +2,8 @@
 
 //! The filesystem logic, one file per concern as in mainline `fs/fuse`:
 //! inodes and attributes (`inode`), names and metadata (`dir`), open files
-//! and reads (`file`), directory listing (`readdir`).
+//! and reads (`file`), directory listing (`readdir`); `ops` implements the
+//! glue's operation traits with them.
 //!
 //! Everything here is safe Rust over the `vfs` glue and the `conn`
 //! connection.
@@ -11,6 +12,7 @@ pub(crate) mod attr;
 pub(crate) mod dir;
 pub(crate) mod file;
 pub(crate) mod inode;
+pub(crate) mod ops;
 pub(crate) mod readdir;
 pub(crate) mod write;
 pub(crate) mod writeback;

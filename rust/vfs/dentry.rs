@@ -201,22 +201,29 @@ impl Dentry {
     }
 }
 
-pub(crate) struct Dops(bindings::dentry_operations);
-// SAFETY: Immutable table only read by the kernel.
-unsafe impl Sync for Dops {}
+/// The operations of a filesystem's dentries: its side of the contract;
+/// [`DopsVTable`] builds the C table from it.
+#[vtable]
+pub(crate) trait DentryOperations: 'static {
+    /// Whether `dentry` is still valid (`rcu`: in RCU walk mode, must not
+    /// sleep; `flags` are the lookup flags).
+    fn revalidate(dentry: &Dentry, rcu: bool, flags: u32) -> Result<bool>;
+}
 
-/// Operations of every non-root dentry.
-pub(crate) static DENTRY_OPS: Dops = Dops(bindings::dentry_operations {
-    d_revalidate: Some(revalidate_callback),
-    d_delete: Some(delete_callback),
-    // SAFETY: All-zero means "no operation" for the other fields.
-    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-});
+/// The C table of `T`'s dentry operations.
+pub(crate) struct DopsVTable<T: DentryOperations>(core::marker::PhantomData<T>);
 
-impl Dops {
-    /// The raw table.
-    pub(crate) fn as_ptr(&self) -> *const bindings::dentry_operations {
-        &self.0
+impl<T: DentryOperations> DopsVTable<T> {
+    const TABLE: bindings::dentry_operations = bindings::dentry_operations {
+        d_revalidate: Some(revalidate_callback::<T>),
+        d_delete: Some(delete_callback),
+        // SAFETY: All-zero means "no operation" for the other fields.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    /// The table, for `sb->s_d_op` (every dentry but the root).
+    pub(crate) fn build() -> &'static bindings::dentry_operations {
+        &Self::TABLE
     }
 }
 
@@ -224,10 +231,13 @@ impl Dops {
 ///
 /// Called by the VFS with a valid dentry of ours (possibly in RCU walk mode,
 /// signalled by `LOOKUP_RCU` in `flags`).
-unsafe extern "C" fn revalidate_callback(dentry: *mut bindings::dentry, flags: c_uint) -> c_int {
+unsafe extern "C" fn revalidate_callback<T: DentryOperations>(
+    dentry: *mut bindings::dentry,
+    flags: c_uint,
+) -> c_int {
     // SAFETY: Valid per the VFS contract.
     let d = unsafe { Dentry::from_raw(dentry) };
-    match crate::fs::dir::revalidate(d, flags & bindings::LOOKUP_RCU != 0, flags) {
+    match T::revalidate(d, flags & bindings::LOOKUP_RCU != 0, flags) {
         Ok(valid) => c_int::from(valid),
         Err(e) => e.to_errno(),
     }

@@ -475,7 +475,7 @@ unsafe extern "C" fn mmap_callback(
     let r = unsafe { bindings::generic_file_mmap(file, vma) };
     if r == 0 {
         // SAFETY: The vma is ours to set up.
-        unsafe { (*vma).vm_ops = &super::mm::VM_OPS.0 };
+        unsafe { (*vma).vm_ops = super::mm::VmVTable::<crate::fs::ops::FuseWb>::build() };
     }
     r
 }

@@ -8,7 +8,9 @@ use super::file::File;
 use super::inode::Inode;
 use crate::bindings;
 use kernel::alloc::{flags::GFP_KERNEL, KVVec};
+use kernel::error::Result;
 use kernel::ffi::c_int;
+use kernel::prelude::vtable;
 
 /// A locked page-cache folio; unlocked when dropped (and released, if we
 /// hold a reference of our own).
@@ -351,32 +353,66 @@ impl<'a> Readahead<'a> {
     }
 }
 
-pub(crate) struct Aops(pub(crate) bindings::address_space_operations);
-// SAFETY: Immutable table only read by the kernel.
-unsafe impl Sync for Aops {}
+/// The address space operations of a filesystem's regular files: the
+/// filesystem's side of the contract. [`AopsVTable`] builds the C table
+/// from it.
+#[vtable]
+pub(crate) trait AddressSpaceOperations: 'static {
+    /// Reads `folio` (locked; unlocked when done, on success marked
+    /// up to date) of `inode`, for `file` if known.
+    fn read_folio(inode: &Inode, file: Option<&File>, folio: LockedFolio) -> Result;
 
-/// Address space operations of regular files.
-pub(crate) static AOPS: Aops = Aops(bindings::address_space_operations {
-    read_folio: Some(read_folio_callback),
-    readahead: Some(readahead_callback),
-    writepages: Some(writepages_callback),
-    write_begin: Some(write_begin_callback),
-    write_end: Some(write_end_callback),
-    launder_folio: Some(launder_folio_callback),
-    dirty_folio: Some(bindings::filemap_dirty_folio),
-    migrate_folio: Some(bindings::filemap_migrate_folio),
-    // Direct I/O is done by read_iter/write_iter; this only lets O_DIRECT
-    // opens succeed.
-    direct_IO: Some(bindings::noop_direct_IO),
-    // SAFETY: All-zero means "no operation" for the other fields.
-    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-});
+    /// Reads ahead the folios of `ra`.
+    fn readahead(inode: &Inode, ra: &mut Readahead<'_>);
+
+    /// Writes back dirty folios as `ctl` asks (memalloc_nofs scope).
+    fn writepages(inode: &Inode, ctl: &mut WritebackCtl<'_>) -> Result;
+
+    /// Prepares a buffered write of `len` bytes at `pos`: the folio to copy
+    /// into, locked and referenced.
+    fn write_begin(inode: &Inode, file: Option<&File>, pos: i64, len: usize)
+        -> Result<LockedFolio>;
+
+    /// Ends a buffered write that copied `copied` of `len` bytes into
+    /// `folio`; returns the bytes accepted.
+    fn write_end(inode: &Inode, pos: i64, len: usize, copied: usize, folio: LockedFolio) -> usize;
+
+    /// Writes a dirty folio that is about to be invalidated (memalloc_nofs
+    /// scope); the folio stays locked.
+    fn launder_folio(inode: &Inode, folio: &mut LockedFolio) -> Result;
+}
+
+/// The C table of `T`'s address space operations.
+pub(crate) struct AopsVTable<T: AddressSpaceOperations>(core::marker::PhantomData<T>);
+
+impl<T: AddressSpaceOperations> AopsVTable<T> {
+    const TABLE: bindings::address_space_operations = bindings::address_space_operations {
+        read_folio: Some(read_folio_callback::<T>),
+        readahead: Some(readahead_callback::<T>),
+        writepages: Some(writepages_callback::<T>),
+        write_begin: Some(write_begin_callback::<T>),
+        write_end: Some(write_end_callback::<T>),
+        launder_folio: Some(launder_folio_callback::<T>),
+        dirty_folio: Some(bindings::filemap_dirty_folio),
+        migrate_folio: Some(bindings::filemap_migrate_folio),
+        // Direct I/O is done by read_iter/write_iter; this only lets O_DIRECT
+        // opens succeed.
+        direct_IO: Some(bindings::noop_direct_IO),
+        // SAFETY: All-zero means "no operation" for the other fields.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    /// The table, for `i_mapping->a_ops`.
+    pub(crate) fn build() -> &'static bindings::address_space_operations {
+        &Self::TABLE
+    }
+}
 
 /// # Safety
 ///
 /// Called by the page cache with a locked folio of one of our files and the
 /// file (possibly NULL) it is read for.
-unsafe extern "C" fn read_folio_callback(
+unsafe extern "C" fn read_folio_callback<T: AddressSpaceOperations>(
     file: *mut bindings::file,
     folio: *mut bindings::folio,
 ) -> c_int {
@@ -387,7 +423,7 @@ unsafe extern "C" fn read_folio_callback(
     let file = (!file.is_null()).then(|| unsafe { File::from_raw(file) });
     // SAFETY: The folio is locked and we must unlock it.
     let lf = unsafe { LockedFolio::from_raw(folio) };
-    match crate::fs::file::read_folio(inode, file, lf) {
+    match T::read_folio(inode, file, lf) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -396,7 +432,9 @@ unsafe extern "C" fn read_folio_callback(
 /// # Safety
 ///
 /// Called by the page cache with a valid readahead control of one of ours.
-unsafe extern "C" fn readahead_callback(ractl: *mut kernel::bindings::readahead_control) {
+unsafe extern "C" fn readahead_callback<T: AddressSpaceOperations>(
+    ractl: *mut kernel::bindings::readahead_control,
+) {
     let ractl = ractl.cast::<bindings::readahead_control>();
     // SAFETY: The mapping's host is our inode.
     let inode = unsafe { Inode::from_raw((*(*ractl).mapping).host) };
@@ -405,14 +443,14 @@ unsafe extern "C" fn readahead_callback(ractl: *mut kernel::bindings::readahead_
         ractl,
         _p: core::marker::PhantomData,
     };
-    crate::fs::file::readahead(inode, &mut ra);
+    T::readahead(inode, &mut ra);
 }
 
 /// # Safety
 ///
 /// Called by the VFS with a mapping of one of our regular files and a valid
 /// writeback control.
-unsafe extern "C" fn writepages_callback(
+unsafe extern "C" fn writepages_callback<T: AddressSpaceOperations>(
     mapping: *mut bindings::address_space,
     wbc: *mut bindings::writeback_control,
 ) -> c_int {
@@ -428,7 +466,7 @@ unsafe extern "C" fn writepages_callback(
         stopped: false,
         _p: core::marker::PhantomData,
     };
-    match crate::fs::writeback::writepages(inode, &mut ctl) {
+    match T::writepages(inode, &mut ctl) {
         Ok(()) => ctl.result(),
         Err(e) => e.to_errno(),
     }
@@ -438,7 +476,7 @@ unsafe extern "C" fn writepages_callback(
 ///
 /// Called by `generic_perform_write` under the inode lock, for an open file
 /// of ours (or NULL), with valid out-pointers.
-unsafe extern "C" fn write_begin_callback(
+unsafe extern "C" fn write_begin_callback<T: AddressSpaceOperations>(
     file: *mut bindings::file,
     mapping: *mut bindings::address_space,
     pos: i64,
@@ -453,7 +491,7 @@ unsafe extern "C" fn write_begin_callback(
             (!file.is_null()).then(|| File::from_raw(file)),
         )
     };
-    match crate::fs::writeback::write_begin(inode, file, pos, len as usize) {
+    match T::write_begin(inode, file, pos, len as usize) {
         Ok(folio) => {
             // SAFETY: Valid out-pointer; write_end gets the folio back.
             unsafe { *foliop = folio.into_raw() };
@@ -467,7 +505,7 @@ unsafe extern "C" fn write_begin_callback(
 ///
 /// Called by `generic_perform_write` with the folio `write_begin` returned
 /// (locked, referenced), after copying `copied` bytes into it.
-unsafe extern "C" fn write_end_callback(
+unsafe extern "C" fn write_end_callback<T: AddressSpaceOperations>(
     _file: *mut bindings::file,
     mapping: *mut bindings::address_space,
     pos: i64,
@@ -484,7 +522,7 @@ unsafe extern "C" fn write_end_callback(
         ptr: folio,
         owned: true,
     };
-    let n = crate::fs::writeback::write_end(inode, pos, len as usize, copied as usize, f);
+    let n = T::write_end(inode, pos, len as usize, copied as usize, f);
     // CAST: at most `copied`, a c_uint.
     n as c_int
 }
@@ -492,14 +530,16 @@ unsafe extern "C" fn write_end_callback(
 /// # Safety
 ///
 /// Called by `invalidate_inode_pages2*` with a locked, dirty folio of ours.
-unsafe extern "C" fn launder_folio_callback(folio: *mut bindings::folio) -> c_int {
+unsafe extern "C" fn launder_folio_callback<T: AddressSpaceOperations>(
+    folio: *mut bindings::folio,
+) -> c_int {
     // SAFETY: The folio is locked, so its mapping is stable and ours.
     let inode = unsafe { Inode::from_raw((*bindings::fusewb_folio_mapping(folio)).host) };
     // SAFETY: Locked by the caller, who unlocks it: wrap without owning
     // the lock by forgetting the wrapper after use.
     let mut f = unsafe { LockedFolio::from_raw(folio) };
     let _nofs = super::NoFsScope::new();
-    let r = crate::fs::writeback::launder_folio(inode, &mut f);
+    let r = T::launder_folio(inode, &mut f);
     core::mem::forget(f);
     match r {
         Ok(()) => 0,

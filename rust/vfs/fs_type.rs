@@ -300,7 +300,7 @@ unsafe extern "C" fn fill_super_callback(
     // default dentry operations for the rest afterwards.
     unsafe {
         (*sb).s_root = root;
-        (*sb).s_d_op = super::dentry::DENTRY_OPS.as_ptr();
+        (*sb).s_d_op = super::dentry::DopsVTable::<crate::fs::ops::FuseWb>::build();
     }
     match super::sysfs::ConnDir::add(conn.clone(), sbr.dev()) {
         Ok(d) => conn.set_ctl_dir(d),

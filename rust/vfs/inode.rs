@@ -575,7 +575,8 @@ pub(crate) fn set_ops(inode: &Inode, mode: u32, rdev: u32) {
                 }
                 (*p).i_op = &FILE_IOPS.0;
                 (*p).__bindgen_anon_3.i_fop = &super::file::FILE_FOPS.0;
-                (*(*p).i_mapping).a_ops = &super::folio::AOPS.0;
+                (*(*p).i_mapping).a_ops =
+                    super::folio::AopsVTable::<crate::fs::ops::FuseWb>::build();
             }
             Kind::Link => {
                 (*p).i_op = &LINK_IOPS.0;

@@ -6,29 +6,57 @@
 //!
 //! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
 
+use super::file::File;
 use super::folio::LockedFolio;
 use super::inode::Inode;
 use crate::bindings;
+use kernel::error::Result;
+use kernel::prelude::vtable;
 
-pub(crate) struct VmOps(pub(crate) bindings::vm_operations_struct);
-// SAFETY: Immutable table only read by the kernel.
-unsafe impl Sync for VmOps {}
+/// What mappings of a filesystem's regular files do beyond the page
+/// cache's generic faults: the filesystem's side; [`VmVTable`] builds the
+/// C table from it.
+#[vtable]
+pub(crate) trait VmOperations: 'static {
+    /// Whether a write fault updates the file's times (when the kernel owns
+    /// them); done before the folio is locked, as `file_update_time` wants.
+    fn fault_updates_times(inode: &Inode) -> bool;
 
-/// Operations of mappings of our regular files.
-pub(crate) static VM_OPS: VmOps = VmOps(bindings::vm_operations_struct {
-    fault: Some(bindings::filemap_fault),
-    map_pages: Some(bindings::filemap_map_pages),
-    page_mkwrite: Some(page_mkwrite_callback),
-    close: Some(close_callback),
-    // SAFETY: All-zero means "no operation" for the other fields.
-    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-});
+    /// A write fault on a shared mapping of `file`: `folio` (locked, still
+    /// of `inode`) is about to become writable. An error fails the fault
+    /// (SIGBUS, or EFAULT for the kernel's own copies).
+    fn page_mkwrite(file: &File, inode: &Inode, folio: &LockedFolio) -> Result;
+
+    /// A shared mapping of `inode` goes away.
+    fn close_shared(inode: &Inode);
+}
+
+/// The C table of `T`'s mapping operations.
+pub(crate) struct VmVTable<T: VmOperations>(core::marker::PhantomData<T>);
+
+impl<T: VmOperations> VmVTable<T> {
+    const TABLE: bindings::vm_operations_struct = bindings::vm_operations_struct {
+        fault: Some(bindings::filemap_fault),
+        map_pages: Some(bindings::filemap_map_pages),
+        page_mkwrite: Some(page_mkwrite_callback::<T>),
+        close: Some(close_callback::<T>),
+        // SAFETY: All-zero means "no operation" for the other fields.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    /// The table, for `vma->vm_ops`.
+    pub(crate) fn build() -> &'static bindings::vm_operations_struct {
+        &Self::TABLE
+    }
+}
 
 /// # Safety
 ///
 /// Called by the fault handler with a valid fault of a shared mapping of
 /// one of our files; `vmf->page` is referenced.
-unsafe extern "C" fn page_mkwrite_callback(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
+unsafe extern "C" fn page_mkwrite_callback<T: VmOperations>(
+    vmf: *mut bindings::vm_fault,
+) -> bindings::vm_fault_t {
     // SAFETY: Valid fault: its vma maps an open file of ours.
     let (file, page) = unsafe { ((*(*vmf).__bindgen_anon_1.vma).vm_file, (*vmf).page) };
     // SAFETY: The file of a mapping of ours holds its inode.
@@ -36,8 +64,8 @@ unsafe extern "C" fn page_mkwrite_callback(vmf: *mut bindings::vm_fault) -> bind
     // SAFETY: The fault holds a reference on the page and its folio.
     let folio = unsafe { bindings::fusewb_page_folio(page) };
     // SAFETY: Live file of ours.
-    let f = unsafe { super::file::File::from_raw(file) };
-    if crate::fs::writeback::is_wb(inode) {
+    let f = unsafe { File::from_raw(file) };
+    if T::fault_updates_times(inode) {
         let _ = f.update_time();
     }
     // SAFETY: A referenced folio; we lock it and (on success) return it
@@ -50,7 +78,7 @@ unsafe extern "C" fn page_mkwrite_callback(vmf: *mut bindings::vm_fault) -> bind
         drop(lf);
         return bindings::VM_FAULT_NOPAGE;
     }
-    if crate::fs::writeback::page_mkwrite(inode, &lf).is_err() {
+    if T::page_mkwrite(f, inode, &lf).is_err() {
         // Killed while a WRITE of the folio is in flight: the page must not
         // become writable. VM_FAULT_RETRY would be taken as success here
         // (`do_page_mkwrite` only stops at NOPAGE or an error), and NOPAGE
@@ -69,7 +97,7 @@ unsafe extern "C" fn page_mkwrite_callback(vmf: *mut bindings::vm_fault) -> bind
 /// # Safety
 ///
 /// Called when a mapping of one of our files goes away; the file is valid.
-unsafe extern "C" fn close_callback(vma: *mut bindings::vm_area_struct) {
+unsafe extern "C" fn close_callback<T: VmOperations>(vma: *mut bindings::vm_area_struct) {
     // SAFETY: The vma's file is ours and open.
     let (file, flags) = unsafe { ((*vma).vm_file, (*vma).__bindgen_anon_2.vm_flags) };
     if flags & bindings::VM_SHARED == 0 {
@@ -77,5 +105,5 @@ unsafe extern "C" fn close_callback(vma: *mut bindings::vm_area_struct) {
     }
     // SAFETY: The file of a mapping of ours holds its inode.
     let inode = unsafe { Inode::from_raw((*file).f_inode) };
-    crate::fs::file::vma_close(inode);
+    T::close_shared(inode);
 }
