@@ -5,18 +5,90 @@
 //! remaining C tables of `vfs` still call into `fs` directly; they move
 //! behind traits the same way.)
 
-use super::{dir, file as ffile, writeback};
+use super::file::FuseFile;
+use super::{dir, file as ffile, readdir, write, writeback};
+use crate::bindings;
 use crate::vfs::{
     dentry::{Dentry, DentryOperations},
-    file::File,
+    file::{DirEmitter, File, FileOperations, Kiocb},
     folio::{AddressSpaceOperations, LockedFolio, Readahead, WritebackCtl},
     inode::Inode,
+    iov::IovIter,
     mm::VmOperations,
 };
 use kernel::prelude::*;
 
 /// The fuse-wb filesystem type.
 pub(crate) struct FuseWb;
+
+#[vtable]
+impl FileOperations for FuseWb {
+    fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
+        ffile::open(inode, file)
+    }
+
+    fn release(inode: &Inode, data: KBox<FuseFile>) {
+        ffile::release(inode, data)
+    }
+
+    fn readdir(file: &File, ctx: &mut DirEmitter) -> Result {
+        readdir::readdir(file, ctx)
+    }
+
+    fn read_iter(iocb: &mut Kiocb<'_>, to: &mut IovIter<'_>) -> Result<usize> {
+        let f = iocb.file();
+        // FOPEN_DIRECT_IO from the server, or O_DIRECT: no page cache.
+        let direct = f
+            .fuse()
+            .is_some_and(|ff| ff.open_flags & crate::abi::FOPEN_DIRECT_IO != 0);
+        if direct || iocb.is_direct() {
+            return write::direct_read(iocb, to);
+        }
+        ffile::before_read(f, iocb.pos(), to.len())?;
+        iocb.read_cached(to)
+    }
+
+    fn write_iter(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>) -> Result<usize> {
+        write::write_iter(iocb, from)
+    }
+
+    fn llseek(file: &File, offset: i64, whence: u32) -> Result<i64> {
+        if whence == bindings::SEEK_DATA || whence == bindings::SEEK_HOLE {
+            if let Some(pos) = ffile::lseek(file, offset, whence)? {
+                return file.set_pos(pos);
+            }
+        } else {
+            ffile::before_llseek(file, whence)?;
+        }
+        file.generic_llseek(offset, whence)
+    }
+
+    fn fsync(file: &File, start: i64, end: i64, datasync: bool) -> Result {
+        ffile::fsync(file, start, end, datasync)
+    }
+
+    fn flush(file: &File, lock_owner: u64) -> Result {
+        ffile::flush(file, lock_owner)
+    }
+
+    fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result {
+        ffile::fallocate(file, mode, offset, len)
+    }
+
+    fn copy_file_range(
+        fin: &File,
+        off_in: i64,
+        fout: &File,
+        off_out: i64,
+        len: usize,
+    ) -> Result<Option<usize>> {
+        ffile::copy_file_range(fin, off_in, fout, off_out, len)
+    }
+
+    fn mmap_check(file: &File, shared: bool) -> Result {
+        ffile::mmap_check(file, shared)
+    }
+}
 
 #[vtable]
 impl AddressSpaceOperations for FuseWb {

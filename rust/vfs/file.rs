@@ -6,6 +6,7 @@
 
 use super::inode::Inode;
 use super::iov::IovIter;
+use super::mm::VmOperations;
 use crate::bindings;
 use crate::fs::file::FuseFile;
 use kernel::ffi::{c_int, c_void};
@@ -84,6 +85,31 @@ impl File {
         kernel::error::to_result(unsafe { bindings::file_check_and_advance_wb_err(self.0.get()) })
     }
 
+    /// `generic_file_llseek`: moves the position as the VFS does for a
+    /// file of known size.
+    pub(crate) fn generic_llseek(&self, offset: i64, whence: u32) -> Result<i64> {
+        // CAST: whence values are small.
+        // SAFETY: Live file.
+        let r = unsafe { bindings::generic_file_llseek(self.0.get(), offset, whence as c_int) };
+        if r < 0 {
+            // CAST: a negative errno.
+            return Err(Error::from_errno(r as i32));
+        }
+        Ok(r)
+    }
+
+    /// Sets the file position to `pos` (checked against the maximum file
+    /// size), as SEEK_DATA/SEEK_HOLE do.
+    pub(crate) fn set_pos(&self, pos: i64) -> Result<i64> {
+        // SAFETY: Live file; `vfs_setpos` range-checks `pos`.
+        let r = unsafe { bindings::vfs_setpos(self.0.get(), pos, bindings::MAX_LFS_FILESIZE) };
+        if r < 0 {
+            // CAST: a negative errno.
+            return Err(Error::from_errno(r as i32));
+        }
+        Ok(r)
+    }
+
     /// fuse-wb's state of this open file.
     pub(crate) fn fuse(&self) -> Option<&FuseFile> {
         // SAFETY: Reading the field of a live file.
@@ -130,6 +156,18 @@ impl<'a> Kiocb<'a> {
     pub(crate) fn is_direct(&self) -> bool {
         // SAFETY: Valid kiocb.
         unsafe { (*self.ptr).ki_flags as u32 & bindings::IOCB_DIRECT != 0 }
+    }
+
+    /// A read through the page cache (`generic_file_read_iter`).
+    pub(crate) fn read_cached(&mut self, to: &mut IovIter<'_>) -> Result<usize> {
+        // SAFETY: Valid kiocb and iov_iter.
+        let r = unsafe { bindings::generic_file_read_iter(self.ptr, to.as_ptr()) };
+        if r < 0 {
+            // CAST: a negative errno.
+            return Err(Error::from_errno(r as i32));
+        }
+        // CAST: non-negative.
+        Ok(r as usize)
     }
 
     /// `generic_write_checks`: limits, O_APPEND (position = local size);
@@ -202,51 +240,108 @@ impl DirEmitter {
     }
 }
 
-pub(crate) struct Fops(pub(crate) bindings::file_operations);
-// SAFETY: Immutable tables only read by the kernel.
-unsafe impl Sync for Fops {}
+/// The operations of a filesystem's open files (regular files and
+/// directories): its side of the contract; [`FileVTable`] builds the C
+/// tables from it. Open files carry a `KBox<FuseFile>`.
+#[vtable]
+pub(crate) trait FileOperations: 'static {
+    /// open(2) of `inode` as `file`: the file's state.
+    fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>>;
 
-/// Operations of open directories.
-pub(crate) static DIR_FOPS: Fops = Fops(bindings::file_operations {
-    owner: crate::THIS_MODULE.as_ptr(),
-    open: Some(open_callback),
-    release: Some(release_callback),
-    iterate_shared: Some(iterate_callback),
-    llseek: Some(bindings::generic_file_llseek),
-    read: Some(bindings::generic_read_dir),
-    // SAFETY: All-zero means "no operation" for the other fields.
-    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-});
+    /// The last close of a file that `open` made.
+    fn release(inode: &Inode, data: KBox<FuseFile>);
 
-/// Operations of open regular files.
-pub(crate) static FILE_FOPS: Fops = Fops(bindings::file_operations {
-    owner: crate::THIS_MODULE.as_ptr(),
-    open: Some(open_callback),
-    release: Some(release_callback),
-    read_iter: Some(read_iter_callback),
-    write_iter: Some(write_iter_callback),
-    llseek: Some(llseek_callback),
-    mmap: Some(mmap_callback),
-    fsync: Some(fsync_callback),
-    flush: Some(flush_callback),
-    fallocate: Some(fallocate_callback),
-    copy_file_range: Some(copy_file_range_callback),
-    splice_read: Some(bindings::filemap_splice_read),
-    splice_write: Some(bindings::iter_file_splice_write),
-    // SAFETY: All-zero means "no operation" for the other fields.
-    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-});
+    /// getdents(2) of an open directory.
+    fn readdir(file: &File, ctx: &mut DirEmitter) -> Result;
+
+    /// read(2) (direct or through the page cache: [`Kiocb::read_cached`]).
+    fn read_iter(iocb: &mut Kiocb<'_>, to: &mut IovIter<'_>) -> Result<usize>;
+
+    /// write(2).
+    fn write_iter(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>) -> Result<usize>;
+
+    /// lseek(2): the new position ([`File::generic_llseek`],
+    /// [`File::set_pos`]).
+    fn llseek(file: &File, offset: i64, whence: u32) -> Result<i64>;
+
+    /// fsync(2) of `start..=end`.
+    fn fsync(file: &File, start: i64, end: i64, datasync: bool) -> Result;
+
+    /// Every close(2) of a file descriptor; `lock_owner` names the closer.
+    fn flush(file: &File, lock_owner: u64) -> Result;
+
+    /// fallocate(2).
+    fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result;
+
+    /// copy_file_range(2) between two files of this filesystem; `None`
+    /// lets the VFS copy through the page cache.
+    fn copy_file_range(
+        fin: &File,
+        off_in: i64,
+        fout: &File,
+        off_out: i64,
+        len: usize,
+    ) -> Result<Option<usize>>;
+
+    /// Whether `file` may be mapped (`shared`: MAP_SHARED).
+    fn mmap_check(file: &File, shared: bool) -> Result;
+}
+
+/// The C tables of `T`'s open files: regular files (with `T`'s mapping
+/// operations) and directories.
+pub(crate) struct FileVTable<T>(core::marker::PhantomData<T>);
+
+impl<T: FileOperations + VmOperations> FileVTable<T> {
+    const DIR: bindings::file_operations = bindings::file_operations {
+        owner: crate::THIS_MODULE.as_ptr(),
+        open: Some(open_callback::<T>),
+        release: Some(release_callback::<T>),
+        iterate_shared: Some(iterate_callback::<T>),
+        llseek: Some(bindings::generic_file_llseek),
+        read: Some(bindings::generic_read_dir),
+        // SAFETY: All-zero means "no operation" for the other fields.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    const FILE: bindings::file_operations = bindings::file_operations {
+        owner: crate::THIS_MODULE.as_ptr(),
+        open: Some(open_callback::<T>),
+        release: Some(release_callback::<T>),
+        read_iter: Some(read_iter_callback::<T>),
+        write_iter: Some(write_iter_callback::<T>),
+        llseek: Some(llseek_callback::<T>),
+        mmap: Some(mmap_callback::<T>),
+        fsync: Some(fsync_callback::<T>),
+        flush: Some(flush_callback::<T>),
+        fallocate: Some(fallocate_callback::<T>),
+        copy_file_range: Some(copy_file_range_callback::<T>),
+        splice_read: Some(bindings::filemap_splice_read),
+        splice_write: Some(bindings::iter_file_splice_write),
+        // SAFETY: All-zero means "no operation" for the other fields.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    /// The table of open directories.
+    pub(crate) fn dir() -> &'static bindings::file_operations {
+        &Self::DIR
+    }
+
+    /// The table of open regular files.
+    pub(crate) fn file() -> &'static bindings::file_operations {
+        &Self::FILE
+    }
+}
 
 /// # Safety
 ///
 /// Called by the VFS with an inode of ours and the new file being opened.
-unsafe extern "C" fn open_callback(
+unsafe extern "C" fn open_callback<T: FileOperations>(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
     let (inode, f) = unsafe { (Inode::from_raw(inode), File::from_raw(file)) };
-    match crate::fs::file::open(inode, f) {
+    match T::open(inode, f) {
         Ok(ff) => {
             // INVARIANT: `private_data` now holds our `KBox<FuseFile>`.
             // SAFETY: The file is being opened; we own `private_data`.
@@ -260,7 +355,7 @@ unsafe extern "C" fn open_callback(
 /// # Safety
 ///
 /// Called by the VFS once, on the last close of a file from `open_callback`.
-unsafe extern "C" fn release_callback(
+unsafe extern "C" fn release_callback<T: FileOperations>(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
@@ -272,14 +367,14 @@ unsafe extern "C" fn release_callback(
     // SAFETY: `p` is the `KBox<FuseFile>` stored by `open_callback`.
     let ff = unsafe { <KBox<FuseFile> as ForeignOwnable>::from_foreign(p) };
     // SAFETY: Valid inode per the VFS contract.
-    crate::fs::file::release(unsafe { Inode::from_raw(inode) }, ff);
+    T::release(unsafe { Inode::from_raw(inode) }, ff);
     0
 }
 
 /// # Safety
 ///
 /// Called by the VFS with an open directory of ours and a valid context.
-unsafe extern "C" fn iterate_callback(
+unsafe extern "C" fn iterate_callback<T: FileOperations>(
     file: *mut bindings::file,
     ctx: *mut bindings::dir_context,
 ) -> c_int {
@@ -287,7 +382,7 @@ unsafe extern "C" fn iterate_callback(
     let f = unsafe { File::from_raw(file) };
     // INVARIANT: `ctx` is valid for this call.
     let mut emitter = DirEmitter { ctx };
-    match crate::fs::readdir::readdir(f, &mut emitter) {
+    match T::readdir(f, &mut emitter) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -296,70 +391,45 @@ unsafe extern "C" fn iterate_callback(
 /// # Safety
 ///
 /// Called by the VFS with a valid kiocb of an open regular file of ours.
-unsafe extern "C" fn read_iter_callback(
+unsafe extern "C" fn read_iter_callback<T: FileOperations>(
     iocb: *mut bindings::kiocb,
     to: *mut bindings::iov_iter,
 ) -> isize {
-    // SAFETY: The kiocb's file is open and ours.
-    let f = unsafe { File::from_raw((*iocb).ki_filp) };
-    // SAFETY: `iocb` is valid.
-    let pos = unsafe { (*iocb).ki_pos };
     // SAFETY: The iov_iter is valid and ours for this call.
     let mut it = unsafe { IovIter::from_raw(to) };
-    let len = it.len();
     // INVARIANT: a valid kiocb of ours for this call.
     let mut k = Kiocb {
         ptr: iocb,
         _p: core::marker::PhantomData,
     };
-    let direct = f
-        .fuse()
-        .is_some_and(|ff| ff.open_flags & crate::abi::FOPEN_DIRECT_IO != 0);
-    if direct || k.is_direct() {
-        return match crate::fs::write::direct_read(&mut k, &mut it) {
-            // CAST: at most the request size.
-            Ok(n) => n as isize,
-            Err(e) => e.to_errno() as isize,
-        };
+    match T::read_iter(&mut k, &mut it) {
+        // CAST: at most the request size.
+        Ok(n) => n as isize,
+        Err(e) => e.to_errno() as isize,
     }
-    if let Err(e) = crate::fs::file::before_read(f, pos, len) {
-        return e.to_errno() as isize;
-    }
-    // SAFETY: Valid arguments as received.
-    unsafe { bindings::generic_file_read_iter(iocb, to) }
 }
 
 /// # Safety
 ///
 /// Called by the VFS with an open regular file of ours.
-unsafe extern "C" fn llseek_callback(file: *mut bindings::file, offset: i64, whence: c_int) -> i64 {
+unsafe extern "C" fn llseek_callback<T: FileOperations>(
+    file: *mut bindings::file,
+    offset: i64,
+    whence: c_int,
+) -> i64 {
     // SAFETY: Valid per the VFS contract.
     let f = unsafe { File::from_raw(file) };
     // CAST: whence values are small.
-    let whence = whence as u32;
-    if whence == bindings::SEEK_DATA || whence == bindings::SEEK_HOLE {
-        match crate::fs::file::lseek(f, offset, whence) {
-            Ok(Some(pos)) => {
-                // SAFETY: Valid file; the server's answer is range-checked
-                // by vfs_setpos against the maximum size.
-                return unsafe { bindings::vfs_setpos(file, pos, bindings::MAX_LFS_FILESIZE) };
-            }
-            Ok(None) => {}
-            Err(e) => return e.to_errno() as i64,
-        }
-    } else if let Err(e) = crate::fs::file::before_llseek(f, whence) {
-        return e.to_errno() as i64;
+    match T::llseek(f, offset, whence as u32) {
+        Ok(pos) => pos,
+        Err(e) => e.to_errno() as i64,
     }
-    // CAST: back to the C type.
-    let whence = whence as c_int;
-    // SAFETY: Valid arguments as received.
-    unsafe { bindings::generic_file_llseek(file, offset, whence) }
 }
 
 /// # Safety
 ///
 /// Called by the VFS with a valid kiocb of an open regular file of ours.
-unsafe extern "C" fn write_iter_callback(
+unsafe extern "C" fn write_iter_callback<T: FileOperations>(
     iocb: *mut bindings::kiocb,
     from: *mut bindings::iov_iter,
 ) -> isize {
@@ -370,7 +440,7 @@ unsafe extern "C" fn write_iter_callback(
     };
     // SAFETY: The iov_iter is valid and ours for this call.
     let mut it = unsafe { IovIter::from_raw(from) };
-    match crate::fs::write::write_iter(&mut k, &mut it) {
+    match T::write_iter(&mut k, &mut it) {
         // CAST: at most the request size.
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
@@ -380,7 +450,7 @@ unsafe extern "C" fn write_iter_callback(
 /// # Safety
 ///
 /// Called by the VFS with an open regular file of ours.
-unsafe extern "C" fn fsync_callback(
+unsafe extern "C" fn fsync_callback<T: FileOperations>(
     file: *mut bindings::file,
     start: i64,
     end: i64,
@@ -388,7 +458,7 @@ unsafe extern "C" fn fsync_callback(
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
     let f = unsafe { File::from_raw(file) };
-    match crate::fs::file::fsync(f, start, end, datasync != 0) {
+    match T::fsync(f, start, end, datasync != 0) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -397,11 +467,14 @@ unsafe extern "C" fn fsync_callback(
 /// # Safety
 ///
 /// Called by the VFS on every close of an open regular file of ours.
-unsafe extern "C" fn flush_callback(file: *mut bindings::file, id: bindings::fl_owner_t) -> c_int {
+unsafe extern "C" fn flush_callback<T: FileOperations>(
+    file: *mut bindings::file,
+    id: bindings::fl_owner_t,
+) -> c_int {
     // SAFETY: Valid per the VFS contract.
     let f = unsafe { File::from_raw(file) };
     // CAST: the lock owner is an opaque pointer-sized id on the wire.
-    match crate::fs::file::flush(f, id as usize as u64) {
+    match T::flush(f, id as usize as u64) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -410,7 +483,7 @@ unsafe extern "C" fn flush_callback(file: *mut bindings::file, id: bindings::fl_
 /// # Safety
 ///
 /// Called by the VFS with an open regular file of ours.
-unsafe extern "C" fn fallocate_callback(
+unsafe extern "C" fn fallocate_callback<T: FileOperations>(
     file: *mut bindings::file,
     mode: c_int,
     offset: i64,
@@ -418,7 +491,7 @@ unsafe extern "C" fn fallocate_callback(
 ) -> kernel::ffi::c_long {
     // SAFETY: Valid per the VFS contract.
     let f = unsafe { File::from_raw(file) };
-    match crate::fs::file::fallocate(f, mode, offset, len) {
+    match T::fallocate(f, mode, offset, len) {
         Ok(()) => 0,
         Err(e) => e.to_errno() as kernel::ffi::c_long,
     }
@@ -427,7 +500,7 @@ unsafe extern "C" fn fallocate_callback(
 /// # Safety
 ///
 /// Called by the VFS with two open files; `fout` is ours, `fin` may not be.
-unsafe extern "C" fn copy_file_range_callback(
+unsafe extern "C" fn copy_file_range_callback<T: FileOperations>(
     fin: *mut bindings::file,
     off_in: i64,
     fout: *mut bindings::file,
@@ -440,7 +513,7 @@ unsafe extern "C" fn copy_file_range_callback(
     let r = if ours && flags == 0 {
         // SAFETY: Both files are open regular files of ours.
         let (a, b) = unsafe { (File::from_raw(fin), File::from_raw(fout)) };
-        crate::fs::file::copy_file_range(a, off_in, b, off_out, len)
+        T::copy_file_range(a, off_in, b, off_out, len)
     } else {
         Ok(None)
     };
@@ -458,7 +531,7 @@ unsafe extern "C" fn copy_file_range_callback(
 /// # Safety
 ///
 /// Called by the VFS with an open regular file of ours and a new vma.
-unsafe extern "C" fn mmap_callback(
+unsafe extern "C" fn mmap_callback<T: FileOperations + VmOperations>(
     file: *mut bindings::file,
     vma: *mut bindings::vm_area_struct,
 ) -> c_int {
@@ -468,14 +541,14 @@ unsafe extern "C" fn mmap_callback(
     let flags = unsafe { (*vma).__bindgen_anon_2.vm_flags };
     // VM_MAYSHARE: any MAP_SHARED map, also of a read-only file (which
     // has no VM_SHARED), as mainline tests.
-    if let Err(e) = crate::fs::file::mmap_check(f, flags & bindings::VM_MAYSHARE as usize != 0) {
+    if let Err(e) = T::mmap_check(f, flags & bindings::VM_MAYSHARE as usize != 0) {
         return e.to_errno();
     }
     // SAFETY: Valid arguments as received.
     let r = unsafe { bindings::generic_file_mmap(file, vma) };
     if r == 0 {
         // SAFETY: The vma is ours to set up.
-        unsafe { (*vma).vm_ops = super::mm::VmVTable::<crate::fs::ops::FuseWb>::build() };
+        unsafe { (*vma).vm_ops = super::mm::VmVTable::<T>::build() };
     }
     r
 }

@@ -566,7 +566,8 @@ pub(crate) fn set_ops(inode: &Inode, mode: u32, rdev: u32) {
         match kind_of(mode) {
             Kind::Dir => {
                 (*p).i_op = &DIR_IOPS.0;
-                (*p).__bindgen_anon_3.i_fop = &super::file::DIR_FOPS.0;
+                (*p).__bindgen_anon_3.i_fop =
+                    super::file::FileVTable::<crate::fs::ops::FuseWb>::dir();
             }
             Kind::Reg => {
                 if !crate::fs::writeback::is_wb_conn(&(*Inode::from_raw(p)).sb().conn()) {
@@ -574,7 +575,8 @@ pub(crate) fn set_ops(inode: &Inode, mode: u32, rdev: u32) {
                     (*p).i_flags |= bindings::S_NOCMTIME;
                 }
                 (*p).i_op = &FILE_IOPS.0;
-                (*p).__bindgen_anon_3.i_fop = &super::file::FILE_FOPS.0;
+                (*p).__bindgen_anon_3.i_fop =
+                    super::file::FileVTable::<crate::fs::ops::FuseWb>::file();
                 (*(*p).i_mapping).a_ops =
                     super::folio::AopsVTable::<crate::fs::ops::FuseWb>::build();
             }
