@@ -122,7 +122,12 @@ pub(crate) fn iget(
     loop {
         // Room for this inode's FORGET, taken before the inode exists.
         let slot = Connection::forget_reservation()?;
-        let (inode, new) = vinode::iget(sb, nodeid, |i| vinode::set_ops(i, a.mode, a.rdev))?;
+        // In write-through mode the server owns c/mtime: the VFS must not
+        // update them.
+        let nocmtime = !super::writeback::is_wb_conn(&sb.conn());
+        let (inode, new) = vinode::iget(sb, nodeid, |i| {
+            vinode::set_ops::<super::ops::FuseWb>(i, a.mode, a.rdev, nocmtime)
+        })?;
         if new {
             *inode.fuse().lock.lock() = Some(slot);
         }

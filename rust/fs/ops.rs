@@ -6,20 +6,80 @@
 //! behind traits the same way.)
 
 use super::file::FuseFile;
-use super::{dir, file as ffile, readdir, write, writeback};
+use super::{attr, dir, file as ffile, readdir, write, writeback};
 use crate::bindings;
 use crate::vfs::{
     dentry::{Dentry, DentryOperations},
     file::{DirEmitter, File, FileOperations, Kiocb},
     folio::{AddressSpaceOperations, LockedFolio, Readahead, WritebackCtl},
-    inode::Inode,
+    inode::{AtomicOpen, Iattr, Inode, InodeOperations},
     iov::IovIter,
     mm::VmOperations,
 };
 use kernel::prelude::*;
+use kernel::types::ARef;
 
 /// The fuse-wb filesystem type.
 pub(crate) struct FuseWb;
+
+#[vtable]
+impl InodeOperations for FuseWb {
+    fn lookup(dir: &Inode, dentry: &Dentry) -> Result<Option<ARef<Dentry>>> {
+        dir::lookup(dir, dentry)
+    }
+
+    fn getattr(inode: &Inode, mask: u32, flags: u32) -> Result {
+        dir::getattr(inode, mask, flags)
+    }
+
+    fn permission(inode: &Inode, mask: i32) -> Result {
+        dir::permission(inode, mask)
+    }
+
+    fn readlink(inode: &Inode) -> Result<KVec<u8>> {
+        dir::readlink(inode)
+    }
+
+    fn setattr(inode: &Inode, attr: &Iattr<'_>) -> Result {
+        attr::setattr(inode, attr)
+    }
+
+    fn mknod(dir: &Inode, dentry: &Dentry, mode: u32, rdev: u32) -> Result {
+        dir::mknod(dir, dentry, mode, rdev)
+    }
+
+    fn unlink(dir: &Inode, dentry: &Dentry) -> Result {
+        dir::unlink(dir, dentry)
+    }
+
+    /// Looks the name up if the VFS has not; opens nothing unless O_CREAT
+    /// finds no file: then CREATE (or MKNOD, and the VFS opens it).
+    fn atomic_open(
+        dir: &Inode,
+        dentry: &Dentry,
+        file: &File,
+        flags: u32,
+        mode: u32,
+    ) -> Result<AtomicOpen> {
+        let alias = if dentry.in_lookup() {
+            dir::lookup(dir, dentry)?
+        } else {
+            None
+        };
+        let d = alias.as_deref().unwrap_or(dentry);
+        if flags & bindings::O_CREAT == 0 || d.inode().is_some() {
+            return Ok(AtomicOpen::NoOpen(alias));
+        }
+        // We create it (also through the MKNOD fallback): O_EXCL is
+        // satisfied.
+        file.mark_created();
+        match dir::create_open(dir, d, file, flags, mode | crate::proto::attr::S_IFREG)? {
+            dir::Created::Opened(ff) => Ok(AtomicOpen::Opened(alias, ff)),
+            // MKNOD made the file: the VFS opens it the normal way.
+            dir::Created::MadeOnly => Ok(AtomicOpen::NoOpen(None)),
+        }
+    }
+}
 
 #[vtable]
 impl FileOperations for FuseWb {

@@ -27,6 +27,14 @@ pub(crate) const ROOT_ID: u64 = abi::FUSE_ROOT_ID as u64;
 
 const NSEC_PER_SEC: u32 = 1_000_000_000;
 
+/// A kernel device number (`dev_t`: 12-bit major, 20-bit minor) in the
+/// encoding the wire carries (`new_encode_dev`: minor's low 8 bits, major,
+/// then the minor's high 12 bits).
+pub(crate) fn encode_dev(dev: u32) -> u32 {
+    let (major, minor) = (dev >> 20, dev & 0xfffff);
+    (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
+}
+
 /// Whether `mode` names one of the seven file types.
 pub(crate) fn valid_type(mode: u32) -> bool {
     matches!(
@@ -94,5 +102,19 @@ mod tests {
         let mut a = attr(S_IFREG);
         a.ctimensec = 1_000_000_000;
         assert_eq!(validate(&a), Err(ProtoError::BadAttr));
+    }
+
+    #[test]
+    fn device_numbers() {
+        // MKDEV(major, minor) = major << 20 | minor.
+        let mkdev = |major: u32, minor: u32| (major << 20) | minor;
+        // Small numbers look like the old 16-bit encoding.
+        assert_eq!(encode_dev(mkdev(8, 1)), 0x0801);
+        assert_eq!(encode_dev(mkdev(1, 3)), 0x0103);
+        // Large minors put their high bits above the major.
+        assert_eq!(encode_dev(mkdev(0xfff, 0xfffff)), 0xffff_ffff);
+        assert_eq!(encode_dev(mkdev(0, 0x100)), 0x10_0000);
+        assert_eq!(encode_dev(mkdev(0x123, 0x45)), 0x12345);
+        assert_eq!(encode_dev(0), 0);
     }
 }

@@ -194,6 +194,13 @@ impl Dentry {
         self.0.get()
     }
 
+    /// Whether the dentry is still being looked up (`d_in_lookup`: a
+    /// parallel lookup made it, nothing is known about the name yet).
+    pub(crate) fn in_lookup(&self) -> bool {
+        // SAFETY: Live dentry.
+        unsafe { bindings::fusewb_d_in_lookup(self.0.get()) }
+    }
+
     /// Drops this dentry (and its children) from the dcache: it is stale.
     pub(crate) fn invalidate(&self) {
         // SAFETY: Live dentry; may sleep, callers hold no spinlock.

@@ -58,6 +58,14 @@ impl File {
         self.flags() & bindings::O_ACCMODE != bindings::O_RDONLY
     }
 
+    /// Marks a file being opened by `atomic_open` as created by this open
+    /// (FMODE_CREATED: O_EXCL is satisfied, and fsnotify reports it).
+    pub(crate) fn mark_created(&self) {
+        // SAFETY: The file is being opened by us: nobody else writes its
+        // mode yet.
+        unsafe { (*self.0.get()).f_mode |= bindings::FMODE_CREATED };
+    }
+
     /// Clears suid/sgid and capabilities before a write (may SETATTR).
     pub(crate) fn remove_privs(&self) -> Result {
         // SAFETY: Live file; callers hold the inode lock.

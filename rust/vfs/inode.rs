@@ -6,8 +6,12 @@
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
 use super::dentry::Dentry;
+use super::file::{File, FileOperations, FileVTable};
+use super::folio::{AddressSpaceOperations, AopsVTable};
+use super::mm::VmOperations;
 use super::sb::SuperBlock;
 use crate::bindings;
+use crate::fs::file::FuseFile;
 use crate::fs::inode::FuseInode;
 use core::ptr::{addr_of_mut, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -556,8 +560,17 @@ pub(crate) fn iget(
     Ok((inode, true))
 }
 
-/// Sets the type-dependent operations of a new inode with mode `mode`.
-pub(crate) fn set_ops(inode: &Inode, mode: u32, rdev: u32) {
+/// Sets the type-dependent operations of a new inode with mode `mode`
+/// (`T`'s tables); `nocmtime`: the VFS must not update c/mtime of a regular
+/// file (the server owns them).
+pub(crate) fn set_ops<
+    T: InodeOperations + FileOperations + VmOperations + AddressSpaceOperations,
+>(
+    inode: &Inode,
+    mode: u32,
+    rdev: u32,
+    nocmtime: bool,
+) {
     let p = inode.as_ptr();
     // SAFETY: `inode` is new and locked (called from `iget`'s init), so we
     // own its fields.
@@ -565,26 +578,22 @@ pub(crate) fn set_ops(inode: &Inode, mode: u32, rdev: u32) {
         (*p).i_mode = mode as u16;
         match kind_of(mode) {
             Kind::Dir => {
-                (*p).i_op = &DIR_IOPS.0;
-                (*p).__bindgen_anon_3.i_fop =
-                    super::file::FileVTable::<crate::fs::ops::FuseWb>::dir();
+                (*p).i_op = IopsVTable::<T>::dir();
+                (*p).__bindgen_anon_3.i_fop = FileVTable::<T>::dir();
             }
             Kind::Reg => {
-                if !crate::fs::writeback::is_wb_conn(&(*Inode::from_raw(p)).sb().conn()) {
-                    // The server owns c/mtime: the VFS must not update them.
+                if nocmtime {
                     (*p).i_flags |= bindings::S_NOCMTIME;
                 }
-                (*p).i_op = &FILE_IOPS.0;
-                (*p).__bindgen_anon_3.i_fop =
-                    super::file::FileVTable::<crate::fs::ops::FuseWb>::file();
-                (*(*p).i_mapping).a_ops =
-                    super::folio::AopsVTable::<crate::fs::ops::FuseWb>::build();
+                (*p).i_op = IopsVTable::<T>::file();
+                (*p).__bindgen_anon_3.i_fop = FileVTable::<T>::file();
+                (*(*p).i_mapping).a_ops = AopsVTable::<T>::build();
             }
             Kind::Link => {
-                (*p).i_op = &LINK_IOPS.0;
+                (*p).i_op = IopsVTable::<T>::link();
             }
             Kind::Special => {
-                (*p).i_op = &FILE_IOPS.0;
+                (*p).i_op = IopsVTable::<T>::file();
                 bindings::init_special_inode(p, mode as u16, bindings::fusewb_new_decode_dev(rdev));
             }
         }
@@ -593,50 +602,112 @@ pub(crate) fn set_ops(inode: &Inode, mode: u32, rdev: u32) {
 
 // --- inode_operations -----------------------------------------------------
 
-struct Iops(bindings::inode_operations);
-// SAFETY: Immutable tables only read by the kernel.
-unsafe impl Sync for Iops {}
+/// The inode operations of a filesystem: its side of the contract;
+/// [`IopsVTable`] builds the C tables (directories, regular and special
+/// files, symlinks) from it.
+#[vtable]
+pub(crate) trait InodeOperations: 'static {
+    /// Looks `dentry` up in `dir`: an alias to use instead, if any.
+    fn lookup(dir: &Inode, dentry: &Dentry) -> Result<Option<ARef<Dentry>>>;
 
-static DIR_IOPS: Iops = Iops(bindings::inode_operations {
-    lookup: Some(lookup_callback),
-    getattr: Some(getattr_callback),
-    permission: Some(permission_callback),
-    setattr: Some(setattr_callback),
-    create: Some(create_callback),
-    mknod: Some(mknod_callback),
-    unlink: Some(unlink_callback),
-    atomic_open: Some(atomic_open_callback),
-    // SAFETY: All-zero means "no operation" for the other fields.
-    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-});
+    /// Brings the attributes up to date for stat(2) (`mask`, `flags` as in
+    /// `statx`); the VFS then fills the stat from the inode.
+    fn getattr(inode: &Inode, mask: u32, flags: u32) -> Result;
 
-static FILE_IOPS: Iops = Iops(bindings::inode_operations {
-    getattr: Some(getattr_callback),
-    permission: Some(permission_callback),
-    setattr: Some(setattr_callback),
-    // SAFETY: All-zero means "no operation" for the other fields.
-    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-});
+    /// Whether the caller may access `inode` as `mask` (`MAY_*`) asks.
+    fn permission(inode: &Inode, mask: i32) -> Result;
 
-static LINK_IOPS: Iops = Iops(bindings::inode_operations {
-    get_link: Some(get_link_callback),
-    getattr: Some(getattr_callback),
-    // SAFETY: All-zero means "no operation" for the other fields.
-    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-});
+    /// The target of a symlink, NUL-terminated.
+    fn readlink(inode: &Inode) -> Result<KVec<u8>>;
+
+    /// Changes attributes (checked by `setattr_prepare`), under the inode
+    /// lock.
+    fn setattr(inode: &Inode, attr: &Iattr<'_>) -> Result;
+
+    /// Makes a node (`mode` with its type; `rdev` in the wire encoding).
+    fn mknod(dir: &Inode, dentry: &Dentry, mode: u32, rdev: u32) -> Result;
+
+    /// Removes a name.
+    fn unlink(dir: &Inode, dentry: &Dentry) -> Result;
+
+    /// open(2) with a name to look up (`dentry`, possibly in lookup) in
+    /// `dir`, and maybe create.
+    fn atomic_open(
+        dir: &Inode,
+        dentry: &Dentry,
+        file: &File,
+        flags: u32,
+        mode: u32,
+    ) -> Result<AtomicOpen>;
+}
+
+/// How an atomic open ended.
+pub(crate) enum AtomicOpen {
+    /// Not opened here: the VFS opens the name the usual way (through the
+    /// alias found by the lookup, if any).
+    NoOpen(Option<ARef<Dentry>>),
+    /// Created and opened, with the open file's state (and the alias the
+    /// lookup found, if any).
+    Opened(Option<ARef<Dentry>>, KBox<FuseFile>),
+}
+
+/// The C tables of `T`'s inode operations.
+pub(crate) struct IopsVTable<T>(core::marker::PhantomData<T>);
+
+impl<T: InodeOperations> IopsVTable<T> {
+    const DIR: bindings::inode_operations = bindings::inode_operations {
+        lookup: Some(lookup_callback::<T>),
+        getattr: Some(getattr_callback::<T>),
+        permission: Some(permission_callback::<T>),
+        setattr: Some(setattr_callback::<T>),
+        create: Some(create_callback::<T>),
+        mknod: Some(mknod_callback::<T>),
+        unlink: Some(unlink_callback::<T>),
+        atomic_open: Some(atomic_open_callback::<T>),
+        // SAFETY: All-zero means "no operation" for the other fields.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    const FILE: bindings::inode_operations = bindings::inode_operations {
+        getattr: Some(getattr_callback::<T>),
+        permission: Some(permission_callback::<T>),
+        setattr: Some(setattr_callback::<T>),
+        // SAFETY: All-zero means "no operation" for the other fields.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    const LINK: bindings::inode_operations = bindings::inode_operations {
+        get_link: Some(get_link_callback::<T>),
+        getattr: Some(getattr_callback::<T>),
+        // SAFETY: All-zero means "no operation" for the other fields.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    fn dir() -> &'static bindings::inode_operations {
+        &Self::DIR
+    }
+
+    fn file() -> &'static bindings::inode_operations {
+        &Self::FILE
+    }
+
+    fn link() -> &'static bindings::inode_operations {
+        &Self::LINK
+    }
+}
 
 /// # Safety
 ///
 /// Called by the VFS with a locked directory inode of ours and a negative,
 /// in-lookup dentry in it.
-unsafe extern "C" fn lookup_callback(
+unsafe extern "C" fn lookup_callback<T: InodeOperations>(
     dir: *mut bindings::inode,
     dentry: *mut bindings::dentry,
     _flags: c_uint,
 ) -> *mut bindings::dentry {
     // SAFETY: Valid per the VFS contract above.
     let (dir, dentry) = unsafe { (Inode::from_raw(dir), Dentry::from_raw(dentry)) };
-    match crate::fs::dir::lookup(dir, dentry) {
+    match T::lookup(dir, dentry) {
         Ok(Some(d)) => ARef::into_raw(d).cast().as_ptr(),
         Ok(None) => core::ptr::null_mut(),
         Err(e) => e.to_ptr(),
@@ -646,7 +717,7 @@ unsafe extern "C" fn lookup_callback(
 /// # Safety
 ///
 /// Called by the VFS with valid idmap, path (of our filesystem) and stat.
-unsafe extern "C" fn getattr_callback(
+unsafe extern "C" fn getattr_callback<T: InodeOperations>(
     idmap: *mut bindings::mnt_idmap,
     path: *const bindings::path,
     stat: *mut bindings::kstat,
@@ -655,7 +726,7 @@ unsafe extern "C" fn getattr_callback(
 ) -> c_int {
     // SAFETY: The path's dentry is positive and of our filesystem.
     let inode = unsafe { Inode::from_raw((*(*path).dentry).d_inode) };
-    match crate::fs::dir::getattr(inode, mask, flags) {
+    match T::getattr(inode, mask, flags) {
         Ok(()) => {
             // SAFETY: Pointers as received from the VFS.
             unsafe { inode.fill_stat(idmap, mask, stat) };
@@ -668,14 +739,14 @@ unsafe extern "C" fn getattr_callback(
 /// # Safety
 ///
 /// Called by the VFS with a valid inode of ours.
-unsafe extern "C" fn permission_callback(
+unsafe extern "C" fn permission_callback<T: InodeOperations>(
     _idmap: *mut bindings::mnt_idmap,
     inode: *mut bindings::inode,
     mask: c_int,
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
     let inode = unsafe { Inode::from_raw(inode) };
-    match crate::fs::dir::permission(inode, mask) {
+    match T::permission(inode, mask) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -685,7 +756,7 @@ unsafe extern "C" fn permission_callback(
 ///
 /// Called by the VFS with a symlink inode of ours; `dentry` is NULL in RCU
 /// walk mode; `done` is valid.
-unsafe extern "C" fn get_link_callback(
+unsafe extern "C" fn get_link_callback<T: InodeOperations>(
     dentry: *mut bindings::dentry,
     inode: *mut bindings::inode,
     done: *mut bindings::delayed_call,
@@ -695,7 +766,7 @@ unsafe extern "C" fn get_link_callback(
     }
     // SAFETY: Valid per the VFS contract.
     let inode = unsafe { Inode::from_raw(inode) };
-    match crate::fs::dir::readlink(inode) {
+    match T::readlink(inode) {
         Ok(target) => {
             let (ptr, _len, _cap) = target.into_raw_parts();
             // SAFETY: `ptr` is a kmalloc'ed, NUL-terminated string which
@@ -800,7 +871,7 @@ use crate::proto::write::SetTime;
 ///
 /// Called by the VFS (`notify_change`) with a positive dentry of ours, under
 /// the inode lock.
-unsafe extern "C" fn setattr_callback(
+unsafe extern "C" fn setattr_callback<T: InodeOperations>(
     idmap: *mut bindings::mnt_idmap,
     dentry: *mut bindings::dentry,
     attr: *mut bindings::iattr,
@@ -817,7 +888,7 @@ unsafe extern "C" fn setattr_callback(
         ptr: attr,
         _p: core::marker::PhantomData,
     };
-    match crate::fs::attr::setattr(inode, &ia) {
+    match T::setattr(inode, &ia) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -826,7 +897,7 @@ unsafe extern "C" fn setattr_callback(
 /// # Safety
 ///
 /// Called by the VFS with a locked directory of ours and a negative dentry.
-unsafe extern "C" fn mknod_callback(
+unsafe extern "C" fn mknod_callback<T: InodeOperations>(
     _idmap: *mut bindings::mnt_idmap,
     dir: *mut bindings::inode,
     dentry: *mut bindings::dentry,
@@ -836,8 +907,12 @@ unsafe extern "C" fn mknod_callback(
     // SAFETY: Valid per the VFS contract.
     let (dir, d) = unsafe { (Inode::from_raw(dir), Dentry::from_raw(dentry)) };
     // The wire carries the new (huge) encoding of the device number.
-    let dev = ((rdev >> 20) << 8) | (rdev & 0xff) | ((rdev & 0xfff00) << 12);
-    match crate::fs::dir::mknod(dir, d, u32::from(mode), dev) {
+    match T::mknod(
+        dir,
+        d,
+        u32::from(mode),
+        crate::proto::attr::encode_dev(rdev),
+    ) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -846,7 +921,7 @@ unsafe extern "C" fn mknod_callback(
 /// # Safety
 ///
 /// As `mknod_callback` (a regular file, e.g. from mknod(2)).
-unsafe extern "C" fn create_callback(
+unsafe extern "C" fn create_callback<T: InodeOperations>(
     _idmap: *mut bindings::mnt_idmap,
     dir: *mut bindings::inode,
     dentry: *mut bindings::dentry,
@@ -855,7 +930,7 @@ unsafe extern "C" fn create_callback(
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
     let (dir, d) = unsafe { (Inode::from_raw(dir), Dentry::from_raw(dentry)) };
-    match crate::fs::dir::mknod(dir, d, u32::from(mode) | crate::proto::attr::S_IFREG, 0) {
+    match T::mknod(dir, d, u32::from(mode) | crate::proto::attr::S_IFREG, 0) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -864,13 +939,13 @@ unsafe extern "C" fn create_callback(
 /// # Safety
 ///
 /// Called by the VFS with a locked directory of ours and a positive dentry.
-unsafe extern "C" fn unlink_callback(
+unsafe extern "C" fn unlink_callback<T: InodeOperations>(
     dir: *mut bindings::inode,
     dentry: *mut bindings::dentry,
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
     let (dir, d) = unsafe { (Inode::from_raw(dir), Dentry::from_raw(dentry)) };
-    match crate::fs::dir::unlink(dir, d) {
+    match T::unlink(dir, d) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -880,7 +955,7 @@ unsafe extern "C" fn unlink_callback(
 ///
 /// Called by the VFS (open with O_CREAT) with a locked directory of ours,
 /// a dentry (in lookup, or negative) and the file being opened.
-unsafe extern "C" fn atomic_open_callback(
+unsafe extern "C" fn atomic_open_callback<T: InodeOperations>(
     dir: *mut bindings::inode,
     dentry: *mut bindings::dentry,
     file: *mut bindings::file,
@@ -888,52 +963,34 @@ unsafe extern "C" fn atomic_open_callback(
     mode: bindings::umode_t,
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
-    let (dirp, mut d) = (unsafe { Inode::from_raw(dir) }, dentry);
-    let mut alias: Option<ARef<Dentry>> = None;
-    // SAFETY: Valid dentry.
-    if unsafe { bindings::fusewb_d_in_lookup(dentry) } {
-        // SAFETY: Valid per the VFS contract.
-        match crate::fs::dir::lookup(dirp, unsafe { Dentry::from_raw(dentry) }) {
-            Ok(a) => alias = a,
-            Err(e) => return e.to_errno(),
-        }
-        if let Some(a) = &alias {
-            d = a.as_ptr();
-        }
-    }
-    // SAFETY: `d` is the (referenced) dentry the name resolves to.
-    let positive = unsafe { !(*d).d_inode.is_null() };
-    if flags & bindings::O_CREAT == 0 || positive {
+    let (dirp, d, f) = unsafe {
+        (
+            Inode::from_raw(dir),
+            Dentry::from_raw(dentry),
+            File::from_raw(file),
+        )
+    };
+    match T::atomic_open(dirp, d, f, flags, u32::from(mode)) {
         // SAFETY: `finish_no_open` takes the alias reference (or NULL).
-        return unsafe {
+        Ok(AtomicOpen::NoOpen(alias)) => unsafe {
             bindings::finish_no_open(
                 file,
                 alias.map_or(core::ptr::null_mut(), |a| ARef::into_raw(a).cast().as_ptr()),
             )
-        };
-    }
-    // SAFETY: Valid per the VFS contract.
-    let (dd, f) = unsafe { (Dentry::from_raw(d), super::file::File::from_raw(file)) };
-    let mode = u32::from(mode) | crate::proto::attr::S_IFREG;
-    // We create it (also through the MKNOD fallback): O_EXCL is satisfied.
-    // SAFETY: The file is being opened by us.
-    unsafe { (*file).f_mode |= bindings::FMODE_CREATED };
-    let r = match crate::fs::dir::create_open(dirp, dd, f, flags, mode) {
-        Ok(crate::fs::dir::Created::Opened(ff)) => {
+        },
+        Ok(AtomicOpen::Opened(alias, ff)) => {
+            let d = alias.as_ref().map_or(dentry, |a| a.as_ptr());
             // INVARIANT: `private_data` holds our `KBox<FuseFile>` from now;
             // if the open fails, the VFS releases the file (and it).
-            // SAFETY: The file is being opened; we own `private_data`.
-            unsafe {
+            // SAFETY: The file is being opened; we own `private_data`; `d`
+            // is referenced (by the VFS, or by `alias` until below).
+            let r = unsafe {
                 (*file).private_data = kernel::types::ForeignOwnable::into_foreign(ff) as *mut _;
                 bindings::finish_open(file, d, Some(bindings::generic_file_open))
-            }
+            };
+            drop(alias);
+            r
         }
-        // SAFETY: MKNOD made the file: the VFS opens it the normal way.
-        Ok(crate::fs::dir::Created::MadeOnly) => unsafe {
-            bindings::finish_no_open(file, core::ptr::null_mut())
-        },
         Err(e) => e.to_errno(),
-    };
-    drop(alias);
-    r
+    }
 }
