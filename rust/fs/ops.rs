@@ -6,7 +6,7 @@
 //! behind traits the same way.)
 
 use super::file::FuseFile;
-use super::{attr, dir, file as ffile, readdir, write, writeback};
+use super::{attr, dir, file as ffile, inode as finode, readdir, write, writeback};
 use crate::bindings;
 use crate::vfs::{
     dentry::{Dentry, DentryOperations},
@@ -15,12 +15,42 @@ use crate::vfs::{
     inode::{AtomicOpen, Iattr, Inode, InodeOperations},
     iov::IovIter,
     mm::VmOperations,
+    sb::{SuperBlock, SuperOperations},
 };
 use kernel::prelude::*;
 use kernel::types::ARef;
 
 /// The fuse-wb filesystem type.
 pub(crate) struct FuseWb;
+
+#[vtable]
+impl SuperOperations for FuseWb {
+    const MAGIC: u32 = super::SUPER_MAGIC;
+
+    fn may_drop(inode: &Inode) -> bool {
+        writeback::may_drop(inode)
+    }
+
+    fn evict(inode: &Inode) {
+        finode::evict(inode)
+    }
+
+    fn write_inode(inode: &Inode, sync: bool) -> Result {
+        attr::write_inode(inode, sync)
+    }
+
+    fn sync_fs(sb: &SuperBlock) -> Result {
+        writeback::wait_conn(&sb.conn())
+    }
+
+    fn statfs(dentry: &Dentry) -> Result<crate::abi::fuse_kstatfs> {
+        dir::statfs(dentry)
+    }
+
+    fn umount_begin(sb: &SuperBlock) {
+        sb.conn().abort()
+    }
+}
 
 #[vtable]
 impl InodeOperations for FuseWb {

@@ -264,8 +264,8 @@ unsafe extern "C" fn fill_super_callback(
     unsafe {
         (*sb).s_blocksize = super::PAGE_SIZE as _;
         (*sb).s_blocksize_bits = kernel::page::PAGE_SHIFT as u8;
-        (*sb).s_magic = crate::fs::SUPER_MAGIC as _;
-        (*sb).s_op = &super::sb::SUPER_OPS.0;
+        (*sb).s_magic = <crate::fs::ops::FuseWb as super::sb::SuperOperations>::MAGIC as _;
+        (*sb).s_op = super::sb::SopsVTable::<crate::fs::ops::FuseWb>::build();
         (*sb).s_maxbytes = bindings::MAX_LFS_FILESIZE;
         (*sb).s_time_gran = 1;
         (*sb).s_subtype = core::mem::replace(&mut ctx.subtype, core::ptr::null_mut()).cast_const();

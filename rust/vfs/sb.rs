@@ -147,32 +147,66 @@ impl SbLink {
     }
 }
 
-pub(crate) struct Sops(pub(crate) bindings::super_operations);
-// SAFETY: Immutable table only read by the kernel.
-unsafe impl Sync for Sops {}
+/// The superblock operations of a filesystem: its side of the contract;
+/// [`SopsVTable`] builds the C table from it.
+#[vtable]
+pub(crate) trait SuperOperations: 'static {
+    /// The `statfs` type of the filesystem (`f_type`, `s_magic`).
+    const MAGIC: u32;
 
-/// Superblock operations.
-pub(crate) static SUPER_OPS: Sops = Sops(bindings::super_operations {
-    alloc_inode: Some(super::inode::alloc_inode_callback),
-    free_inode: Some(super::inode::free_inode_callback),
-    evict_inode: Some(evict_inode_callback),
-    drop_inode: Some(drop_inode_callback),
-    statfs: Some(statfs_callback),
-    write_inode: Some(write_inode_callback),
-    sync_fs: Some(sync_fs_callback),
-    umount_begin: Some(umount_begin_callback),
-    // SAFETY: All-zero means "no operation" for the other fields.
-    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-});
+    /// Whether `inode`, whose last reference just went, is dropped now
+    /// (else it stays cached). Called under `i_lock`: must not sleep.
+    fn may_drop(inode: &Inode) -> bool;
+
+    /// `inode` leaves the cache (its pages are gone, it is cleared).
+    fn evict(inode: &Inode);
+
+    /// Writes `inode`'s metadata (`sync`: data integrity); in a
+    /// memalloc_nofs scope.
+    fn write_inode(inode: &Inode, sync: bool) -> Result;
+
+    /// syncfs(2) and friends, after the data was written: waits for what
+    /// is still in flight.
+    fn sync_fs(sb: &SuperBlock) -> Result;
+
+    /// statfs(2) of the filesystem `dentry` is on (`f_type` is `MAGIC`).
+    fn statfs(dentry: &Dentry) -> Result<crate::abi::fuse_kstatfs>;
+
+    /// `umount -f`.
+    fn umount_begin(sb: &SuperBlock);
+}
+
+/// The C table of `T`'s superblock operations.
+pub(crate) struct SopsVTable<T>(core::marker::PhantomData<T>);
+
+impl<T: SuperOperations> SopsVTable<T> {
+    const TABLE: bindings::super_operations = bindings::super_operations {
+        alloc_inode: Some(super::inode::alloc_inode_callback),
+        free_inode: Some(super::inode::free_inode_callback),
+        evict_inode: Some(evict_inode_callback::<T>),
+        drop_inode: Some(drop_inode_callback::<T>),
+        statfs: Some(statfs_callback::<T>),
+        write_inode: Some(write_inode_callback::<T>),
+        sync_fs: Some(sync_fs_callback::<T>),
+        umount_begin: Some(umount_begin_callback::<T>),
+        // SAFETY: All-zero means "no operation" for the other fields.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    /// The table, for `sb->s_op`.
+    pub(crate) fn build() -> &'static bindings::super_operations {
+        &Self::TABLE
+    }
+}
 
 /// # Safety
 ///
 /// Called by `iput_final` with the inode's `i_lock` held, for one of our
 /// inodes whose last reference just went.
-unsafe extern "C" fn drop_inode_callback(inode: *mut bindings::inode) -> c_int {
+unsafe extern "C" fn drop_inode_callback<T: SuperOperations>(inode: *mut bindings::inode) -> c_int {
     // SAFETY: A valid inode of ours; `may_drop` only reads it (no sleep).
     let i = unsafe { Inode::from_raw(inode) };
-    if crate::fs::writeback::may_drop(i) {
+    if T::may_drop(i) {
         // SAFETY: Valid inode, `i_lock` held, as `drop_inode` is called.
         unsafe { bindings::generic_delete_inode(inode) }
     } else {
@@ -183,20 +217,20 @@ unsafe extern "C" fn drop_inode_callback(inode: *mut bindings::inode) -> c_int {
 /// # Safety
 ///
 /// Called by the VFS when the last reference to one of our inodes is gone.
-unsafe extern "C" fn evict_inode_callback(inode: *mut bindings::inode) {
+unsafe extern "C" fn evict_inode_callback<T: SuperOperations>(inode: *mut bindings::inode) {
     // SAFETY: The inode and its mapping are valid until `clear_inode`.
     unsafe {
         bindings::truncate_inode_pages_final(&mut (*inode).i_data);
         bindings::clear_inode(inode);
     }
     // SAFETY: The inode memory stays valid until `free_inode`.
-    crate::fs::inode::evict(unsafe { Inode::from_raw(inode) });
+    T::evict(unsafe { Inode::from_raw(inode) });
 }
 
 /// # Safety
 ///
 /// Called by the VFS writeback code with a live inode of ours.
-unsafe extern "C" fn write_inode_callback(
+unsafe extern "C" fn write_inode_callback<T: SuperOperations>(
     inode: *mut bindings::inode,
     wbc: *mut bindings::writeback_control,
 ) -> c_int {
@@ -208,7 +242,7 @@ unsafe extern "C" fn write_inode_callback(
         )
     };
     let _nofs = super::NoFsScope::new();
-    match crate::fs::attr::write_inode(inode, sync) {
+    match T::write_inode(inode, sync) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -217,13 +251,15 @@ unsafe extern "C" fn write_inode_callback(
 /// # Safety
 ///
 /// Called by the VFS (sync, syncfs, unmount) with a live superblock of ours.
-unsafe extern "C" fn sync_fs_callback(sb: *mut bindings::super_block, wait: c_int) -> c_int {
+unsafe extern "C" fn sync_fs_callback<T: SuperOperations>(
+    sb: *mut bindings::super_block,
+    wait: c_int,
+) -> c_int {
     if wait == 0 {
         return 0;
     }
     // SAFETY: Valid per the VFS contract.
-    let conn = unsafe { SuperBlock::from_raw(sb) }.conn();
-    match crate::fs::writeback::wait_conn(&conn) {
+    match T::sync_fs(unsafe { SuperBlock::from_raw(sb) }) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -232,18 +268,18 @@ unsafe extern "C" fn sync_fs_callback(sb: *mut bindings::super_block, wait: c_in
 /// # Safety
 ///
 /// Called by the VFS with a dentry of ours and a statfs buffer.
-unsafe extern "C" fn statfs_callback(
+unsafe extern "C" fn statfs_callback<T: SuperOperations>(
     dentry: *mut bindings::dentry,
     buf: *mut kernel::bindings::kstatfs,
 ) -> c_int {
     let buf = buf.cast::<bindings::kstatfs>();
     // SAFETY: Valid per the VFS contract.
     let d = unsafe { Dentry::from_raw(dentry) };
-    match crate::fs::dir::statfs(d) {
+    match T::statfs(d) {
         Ok(s) => {
             // SAFETY: `buf` is valid for writes.
             let b = unsafe { &mut *buf };
-            b.f_type = crate::fs::SUPER_MAGIC as _;
+            b.f_type = T::MAGIC as _;
             b.f_bsize = s.bsize as _;
             b.f_frsize = s.frsize as _;
             b.f_blocks = s.blocks;
@@ -261,7 +297,7 @@ unsafe extern "C" fn statfs_callback(
 /// # Safety
 ///
 /// Called by the VFS for `umount -f` on a live superblock of ours.
-unsafe extern "C" fn umount_begin_callback(sb: *mut bindings::super_block) {
+unsafe extern "C" fn umount_begin_callback<T: SuperOperations>(sb: *mut bindings::super_block) {
     // SAFETY: Valid, mounted superblock.
-    unsafe { SuperBlock::from_raw(sb) }.conn().abort();
+    T::umount_begin(unsafe { SuperBlock::from_raw(sb) });
 }
