@@ -61,16 +61,14 @@ module! {
 /// The loaded module: everything it registered, in the order it is undone
 /// (fields drop top to bottom).
 struct FuseWb {
-    _fs: vfs::fs_type::Registration,
+    _fs: vfs::fs_type::Registration<fs::FuseWb>,
     _dev: vfs::misc::Registration<dev::Device>,
     _sysfs: vfs::sysfs::Root,
-    _inodes: vfs::inode::InodeCache,
 }
 
 impl kernel::Module for FuseWb {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let inodes = vfs::inode::InodeCache::new()?;
-        let sysfs = vfs::sysfs::Root::new()?;
+        let sysfs = vfs::sysfs::Root::new(c"fuse-wb")?;
         let dev = dev::Device::register()?;
         let fs = vfs::fs_type::Registration::register()?;
         pr_info!(
@@ -82,7 +80,6 @@ impl kernel::Module for FuseWb {
             _fs: fs,
             _dev: dev,
             _sysfs: sysfs,
-            _inodes: inodes,
         })
     }
 }

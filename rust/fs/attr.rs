@@ -4,6 +4,7 @@
 //! the kernel-owned c/mtime to the server.
 
 use super::{inode as finode, writeback};
+use super::{Iattr, Inode};
 use crate::abi;
 use crate::conn::{Connection, Hold, Outcome};
 use crate::proto::{
@@ -11,10 +12,7 @@ use crate::proto::{
     reply::ReplyKind,
     write::{self as pw, SetAttr, SetTime},
 };
-use crate::vfs::{
-    self,
-    inode::{Iattr, Inode},
-};
+use crate::vfs;
 use kernel::prelude::*;
 
 /// SETATTR's arguments for `sa`, times rounded to the server's granularity.
@@ -36,9 +34,9 @@ fn setattr_arg(conn: &Connection, sa: &SetAttr) -> abi::fuse_setattr_in {
 /// answered, even if the caller is killed first. `None`: the caller was
 /// killed while the server had the request (only with a `hold`).
 fn send(inode: &Inode, sa: &SetAttr, hold: Option<Hold>) -> Result<Option<abi::fuse_attr_out>> {
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     let arg = setattr_arg(&conn, sa);
-    let (op, nodeid) = (abi::fuse_opcode_FUSE_SETATTR, inode.fuse().nodeid());
+    let (op, nodeid) = (abi::fuse_opcode_FUSE_SETATTR, inode.data().nodeid());
     let args = [pod::bytes_of(&arg)];
     let reply = match hold {
         Some(h) => match conn.request_holding(op, nodeid, &args, ReplyKind::Attr, h) {
@@ -49,7 +47,7 @@ fn send(inode: &Inode, sa: &SetAttr, hold: Option<Hold>) -> Result<Option<abi::f
     };
     let out = pod::read_exact::<abi::fuse_attr_out>(&reply).ok_or(EIO)?;
     if out.attr.mode & attr::S_IFMT != inode.mode() & attr::S_IFMT {
-        inode.make_bad();
+        super::inode::make_bad(inode);
         return Err(EIO);
     }
     Ok(Some(out))
@@ -57,8 +55,8 @@ fn send(inode: &Inode, sa: &SetAttr, hold: Option<Hold>) -> Result<Option<abi::f
 
 /// `inode_operations.setattr` (after `setattr_prepare`).
 pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
-    inode.fuse().check()?;
-    let conn = inode.sb().conn();
+    inode.data().check()?;
+    let conn = inode.sb().data();
     let wb = writeback::is_wb(inode);
     let mut sa = SetAttr::NONE;
     sa.mode = ia.mode();
@@ -68,7 +66,7 @@ pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
     sa.size = ia.size().map(|s| s as u64);
     sa.atime = ia.atime();
     sa.mtime = ia.mtime();
-    sa.fh = ia.file().and_then(|f| f.fuse()).map(|ff| ff.fh);
+    sa.fh = ia.file().and_then(|f| f.data()).map(|ff| ff.fh);
     if wb && sa.mtime == SetTime::Now {
         // The kernel owns the times: set them itself (as mainline).
         let now = inode.now();
@@ -106,7 +104,7 @@ pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
         // Killed while the server has it: the change may happen at any
         // time, so the cache follows it now (below); the attributes are
         // asked again.
-        None => inode.fuse().invalidate_attrs(&conn),
+        None => inode.data().invalidate_attrs(&conn),
     }
     if wb {
         if let SetTime::At(s, n) = sa.mtime {
@@ -138,10 +136,10 @@ pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
 /// who need the times on the server (fsync, close) wait for them after
 /// (`writeback::wait_times`), killably and without `I_SYNC`.
 pub(crate) fn write_inode(inode: &Inode, _sync: bool) -> Result {
-    if !writeback::is_wb(inode) || inode.fuse().is_bad() {
+    if !writeback::is_wb(inode) || inode.data().is_bad() {
         return Ok(());
     }
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     let m = inode.mtime();
     let sa = SetAttr {
         mtime: SetTime::At(m.0, m.1),
@@ -159,7 +157,7 @@ pub(crate) fn write_inode(inode: &Inode, _sync: bool) -> Result {
     };
     conn.request_callback(
         abi::fuse_opcode_FUSE_SETATTR,
-        inode.fuse().nodeid(),
+        inode.data().nodeid(),
         &[pod::bytes_of(&arg)],
         ReplyKind::Attr,
         done,

@@ -4,15 +4,12 @@
 //! checks and ACCESS, READLINK, STATFS.
 
 use super::inode;
+use super::{Dentry, Inode};
 use crate::abi;
 use crate::bindings;
 use crate::conn::Connection;
 use crate::proto::{dirent, pod, reply::ReplyKind, time};
-use crate::vfs::{
-    self, cred,
-    dentry::Dentry,
-    inode::{Inode, Kind},
-};
+use crate::vfs::{self, cred, inode::Kind};
 use kernel::prelude::*;
 use kernel::types::ARef;
 
@@ -54,11 +51,11 @@ fn lookup_entry(conn: &Connection, parent: u64, name: &[u8]) -> Result<abi::fuse
 
 /// `inode_operations.lookup`.
 pub(crate) fn lookup(dir: &Inode, dentry: &Dentry) -> Result<Option<ARef<Dentry>>> {
-    dir.fuse().check()?;
-    let conn = dir.sb().conn();
+    dir.data().check()?;
+    let conn = dir.sb().data();
     let name = dentry.name();
     let version = conn.attr_version();
-    let (entry, inode) = match lookup_entry(&conn, dir.fuse().nodeid(), name) {
+    let (entry, inode) = match lookup_entry(&conn, dir.data().nodeid(), name) {
         Ok(e) if e.nodeid == 0 => (Some(e), None),
         Ok(e) => {
             let i = inode::iget_entry(dir.sb(), &e, version);
@@ -90,7 +87,7 @@ pub(crate) fn lookup(dir: &Inode, dentry: &Dentry) -> Result<Option<ARef<Dentry>
 pub(crate) fn revalidate(dentry: &Dentry, rcu: bool, flags: u32) -> Result<bool> {
     let inode = dentry.inode();
     if let Some(i) = inode {
-        if i.fuse().is_bad() {
+        if i.data().is_bad() {
             return Ok(false);
         }
     }
@@ -105,13 +102,13 @@ pub(crate) fn revalidate(dentry: &Dentry, rcu: bool, flags: u32) -> Result<bool>
     if rcu {
         return Err(ECHILD);
     }
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     let parent = dentry.parent();
     let Some(pdir) = parent.inode() else {
         return Ok(false);
     };
     let version = conn.attr_version();
-    let e = match lookup_entry(&conn, pdir.fuse().nodeid(), dentry.name()) {
+    let e = match lookup_entry(&conn, pdir.data().nodeid(), dentry.name()) {
         Ok(e) => e,
         Err(e) if e == ENOMEM || e == EINTR => return Err(e),
         Err(_) => return Ok(false),
@@ -119,13 +116,13 @@ pub(crate) fn revalidate(dentry: &Dentry, rcu: bool, flags: u32) -> Result<bool>
     if e.nodeid == 0 {
         return Ok(false);
     }
-    if e.nodeid != inode.fuse().nodeid() {
+    if e.nodeid != inode.data().nodeid() {
         conn.forget(e.nodeid, 1);
         return Ok(false);
     }
-    inode.fuse().inc_nlookup();
+    inode.data().inc_nlookup();
     if e.attr.mode & crate::proto::attr::S_IFMT != inode.mode() & crate::proto::attr::S_IFMT {
-        inode.make_bad();
+        super::inode::make_bad(inode);
         return Ok(false);
     }
     inode::change_attributes(inode, &e.attr, e.attr_valid, e.attr_valid_nsec, version);
@@ -140,19 +137,19 @@ pub(crate) fn revalidate(dentry: &Dentry, rcu: bool, flags: u32) -> Result<bool>
 
 /// Sends GETATTR and applies the reply to `inode`.
 pub(crate) fn refresh(inode: &Inode) -> Result {
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     let version = conn.attr_version();
     let arg = abi::fuse_getattr_in::default();
     let reply = conn.request(
         abi::fuse_opcode_FUSE_GETATTR,
-        inode.fuse().nodeid(),
+        inode.data().nodeid(),
         &[pod::bytes_of(&arg)],
         ReplyKind::Attr,
     )?;
     let out = pod::read_exact::<abi::fuse_attr_out>(&reply).ok_or(EIO)?;
     if out.attr.mode & crate::proto::attr::S_IFMT != inode.mode() & crate::proto::attr::S_IFMT {
         // The node changed type under us: the inode is stale.
-        inode.make_bad();
+        super::inode::make_bad(inode);
         return Err(EIO);
     }
     inode::change_attributes(
@@ -167,8 +164,8 @@ pub(crate) fn refresh(inode: &Inode) -> Result {
 
 /// Refreshes the attributes if their timeout expired.
 pub(crate) fn update_attributes(inode: &Inode) -> Result {
-    inode.fuse().check()?;
-    if inode.fuse().attr_valid() {
+    inode.data().check()?;
+    if inode.data().attr_valid() {
         return Ok(());
     }
     refresh(inode)
@@ -177,14 +174,14 @@ pub(crate) fn update_attributes(inode: &Inode) -> Result {
 /// `inode_operations.getattr`: fresh attributes into the inode (the glue
 /// then fills `stat` from it).
 pub(crate) fn getattr(inode: &Inode, _mask: u32, flags: u32) -> Result {
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     if !allow_current(&conn) {
         return Err(EACCES);
     }
-    inode.fuse().check()?;
+    inode.data().check()?;
     let sync = flags & bindings::AT_STATX_SYNC_TYPE == bindings::AT_STATX_FORCE_SYNC;
     let dont = flags & bindings::AT_STATX_SYNC_TYPE == bindings::AT_STATX_DONT_SYNC;
-    if sync || (!dont && !inode.fuse().attr_valid()) {
+    if sync || (!dont && !inode.data().attr_valid()) {
         refresh(inode)?;
     }
     Ok(())
@@ -193,7 +190,7 @@ pub(crate) fn getattr(inode: &Inode, _mask: u32, flags: u32) -> Result {
 /// ACCESS, unless the server said ENOSYS once (then everything is allowed,
 /// as mainline).
 fn access(inode: &Inode, mask: i32) -> Result {
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     if conn.is_enosys(abi::fuse_opcode_FUSE_ACCESS) {
         return Ok(());
     }
@@ -203,15 +200,15 @@ fn access(inode: &Inode, mask: i32) -> Result {
     };
     conn.request_optional(
         abi::fuse_opcode_FUSE_ACCESS,
-        inode.fuse().nodeid(),
+        inode.data().nodeid(),
         &[pod::bytes_of(&arg)],
     )
 }
 
 /// `inode_operations.permission`, as mainline's `fuse_permission`.
 pub(crate) fn permission(inode: &Inode, mask: i32) -> Result {
-    inode.fuse().check()?;
-    let conn = inode.sb().conn();
+    inode.data().check()?;
+    let conn = inode.sb().data();
     if !allow_current(&conn) {
         return Err(EACCES);
     }
@@ -219,7 +216,7 @@ pub(crate) fn permission(inode: &Inode, mask: i32) -> Result {
     let mut refreshed = false;
     let is_reg = inode.kind() == Kind::Reg;
     if (conn.opts.default_permissions || (mask & MAY_EXEC != 0 && is_reg))
-        && !inode.fuse().attr_valid()
+        && !inode.data().attr_valid()
     {
         if nonblock {
             return Err(ECHILD);
@@ -261,12 +258,12 @@ pub(crate) fn permission(inode: &Inode, mask: i32) -> Result {
 
 /// READLINK: the target, NUL-terminated, in a kmalloc'ed buffer.
 pub(crate) fn readlink(inode: &Inode) -> Result<KVec<u8>> {
-    inode.fuse().check()?;
-    let conn = inode.sb().conn();
+    inode.data().check()?;
+    let conn = inode.sb().data();
     let max = vfs::PAGE_SIZE - 1;
     let reply = conn.request(
         abi::fuse_opcode_FUSE_READLINK,
-        inode.fuse().nodeid(),
+        inode.data().nodeid(),
         &[],
         ReplyKind::Data { max },
     )?;
@@ -282,7 +279,7 @@ pub(crate) fn readlink(inode: &Inode) -> Result<KVec<u8>> {
 /// STATFS of the filesystem `dentry` is on.
 pub(crate) fn statfs(dentry: &Dentry) -> Result<abi::fuse_kstatfs> {
     let inode = dentry.inode().ok_or(EIO)?;
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     if !allow_current(&conn) {
         return Ok(abi::fuse_kstatfs {
             bsize: 512,
@@ -292,7 +289,7 @@ pub(crate) fn statfs(dentry: &Dentry) -> Result<abi::fuse_kstatfs> {
     }
     let reply = conn.request(
         abi::fuse_opcode_FUSE_STATFS,
-        inode.fuse().nodeid(),
+        inode.data().nodeid(),
         &[],
         ReplyKind::Statfs,
     )?;
@@ -322,7 +319,7 @@ fn new_entry(
     mode: u32,
     version: u64,
 ) -> Result<ARef<Inode>> {
-    let conn = dir.sb().conn();
+    let conn = dir.sb().data();
     if e.nodeid == 0
         || e.attr.mode & crate::proto::attr::S_IFMT != mode & crate::proto::attr::S_IFMT
     {
@@ -344,14 +341,14 @@ fn new_entry(
         e.entry_valid_nsec,
         vfs::HZ,
     ));
-    dir.fuse().invalidate_attrs(&conn);
+    dir.data().invalidate_attrs(&conn);
     Ok(inode)
 }
 
 /// `inode_operations.mknod` (and `create`): MKNOD.
 pub(crate) fn mknod(dir: &Inode, dentry: &Dentry, mode: u32, rdev: u32) -> Result {
-    dir.fuse().check()?;
-    let conn = dir.sb().conn();
+    dir.data().check()?;
+    let conn = dir.sb().data();
     let z = name_z(dentry.name())?;
     let arg = abi::fuse_mknod_in {
         mode,
@@ -362,7 +359,7 @@ pub(crate) fn mknod(dir: &Inode, dentry: &Dentry, mode: u32, rdev: u32) -> Resul
     let version = conn.attr_version();
     let reply = conn.request(
         abi::fuse_opcode_FUSE_MKNOD,
-        dir.fuse().nodeid(),
+        dir.data().nodeid(),
         &[pod::bytes_of(&arg), &z],
         ReplyKind::Entry,
     )?;
@@ -385,12 +382,12 @@ pub(crate) enum Created {
 pub(crate) fn create_open(
     dir: &Inode,
     dentry: &Dentry,
-    file: &crate::vfs::file::File,
+    file: &super::File,
     flags: u32,
     mode: u32,
 ) -> Result<Created> {
-    dir.fuse().check()?;
-    let conn = dir.sb().conn();
+    dir.data().check()?;
+    let conn = dir.sb().data();
     if conn.is_enosys(abi::fuse_opcode_FUSE_CREATE) {
         mknod(dir, dentry, mode, 0)?;
         return Ok(Created::MadeOnly);
@@ -409,7 +406,7 @@ pub(crate) fn create_open(
     let version = conn.attr_version();
     let reply = match conn.request(
         abi::fuse_opcode_FUSE_CREATE,
-        dir.fuse().nodeid(),
+        dir.data().nodeid(),
         &[pod::bytes_of(&arg), &z],
         ReplyKind::Create,
     ) {
@@ -447,19 +444,19 @@ pub(crate) fn create_open(
 
 /// `inode_operations.unlink`: UNLINK.
 pub(crate) fn unlink(dir: &Inode, dentry: &Dentry) -> Result {
-    dir.fuse().check()?;
-    let conn = dir.sb().conn();
+    dir.data().check()?;
+    let conn = dir.sb().data();
     let z = name_z(dentry.name())?;
     conn.request(
         abi::fuse_opcode_FUSE_UNLINK,
-        dir.fuse().nodeid(),
+        dir.data().nodeid(),
         &[&z],
         ReplyKind::Empty,
     )?;
     if let Some(inode) = dentry.inode() {
         inode.drop_nlink();
-        inode.fuse().invalidate_attrs(&conn);
+        inode.data().invalidate_attrs(&conn);
     }
-    dir.fuse().invalidate_attrs(&conn);
+    dir.data().invalidate_attrs(&conn);
     Ok(())
 }

@@ -4,16 +4,12 @@
 //! READ through the page cache (`read_folio`, `readahead`).
 
 use super::{dir, writeback};
+use super::{File, Inode, Readahead};
 use crate::abi;
 use crate::bindings;
 use crate::conn::{Connection, Hold, Outcome, Payload};
 use crate::proto::{pod, reply::ReplyKind};
-use crate::vfs::{
-    self,
-    file::File,
-    folio::{LockedFolio, Readahead},
-    inode::{Inode, Kind},
-};
+use crate::vfs::{self, folio::LockedFolio, inode::Kind};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -55,7 +51,7 @@ pub(crate) fn release_handle(conn: &Connection, inode: &Inode, op: u32, fh: u64,
         .ok()
         .and_then(|r| Arc::new(r, GFP_KERNEL).ok())
         .map(|h| h as Hold);
-    release_node(conn, inode.fuse().nodeid(), op, fh, flags, hold);
+    release_node(conn, inode.data().nodeid(), op, fh, flags, hold);
 }
 
 /// Sends RELEASE (`op`) of a handle `fh` of node `nodeid`, keeping `hold`
@@ -91,8 +87,8 @@ fn open_opcodes(kind: Kind) -> (u32, u32) {
 
 /// `file_operations.open`: OPEN or OPENDIR.
 pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
-    inode.fuse().check()?;
-    let conn = inode.sb().conn();
+    inode.data().check()?;
+    let conn = inode.sb().data();
     let (op, _) = open_opcodes(inode.kind());
     let flags = file.flags();
     if conn.is_enosys(op) {
@@ -127,7 +123,7 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
         flags: wire_flags,
         open_flags: 0,
     };
-    let (nodeid, args) = (inode.fuse().nodeid(), [pod::bytes_of(&arg)]);
+    let (nodeid, args) = (inode.data().nodeid(), [pod::bytes_of(&arg)]);
     let reply = match drain.clone() {
         Some(d) => match conn.request_holding(op, nodeid, &args, ReplyKind::Open, d) {
             Outcome::Reply(r) => r,
@@ -135,7 +131,7 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
                 // The server may truncate at any time: so does the cache,
                 // now (a late reply's handle is released by the
                 // connection).
-                inode.fuse().invalidate_attrs(&conn);
+                inode.data().invalidate_attrs(&conn);
                 inode.truncate_setsize(0);
                 return Err(EINTR);
             }
@@ -164,7 +160,7 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
     if wire_flags & bindings::O_TRUNC != 0 && !ff.no_release {
         // The server truncated at OPEN: so does the page cache (before any
         // dirty data could be written back past the new EOF).
-        inode.fuse().invalidate_attrs(&conn);
+        inode.data().invalidate_attrs(&conn);
         inode.truncate_setsize(0);
         // A handle kept for dirty data may have none left.
         writeback::send_releases(&conn, inode);
@@ -203,7 +199,7 @@ pub(crate) fn release(inode: &Inode, ff: KBox<FuseFile>) {
     if ff.no_release {
         return;
     }
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     let (_, op) = open_opcodes(inode.kind());
     release_handle(&conn, inode, op, ff.fh, ff.flags);
 }
@@ -212,8 +208,8 @@ pub(crate) fn release(inode: &Inode, ff: KBox<FuseFile>) {
 /// the server wants data changes noticed), as mainline.
 pub(crate) fn before_read(file: &File, pos: i64, len: usize) -> Result {
     let inode = file.inode();
-    inode.fuse().check()?;
-    let conn = inode.sb().conn();
+    inode.data().check()?;
+    let conn = inode.sb().data();
     let end = pos.saturating_add(i64::try_from(len).unwrap_or(i64::MAX));
     if conn.params().has(u64::from(abi::FUSE_AUTO_INVAL_DATA)) || end > inode.size() {
         dir::update_attributes(inode)?;
@@ -247,9 +243,9 @@ pub(crate) fn read_range(
     pos: i64,
     len: usize,
 ) -> Result<Payload> {
-    inode.fuse().check()?;
-    let ff = file.and_then(|f| f.fuse()).ok_or(EIO)?;
-    let conn = inode.sb().conn();
+    inode.data().check()?;
+    let ff = file.and_then(|f| f.data()).ok_or(EIO)?;
+    let conn = inode.sb().data();
     let arg = abi::fuse_read_in {
         fh: ff.fh,
         offset: u64::try_from(pos).map_err(|_| EINVAL)?,
@@ -261,7 +257,7 @@ pub(crate) fn read_range(
     };
     conn.request(
         abi::fuse_opcode_FUSE_READ,
-        inode.fuse().nodeid(),
+        inode.data().nodeid(),
         &[pod::bytes_of(&arg)],
         ReplyKind::Data { max: len },
     )
@@ -274,7 +270,7 @@ fn short_read(inode: &Inode, end: i64, version: u64) {
 
 /// `address_space_operations.read_folio`.
 pub(crate) fn read_folio(inode: &Inode, file: Option<&File>, mut folio: LockedFolio) -> Result {
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     let version = conn.attr_version();
     let (pos, size) = (folio.pos(), folio.size());
     // The server has old data while a WRITE of this folio is in flight.
@@ -292,7 +288,7 @@ pub(crate) fn read_folio(inode: &Inode, file: Option<&File>, mut folio: LockedFo
 /// `address_space_operations.readahead`: READs of up to `max_pages` pages
 /// (and `max_read` bytes), each filling the folios it covers.
 pub(crate) fn readahead(inode: &Inode, ra: &mut Readahead<'_>) {
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     let chunk = max_read(&conn);
     let mut pos = ra.pos();
     let mut left = ra.len();
@@ -344,12 +340,12 @@ pub(crate) fn readahead(inode: &Inode, ra: &mut Readahead<'_>) {
 /// (once), then FLUSH.
 pub(crate) fn flush(file: &File, lock_owner: u64) -> Result {
     let inode = file.inode();
-    if inode.fuse().is_bad() {
+    if inode.data().is_bad() {
         return Err(EIO);
     }
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     let res = writeback::flush_inode(inode).and(inode.check_errors());
-    let Some(ff) = file.fuse() else { return res };
+    let Some(ff) = file.data() else { return res };
     if ff.no_release || conn.is_enosys(abi::fuse_opcode_FUSE_FLUSH) {
         return res;
     }
@@ -364,7 +360,7 @@ pub(crate) fn flush(file: &File, lock_owner: u64) -> Result {
     };
     let flushed = conn.request_optional(
         abi::fuse_opcode_FUSE_FLUSH,
-        inode.fuse().nodeid(),
+        inode.data().nodeid(),
         &[pod::bytes_of(&arg)],
     );
     res.and(flushed)
@@ -374,8 +370,8 @@ pub(crate) fn flush(file: &File, lock_owner: u64) -> Result {
 /// flight), report this file's unseen write errors, flush times, FSYNC.
 pub(crate) fn fsync(file: &File, start: i64, end: i64, datasync: bool) -> Result {
     let inode = file.inode();
-    inode.fuse().check()?;
-    let conn = inode.sb().conn();
+    inode.data().check()?;
+    let conn = inode.sb().data();
     let _lock = inode.lock();
     let wrote = file.write_and_wait_range(start, end);
     writeback::wait_all(inode)?;
@@ -385,7 +381,7 @@ pub(crate) fn fsync(file: &File, start: i64, end: i64, datasync: bool) -> Result
         inode.sync_metadata()?;
         writeback::wait_times(inode)?;
     }
-    let Some(ff) = file.fuse() else { return Ok(()) };
+    let Some(ff) = file.data() else { return Ok(()) };
     if ff.no_release || conn.is_enosys(abi::fuse_opcode_FUSE_FSYNC) {
         return Ok(());
     }
@@ -396,7 +392,7 @@ pub(crate) fn fsync(file: &File, start: i64, end: i64, datasync: bool) -> Result
     };
     conn.request_optional(
         abi::fuse_opcode_FUSE_FSYNC,
-        inode.fuse().nodeid(),
+        inode.data().nodeid(),
         &[pod::bytes_of(&arg)],
     )
 }
@@ -405,7 +401,7 @@ pub(crate) fn fsync(file: &File, start: i64, end: i64, datasync: bool) -> Result
 /// direct-I/O file would bypass the server (as mainline without
 /// FUSE_DIRECT_IO_ALLOW_MMAP).
 pub(crate) fn mmap_check(file: &File, shared: bool) -> Result {
-    let ff = file.fuse().ok_or(EIO)?;
+    let ff = file.data().ok_or(EIO)?;
     if ff.open_flags & abi::FOPEN_DIRECT_IO != 0 && shared {
         return Err(vfs::errno(bindings::ENODEV));
     }
@@ -426,12 +422,12 @@ pub(crate) fn vma_close(inode: &Inode) {
 /// its hole map is current); `None` if the server has no LSEEK.
 pub(crate) fn lseek(file: &File, offset: i64, whence: u32) -> Result<Option<i64>> {
     let inode = file.inode();
-    inode.fuse().check()?;
-    let conn = inode.sb().conn();
+    inode.data().check()?;
+    let conn = inode.sb().data();
     if conn.is_enosys(abi::fuse_opcode_FUSE_LSEEK) {
         return Ok(None);
     }
-    let ff = file.fuse().ok_or(EIO)?;
+    let ff = file.data().ok_or(EIO)?;
     if ff.no_release {
         return Ok(None);
     }
@@ -445,7 +441,7 @@ pub(crate) fn lseek(file: &File, offset: i64, whence: u32) -> Result<Option<i64>
     };
     match conn.request(
         abi::fuse_opcode_FUSE_LSEEK,
-        inode.fuse().nodeid(),
+        inode.data().nodeid(),
         &[pod::bytes_of(&arg)],
         ReplyKind::Lseek,
     ) {
@@ -463,15 +459,15 @@ pub(crate) fn lseek(file: &File, offset: i64, whence: u32) -> Result<Option<i64>
 /// the file's writeback; the page cache follows the server.
 pub(crate) fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result {
     let inode = file.inode();
-    inode.fuse().check()?;
-    let conn = inode.sb().conn();
+    inode.data().check()?;
+    let conn = inode.sb().data();
     let allowed = bindings::FALLOC_FL_KEEP_SIZE
         | bindings::FALLOC_FL_PUNCH_HOLE
         | bindings::FALLOC_FL_ZERO_RANGE;
     if mode & !allowed != 0 || conn.is_enosys(abi::fuse_opcode_FUSE_FALLOCATE) {
         return Err(vfs::errno(bindings::EOPNOTSUPP));
     }
-    let ff = file.fuse().ok_or(EIO)?;
+    let ff = file.data().ok_or(EIO)?;
     let end = offset.checked_add(len).ok_or(EINVAL)?;
     let _lock = inode.lock();
     let punch = mode & (bindings::FALLOC_FL_PUNCH_HOLE | bindings::FALLOC_FL_ZERO_RANGE) != 0;
@@ -491,7 +487,7 @@ pub(crate) fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result
     };
     let (op, nodeid, args) = (
         abi::fuse_opcode_FUSE_FALLOCATE,
-        inode.fuse().nodeid(),
+        inode.data().nodeid(),
         [pod::bytes_of(&arg)],
     );
     let killed = match conn.request_holding(op, nodeid, &args, ReplyKind::Empty, drain.clone()) {
@@ -517,7 +513,7 @@ pub(crate) fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result
         inode.set_ctime(now);
         inode.mark_dirty_sync();
     } else {
-        inode.fuse().invalidate_attrs(&conn);
+        inode.data().invalidate_attrs(&conn);
     }
     drop(drain);
     match killed {
@@ -540,13 +536,13 @@ pub(crate) fn copy_file_range(
     if !core::ptr::eq(iin.sb(), iout.sb()) {
         return Ok(None);
     }
-    iout.fuse().check()?;
-    iin.fuse().check()?;
-    let conn = iout.sb().conn();
+    iout.data().check()?;
+    iin.data().check()?;
+    let conn = iout.sb().data();
     if conn.is_enosys(abi::fuse_opcode_FUSE_COPY_FILE_RANGE) {
         return Ok(None);
     }
-    let (ffin, ffout) = (fin.fuse().ok_or(EIO)?, fout.fuse().ok_or(EIO)?);
+    let (ffin, ffout) = (fin.data().ok_or(EIO)?, fout.data().ok_or(EIO)?);
     // As mainline: at most 4 GiB - 1 page per request.
     let len = len.min((u32::MAX as usize) & !(vfs::PAGE_SIZE - 1));
     if len == 0 {
@@ -561,7 +557,7 @@ pub(crate) fn copy_file_range(
         fh_in: ffin.fh,
         // CAST: the VFS checked the offsets are non-negative.
         off_in: off_in as u64,
-        nodeid_out: iout.fuse().nodeid(),
+        nodeid_out: iout.data().nodeid(),
         fh_out: ffout.fh,
         off_out: off_out as u64,
         len: len as u64,
@@ -569,7 +565,7 @@ pub(crate) fn copy_file_range(
     };
     let outcome = conn.request_holding(
         abi::fuse_opcode_FUSE_COPY_FILE_RANGE,
-        iin.fuse().nodeid(),
+        iin.data().nodeid(),
         &[pod::bytes_of(&arg)],
         ReplyKind::Write { max: len as u64 },
         drain.clone(),
@@ -605,7 +601,7 @@ pub(crate) fn copy_file_range(
         iout.set_ctime(now);
         iout.mark_dirty_sync();
     } else {
-        iout.fuse().invalidate_attrs(&conn);
+        iout.data().invalidate_attrs(&conn);
     }
     drop(drain);
     match killed {

@@ -7,13 +7,13 @@
 //! version: a reply older than the inode's last update is dropped, so a slow
 //! reply never overwrites newer information.
 
+use super::{Inode, SuperBlock};
 use crate::abi;
 use crate::conn::{Connection, ForgetReservation};
 use crate::proto::{attr, time};
 use crate::vfs::{
     self,
-    inode::{self as vinode, Inode, Kind},
-    sb::SuperBlock,
+    inode::{self as vinode, Kind},
 };
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::prelude::*;
@@ -107,6 +107,13 @@ impl FuseInode {
     }
 }
 
+/// Marks `inode` bad: it is unhashed (a later lookup of its node id makes
+/// a new inode) and every operation on it fails with EIO.
+pub(crate) fn make_bad(inode: &Inode) {
+    inode.unhash();
+    inode.data().set_bad();
+}
+
 /// Gets (or creates) the inode of `nodeid` with attributes `a` (validated),
 /// counting one lookup. `valid_sec`/`valid_nsec` is the attribute timeout;
 /// `version` the attribute version sampled before the request was sent (0
@@ -124,20 +131,20 @@ pub(crate) fn iget(
         let slot = Connection::forget_reservation()?;
         // In write-through mode the server owns c/mtime: the VFS must not
         // update them.
-        let nocmtime = !super::writeback::is_wb_conn(&sb.conn());
+        let nocmtime = !super::writeback::is_wb_conn(&sb.data());
         let (inode, new) = vinode::iget(sb, nodeid, |i| {
             vinode::set_ops::<super::ops::FuseWb>(i, a.mode, a.rdev, nocmtime)
         })?;
         if new {
-            *inode.fuse().lock.lock() = Some(slot);
+            *inode.data().lock.lock() = Some(slot);
         }
         if inode.mode() & attr::S_IFMT != a.mode & attr::S_IFMT {
             // The node id now names a file of another type: the old inode is
             // stale. Unhash it and make a new one, as mainline.
-            inode.make_bad();
+            make_bad(&inode);
             continue;
         }
-        inode.fuse().inc_nlookup();
+        inode.data().inc_nlookup();
         if new {
             // A new inode takes everything from the server, size included.
             change_attributes_initial(&inode, a, valid_sec, valid_nsec);
@@ -199,8 +206,8 @@ fn apply(
         local.ctimensec = cn;
     }
     let a = &local;
-    let conn = inode.sb().conn();
-    let fi = inode.fuse();
+    let conn = inode.sb().data();
+    let fi = inode.data();
     let old_size;
     let mtime_changed;
     {
@@ -255,11 +262,11 @@ pub(crate) fn read_update_size(inode: &Inode, size: i64, version: u64) {
         // The kernel owns the size: a short READ is a hole, not an EOF.
         return;
     }
-    let fi = inode.fuse();
+    let fi = inode.data();
     let _g = fi.lock.lock();
     if version >= fi.attr_version.load(Ordering::Relaxed) && size < inode.size() {
         fi.attr_version
-            .store(inode.sb().conn().next_attr_version(), Ordering::Relaxed);
+            .store(inode.sb().data().next_attr_version(), Ordering::Relaxed);
         inode.set_size(size);
     }
 }
@@ -283,11 +290,11 @@ pub(crate) fn iget_entry(
 /// The inode is being evicted: release the handles writeback still kept,
 /// then return its lookups to the server (after those RELEASEs ended).
 pub(crate) fn evict(inode: &Inode) {
-    let fi = inode.fuse();
+    let fi = inode.data();
     let nodeid = fi.nodeid();
     let n = fi.nlookup.swap(0, Ordering::Relaxed);
     let slot = fi.lock.lock().take();
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     let mut forget = (nodeid != 0 && n != 0).then_some((nodeid, n));
     let releases = super::writeback::take_releases(inode);
     let last = releases.len().saturating_sub(1);

@@ -1,21 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The filesystem's side of the glue's operation traits: [`FuseWb`]
-//! implements them by calling the logic in the other files of `fs`. (The
-//! remaining C tables of `vfs` still call into `fs` directly; they move
-//! behind traits the same way.)
+//! implements them by calling the logic in the other files of `fs` (its
+//! `FileSystem` side, the data types and the mount flow, is in `mount`).
 
 use super::file::FuseFile;
 use super::{attr, dir, file as ffile, inode as finode, readdir, write, writeback};
+use super::{Dentry, File, Iattr, Inode, Kiocb, Readahead, SuperBlock};
 use crate::bindings;
 use crate::vfs::{
-    dentry::{Dentry, DentryOperations},
-    file::{DirEmitter, File, FileOperations, Kiocb},
-    folio::{AddressSpaceOperations, LockedFolio, Readahead, WritebackCtl},
-    inode::{AtomicOpen, Iattr, Inode, InodeOperations},
+    dentry::DentryOperations,
+    file::{DirEmitter, FileOperations},
+    folio::{AddressSpaceOperations, LockedFolio, WritebackCtl},
+    inode::{AtomicOpen, InodeOperations},
     iov::IovIter,
     mm::VmOperations,
-    sb::{SuperBlock, SuperOperations},
+    sb::SuperOperations,
 };
 use kernel::prelude::*;
 use kernel::types::ARef;
@@ -40,7 +40,7 @@ impl SuperOperations for FuseWb {
     }
 
     fn sync_fs(sb: &SuperBlock) -> Result {
-        writeback::wait_conn(&sb.conn())
+        writeback::wait_conn(&sb.data())
     }
 
     fn statfs(dentry: &Dentry) -> Result<crate::abi::fuse_kstatfs> {
@@ -48,7 +48,7 @@ impl SuperOperations for FuseWb {
     }
 
     fn umount_begin(sb: &SuperBlock) {
-        sb.conn().abort()
+        sb.data().abort()
     }
 }
 
@@ -90,7 +90,7 @@ impl InodeOperations for FuseWb {
         file: &File,
         flags: u32,
         mode: u32,
-    ) -> Result<AtomicOpen> {
+    ) -> Result<AtomicOpen<Self>> {
         let alias = if dentry.in_lookup() {
             dir::lookup(dir, dentry)?
         } else {
@@ -129,7 +129,7 @@ impl FileOperations for FuseWb {
         let f = iocb.file();
         // FOPEN_DIRECT_IO from the server, or O_DIRECT: no page cache.
         let direct = f
-            .fuse()
+            .data()
             .is_some_and(|ff| ff.open_flags & crate::abi::FOPEN_DIRECT_IO != 0);
         if direct || iocb.is_direct() {
             return write::direct_read(iocb, to);

@@ -7,13 +7,10 @@
 //! back with FORGET, whether or not it fitted in the caller's buffer.
 
 use super::inode;
+use super::{Child, Dentry, File};
 use crate::abi;
 use crate::proto::{attr, dirent, pod, reply::ReplyKind, time};
-use crate::vfs::{
-    self,
-    dentry::{Child, Dentry},
-    file::{DirEmitter, File},
-};
+use crate::vfs::{self, file::DirEmitter};
 use kernel::prelude::*;
 
 /// `file_operations.iterate_shared`: one READDIR(PLUS) from the current
@@ -21,9 +18,9 @@ use kernel::prelude::*;
 /// moves past the last one emitted.
 pub(crate) fn readdir(file: &File, ctx: &mut DirEmitter) -> Result {
     let inode = file.inode();
-    inode.fuse().check()?;
-    let ff = file.fuse().ok_or(EIO)?;
-    let conn = inode.sb().conn();
+    inode.data().check()?;
+    let ff = file.data().ok_or(EIO)?;
+    let conn = inode.sb().data();
     let plus = conn.params().has(u64::from(abi::FUSE_DO_READDIRPLUS))
         && !conn.is_enosys(abi::fuse_opcode_FUSE_READDIRPLUS);
     let size = vfs::PAGE_SIZE;
@@ -55,7 +52,7 @@ pub(crate) fn readdir(file: &File, ctx: &mut DirEmitter) -> Result {
         )
     };
     let version = conn.attr_version();
-    let reply = conn.request(op, inode.fuse().nodeid(), &[pod::bytes_of(&arg)], kind)?;
+    let reply = conn.request(op, inode.data().nodeid(), &[pod::bytes_of(&arg)], kind)?;
     let mut full = false;
     for d in dirent::iter(&reply, plus) {
         // The reply was validated when it arrived; this cannot fail.
@@ -91,10 +88,10 @@ fn link(parent: &Dentry, e: &abi::fuse_entry_out, name: &[u8], version: u64) -> 
     match parent.child(name)? {
         Child::Existing(d) => {
             if let Some(i) = d.inode() {
-                if i.fuse().nodeid() == e.nodeid
+                if i.data().nodeid() == e.nodeid
                     && i.mode() & attr::S_IFMT == e.attr.mode & attr::S_IFMT
                 {
-                    i.fuse().inc_nlookup();
+                    i.data().inc_nlookup();
                     inode::change_attributes(i, &e.attr, e.attr_valid, e.attr_valid_nsec, version);
                     d.set_expiry(expiry);
                     return Ok(());

@@ -13,6 +13,7 @@
 //!
 //! A short WRITE reply ends the write: the caller gets the short count.
 
+use super::Kiocb;
 use super::{file as ffile, writeback};
 use crate::abi;
 use crate::conn::{Data, DATA_CHUNK};
@@ -22,15 +23,15 @@ use crate::proto::{
     request::{IN_HEADER, WRITE_IN},
     write as pw,
 };
-use crate::vfs::{self, file::Kiocb, iov::IovIter};
+use crate::vfs::{self, iov::IovIter};
 use kernel::prelude::*;
 
 /// `file_operations.write_iter`.
 pub(crate) fn write_iter(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>) -> Result<usize> {
     let file = iocb.file();
     let inode = file.inode();
-    inode.fuse().check()?;
-    let ff = file.fuse().ok_or(EIO)?;
+    inode.data().check()?;
+    let ff = file.data().ok_or(EIO)?;
     let direct = iocb.is_direct() || ff.open_flags & abi::FOPEN_DIRECT_IO != 0;
     let wb = writeback::is_wb(inode);
     let mut start = 0;
@@ -59,8 +60,8 @@ pub(crate) fn write_iter(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>) -> Result
 fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> Result<usize> {
     let file = iocb.file();
     let inode = file.inode();
-    let conn = inode.sb().conn();
-    let ff = file.fuse().ok_or(EIO)?;
+    let conn = inode.sb().data();
+    let ff = file.data().ok_or(EIO)?;
     let pos = iocb.pos();
     let end = pos.saturating_add(count as i64 - 1);
     // A size change a killed task left with the server goes first.
@@ -114,7 +115,7 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
         }
         let reply = conn.request_msg(
             abi::fuse_opcode_FUSE_WRITE,
-            inode.fuse().nodeid(),
+            inode.data().nodeid(),
             msg,
             data,
             ReplyKind::Write { max: got as u64 },
@@ -153,7 +154,7 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
             inode.set_ctime(now);
             inode.mark_dirty_sync();
         } else {
-            inode.fuse().invalidate_attrs(&conn);
+            inode.data().invalidate_attrs(&conn);
         }
         return Ok(done);
     }
@@ -216,14 +217,14 @@ fn user_data(from: &mut IovIter<'_>, n: usize) -> Result<(Data, usize)> {
 pub(crate) fn direct_read(iocb: &mut Kiocb<'_>, to: &mut IovIter<'_>) -> Result<usize> {
     let file = iocb.file();
     let inode = file.inode();
-    inode.fuse().check()?;
+    inode.data().check()?;
     let count = to.len();
     if count == 0 {
         return Ok(0);
     }
     let pos = iocb.pos();
     writeback::flush_range(inode, pos, count)?;
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     let chunk = ffile::max_read(&conn);
     let mut done = 0usize;
     let mut eof = false;

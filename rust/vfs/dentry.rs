@@ -4,29 +4,31 @@
 //!
 //! C header: [`include/linux/dcache.h`](srctree/include/linux/dcache.h)
 
+use super::fs_type::FileSystem;
 use super::inode::Inode;
 use crate::bindings;
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::ffi::{c_int, c_uint, c_void};
 use kernel::prelude::*;
 use kernel::types::{ARef, AlwaysRefCounted, Opaque};
 
-/// A dentry of a fuse-wb superblock.
+/// A dentry of a superblock of the filesystem `T`.
 ///
 /// # Invariants
 ///
 /// Valid while a reference (borrowed from the VFS or an [`ARef`]) is held.
 #[repr(transparent)]
-pub(crate) struct Dentry(Opaque<bindings::dentry>);
+pub(crate) struct Dentry<T>(Opaque<bindings::dentry>, PhantomData<T>);
 
 // SAFETY: Dentries are reference counted and shared between threads; fields
 // we write (`d_fsdata`) are plain words written atomically.
-unsafe impl Send for Dentry {}
+unsafe impl<T: FileSystem> Send for Dentry<T> {}
 // SAFETY: See above.
-unsafe impl Sync for Dentry {}
+unsafe impl<T: FileSystem> Sync for Dentry<T> {}
 
 // SAFETY: `dget`/`dput` maintain the reference count.
-unsafe impl AlwaysRefCounted for Dentry {
+unsafe impl<T: FileSystem> AlwaysRefCounted for Dentry<T> {
     fn inc_ref(&self) {
         // SAFETY: `&self` proves a reference is held.
         unsafe { bindings::fusewb_dget(self.0.get()) };
@@ -38,13 +40,14 @@ unsafe impl AlwaysRefCounted for Dentry {
     }
 }
 
-impl Dentry {
+impl<T: FileSystem> Dentry<T> {
     /// Borrows a raw dentry.
     ///
     /// # Safety
     ///
-    /// `ptr` must be a valid dentry, referenced for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::dentry) -> &'a Dentry {
+    /// `ptr` must be a valid dentry of a superblock of `T`, referenced for
+    /// `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::dentry) -> &'a Self {
         // SAFETY: Transparent wrapper; validity per the caller.
         unsafe { &*ptr.cast() }
     }
@@ -60,15 +63,15 @@ impl Dentry {
     }
 
     /// The inode, for a positive dentry.
-    pub(crate) fn inode(&self) -> Option<&Inode> {
+    pub(crate) fn inode(&self) -> Option<&Inode<T>> {
         // SAFETY: Reading the field of a live dentry.
         let p = unsafe { (*self.0.get()).d_inode };
         // SAFETY: A positive dentry of ours holds a reference on its inode.
-        (!p.is_null()).then(|| unsafe { Inode::from_raw(p) })
+        (!p.is_null()).then(|| unsafe { Inode::<T>::from_raw(p) })
     }
 
     /// The parent, referenced.
-    pub(crate) fn parent(&self) -> ARef<Dentry> {
+    pub(crate) fn parent(&self) -> ARef<Self> {
         // SAFETY: `dget_parent` returns a referenced dentry (never NULL).
         let p = unsafe { bindings::dget_parent(self.0.get()) };
         // SAFETY: We own the reference just taken.
@@ -89,7 +92,7 @@ impl Dentry {
 
     /// Attaches `inode` (or nothing, for a negative entry) to this in-lookup
     /// dentry; returns the alias the VFS should use instead, if any.
-    pub(crate) fn splice(&self, inode: Option<ARef<Inode>>) -> Result<Option<ARef<Dentry>>> {
+    pub(crate) fn splice(&self, inode: Option<ARef<Inode<T>>>) -> Result<Option<ARef<Self>>> {
         let ip = inode.map_or(core::ptr::null_mut(), |i| ARef::into_raw(i).cast().as_ptr());
         // SAFETY: `self` is an in-lookup dentry (lookup contract); the inode
         // reference is consumed by d_splice_alias, even on error.
@@ -102,11 +105,11 @@ impl Dentry {
 
 /// A child of a directory dentry, found or being created by
 /// [`Dentry::child`].
-pub(crate) enum Child {
+pub(crate) enum Child<T: FileSystem> {
     /// The dcache already has the name (positive or negative).
-    Existing(ARef<Dentry>),
+    Existing(ARef<Dentry<T>>),
     /// A new dentry in lookup state: only we may attach an inode to it.
-    New(NewChild),
+    New(NewChild<T>),
 }
 
 /// A dentry from `d_alloc_parallel` that we are looking up.
@@ -115,17 +118,17 @@ pub(crate) enum Child {
 ///
 /// `d` is in lookup state (`d_in_lookup`) until `d_lookup_done`, which
 /// [`NewChild::splice`] or `drop` calls; `_wq` outlives that call.
-pub(crate) struct NewChild {
-    d: ARef<Dentry>,
+pub(crate) struct NewChild<T: FileSystem> {
+    d: ARef<Dentry<T>>,
     /// The queue `d_alloc_parallel` was given: concurrent lookups of the
     /// name sleep on it until `d_lookup_done`, so it must live as long.
     _wq: Pin<KBox<super::wait::WaitQueue>>,
     done: bool,
 }
 
-impl NewChild {
+impl<T: FileSystem> NewChild<T> {
     /// Attaches `inode`; returns the dentry the name now resolves to.
-    pub(crate) fn splice(mut self, inode: ARef<Inode>) -> Result<ARef<Dentry>> {
+    pub(crate) fn splice(mut self, inode: ARef<Inode<T>>) -> Result<ARef<Dentry<T>>> {
         let alias = self.d.splice(Some(inode));
         // SAFETY: The dentry is in lookup state (type invariant).
         unsafe { bindings::fusewb_d_lookup_done(self.d.0.get()) };
@@ -134,7 +137,7 @@ impl NewChild {
     }
 }
 
-impl Drop for NewChild {
+impl<T: FileSystem> Drop for NewChild<T> {
     fn drop(&mut self) {
         if !self.done {
             // SAFETY: Still in lookup state (type invariant): end it, leaving
@@ -144,10 +147,10 @@ impl Drop for NewChild {
     }
 }
 
-impl Dentry {
+impl<T: FileSystem> Dentry<T> {
     /// Finds the child `name` of this directory in the dcache, or starts a
     /// lookup of it (`d_alloc_parallel`).
-    pub(crate) fn child(&self, name: &[u8]) -> Result<Child> {
+    pub(crate) fn child(&self, name: &[u8]) -> Result<Child<T>> {
         let len = u32::try_from(name.len()).map_err(|_| EINVAL)?;
         // SAFETY: `name` is valid for `len` bytes; the salt is the parent.
         let hash =
@@ -168,7 +171,7 @@ impl Dentry {
         let d = unsafe { bindings::d_alloc_parallel(self.0.get(), &q, wq.as_raw()) };
         let d = kernel::error::from_err_ptr(d)?;
         // SAFETY: A non-error result is a referenced dentry we own.
-        let d: ARef<Dentry> = unsafe { ARef::from_raw(NonNull::new_unchecked(d.cast())) };
+        let d: ARef<Dentry<T>> = unsafe { ARef::from_raw(NonNull::new_unchecked(d.cast())) };
         // SAFETY: Valid dentry.
         if unsafe { bindings::fusewb_d_in_lookup(d.0.get()) } {
             // INVARIANT: In lookup state; `wq` is kept with it.
@@ -183,7 +186,7 @@ impl Dentry {
     }
 
     /// Makes this negative dentry positive with `inode` (consumed).
-    pub(crate) fn instantiate(&self, inode: ARef<Inode>) {
+    pub(crate) fn instantiate(&self, inode: ARef<Inode<T>>) {
         // SAFETY: A negative dentry of ours under its parent's lock (create
         // contract); d_instantiate takes the inode reference.
         unsafe { bindings::d_instantiate(self.0.get(), ARef::into_raw(inode).cast().as_ptr()) }
@@ -211,10 +214,10 @@ impl Dentry {
 /// The operations of a filesystem's dentries: its side of the contract;
 /// [`DopsVTable`] builds the C table from it.
 #[vtable]
-pub(crate) trait DentryOperations: 'static {
+pub(crate) trait DentryOperations: FileSystem {
     /// Whether `dentry` is still valid (`rcu`: in RCU walk mode, must not
     /// sleep; `flags` are the lookup flags).
-    fn revalidate(dentry: &Dentry, rcu: bool, flags: u32) -> Result<bool>;
+    fn revalidate(dentry: &Dentry<Self>, rcu: bool, flags: u32) -> Result<bool>;
 }
 
 /// The C table of `T`'s dentry operations.
@@ -223,7 +226,7 @@ pub(crate) struct DopsVTable<T: DentryOperations>(core::marker::PhantomData<T>);
 impl<T: DentryOperations> DopsVTable<T> {
     const TABLE: bindings::dentry_operations = bindings::dentry_operations {
         d_revalidate: Some(revalidate_callback::<T>),
-        d_delete: Some(delete_callback),
+        d_delete: Some(delete_callback::<T>),
         // SAFETY: All-zero means "no operation" for the other fields.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
@@ -243,7 +246,7 @@ unsafe extern "C" fn revalidate_callback<T: DentryOperations>(
     flags: c_uint,
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
-    let d = unsafe { Dentry::from_raw(dentry) };
+    let d = unsafe { Dentry::<T>::from_raw(dentry) };
     match T::revalidate(d, flags & bindings::LOOKUP_RCU != 0, flags) {
         Ok(valid) => c_int::from(valid),
         Err(e) => e.to_errno(),
@@ -253,9 +256,9 @@ unsafe extern "C" fn revalidate_callback<T: DentryOperations>(
 /// # Safety
 ///
 /// Called by the VFS (under the dentry's lock) with a valid dentry.
-unsafe extern "C" fn delete_callback(dentry: *const bindings::dentry) -> c_int {
+unsafe extern "C" fn delete_callback<T: FileSystem>(dentry: *const bindings::dentry) -> c_int {
     // SAFETY: Valid per the VFS contract; only `d_fsdata` is read.
-    let d = unsafe { Dentry::from_raw(dentry.cast_mut()) };
+    let d = unsafe { Dentry::<T>::from_raw(dentry.cast_mut()) };
     // Drop expired dentries on their last dput, as mainline.
     c_int::from(!crate::proto::time::is_valid(d.expiry(), super::jiffies()))
 }

@@ -4,32 +4,33 @@
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
+use super::fs_type::FileSystem;
 use super::inode::Inode;
 use super::iov::IovIter;
 use super::mm::VmOperations;
 use crate::bindings;
-use crate::fs::file::FuseFile;
+use core::marker::PhantomData;
 use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
 use kernel::types::{ForeignOwnable, Opaque};
 
-/// An open file of a fuse-wb inode.
+/// An open file of an inode of the filesystem `T`.
 ///
 /// # Invariants
 ///
 /// Valid while borrowed from the VFS. Between `open_callback` and
-/// `release_callback`, `private_data` holds a `KBox<FuseFile>` (or NULL if
-/// the open failed before that).
+/// `release_callback`, `private_data` holds a `KBox<T::FileData>` (or NULL
+/// if the open failed before that).
 #[repr(transparent)]
-pub(crate) struct File(Opaque<bindings::file>);
+pub(crate) struct File<T>(Opaque<bindings::file>, PhantomData<T>);
 
-impl File {
+impl<T: FileSystem> File<T> {
     /// Borrows a raw file.
     ///
     /// # Safety
     ///
-    /// `ptr` must be a valid file of a fuse-wb inode, alive for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::file) -> &'a File {
+    /// `ptr` must be a valid file of an inode of `T`, alive for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::file) -> &'a Self {
         // SAFETY: Transparent wrapper; validity per the caller.
         unsafe { &*ptr.cast() }
     }
@@ -41,15 +42,15 @@ impl File {
     }
 
     /// The inode.
-    pub(crate) fn inode(&self) -> &Inode {
+    pub(crate) fn inode(&self) -> &Inode<T> {
         // SAFETY: An open file of ours holds a reference on its inode.
-        unsafe { Inode::from_raw((*self.0.get()).f_inode) }
+        unsafe { Inode::<T>::from_raw((*self.0.get()).f_inode) }
     }
 
     /// The dentry the file was opened through.
-    pub(crate) fn dentry(&self) -> &super::dentry::Dentry {
+    pub(crate) fn dentry(&self) -> &super::dentry::Dentry<T> {
         // SAFETY: An open file holds a reference on its path's dentry.
-        unsafe { super::dentry::Dentry::from_raw((*self.0.get()).f_path.dentry) }
+        unsafe { super::dentry::Dentry::<T>::from_raw((*self.0.get()).f_path.dentry) }
     }
 
     /// Whether the file was opened for writing (from the open flags, so it
@@ -118,16 +119,16 @@ impl File {
         Ok(r)
     }
 
-    /// fuse-wb's state of this open file.
-    pub(crate) fn fuse(&self) -> Option<&FuseFile> {
+    /// The filesystem's state of this open file.
+    pub(crate) fn data(&self) -> Option<&T::FileData> {
         // SAFETY: Reading the field of a live file.
         let p = unsafe { (*self.0.get()).private_data };
         if p.is_null() {
             return None;
         }
-        // SAFETY: Non-NULL `private_data` is our `KBox<FuseFile>` (type
+        // SAFETY: Non-NULL `private_data` is our `KBox<T::FileData>` (type
         // invariant), valid until release, which cannot run while borrowed.
-        Some(unsafe { <KBox<FuseFile> as ForeignOwnable>::borrow(p) })
+        Some(unsafe { <KBox<T::FileData> as ForeignOwnable>::borrow(p) })
     }
 }
 
@@ -136,16 +137,16 @@ impl File {
 /// # Invariants
 ///
 /// `ptr` is a valid kiocb of an open regular file of ours for `'a`.
-pub(crate) struct Kiocb<'a> {
+pub(crate) struct Kiocb<'a, T> {
     ptr: *mut bindings::kiocb,
-    _p: core::marker::PhantomData<&'a mut bindings::kiocb>,
+    _p: PhantomData<(&'a mut bindings::kiocb, T)>,
 }
 
-impl<'a> Kiocb<'a> {
+impl<'a, T: FileSystem> Kiocb<'a, T> {
     /// The file.
-    pub(crate) fn file(&self) -> &'a File {
+    pub(crate) fn file(&self) -> &'a File<T> {
         // SAFETY: Valid kiocb of an open file of ours (type invariant).
-        unsafe { File::from_raw((*self.ptr).ki_filp) }
+        unsafe { File::<T>::from_raw((*self.ptr).ki_filp) }
     }
 
     /// The file position of the I/O.
@@ -250,49 +251,49 @@ impl DirEmitter {
 
 /// The operations of a filesystem's open files (regular files and
 /// directories): its side of the contract; [`FileVTable`] builds the C
-/// tables from it. Open files carry a `KBox<FuseFile>`.
+/// tables from it. Open files carry a `KBox<Self::FileData>`.
 #[vtable]
-pub(crate) trait FileOperations: 'static {
+pub(crate) trait FileOperations: FileSystem {
     /// open(2) of `inode` as `file`: the file's state.
-    fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>>;
+    fn open(inode: &Inode<Self>, file: &File<Self>) -> Result<KBox<Self::FileData>>;
 
     /// The last close of a file that `open` made.
-    fn release(inode: &Inode, data: KBox<FuseFile>);
+    fn release(inode: &Inode<Self>, data: KBox<Self::FileData>);
 
     /// getdents(2) of an open directory.
-    fn readdir(file: &File, ctx: &mut DirEmitter) -> Result;
+    fn readdir(file: &File<Self>, ctx: &mut DirEmitter) -> Result;
 
     /// read(2) (direct or through the page cache: [`Kiocb::read_cached`]).
-    fn read_iter(iocb: &mut Kiocb<'_>, to: &mut IovIter<'_>) -> Result<usize>;
+    fn read_iter(iocb: &mut Kiocb<'_, Self>, to: &mut IovIter<'_>) -> Result<usize>;
 
     /// write(2).
-    fn write_iter(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>) -> Result<usize>;
+    fn write_iter(iocb: &mut Kiocb<'_, Self>, from: &mut IovIter<'_>) -> Result<usize>;
 
     /// lseek(2): the new position ([`File::generic_llseek`],
     /// [`File::set_pos`]).
-    fn llseek(file: &File, offset: i64, whence: u32) -> Result<i64>;
+    fn llseek(file: &File<Self>, offset: i64, whence: u32) -> Result<i64>;
 
     /// fsync(2) of `start..=end`.
-    fn fsync(file: &File, start: i64, end: i64, datasync: bool) -> Result;
+    fn fsync(file: &File<Self>, start: i64, end: i64, datasync: bool) -> Result;
 
     /// Every close(2) of a file descriptor; `lock_owner` names the closer.
-    fn flush(file: &File, lock_owner: u64) -> Result;
+    fn flush(file: &File<Self>, lock_owner: u64) -> Result;
 
     /// fallocate(2).
-    fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result;
+    fn fallocate(file: &File<Self>, mode: i32, offset: i64, len: i64) -> Result;
 
     /// copy_file_range(2) between two files of this filesystem; `None`
     /// lets the VFS copy through the page cache.
     fn copy_file_range(
-        fin: &File,
+        fin: &File<Self>,
         off_in: i64,
-        fout: &File,
+        fout: &File<Self>,
         off_out: i64,
         len: usize,
     ) -> Result<Option<usize>>;
 
     /// Whether `file` may be mapped (`shared`: MAP_SHARED).
-    fn mmap_check(file: &File, shared: bool) -> Result;
+    fn mmap_check(file: &File<Self>, shared: bool) -> Result;
 }
 
 /// The C tables of `T`'s open files: regular files (with `T`'s mapping
@@ -348,10 +349,10 @@ unsafe extern "C" fn open_callback<T: FileOperations>(
     file: *mut bindings::file,
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
-    let (inode, f) = unsafe { (Inode::from_raw(inode), File::from_raw(file)) };
+    let (inode, f) = unsafe { (Inode::<T>::from_raw(inode), File::<T>::from_raw(file)) };
     match T::open(inode, f) {
         Ok(ff) => {
-            // INVARIANT: `private_data` now holds our `KBox<FuseFile>`.
+            // INVARIANT: `private_data` now holds our `KBox<T::FileData>`.
             // SAFETY: The file is being opened; we own `private_data`.
             unsafe { (*file).private_data = ff.into_foreign() as *mut c_void };
             0
@@ -372,10 +373,10 @@ unsafe extern "C" fn release_callback<T: FileOperations>(
     if p.is_null() {
         return 0;
     }
-    // SAFETY: `p` is the `KBox<FuseFile>` stored by `open_callback`.
-    let ff = unsafe { <KBox<FuseFile> as ForeignOwnable>::from_foreign(p) };
+    // SAFETY: `p` is the `KBox<T::FileData>` stored by `open_callback`.
+    let ff = unsafe { <KBox<T::FileData> as ForeignOwnable>::from_foreign(p) };
     // SAFETY: Valid inode per the VFS contract.
-    T::release(unsafe { Inode::from_raw(inode) }, ff);
+    T::release(unsafe { Inode::<T>::from_raw(inode) }, ff);
     0
 }
 
@@ -387,7 +388,7 @@ unsafe extern "C" fn iterate_callback<T: FileOperations>(
     ctx: *mut bindings::dir_context,
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
-    let f = unsafe { File::from_raw(file) };
+    let f = unsafe { File::<T>::from_raw(file) };
     // INVARIANT: `ctx` is valid for this call.
     let mut emitter = DirEmitter { ctx };
     match T::readdir(f, &mut emitter) {
@@ -406,9 +407,9 @@ unsafe extern "C" fn read_iter_callback<T: FileOperations>(
     // SAFETY: The iov_iter is valid and ours for this call.
     let mut it = unsafe { IovIter::from_raw(to) };
     // INVARIANT: a valid kiocb of ours for this call.
-    let mut k = Kiocb {
+    let mut k = Kiocb::<T> {
         ptr: iocb,
-        _p: core::marker::PhantomData,
+        _p: PhantomData,
     };
     match T::read_iter(&mut k, &mut it) {
         // CAST: at most the request size.
@@ -426,7 +427,7 @@ unsafe extern "C" fn llseek_callback<T: FileOperations>(
     whence: c_int,
 ) -> i64 {
     // SAFETY: Valid per the VFS contract.
-    let f = unsafe { File::from_raw(file) };
+    let f = unsafe { File::<T>::from_raw(file) };
     // CAST: whence values are small.
     match T::llseek(f, offset, whence as u32) {
         Ok(pos) => pos,
@@ -442,9 +443,9 @@ unsafe extern "C" fn write_iter_callback<T: FileOperations>(
     from: *mut bindings::iov_iter,
 ) -> isize {
     // INVARIANT: a valid kiocb of ours for this call.
-    let mut k = Kiocb {
+    let mut k = Kiocb::<T> {
         ptr: iocb,
-        _p: core::marker::PhantomData,
+        _p: PhantomData,
     };
     // SAFETY: The iov_iter is valid and ours for this call.
     let mut it = unsafe { IovIter::from_raw(from) };
@@ -465,7 +466,7 @@ unsafe extern "C" fn fsync_callback<T: FileOperations>(
     datasync: c_int,
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
-    let f = unsafe { File::from_raw(file) };
+    let f = unsafe { File::<T>::from_raw(file) };
     match T::fsync(f, start, end, datasync != 0) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
@@ -480,7 +481,7 @@ unsafe extern "C" fn flush_callback<T: FileOperations>(
     id: bindings::fl_owner_t,
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
-    let f = unsafe { File::from_raw(file) };
+    let f = unsafe { File::<T>::from_raw(file) };
     // CAST: the lock owner is an opaque pointer-sized id on the wire.
     match T::flush(f, id as usize as u64) {
         Ok(()) => 0,
@@ -498,7 +499,7 @@ unsafe extern "C" fn fallocate_callback<T: FileOperations>(
     len: i64,
 ) -> kernel::ffi::c_long {
     // SAFETY: Valid per the VFS contract.
-    let f = unsafe { File::from_raw(file) };
+    let f = unsafe { File::<T>::from_raw(file) };
     match T::fallocate(f, mode, offset, len) {
         Ok(()) => 0,
         Err(e) => e.to_errno() as kernel::ffi::c_long,
@@ -520,7 +521,7 @@ unsafe extern "C" fn copy_file_range_callback<T: FileOperations>(
     let ours = unsafe { (*fin).f_op == (*fout).f_op };
     let r = if ours && flags == 0 {
         // SAFETY: Both files are open regular files of ours.
-        let (a, b) = unsafe { (File::from_raw(fin), File::from_raw(fout)) };
+        let (a, b) = unsafe { (File::<T>::from_raw(fin), File::<T>::from_raw(fout)) };
         T::copy_file_range(a, off_in, b, off_out, len)
     } else {
         Ok(None)
@@ -544,7 +545,7 @@ unsafe extern "C" fn mmap_callback<T: FileOperations + VmOperations>(
     vma: *mut bindings::vm_area_struct,
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
-    let f = unsafe { File::from_raw(file) };
+    let f = unsafe { File::<T>::from_raw(file) };
     // SAFETY: Valid vma being set up.
     let flags = unsafe { (*vma).__bindgen_anon_2.vm_flags };
     // VM_MAYSHARE: any MAP_SHARED map, also of a read-only file (which

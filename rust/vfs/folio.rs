@@ -5,6 +5,7 @@
 //! C header: [`include/linux/pagemap.h`](srctree/include/linux/pagemap.h)
 
 use super::file::File;
+use super::fs_type::FileSystem;
 use super::inode::Inode;
 use crate::bindings;
 use kernel::alloc::{flags::GFP_KERNEL, KVVec};
@@ -39,7 +40,7 @@ impl LockedFolio {
 
     /// Locks and takes a reference on the folio of `inode` at `index`,
     /// creating it if needed (as for a buffered write).
-    pub(crate) fn grab(inode: &Inode, index: u64) -> kernel::error::Result<Self> {
+    pub(crate) fn grab<T: FileSystem>(inode: &Inode<T>, index: u64) -> kernel::error::Result<Self> {
         // SAFETY: Live inode with a valid mapping.
         let f = unsafe {
             let mapping = (*inode.as_ptr()).i_mapping;
@@ -61,7 +62,7 @@ impl LockedFolio {
     }
 
     /// The cached folio at `index`, locked, if the page cache has one.
-    pub(crate) fn lookup(inode: &Inode, index: u64) -> Option<Self> {
+    pub(crate) fn lookup<T: FileSystem>(inode: &Inode<T>, index: u64) -> Option<Self> {
         // SAFETY: Live inode with a valid mapping; FGP_LOCK alone never
         // creates a folio.
         let f = unsafe {
@@ -107,7 +108,7 @@ impl LockedFolio {
     }
 
     /// Whether the folio still belongs to `inode`'s mapping (not truncated).
-    pub(crate) fn belongs_to(&self, inode: &Inode) -> bool {
+    pub(crate) fn belongs_to<T: FileSystem>(&self, inode: &Inode<T>) -> bool {
         // SAFETY: Valid, locked folio; live inode.
         unsafe { bindings::fusewb_folio_mapping(self.ptr) == (*inode.as_ptr()).i_mapping }
     }
@@ -318,12 +319,12 @@ impl WritebackCtl<'_> {
 /// # Invariants
 ///
 /// `ractl` is the valid `readahead_control` of an ongoing `readahead` call.
-pub(crate) struct Readahead<'a> {
+pub(crate) struct Readahead<'a, T> {
     ractl: *mut bindings::readahead_control,
-    _p: core::marker::PhantomData<&'a File>,
+    _p: core::marker::PhantomData<&'a File<T>>,
 }
 
-impl<'a> Readahead<'a> {
+impl<'a, T: FileSystem> Readahead<'a, T> {
     /// File offset of the first folio.
     pub(crate) fn pos(&self) -> i64 {
         // SAFETY: Valid control (type invariant).
@@ -337,11 +338,11 @@ impl<'a> Readahead<'a> {
     }
 
     /// The open file the readahead is for, if any.
-    pub(crate) fn file(&self) -> Option<&'a File> {
+    pub(crate) fn file(&self) -> Option<&'a File<T>> {
         // SAFETY: Valid control; `file` is NULL or a live file of ours.
         let f = unsafe { (*self.ractl).file };
         // SAFETY: See above.
-        (!f.is_null()).then(|| unsafe { File::from_raw(f) })
+        (!f.is_null()).then(|| unsafe { File::<T>::from_raw(f) })
     }
 
     /// The next folio, locked (the page cache keeps its reference).
@@ -357,29 +358,39 @@ impl<'a> Readahead<'a> {
 /// filesystem's side of the contract. [`AopsVTable`] builds the C table
 /// from it.
 #[vtable]
-pub(crate) trait AddressSpaceOperations: 'static {
+pub(crate) trait AddressSpaceOperations: FileSystem {
     /// Reads `folio` (locked; unlocked when done, on success marked
     /// up to date) of `inode`, for `file` if known.
-    fn read_folio(inode: &Inode, file: Option<&File>, folio: LockedFolio) -> Result;
+    fn read_folio(inode: &Inode<Self>, file: Option<&File<Self>>, folio: LockedFolio) -> Result;
 
     /// Reads ahead the folios of `ra`.
-    fn readahead(inode: &Inode, ra: &mut Readahead<'_>);
+    fn readahead(inode: &Inode<Self>, ra: &mut Readahead<'_, Self>);
 
     /// Writes back dirty folios as `ctl` asks (memalloc_nofs scope).
-    fn writepages(inode: &Inode, ctl: &mut WritebackCtl<'_>) -> Result;
+    fn writepages(inode: &Inode<Self>, ctl: &mut WritebackCtl<'_>) -> Result;
 
     /// Prepares a buffered write of `len` bytes at `pos`: the folio to copy
     /// into, locked and referenced.
-    fn write_begin(inode: &Inode, file: Option<&File>, pos: i64, len: usize)
-        -> Result<LockedFolio>;
+    fn write_begin(
+        inode: &Inode<Self>,
+        file: Option<&File<Self>>,
+        pos: i64,
+        len: usize,
+    ) -> Result<LockedFolio>;
 
     /// Ends a buffered write that copied `copied` of `len` bytes into
     /// `folio`; returns the bytes accepted.
-    fn write_end(inode: &Inode, pos: i64, len: usize, copied: usize, folio: LockedFolio) -> usize;
+    fn write_end(
+        inode: &Inode<Self>,
+        pos: i64,
+        len: usize,
+        copied: usize,
+        folio: LockedFolio,
+    ) -> usize;
 
     /// Writes a dirty folio that is about to be invalidated (memalloc_nofs
     /// scope); the folio stays locked.
-    fn launder_folio(inode: &Inode, folio: &mut LockedFolio) -> Result;
+    fn launder_folio(inode: &Inode<Self>, folio: &mut LockedFolio) -> Result;
 }
 
 /// The C table of `T`'s address space operations.
@@ -418,9 +429,9 @@ unsafe extern "C" fn read_folio_callback<T: AddressSpaceOperations>(
 ) -> c_int {
     // SAFETY: The folio's mapping host is our inode while the folio is locked.
     let inode =
-        unsafe { Inode::from_raw((*(*folio).__bindgen_anon_1.__bindgen_anon_1.mapping).host) };
+        unsafe { Inode::<T>::from_raw((*(*folio).__bindgen_anon_1.__bindgen_anon_1.mapping).host) };
     // SAFETY: NULL or a live file of ours.
-    let file = (!file.is_null()).then(|| unsafe { File::from_raw(file) });
+    let file = (!file.is_null()).then(|| unsafe { File::<T>::from_raw(file) });
     // SAFETY: The folio is locked and we must unlock it.
     let lf = unsafe { LockedFolio::from_raw(folio) };
     match T::read_folio(inode, file, lf) {
@@ -437,9 +448,9 @@ unsafe extern "C" fn readahead_callback<T: AddressSpaceOperations>(
 ) {
     let ractl = ractl.cast::<bindings::readahead_control>();
     // SAFETY: The mapping's host is our inode.
-    let inode = unsafe { Inode::from_raw((*(*ractl).mapping).host) };
+    let inode = unsafe { Inode::<T>::from_raw((*(*ractl).mapping).host) };
     // INVARIANT: `ractl` is valid for this call.
-    let mut ra = Readahead {
+    let mut ra = Readahead::<T> {
         ractl,
         _p: core::marker::PhantomData,
     };
@@ -455,7 +466,7 @@ unsafe extern "C" fn writepages_callback<T: AddressSpaceOperations>(
     wbc: *mut bindings::writeback_control,
 ) -> c_int {
     // SAFETY: The mapping's host is our inode.
-    let inode = unsafe { Inode::from_raw((*mapping).host) };
+    let inode = unsafe { Inode::<T>::from_raw((*mapping).host) };
     let _nofs = super::NoFsScope::new();
     // INVARIANT: Valid for this call; the iteration has not started.
     let mut ctl = WritebackCtl {
@@ -487,8 +498,8 @@ unsafe extern "C" fn write_begin_callback<T: AddressSpaceOperations>(
     // SAFETY: The mapping's host is our inode; `file` is NULL or ours.
     let (inode, file) = unsafe {
         (
-            Inode::from_raw((*mapping).host),
-            (!file.is_null()).then(|| File::from_raw(file)),
+            Inode::<T>::from_raw((*mapping).host),
+            (!file.is_null()).then(|| File::<T>::from_raw(file)),
         )
     };
     match T::write_begin(inode, file, pos, len as usize) {
@@ -515,7 +526,7 @@ unsafe extern "C" fn write_end_callback<T: AddressSpaceOperations>(
     _fsdata: *mut kernel::ffi::c_void,
 ) -> c_int {
     // SAFETY: The mapping's host is our inode.
-    let inode = unsafe { Inode::from_raw((*mapping).host) };
+    let inode = unsafe { Inode::<T>::from_raw((*mapping).host) };
     // INVARIANT: write_begin handed over a locked folio with a reference,
     // which write_end must unlock and release.
     let f = LockedFolio {
@@ -534,7 +545,7 @@ unsafe extern "C" fn launder_folio_callback<T: AddressSpaceOperations>(
     folio: *mut bindings::folio,
 ) -> c_int {
     // SAFETY: The folio is locked, so its mapping is stable and ours.
-    let inode = unsafe { Inode::from_raw((*bindings::fusewb_folio_mapping(folio)).host) };
+    let inode = unsafe { Inode::<T>::from_raw((*bindings::fusewb_folio_mapping(folio)).host) };
     // SAFETY: Locked by the caller, who unlocks it: wrap without owning
     // the lock by forgetting the wrapper after use.
     let mut f = unsafe { LockedFolio::from_raw(folio) };

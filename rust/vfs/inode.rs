@@ -1,56 +1,59 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Inodes: the fuse-wb inode around the VFS inode, the inode cache, `iget`
-//! by node id, and the inode operations tables.
+//! Inodes: the filesystem's inode data next to the VFS inode, the inode
+//! cache, `iget` by key, and the inode operations tables.
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
 use super::dentry::Dentry;
 use super::file::{File, FileOperations, FileVTable};
 use super::folio::{AddressSpaceOperations, AopsVTable};
+use super::fs_type::FileSystem;
 use super::mm::VmOperations;
 use super::sb::SuperBlock;
 use crate::bindings;
-use crate::fs::file::FuseFile;
-use crate::fs::inode::FuseInode;
+use core::marker::PhantomData;
 use core::ptr::{addr_of_mut, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::ffi::{c_int, c_uint, c_void};
 use kernel::prelude::*;
 use kernel::types::{ARef, AlwaysRefCounted, Opaque};
 
-/// The object the inode cache allocates: fuse-wb's state and the VFS inode.
+/// The object the inode cache allocates: the filesystem's state and the
+/// VFS inode.
 ///
 /// # Invariants
 ///
-/// `fuse` is initialised whenever `vfs` is (from `alloc_inode` to `free_inode`).
+/// `data` is initialised whenever `vfs` is (from `alloc_inode` to
+/// `free_inode`).
 #[repr(C)]
 #[pin_data]
-pub(crate) struct InodeBox {
+pub(crate) struct InodeBox<T: FileSystem> {
     #[pin]
-    fuse: FuseInode,
+    data: T::InodeData,
     #[pin]
     vfs: Opaque<bindings::inode>,
 }
 
-/// A VFS inode of a fuse-wb superblock.
+/// A VFS inode of a superblock of the filesystem `T`.
 ///
 /// # Invariants
 ///
-/// The inode is embedded in an [`InodeBox`] allocated by `alloc_inode_callback`
-/// and is valid while a reference (a borrowed `&Inode` from the VFS, or an
-/// [`ARef`]) is held.
+/// The inode is embedded in an [`InodeBox<T>`] allocated by
+/// `alloc_inode_callback::<T>` and is valid while a reference (a borrowed
+/// `&Inode` from the VFS, or an [`ARef`]) is held.
 #[repr(transparent)]
-pub(crate) struct Inode(Opaque<bindings::inode>);
+pub(crate) struct Inode<T>(Opaque<bindings::inode>, PhantomData<T>);
 
 // SAFETY: Inodes are reference counted and used from any thread; all
-// mutation goes through the kernel's own locking or our `FuseInode` locks.
-unsafe impl Send for Inode {}
+// mutation goes through the kernel's own locking or the locks of
+// `T::InodeData` (which is `Send + Sync`).
+unsafe impl<T: FileSystem> Send for Inode<T> {}
 // SAFETY: See above.
-unsafe impl Sync for Inode {}
+unsafe impl<T: FileSystem> Sync for Inode<T> {}
 
 // SAFETY: `ihold`/`iput` maintain the inode's reference count.
-unsafe impl AlwaysRefCounted for Inode {
+unsafe impl<T: FileSystem> AlwaysRefCounted for Inode<T> {
     fn inc_ref(&self) {
         // SAFETY: The existence of `&self` means a reference is held.
         unsafe { bindings::ihold(self.0.get()) }
@@ -75,13 +78,13 @@ pub(crate) enum Kind {
     Special,
 }
 
-impl Inode {
+impl<T: FileSystem> Inode<T> {
     /// Borrows a raw inode.
     ///
     /// # Safety
     ///
-    /// `ptr` must be a valid inode of a fuse-wb superblock, referenced for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::inode) -> &'a Inode {
+    /// `ptr` must be a valid inode of a superblock of `T`, referenced for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::inode) -> &'a Self {
         // SAFETY: `Inode` is transparent over the C struct; validity is the
         // caller's promise.
         unsafe { &*ptr.cast() }
@@ -92,17 +95,17 @@ impl Inode {
         self.0.get()
     }
 
-    /// fuse-wb's state of this inode.
-    pub(crate) fn fuse(&self) -> &FuseInode {
-        // SAFETY: Every fuse-wb inode lives in an `InodeBox` whose `fuse` is
-        // initialised while the inode is (type invariants).
-        unsafe { &(*kernel::container_of!(self.0.get(), InodeBox, vfs)).fuse }
+    /// The filesystem's state of this inode.
+    pub(crate) fn data(&self) -> &T::InodeData {
+        // SAFETY: Every inode of `T` lives in an `InodeBox<T>` whose `data`
+        // is initialised while the inode is (type invariants).
+        unsafe { &(*kernel::container_of!(self.0.get(), InodeBox<T>, vfs)).data }
     }
 
     /// The superblock.
-    pub(crate) fn sb(&self) -> &SuperBlock {
+    pub(crate) fn sb(&self) -> &SuperBlock<T> {
         // SAFETY: `i_sb` is set for a live inode and outlives it.
-        unsafe { SuperBlock::from_raw((*self.0.get()).i_sb) }
+        unsafe { SuperBlock::<T>::from_raw((*self.0.get()).i_sb) }
     }
 
     /// The mode (type and permission bits).
@@ -124,7 +127,8 @@ impl Inode {
 
     /// Sets the size, as seen by the VFS.
     pub(crate) fn set_size(&self, size: i64) {
-        // SAFETY: Live inode; callers serialise size updates (FuseInode lock).
+        // SAFETY: Live inode; callers serialise size updates (a lock of
+        // `T::InodeData`).
         unsafe { bindings::fusewb_i_size_write(self.0.get(), size) }
     }
 
@@ -140,7 +144,7 @@ impl Inode {
         size_and_times: bool,
     ) {
         let p = self.0.get();
-        // SAFETY: Live inode; callers hold the FuseInode attribute lock, which
+        // SAFETY: Live inode; callers hold the inode data's attribute lock, which
         // serialises these writes (as mainline's fi->lock). The mode's type
         // bits never change (callers check), only permissions.
         unsafe {
@@ -182,7 +186,7 @@ impl Inode {
     }
 
     /// Takes the inode lock (`i_rwsem`) for writing.
-    pub(crate) fn lock(&self) -> InodeLock<'_> {
+    pub(crate) fn lock(&self) -> InodeLock<'_, T> {
         // SAFETY: Live inode; the guard unlocks.
         unsafe { bindings::fusewb_inode_lock(self.0.get()) };
         InodeLock(self)
@@ -327,13 +331,13 @@ impl Inode {
     /// for code that may see an inode pinned only by writeback (`I_SYNC`,
     /// not a reference), such as `writepages` and `write_inode` in the
     /// flusher, where `ihold` would revive an inode being freed.
-    pub(crate) fn try_ref(&self) -> Option<ARef<Inode>> {
+    pub(crate) fn try_ref(&self) -> Option<ARef<Self>> {
         // SAFETY: Live (if maybe unreferenced) inode; `igrab` refuses
         // inodes being freed and takes a reference otherwise.
         let p = unsafe { bindings::igrab(self.0.get()) };
         // SAFETY: `igrab` returned a new reference to an inode of ours,
         // which the `ARef` now owns.
-        NonNull::new(p.cast::<Inode>()).map(|p| unsafe { ARef::from_raw(p) })
+        NonNull::new(p.cast::<Self>()).map(|p| unsafe { ARef::from_raw(p) })
     }
 
     /// One link fewer (after UNLINK).
@@ -346,12 +350,10 @@ impl Inode {
         }
     }
 
-    /// Marks the inode bad: it is unhashed (a later lookup of its node id
-    /// makes a new inode) and every operation on it fails with EIO.
-    pub(crate) fn make_bad(&self) {
+    /// Unhashes the inode: a later `iget` of its key makes a new inode.
+    pub(crate) fn unhash(&self) {
         // SAFETY: Live inode.
         unsafe { bindings::fusewb_remove_inode_hash(self.0.get()) };
-        self.fuse().set_bad();
     }
 
     /// Fills `stat` from the inode (for getattr).
@@ -383,9 +385,9 @@ impl Inode {
 }
 
 /// The inode lock held for writing; released when dropped.
-pub(crate) struct InodeLock<'a>(&'a Inode);
+pub(crate) struct InodeLock<'a, T: FileSystem>(&'a Inode<T>);
 
-impl Drop for InodeLock<'_> {
+impl<T: FileSystem> Drop for InodeLock<'_, T> {
     fn drop(&mut self) {
         // SAFETY: We hold the lock (taken by `Inode::lock`).
         unsafe { bindings::fusewb_inode_unlock(self.0.as_ptr()) }
@@ -407,44 +409,59 @@ pub(crate) fn kind_of(mode: u32) -> Kind {
 
 static CACHE: AtomicPtr<bindings::kmem_cache> = AtomicPtr::new(core::ptr::null_mut());
 
-/// The `fuse_wb_inode` slab cache, created at module load.
-pub(crate) struct InodeCache(());
+/// The slab cache of the inodes of `T` (`fuse_wb_inode`), created when `T`
+/// is registered. One per module: it lives in a static.
+pub(crate) struct InodeCache<T: FileSystem>(PhantomData<T>);
 
 /// Slab constructor of the inode cache.
 ///
 /// # Safety
 ///
 /// Called by the slab allocator with a new object of our cache.
-unsafe extern "C" fn inode_ctor(p: *mut c_void) {
-    let b = p.cast::<InodeBox>();
+unsafe extern "C" fn inode_ctor<T: FileSystem>(p: *mut c_void) {
+    let b = p.cast::<InodeBox<T>>();
     // SAFETY: The slab calls the constructor on a new object of our cache;
     // `inode_init_once` initialises the embedded VFS inode once per object.
     unsafe { bindings::inode_init_once(Opaque::raw_get(addr_of_mut!((*b).vfs))) }
 }
 
-impl InodeCache {
-    /// Creates the cache.
-    pub(crate) fn new() -> Result<Self> {
+impl<T: FileSystem> InodeCache<T> {
+    /// Creates the cache (EBUSY if the module made one already).
+    pub(super) fn new() -> Result<Self> {
         // SAFETY: A valid name, size and constructor; the cache outlives all
         // inodes (destroyed after unregistering the filesystem).
         let c = unsafe {
             bindings::fusewb_kmem_cache_create(
                 c"fuse_wb_inode".as_ptr().cast(),
-                core::mem::size_of::<InodeBox>() as c_uint,
-                core::mem::align_of::<InodeBox>() as c_uint,
+                core::mem::size_of::<InodeBox<T>>() as c_uint,
+                core::mem::align_of::<InodeBox<T>>() as c_uint,
                 bindings::SLAB_RECLAIM_ACCOUNT | bindings::SLAB_ACCOUNT,
-                Some(inode_ctor),
+                Some(inode_ctor::<T>),
             )
         };
         if c.is_null() {
             return Err(ENOMEM);
         }
-        CACHE.store(c, Ordering::Release);
-        Ok(Self(()))
+        // Objects are sized for `T`'s data: one cache (and one filesystem
+        // type) per module.
+        if CACHE
+            .compare_exchange(
+                core::ptr::null_mut(),
+                c,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            // SAFETY: `c` was just created and holds no object.
+            unsafe { bindings::kmem_cache_destroy(c) };
+            return Err(EBUSY);
+        }
+        Ok(Self(PhantomData))
     }
 }
 
-impl Drop for InodeCache {
+impl<T: FileSystem> Drop for InodeCache<T> {
     fn drop(&mut self) {
         // Write-behind work items (module code) have ended: every mount
         // waited for them; their last instructions may still run.
@@ -464,25 +481,26 @@ impl Drop for InodeCache {
 ///
 /// # Safety
 ///
-/// Called by the VFS with a valid fuse-wb superblock.
-pub(crate) unsafe extern "C" fn alloc_inode_callback(
+/// Called by the VFS with a valid superblock of `T`, whose [`InodeCache<T>`]
+/// exists (the superblock of a registered filesystem type).
+pub(crate) unsafe extern "C" fn alloc_inode_callback<T: FileSystem>(
     sb: *mut bindings::super_block,
 ) -> *mut bindings::inode {
     let cache = CACHE.load(Ordering::Acquire);
     // SAFETY: `sb` is valid and `cache` is our live cache (module loaded).
     let b = unsafe { bindings::fusewb_alloc_inode_sb(sb, cache, bindings::GFP_KERNEL) }
-        .cast::<InodeBox>();
+        .cast::<InodeBox<T>>();
     if b.is_null() {
         return core::ptr::null_mut();
     }
-    // SAFETY: `b` is a new object of the cache; `fuse` is uninitialised and
-    // pinned in it. The initialiser cannot fail.
-    if unsafe { FuseInode::new().__pinned_init(addr_of_mut!((*b).fuse)) }.is_err() {
+    // SAFETY: `b` is a new object of the cache; `data` is uninitialised and
+    // pinned in it.
+    if unsafe { T::new_inode_data().__pinned_init(addr_of_mut!((*b).data)) }.is_err() {
         // SAFETY: Returning the unused object to its cache.
         unsafe { bindings::kmem_cache_free(cache, b.cast()) };
         return core::ptr::null_mut();
     }
-    // INVARIANT: `fuse` is initialised before the inode is handed out.
+    // INVARIANT: `data` is initialised before the inode is handed out.
     // SAFETY: `b` is valid.
     Opaque::raw_get(unsafe { addr_of_mut!((*b).vfs) })
 }
@@ -493,61 +511,68 @@ pub(crate) unsafe extern "C" fn alloc_inode_callback(
 ///
 /// Called by the VFS (after RCU) for an inode from `alloc_inode_callback`
 /// that nothing references any more.
-pub(crate) unsafe extern "C" fn free_inode_callback(inode: *mut bindings::inode) {
-    // SAFETY: Every fuse-wb inode is embedded in an InodeBox.
-    let b = unsafe { kernel::container_of!(inode, InodeBox, vfs) }.cast_mut();
-    // SAFETY: `fuse` was initialised in alloc_inode and is dropped once here.
-    unsafe { core::ptr::drop_in_place(addr_of_mut!((*b).fuse)) };
+pub(crate) unsafe extern "C" fn free_inode_callback<T: FileSystem>(inode: *mut bindings::inode) {
+    // SAFETY: Every inode of `T` is embedded in an InodeBox<T>.
+    let b = unsafe { kernel::container_of!(inode, InodeBox<T>, vfs) }.cast_mut();
+    // SAFETY: `data` was initialised in alloc_inode and is dropped once here.
+    unsafe { core::ptr::drop_in_place(addr_of_mut!((*b).data)) };
     // SAFETY: `b` came from our cache.
     unsafe { bindings::kmem_cache_free(CACHE.load(Ordering::Acquire), b.cast()) };
 }
 
 // --- iget -----------------------------------------------------------------
 
-/// `iget5_locked` test: is `inode` the one of node id `*data`?
+/// `iget5_locked` test: is `inode` the one of key `*data`?
 ///
 /// # Safety
 ///
-/// Called by `iget5_locked` with one of our inodes and the `u64` we passed.
-unsafe extern "C" fn iget_test(inode: *mut bindings::inode, data: *mut c_void) -> c_int {
-    // SAFETY: iget5_locked passes our inodes and the `u64` node id we gave it.
-    let (inode, nodeid) = unsafe { (Inode::from_raw(inode), *data.cast::<u64>()) };
-    c_int::from(inode.fuse().nodeid() == nodeid)
+/// Called by `iget5_locked` with an inode of `T` and the `u64` we passed.
+unsafe extern "C" fn iget_test<T: FileSystem>(
+    inode: *mut bindings::inode,
+    data: *mut c_void,
+) -> c_int {
+    // SAFETY: iget5_locked passes inodes of the superblock and the `u64`
+    // key we gave it.
+    let (inode, key) = unsafe { (Inode::<T>::from_raw(inode), *data.cast::<u64>()) };
+    c_int::from(T::inode_has_key(inode, key))
 }
 
-/// `iget5_locked` set: gives a new inode node id `*data`.
+/// `iget5_locked` set: gives a new inode the key `*data`.
 ///
 /// # Safety
 ///
-/// Called by `iget5_locked` with a new inode of ours and the `u64` we passed.
-unsafe extern "C" fn iget_set(inode: *mut bindings::inode, data: *mut c_void) -> c_int {
+/// Called by `iget5_locked` with a new inode of `T` and the `u64` we passed.
+unsafe extern "C" fn iget_set<T: FileSystem>(
+    inode: *mut bindings::inode,
+    data: *mut c_void,
+) -> c_int {
     // SAFETY: As in `iget_test`; the new inode is not yet visible to others.
-    let (inode, nodeid) = unsafe { (Inode::from_raw(inode), *data.cast::<u64>()) };
-    inode.fuse().set_nodeid(nodeid);
+    let (inode, key) = unsafe { (Inode::<T>::from_raw(inode), *data.cast::<u64>()) };
+    T::set_inode_key(inode, key);
     0
 }
 
-/// Looks up or creates the inode of `nodeid`. For a new inode, `init` sets
-/// its type and attributes before it becomes visible.
-pub(crate) fn iget(
-    sb: &SuperBlock,
-    nodeid: u64,
-    init: impl FnOnce(&Inode),
-) -> Result<(ARef<Inode>, bool)> {
-    let mut id = nodeid;
+/// Looks up or creates the inode of `key` (also its hash). For a new
+/// inode, `init` sets its type and attributes before it becomes visible.
+pub(crate) fn iget<T: FileSystem>(
+    sb: &SuperBlock<T>,
+    key: u64,
+    init: impl FnOnce(&Inode<T>),
+) -> Result<(ARef<Inode<T>>, bool)> {
+    let mut id = key;
     // SAFETY: Valid superblock and callbacks; `id` outlives the call.
     let p = unsafe {
         bindings::iget5_locked(
             sb.as_ptr(),
-            nodeid as usize,
-            Some(iget_test),
-            Some(iget_set),
+            key as usize,
+            Some(iget_test::<T>),
+            Some(iget_set::<T>),
             (&mut id as *mut u64).cast(),
         )
     };
     let nn = NonNull::new(p).ok_or(ENOMEM)?;
     // SAFETY: iget5_locked returned a referenced inode; we own that reference.
-    let inode = unsafe { ARef::<Inode>::from_raw(nn.cast()) };
+    let inode = unsafe { ARef::<Inode<T>>::from_raw(nn.cast()) };
     // SAFETY: `p` is the live inode iget5_locked just returned (we hold its
     // reference); `i_state` may change concurrently, so read it once.
     let state = unsafe { core::ptr::read_volatile(addr_of_mut!((*p).i_state)) };
@@ -566,7 +591,7 @@ pub(crate) fn iget(
 pub(crate) fn set_ops<
     T: InodeOperations + FileOperations + VmOperations + AddressSpaceOperations,
 >(
-    inode: &Inode,
+    inode: &Inode<T>,
     mode: u32,
     rdev: u32,
     nocmtime: bool,
@@ -606,49 +631,49 @@ pub(crate) fn set_ops<
 /// [`IopsVTable`] builds the C tables (directories, regular and special
 /// files, symlinks) from it.
 #[vtable]
-pub(crate) trait InodeOperations: 'static {
+pub(crate) trait InodeOperations: FileSystem {
     /// Looks `dentry` up in `dir`: an alias to use instead, if any.
-    fn lookup(dir: &Inode, dentry: &Dentry) -> Result<Option<ARef<Dentry>>>;
+    fn lookup(dir: &Inode<Self>, dentry: &Dentry<Self>) -> Result<Option<ARef<Dentry<Self>>>>;
 
     /// Brings the attributes up to date for stat(2) (`mask`, `flags` as in
     /// `statx`); the VFS then fills the stat from the inode.
-    fn getattr(inode: &Inode, mask: u32, flags: u32) -> Result;
+    fn getattr(inode: &Inode<Self>, mask: u32, flags: u32) -> Result;
 
     /// Whether the caller may access `inode` as `mask` (`MAY_*`) asks.
-    fn permission(inode: &Inode, mask: i32) -> Result;
+    fn permission(inode: &Inode<Self>, mask: i32) -> Result;
 
     /// The target of a symlink, NUL-terminated.
-    fn readlink(inode: &Inode) -> Result<KVec<u8>>;
+    fn readlink(inode: &Inode<Self>) -> Result<KVec<u8>>;
 
     /// Changes attributes (checked by `setattr_prepare`), under the inode
     /// lock.
-    fn setattr(inode: &Inode, attr: &Iattr<'_>) -> Result;
+    fn setattr(inode: &Inode<Self>, attr: &Iattr<'_, Self>) -> Result;
 
     /// Makes a node (`mode` with its type; `rdev` in the wire encoding).
-    fn mknod(dir: &Inode, dentry: &Dentry, mode: u32, rdev: u32) -> Result;
+    fn mknod(dir: &Inode<Self>, dentry: &Dentry<Self>, mode: u32, rdev: u32) -> Result;
 
     /// Removes a name.
-    fn unlink(dir: &Inode, dentry: &Dentry) -> Result;
+    fn unlink(dir: &Inode<Self>, dentry: &Dentry<Self>) -> Result;
 
     /// open(2) with a name to look up (`dentry`, possibly in lookup) in
     /// `dir`, and maybe create.
     fn atomic_open(
-        dir: &Inode,
-        dentry: &Dentry,
-        file: &File,
+        dir: &Inode<Self>,
+        dentry: &Dentry<Self>,
+        file: &File<Self>,
         flags: u32,
         mode: u32,
-    ) -> Result<AtomicOpen>;
+    ) -> Result<AtomicOpen<Self>>;
 }
 
 /// How an atomic open ended.
-pub(crate) enum AtomicOpen {
+pub(crate) enum AtomicOpen<T: FileSystem> {
     /// Not opened here: the VFS opens the name the usual way (through the
     /// alias found by the lookup, if any).
-    NoOpen(Option<ARef<Dentry>>),
+    NoOpen(Option<ARef<Dentry<T>>>),
     /// Created and opened, with the open file's state (and the alias the
     /// lookup found, if any).
-    Opened(Option<ARef<Dentry>>, KBox<FuseFile>),
+    Opened(Option<ARef<Dentry<T>>>, KBox<T::FileData>),
 }
 
 /// The C tables of `T`'s inode operations.
@@ -706,7 +731,7 @@ unsafe extern "C" fn lookup_callback<T: InodeOperations>(
     _flags: c_uint,
 ) -> *mut bindings::dentry {
     // SAFETY: Valid per the VFS contract above.
-    let (dir, dentry) = unsafe { (Inode::from_raw(dir), Dentry::from_raw(dentry)) };
+    let (dir, dentry) = unsafe { (Inode::<T>::from_raw(dir), Dentry::<T>::from_raw(dentry)) };
     match T::lookup(dir, dentry) {
         Ok(Some(d)) => ARef::into_raw(d).cast().as_ptr(),
         Ok(None) => core::ptr::null_mut(),
@@ -725,7 +750,7 @@ unsafe extern "C" fn getattr_callback<T: InodeOperations>(
     flags: c_uint,
 ) -> c_int {
     // SAFETY: The path's dentry is positive and of our filesystem.
-    let inode = unsafe { Inode::from_raw((*(*path).dentry).d_inode) };
+    let inode = unsafe { Inode::<T>::from_raw((*(*path).dentry).d_inode) };
     match T::getattr(inode, mask, flags) {
         Ok(()) => {
             // SAFETY: Pointers as received from the VFS.
@@ -745,7 +770,7 @@ unsafe extern "C" fn permission_callback<T: InodeOperations>(
     mask: c_int,
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
-    let inode = unsafe { Inode::from_raw(inode) };
+    let inode = unsafe { Inode::<T>::from_raw(inode) };
     match T::permission(inode, mask) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
@@ -765,7 +790,7 @@ unsafe extern "C" fn get_link_callback<T: InodeOperations>(
         return ECHILD.to_ptr();
     }
     // SAFETY: Valid per the VFS contract.
-    let inode = unsafe { Inode::from_raw(inode) };
+    let inode = unsafe { Inode::<T>::from_raw(inode) };
     match T::readlink(inode) {
         Ok(target) => {
             let (ptr, _len, _cap) = target.into_raw_parts();
@@ -785,12 +810,12 @@ unsafe extern "C" fn get_link_callback<T: InodeOperations>(
 /// # Invariants
 ///
 /// `ptr` is a valid `iattr` for the lifetime `'a`.
-pub(crate) struct Iattr<'a> {
+pub(crate) struct Iattr<'a, T> {
     ptr: *const bindings::iattr,
-    _p: core::marker::PhantomData<&'a bindings::iattr>,
+    _p: PhantomData<(&'a bindings::iattr, T)>,
 }
 
-impl<'a> Iattr<'a> {
+impl<'a, T: FileSystem> Iattr<'a, T> {
     fn valid(&self) -> u32 {
         // SAFETY: Valid iattr (type invariant).
         unsafe { (*self.ptr).ia_valid }
@@ -854,14 +879,14 @@ impl<'a> Iattr<'a> {
     }
 
     /// The open file the change is made through (ftruncate, fchmod...).
-    pub(crate) fn file(&self) -> Option<&'a super::file::File> {
+    pub(crate) fn file(&self) -> Option<&'a File<T>> {
         if !self.has(bindings::ATTR_FILE) {
             return None;
         }
         // SAFETY: With ATTR_FILE, `ia_file` is an open file of ours.
         let f = unsafe { (*self.ptr).ia_file };
         // SAFETY: As above.
-        (!f.is_null()).then(|| unsafe { super::file::File::from_raw(f) })
+        (!f.is_null()).then(|| unsafe { File::<T>::from_raw(f) })
     }
 }
 
@@ -882,7 +907,7 @@ unsafe extern "C" fn setattr_callback<T: InodeOperations>(
         return r;
     }
     // SAFETY: Positive dentry of ours.
-    let inode = unsafe { Inode::from_raw((*dentry).d_inode) };
+    let inode = unsafe { Inode::<T>::from_raw((*dentry).d_inode) };
     // INVARIANT: Valid for this call.
     let ia = Iattr {
         ptr: attr,
@@ -905,7 +930,7 @@ unsafe extern "C" fn mknod_callback<T: InodeOperations>(
     rdev: bindings::dev_t,
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
-    let (dir, d) = unsafe { (Inode::from_raw(dir), Dentry::from_raw(dentry)) };
+    let (dir, d) = unsafe { (Inode::<T>::from_raw(dir), Dentry::<T>::from_raw(dentry)) };
     // The wire carries the new (huge) encoding of the device number.
     match T::mknod(
         dir,
@@ -929,7 +954,7 @@ unsafe extern "C" fn create_callback<T: InodeOperations>(
     _excl: bool,
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
-    let (dir, d) = unsafe { (Inode::from_raw(dir), Dentry::from_raw(dentry)) };
+    let (dir, d) = unsafe { (Inode::<T>::from_raw(dir), Dentry::<T>::from_raw(dentry)) };
     match T::mknod(dir, d, u32::from(mode) | crate::proto::attr::S_IFREG, 0) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
@@ -944,7 +969,7 @@ unsafe extern "C" fn unlink_callback<T: InodeOperations>(
     dentry: *mut bindings::dentry,
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
-    let (dir, d) = unsafe { (Inode::from_raw(dir), Dentry::from_raw(dentry)) };
+    let (dir, d) = unsafe { (Inode::<T>::from_raw(dir), Dentry::<T>::from_raw(dentry)) };
     match T::unlink(dir, d) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
@@ -965,9 +990,9 @@ unsafe extern "C" fn atomic_open_callback<T: InodeOperations>(
     // SAFETY: Valid per the VFS contract.
     let (dirp, d, f) = unsafe {
         (
-            Inode::from_raw(dir),
-            Dentry::from_raw(dentry),
-            File::from_raw(file),
+            Inode::<T>::from_raw(dir),
+            Dentry::<T>::from_raw(dentry),
+            File::<T>::from_raw(file),
         )
     };
     match T::atomic_open(dirp, d, f, flags, u32::from(mode)) {
@@ -980,7 +1005,7 @@ unsafe extern "C" fn atomic_open_callback<T: InodeOperations>(
         },
         Ok(AtomicOpen::Opened(alias, ff)) => {
             let d = alias.as_ref().map_or(dentry, |a| a.as_ptr());
-            // INVARIANT: `private_data` holds our `KBox<FuseFile>` from now;
+            // INVARIANT: `private_data` holds our `KBox<T::FileData>` from now;
             // if the open fails, the VFS releases the file (and it).
             // SAFETY: The file is being opened; we own `private_data`; `d`
             // is referenced (by the VFS, or by `alias` until below).

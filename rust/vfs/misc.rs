@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The `/dev/fuse-wb` misc device and its file operations.
+//! A misc device (fuse-wb's `/dev/fuse-wb`) and its file operations.
 //!
 //! C header: [`include/linux/miscdevice.h`](srctree/include/linux/miscdevice.h)
 

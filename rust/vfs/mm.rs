@@ -17,18 +17,18 @@ use kernel::prelude::vtable;
 /// cache's generic faults: the filesystem's side; [`VmVTable`] builds the
 /// C table from it.
 #[vtable]
-pub(crate) trait VmOperations: 'static {
+pub(crate) trait VmOperations: super::fs_type::FileSystem {
     /// Whether a write fault updates the file's times (when the kernel owns
     /// them); done before the folio is locked, as `file_update_time` wants.
-    fn fault_updates_times(inode: &Inode) -> bool;
+    fn fault_updates_times(inode: &Inode<Self>) -> bool;
 
     /// A write fault on a shared mapping of `file`: `folio` (locked, still
     /// of `inode`) is about to become writable. An error fails the fault
     /// (SIGBUS, or EFAULT for the kernel's own copies).
-    fn page_mkwrite(file: &File, inode: &Inode, folio: &LockedFolio) -> Result;
+    fn page_mkwrite(file: &File<Self>, inode: &Inode<Self>, folio: &LockedFolio) -> Result;
 
     /// A shared mapping of `inode` goes away.
-    fn close_shared(inode: &Inode);
+    fn close_shared(inode: &Inode<Self>);
 }
 
 /// The C table of `T`'s mapping operations.
@@ -60,11 +60,11 @@ unsafe extern "C" fn page_mkwrite_callback<T: VmOperations>(
     // SAFETY: Valid fault: its vma maps an open file of ours.
     let (file, page) = unsafe { ((*(*vmf).__bindgen_anon_1.vma).vm_file, (*vmf).page) };
     // SAFETY: The file of a mapping of ours holds its inode.
-    let inode = unsafe { Inode::from_raw((*file).f_inode) };
+    let inode = unsafe { Inode::<T>::from_raw((*file).f_inode) };
     // SAFETY: The fault holds a reference on the page and its folio.
     let folio = unsafe { bindings::fusewb_page_folio(page) };
     // SAFETY: Live file of ours.
-    let f = unsafe { File::from_raw(file) };
+    let f = unsafe { File::<T>::from_raw(file) };
     if T::fault_updates_times(inode) {
         let _ = f.update_time();
     }
@@ -104,6 +104,6 @@ unsafe extern "C" fn close_callback<T: VmOperations>(vma: *mut bindings::vm_area
         return;
     }
     // SAFETY: The file of a mapping of ours holds its inode.
-    let inode = unsafe { Inode::from_raw((*file).f_inode) };
+    let inode = unsafe { Inode::<T>::from_raw((*file).f_inode) };
     T::close_shared(inode);
 }

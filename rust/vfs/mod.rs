@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The kernel glue: small safe types over the VFS objects fuse-wb uses.
+//! The kernel glue: small safe types over the VFS objects a filesystem uses,
+//! and one `#[vtable]` trait per C table that the filesystem implements.
 //!
 //! Every `unsafe` block of the module lives in this layer (and in
 //! `proto::pod`). Each wrapper is `#[repr(transparent)]` over the C object
 //! and states its invariants; each C callback (`*_callback`) lists in its
 //! `# Safety` section what the caller guarantees, converts raw pointers into
-//! these types and calls the safe filesystem logic in `crate::fs`.
+//! these types and calls the filesystem's trait implementation. The wrappers
+//! of the objects that carry the filesystem's data are generic over its
+//! [`fs_type::FileSystem`] (`Inode<T>`, `File<T>`, `Dentry<T>`,
+//! `SuperBlock<T>`), so this layer names nothing of the filesystem above it.
 
 pub(crate) mod cred;
 pub(crate) mod dentry;

@@ -1,37 +1,46 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Superblocks: fuse-wb's connection in `s_fs_info`, and the superblock
+//! Superblocks: the filesystem's state of the mount in `s_fs_info`, the
+//! link objects that outlive the mount hold to it, and the superblock
 //! operations.
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
 use super::dentry::Dentry;
+use super::fs_type::FileSystem;
 use super::inode::Inode;
 use crate::bindings;
-use crate::conn::Connection;
+use core::marker::PhantomData;
 use kernel::ffi::c_int;
 
 use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow, SpinLock};
 use kernel::types::{ForeignOwnable, Opaque};
 
-/// A fuse-wb superblock.
+/// What `s_fs_info` holds: the filesystem's state of the mount and the
+/// mount's [`SbLink`].
+pub(crate) struct SbInfo<T: FileSystem> {
+    pub(super) data: Arc<T::SbData>,
+    pub(super) link: Arc<SbLink>,
+}
+
+/// A superblock of the filesystem `T`.
 ///
 /// # Invariants
 ///
-/// Valid while borrowed. From the end of `fill_super` until `kill_sb`,
-/// `s_fs_info` holds an `Arc<Connection>`.
+/// Valid while borrowed. From `sget_fc` (in `get_tree`) until the end of
+/// `kill_sb`, `s_fs_info` holds a `KBox<SbInfo<T>>`.
 #[repr(transparent)]
-pub(crate) struct SuperBlock(Opaque<bindings::super_block>);
+pub(crate) struct SuperBlock<T>(Opaque<bindings::super_block>, PhantomData<T>);
 
-impl SuperBlock {
+impl<T: FileSystem> SuperBlock<T> {
     /// Borrows a raw superblock.
     ///
     /// # Safety
     ///
-    /// `ptr` must be a valid fuse-wb superblock, alive for `'a`, with its
-    /// connection installed.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::super_block) -> &'a SuperBlock {
+    /// `ptr` must be a valid superblock of `T`, alive for `'a`, with its
+    /// state installed.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::super_block) -> &'a Self {
         // SAFETY: Transparent wrapper; validity per the caller.
         unsafe { &*ptr.cast() }
     }
@@ -41,11 +50,40 @@ impl SuperBlock {
         self.0.get()
     }
 
-    /// The connection of this mount.
-    pub(crate) fn conn(&self) -> ArcBorrow<'_, Connection> {
-        // SAFETY: `s_fs_info` holds an `Arc<Connection>` for as long as the
+    pub(super) fn info(&self) -> &SbInfo<T> {
+        // SAFETY: `s_fs_info` holds a `KBox<SbInfo<T>>` for as long as the
         // superblock's inodes and dentries exist (type invariant).
-        unsafe { <Arc<Connection> as ForeignOwnable>::borrow((*self.0.get()).s_fs_info) }
+        unsafe { <KBox<SbInfo<T>> as ForeignOwnable>::borrow((*self.0.get()).s_fs_info) }
+    }
+
+    /// The filesystem's state of this mount.
+    pub(crate) fn data(&self) -> ArcBorrow<'_, T::SbData> {
+        self.info().data.as_arc_borrow()
+    }
+
+    /// The link to this superblock for objects that may outlive it.
+    pub(crate) fn link(&self) -> Arc<SbLink> {
+        self.info().link.clone()
+    }
+
+    /// The readahead window of the mount's bdi, in bytes.
+    pub(crate) fn readahead_bytes(&self) -> usize {
+        // SAFETY: `s_bdi` is set up before the filesystem sees the
+        // superblock and lives as long as it.
+        unsafe { (*(*self.0.get()).s_bdi).ra_pages * super::PAGE_SIZE }
+    }
+
+    /// Bounds the mount's dirty data strictly (`BDI_CAP_STRICTLIMIT`): its
+    /// share `ratio` (percent, clamped to 1..=100) of the dirty threshold
+    /// applies even below the global limits.
+    pub(crate) fn set_strict_dirty_limit(&self, ratio: u32) {
+        // SAFETY: `s_bdi` was set up before `fill_super` and belongs to
+        // this superblock, which is being set up (nobody else writes it).
+        unsafe {
+            let bdi = (*self.0.get()).s_bdi;
+            (*bdi).capabilities |= bindings::BDI_CAP_STRICTLIMIT;
+            bindings::bdi_set_max_ratio(bdi, ratio.clamp(1, 100));
+        }
     }
 
     /// The device number (names the connection in sysfs).
@@ -72,14 +110,14 @@ impl SuperBlock {
 }
 
 /// A link to a mounted superblock from an object that may outlive the
-/// mount (the connection lives as long as its server keeps the device
-/// open): usable until `kill_sb` cuts it.
+/// mount (e.g. a connection, which lives as long as its server keeps the
+/// device open): usable from `fill_super` until `kill_sb` cuts it.
 ///
 /// # Invariants
 ///
-/// `sb` is null or a live fuse-wb superblock with its `s_bdi` set up. Only
-/// `fill_super` creates a link, and `kill_sb` sets `sb` to null (under the
-/// lock) before it tears the superblock down.
+/// `sb` is null or a live superblock with its `s_bdi` set up. Only `vfs`
+/// sets it (in `fill_super`, after the bdi is set up), and `kill_sb` sets
+/// it to null (under the lock) before it tears the superblock down.
 #[pin_data]
 pub(crate) struct SbLink {
     #[pin]
@@ -93,14 +131,19 @@ struct RawSb(*mut bindings::super_block);
 unsafe impl Send for RawSb {}
 
 impl SbLink {
-    /// Links `sb`; [`SbLink::cut`] must run before `sb` dies.
-    pub(super) fn new(sb: &SuperBlock) -> Result<Arc<SbLink>> {
+    /// A link to nothing yet.
+    pub(super) fn new() -> Result<Arc<SbLink>> {
         Arc::pin_init(
             pin_init!(SbLink {
-                sb <- kernel::new_spinlock!(RawSb(sb.as_ptr()), "fuse_wb::SbLink"),
+                sb <- kernel::new_spinlock!(RawSb(core::ptr::null_mut()), "fuse_wb::SbLink"),
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// Links `sb` (its bdi set up); [`SbLink::cut`] runs before it dies.
+    pub(super) fn set<T: FileSystem>(&self, sb: &SuperBlock<T>) {
+        self.sb.lock().0 = sb.as_ptr();
     }
 
     /// Cuts the link (at `kill_sb`, before teardown).
@@ -150,30 +193,30 @@ impl SbLink {
 /// The superblock operations of a filesystem: its side of the contract;
 /// [`SopsVTable`] builds the C table from it.
 #[vtable]
-pub(crate) trait SuperOperations: 'static {
+pub(crate) trait SuperOperations: FileSystem {
     /// The `statfs` type of the filesystem (`f_type`, `s_magic`).
     const MAGIC: u32;
 
     /// Whether `inode`, whose last reference just went, is dropped now
     /// (else it stays cached). Called under `i_lock`: must not sleep.
-    fn may_drop(inode: &Inode) -> bool;
+    fn may_drop(inode: &Inode<Self>) -> bool;
 
     /// `inode` leaves the cache (its pages are gone, it is cleared).
-    fn evict(inode: &Inode);
+    fn evict(inode: &Inode<Self>);
 
     /// Writes `inode`'s metadata (`sync`: data integrity); in a
     /// memalloc_nofs scope.
-    fn write_inode(inode: &Inode, sync: bool) -> Result;
+    fn write_inode(inode: &Inode<Self>, sync: bool) -> Result;
 
     /// syncfs(2) and friends, after the data was written: waits for what
     /// is still in flight.
-    fn sync_fs(sb: &SuperBlock) -> Result;
+    fn sync_fs(sb: &SuperBlock<Self>) -> Result;
 
     /// statfs(2) of the filesystem `dentry` is on (`f_type` is `MAGIC`).
-    fn statfs(dentry: &Dentry) -> Result<crate::abi::fuse_kstatfs>;
+    fn statfs(dentry: &Dentry<Self>) -> Result<crate::abi::fuse_kstatfs>;
 
     /// `umount -f`.
-    fn umount_begin(sb: &SuperBlock);
+    fn umount_begin(sb: &SuperBlock<Self>);
 }
 
 /// The C table of `T`'s superblock operations.
@@ -181,8 +224,8 @@ pub(crate) struct SopsVTable<T>(core::marker::PhantomData<T>);
 
 impl<T: SuperOperations> SopsVTable<T> {
     const TABLE: bindings::super_operations = bindings::super_operations {
-        alloc_inode: Some(super::inode::alloc_inode_callback),
-        free_inode: Some(super::inode::free_inode_callback),
+        alloc_inode: Some(super::inode::alloc_inode_callback::<T>),
+        free_inode: Some(super::inode::free_inode_callback::<T>),
         evict_inode: Some(evict_inode_callback::<T>),
         drop_inode: Some(drop_inode_callback::<T>),
         statfs: Some(statfs_callback::<T>),
@@ -205,7 +248,7 @@ impl<T: SuperOperations> SopsVTable<T> {
 /// inodes whose last reference just went.
 unsafe extern "C" fn drop_inode_callback<T: SuperOperations>(inode: *mut bindings::inode) -> c_int {
     // SAFETY: A valid inode of ours; `may_drop` only reads it (no sleep).
-    let i = unsafe { Inode::from_raw(inode) };
+    let i = unsafe { Inode::<T>::from_raw(inode) };
     if T::may_drop(i) {
         // SAFETY: Valid inode, `i_lock` held, as `drop_inode` is called.
         unsafe { bindings::generic_delete_inode(inode) }
@@ -224,7 +267,7 @@ unsafe extern "C" fn evict_inode_callback<T: SuperOperations>(inode: *mut bindin
         bindings::clear_inode(inode);
     }
     // SAFETY: The inode memory stays valid until `free_inode`.
-    T::evict(unsafe { Inode::from_raw(inode) });
+    T::evict(unsafe { Inode::<T>::from_raw(inode) });
 }
 
 /// # Safety
@@ -237,7 +280,7 @@ unsafe extern "C" fn write_inode_callback<T: SuperOperations>(
     // SAFETY: Valid per the VFS contract.
     let (inode, sync) = unsafe {
         (
-            Inode::from_raw(inode),
+            Inode::<T>::from_raw(inode),
             (*wbc).sync_mode == bindings::WB_SYNC_ALL as _,
         )
     };
@@ -259,7 +302,7 @@ unsafe extern "C" fn sync_fs_callback<T: SuperOperations>(
         return 0;
     }
     // SAFETY: Valid per the VFS contract.
-    match T::sync_fs(unsafe { SuperBlock::from_raw(sb) }) {
+    match T::sync_fs(unsafe { SuperBlock::<T>::from_raw(sb) }) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -274,7 +317,7 @@ unsafe extern "C" fn statfs_callback<T: SuperOperations>(
 ) -> c_int {
     let buf = buf.cast::<bindings::kstatfs>();
     // SAFETY: Valid per the VFS contract.
-    let d = unsafe { Dentry::from_raw(dentry) };
+    let d = unsafe { Dentry::<T>::from_raw(dentry) };
     match T::statfs(d) {
         Ok(s) => {
             // SAFETY: `buf` is valid for writes.
@@ -299,5 +342,5 @@ unsafe extern "C" fn statfs_callback<T: SuperOperations>(
 /// Called by the VFS for `umount -f` on a live superblock of ours.
 unsafe extern "C" fn umount_begin_callback<T: SuperOperations>(sb: *mut bindings::super_block) {
     // SAFETY: Valid, mounted superblock.
-    T::umount_begin(unsafe { SuperBlock::from_raw(sb) });
+    T::umount_begin(unsafe { SuperBlock::<T>::from_raw(sb) });
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The per-connection control directory `/sys/fs/fuse-wb/connections/<dev>/`
-//! (the counterpart of mainline's `/sys/fs/fuse/connections/<dev>/`):
+//! The per-connection control directory `/sys/fs/NAME/connections/<dev>/`
+//! (for fuse-wb the counterpart of mainline's `/sys/fs/fuse/connections/<dev>/`):
 //! `abort` (write anything to abort the connection), `waiting` (requests
 //! waiting for the server) and `stats`. What the files show and do is the
 //! filesystem's ([`ControlFiles`]); this module only runs the kobject.
@@ -17,10 +17,10 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 use kernel::types::Opaque;
 
-/// `/sys/fs/fuse-wb/connections`, created at module load.
+/// `/sys/fs/NAME/connections`, created at module load.
 static CONNECTIONS: AtomicPtr<bindings::kobject> = AtomicPtr::new(core::ptr::null_mut());
 
-/// The `/sys/fs/fuse-wb/connections` directory (and its parent).
+/// The `/sys/fs/NAME/connections` directory (and its parent `NAME`).
 pub(crate) struct Root {
     top: *mut bindings::kobject,
 }
@@ -31,12 +31,11 @@ unsafe impl Send for Root {}
 unsafe impl Sync for Root {}
 
 impl Root {
-    /// Creates `/sys/fs/fuse-wb/connections`.
-    pub(crate) fn new() -> Result<Self> {
+    /// Creates `/sys/fs/<name>/connections`.
+    pub(crate) fn new(name: &'static core::ffi::CStr) -> Result<Self> {
         // SAFETY: `fs_kobj` is the live `/sys/fs` kobject; names are static.
-        let top = unsafe {
-            bindings::kobject_create_and_add(c"fuse-wb".as_ptr().cast(), bindings::fs_kobj)
-        };
+        let top =
+            unsafe { bindings::kobject_create_and_add(name.as_ptr().cast(), bindings::fs_kobj) };
         if top.is_null() {
             return Err(ENOMEM);
         }

@@ -7,13 +7,13 @@ use super::drain::InodeRef;
 use super::handles::{first_writer, send_releases};
 use crate::abi;
 use crate::conn::{Completion, Connection, Data, Payload, DATA_CHUNK};
+use crate::fs::Inode;
 use crate::proto::pod;
 use crate::proto::reply::ReplyKind;
 use crate::proto::request::{IN_HEADER, WRITE_IN};
 use crate::proto::write::{self as pw, Span};
 use crate::vfs;
 use crate::vfs::folio::LockedFolio;
-use crate::vfs::inode::Inode;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 use kernel::rbtree::RBTreeNodeReservation;
@@ -65,7 +65,7 @@ impl Batch {
         let pos = i64::try_from(index.saturating_mul(vfs::PAGE_SIZE as u64)).map_err(|_| EINVAL)?;
         // Nothing may fail once the span is recorded.
         let (id, fh) = {
-            let mut g = inode.fuse().wb.lock();
+            let mut g = inode.data().wb.lock();
             let Some(fh) = first_writer(&g) else {
                 drop(g);
                 drop(slot);
@@ -117,7 +117,7 @@ impl Batch {
         self.pages += pages as i64;
         inode.sb().account_writeback(pages as i64);
         let last = folio.index() + pages - 1;
-        if let Some(s) = inode.fuse().wb.lock().inflight.get_mut(&self.id) {
+        if let Some(s) = inode.data().wb.lock().inflight.get_mut(&self.id) {
             s.last = Some(last);
         }
         self.next_index = last + 1;
@@ -138,7 +138,7 @@ pub(super) fn finish(
     pages: i64,
     result: Result,
 ) {
-    let node = inode.fuse().wb.lock().inflight.remove_node(&id);
+    let node = inode.data().wb.lock().inflight.remove_node(&id);
     drop(node);
     send_releases(conn, inode);
     if let Err(e) = result {
@@ -294,7 +294,7 @@ pub(super) fn queue_write(
         GFP_KERNEL,
     )?;
     conn.queue_write(
-        inode.fuse().nodeid(),
+        inode.data().nodeid(),
         msg,
         data,
         ReplyKind::Write { max: len as u64 },

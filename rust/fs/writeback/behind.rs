@@ -4,9 +4,9 @@
 //! work item, without waiting for the flusher.
 
 use crate::conn::Connection;
+use crate::fs::Inode;
 use crate::proto::write as pw;
 use crate::vfs;
-use crate::vfs::inode::Inode;
 use crate::vfs::wait::WaitMode;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -28,11 +28,11 @@ pub(crate) fn write_behind(inode: &Inode, start: i64, end: i64) {
     let (Ok(start), Ok(end)) = (u64::try_from(start), u64::try_from(end)) else {
         return;
     };
-    let params = inode.sb().conn().params();
+    let params = inode.sb().data().params();
     let batch =
         pw::writeback_pages(params.max_write, params.max_pages, vfs::PAGE_SIZE) * vfs::PAGE_SIZE;
     let range = {
-        let mut g = inode.fuse().wb.lock();
+        let mut g = inode.data().wb.lock();
         pw::write_behind(
             &mut g.behind,
             start,
@@ -45,7 +45,7 @@ pub(crate) fn write_behind(inode: &Inode, start: i64, end: i64) {
     let (Ok(from), Ok(last)) = (i64::try_from(from), i64::try_from(to - 1)) else {
         return;
     };
-    let conn: Arc<Connection> = inode.sb().conn().into();
+    let conn: Arc<Connection> = inode.sb().data().into();
     let me: ARef<Inode> = inode.into();
     conn.stats().behind_works.fetch_add(1, Ordering::AcqRel);
     let c = conn.clone();

@@ -6,10 +6,9 @@
 use super::page_index;
 use super::wait::wait_range;
 use crate::fs::file as ffile;
+use crate::fs::{File, Inode};
 use crate::vfs;
-use crate::vfs::file::File;
 use crate::vfs::folio::LockedFolio;
-use crate::vfs::inode::Inode;
 use kernel::prelude::*;
 
 /// `write_begin`: the folio for a write of `len` bytes at `pos`, locked,

@@ -4,8 +4,8 @@
 //! every WRITE in flight ends, and hold new writeback off until answered.
 
 use crate::conn::Connection;
+use crate::fs::Inode;
 use crate::vfs;
-use crate::vfs::inode::Inode;
 use crate::vfs::wait::WaitMode;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -26,7 +26,7 @@ impl InodeRef {
         let r = inode.try_ref().ok_or_else(vfs::estale)?;
         inode
             .sb()
-            .conn()
+            .data()
             .stats()
             .wb_inode_refs
             .fetch_add(1, Ordering::AcqRel);
@@ -42,7 +42,7 @@ impl InodeRef {
 impl Drop for InodeRef {
     fn drop(&mut self) {
         let Some(inode) = self.0.take() else { return };
-        let conn: Arc<Connection> = inode.sb().conn().into();
+        let conn: Arc<Connection> = inode.sb().data().into();
         // The inode reference goes first: unmount may go on once the count
         // is zero.
         drop(inode);
@@ -70,11 +70,11 @@ pub(crate) struct Drain(InodeRef);
 /// Starts a size change of `inode`: waits (killably) until no other one
 /// is in progress, stops new writeback and waits for what is in flight.
 pub(crate) fn drain(inode: &Inode) -> Result<Arc<Drain>> {
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     // Claimed in the wait's condition, under the lock that checks it.
     conn.wb_wait()
         .wait_until(WaitMode::Killable, || {
-            let mut g = inode.fuse().wb.lock();
+            let mut g = inode.data().wb.lock();
             if g.nowrite != 0 {
                 return false;
             }
@@ -90,7 +90,7 @@ pub(crate) fn drain(inode: &Inode) -> Result<Arc<Drain>> {
         }
     };
     conn.wb_wait()
-        .wait_until(WaitMode::Killable, || inode.fuse().wb.lock().idle())
+        .wait_until(WaitMode::Killable, || inode.data().wb.lock().idle())
         .map_err(|_| EINTR)?;
     Ok(guard)
 }
@@ -101,9 +101,9 @@ pub(crate) fn drain(inode: &Inode) -> Result<Arc<Drain>> {
 pub(crate) fn settled(inode: &Inode) -> Result {
     inode
         .sb()
-        .conn()
+        .data()
         .wb_wait()
-        .wait_until(WaitMode::Killable, || inode.fuse().wb.lock().nowrite == 0)
+        .wait_until(WaitMode::Killable, || inode.data().wb.lock().nowrite == 0)
         .map_err(|_| EINTR)
 }
 
@@ -118,10 +118,10 @@ impl crate::conn::Held for Drain {
 
 pub(super) fn end_drain(inode: &Inode) {
     {
-        let mut g = inode.fuse().wb.lock();
+        let mut g = inode.data().wb.lock();
         g.nowrite = g.nowrite.saturating_sub(1);
     }
-    inode.sb().conn().wb_wait().wake_up_all();
+    inode.sb().data().wb_wait().wake_up_all();
 }
 
 impl Drop for Drain {

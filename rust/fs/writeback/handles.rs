@@ -8,7 +8,7 @@ use super::{is_wb, Closed, WbInode};
 use crate::abi;
 use crate::conn::Connection;
 use crate::fs::file::{self as ffile, FuseFile};
-use crate::vfs::inode::Inode;
+use crate::fs::Inode;
 use crate::vfs::wait::WaitMode;
 use kernel::prelude::*;
 use kernel::rbtree::RBTreeNodeReservation;
@@ -18,13 +18,13 @@ pub(crate) fn add_writer(inode: &Inode, ff: &FuseFile) -> Result {
     let id = core::ptr::from_ref(ff) as usize;
     let slot = RBTreeNodeReservation::new(GFP_KERNEL)?;
     {
-        let mut g = inode.fuse().wb.lock();
+        let mut g = inode.data().wb.lock();
         let seq = g.next_writer;
         g.next_writer += 1;
         g.writers.insert(slot.into_node(seq, (id, ff.fh)));
     }
     // A handle kept for dirty data may go now.
-    send_releases(&inode.sb().conn(), inode);
+    send_releases(&inode.sb().data(), inode);
     Ok(())
 }
 
@@ -45,7 +45,7 @@ pub(super) fn first_writer(g: &WbInode) -> Option<u64> {
 pub(crate) fn remove_writer(inode: &Inode, ff: &FuseFile) -> bool {
     let id = core::ptr::from_ref(ff) as usize;
     let find = |g: &WbInode| g.writers.iter().find(|(_, w)| w.0 == id).map(|(k, _)| *k);
-    if find(&inode.fuse().wb.lock()).is_none() {
+    if find(&inode.data().wb.lock()).is_none() {
         return false;
     }
     let _ = flush_inode(inode);
@@ -53,7 +53,7 @@ pub(crate) fn remove_writer(inode: &Inode, ff: &FuseFile) -> bool {
     let fh = ff.fh;
     let dirty = inode.has_dirty_pages();
     let (node, deferred) = {
-        let mut g = inode.fuse().wb.lock();
+        let mut g = inode.data().wb.lock();
         let node = match find(&g) {
             Some(k) => g.writers.remove_node(&k),
             None => None,
@@ -82,10 +82,10 @@ pub(crate) fn remove_writer(inode: &Inode, ff: &FuseFile) -> bool {
         // No room to defer it (or nothing in flight): wait here instead.
         let _ = inode
             .sb()
-            .conn()
+            .data()
             .wb_wait()
             .wait_until(WaitMode::Killable, || {
-                !inode.fuse().wb.lock().inflight.values().any(|s| s.fh == fh)
+                !inode.data().wb.lock().inflight.values().any(|s| s.fh == fh)
             });
     }
     deferred
@@ -95,13 +95,13 @@ pub(crate) fn remove_writer(inode: &Inode, ff: &FuseFile) -> bool {
 /// no WRITE in flight uses it, and one kept for dirty data has none left
 /// to write (or an open writable file took over).
 pub(crate) fn send_releases(conn: &Connection, inode: &Inode) {
-    if inode.fuse().wb.lock().releases.iter().next().is_none() {
+    if inode.data().wb.lock().releases.iter().next().is_none() {
         return;
     }
     loop {
         let dirty = inode.has_dirty_pages();
         let node = {
-            let mut g = inode.fuse().wb.lock();
+            let mut g = inode.data().wb.lock();
             let writers = g.writers.iter().next().is_some();
             let ready = g
                 .releases
@@ -126,7 +126,7 @@ pub(crate) fn send_releases(conn: &Connection, inode: &Inode) {
 /// given back. Returns the `(handle, flags)` pairs to release.
 pub(crate) fn take_releases(inode: &Inode) -> KVec<(u64, u32)> {
     let mut out = KVec::new();
-    let mut g = inode.fuse().wb.lock();
+    let mut g = inode.data().wb.lock();
     while let Some(k) = g.releases.iter().next().map(|(k, _)| *k) {
         let Some(node) = g.releases.remove_node(&k) else {
             break;
@@ -144,7 +144,7 @@ pub(crate) fn take_releases(inode: &Inode) -> KVec<(u64, u32)> {
 /// The handle of some writable open file of `inode`, if any (for SETATTR;
 /// not one kept for dirty data, whose RELEASE does not wait for SETATTRs).
 pub(crate) fn any_writer_fh(inode: &Inode) -> Option<u64> {
-    inode.fuse().wb.lock().writers.values().next().map(|w| w.1)
+    inode.data().wb.lock().writers.values().next().map(|w| w.1)
 }
 
 /// `drop_inode`: whether the inode may go once unused. Not while it still

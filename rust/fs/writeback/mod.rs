@@ -48,11 +48,11 @@ pub(crate) use wait::{
 };
 
 use crate::conn::Connection;
+use crate::fs::Inode;
 use crate::proto::write::{self as pw, Span};
 use crate::vfs::{
     self,
     folio::{LockedFolio, WritebackCtl},
-    inode::Inode,
     wait::WaitMode,
 };
 use batch::{finish, has_room, send, Batch};
@@ -133,7 +133,7 @@ struct Closed {
 /// Whether `inode` is cached write-back: a regular file of a mount with
 /// `allow_wbcache` whose server agreed.
 pub(crate) fn is_wb(inode: &Inode) -> bool {
-    inode.kind() == vfs::inode::Kind::Reg && is_wb_conn(&inode.sb().conn())
+    inode.kind() == vfs::inode::Kind::Reg && is_wb_conn(&inode.sb().data())
 }
 
 /// Whether the connection negotiated the write-back cache.
@@ -154,7 +154,7 @@ fn page_index(pos: i64) -> u64 {
 fn enter(inode: &Inode, sync: bool) -> Result<bool> {
     loop {
         {
-            let mut g = inode.fuse().wb.lock();
+            let mut g = inode.data().wb.lock();
             if g.nowrite == 0 {
                 g.active += 1;
                 return Ok(true);
@@ -165,9 +165,9 @@ fn enter(inode: &Inode, sync: bool) -> Result<bool> {
         }
         inode
             .sb()
-            .conn()
+            .data()
             .wb_wait()
-            .wait_until(WaitMode::Killable, || inode.fuse().wb.lock().nowrite == 0)
+            .wait_until(WaitMode::Killable, || inode.data().wb.lock().nowrite == 0)
             .map_err(|_| EINTR)?;
     }
 }
@@ -177,10 +177,10 @@ struct Active<'a>(&'a Inode);
 impl Drop for Active<'_> {
     fn drop(&mut self) {
         {
-            let mut g = self.0.fuse().wb.lock();
+            let mut g = self.0.data().wb.lock();
             g.active = g.active.saturating_sub(1);
         }
-        self.0.sb().conn().wb_wait().wake_up_all();
+        self.0.sb().data().wb_wait().wake_up_all();
     }
 }
 
@@ -195,13 +195,13 @@ impl Drop for Active<'_> {
 /// wait for room could not end in the flusher (no signal reaches a kernel
 /// thread) nor for a writer being killed (whose data must still go out).
 pub(crate) fn writepages(inode: &Inode, ctl: &mut WritebackCtl<'_>) -> Result {
-    inode.fuse().check()?;
+    inode.data().check()?;
     let sync = ctl.sync_all();
     if !enter(inode, sync)? {
         return Ok(());
     }
     let _active = Active(inode);
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     let params = conn.params();
     let cap =
         pw::writeback_pages(params.max_write, params.max_pages, vfs::PAGE_SIZE) * vfs::PAGE_SIZE;
@@ -287,7 +287,7 @@ pub(crate) fn launder_folio(inode: &Inode, folio: &mut LockedFolio) -> Result {
         return Err(EBUSY);
     }
     let active = Active(inode);
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     let mut b = match Batch::new(inode, index, folio.size()) {
         Ok(b) => b,
         Err(e) => {
@@ -314,7 +314,7 @@ pub(crate) fn launder_folio(inode: &Inode, folio: &mut LockedFolio) -> Result {
     conn.wb_wait()
         .wait_until(WaitMode::Killable, || {
             !inode
-                .fuse()
+                .data()
                 .wb
                 .lock()
                 .inflight

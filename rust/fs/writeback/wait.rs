@@ -5,8 +5,8 @@
 use super::drain::InodeRef;
 use super::page_index;
 use crate::conn::{Completion, Connection, Payload};
+use crate::fs::Inode;
 use crate::vfs;
-use crate::vfs::inode::Inode;
 use crate::vfs::wait::WaitMode;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -14,10 +14,10 @@ use kernel::sync::Arc;
 
 /// Waits (killably) until no WRITE covering pages `first..=last` is in flight.
 pub(crate) fn wait_range(inode: &Inode, first: u64, last: u64) -> Result {
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     conn.wb_wait()
         .wait_until(WaitMode::Killable, || {
-            !inode.fuse().wb.lock().covers(first, last)
+            !inode.data().wb.lock().covers(first, last)
         })
         .map_err(|_| EINTR)
 }
@@ -33,10 +33,10 @@ pub(crate) fn wait_bytes(inode: &Inode, pos: i64, len: usize) -> Result {
 
 /// Waits until the inode has no WRITE in flight.
 pub(crate) fn wait_all(inode: &Inode) -> Result {
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     conn.wb_wait()
         .wait_until(WaitMode::Killable, || {
-            inode.fuse().wb.lock().inflight.iter().next().is_none()
+            inode.data().wb.lock().inflight.iter().next().is_none()
         })
         .map_err(|_| EINTR)
 }
@@ -56,13 +56,13 @@ pub(crate) fn wait_conn(conn: &Connection) -> Result {
 pub(crate) fn wait_times(inode: &Inode) -> Result {
     inode
         .sb()
-        .conn()
+        .data()
         .wb_wait()
         .wait_until(WaitMode::Killable, || {
-            inode.fuse().wb.lock().times_pending == 0 || inode.sb().conn().is_aborted()
+            inode.data().wb.lock().times_pending == 0 || inode.sb().data().is_aborted()
         })
         .map_err(|_| EINTR)?;
-    match inode.fuse().wb.lock().times_err.take() {
+    match inode.data().wb.lock().times_err.take() {
         Some(e) => Err(e),
         None => Ok(()),
     }
@@ -86,7 +86,7 @@ impl TimesFlush {
     /// Counts a SETATTR of `inode`'s times as pending until it ends.
     pub(crate) fn new(inode: &Inode) -> Result<Arc<Self>> {
         let done = Arc::new(TimesFlush(InodeRef::new(inode)?), GFP_KERNEL)?;
-        inode.fuse().wb.lock().times_pending += 1;
+        inode.data().wb.lock().times_pending += 1;
         Ok(done)
     }
 }
@@ -96,7 +96,7 @@ impl Completion for TimesFlush {
         let (Some(inode), Err(e)) = (self.0.inode(), result) else {
             return;
         };
-        let mut g = inode.fuse().wb.lock();
+        let mut g = inode.data().wb.lock();
         if e != vfs::enotconn() && g.times_err.is_none() {
             g.times_err = Some(e);
         }
@@ -109,10 +109,10 @@ impl Drop for TimesFlush {
     fn drop(&mut self) {
         let Some(inode) = self.0.inode() else { return };
         {
-            let mut g = inode.fuse().wb.lock();
+            let mut g = inode.data().wb.lock();
             g.times_pending = g.times_pending.saturating_sub(1);
         }
-        inode.sb().conn().wb_wait().wake_up_all();
+        inode.sb().data().wb_wait().wake_up_all();
     }
 }
 
@@ -131,10 +131,10 @@ pub(crate) fn flush_range(inode: &Inode, pos: i64, len: usize) -> Result {
 /// answered, without taking their error: before a SETATTR that sets the
 /// times, which an older one must not overwrite on the server.
 pub(crate) fn times_sent(inode: &Inode) -> Result {
-    let conn = inode.sb().conn();
+    let conn = inode.sb().data();
     conn.wb_wait()
         .wait_until(WaitMode::Killable, || {
-            inode.fuse().wb.lock().times_pending == 0 || conn.is_aborted()
+            inode.data().wb.lock().times_pending == 0 || conn.is_aborted()
         })
         .map_err(|_| EINTR)
 }
