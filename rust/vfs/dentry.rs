@@ -9,6 +9,7 @@ use super::inode::Inode;
 use crate::bindings;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
+use kernel::error::from_result;
 use kernel::ffi::{c_int, c_uint, c_void};
 use kernel::prelude::*;
 use kernel::types::{ARef, AlwaysRefCounted, Opaque};
@@ -247,10 +248,10 @@ unsafe extern "C" fn revalidate_callback<T: DentryOperations>(
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
     let d = unsafe { Dentry::<T>::from_raw(dentry) };
-    match T::revalidate(d, flags & bindings::LOOKUP_RCU != 0, flags) {
-        Ok(valid) => c_int::from(valid),
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        let valid = T::revalidate(d, flags & bindings::LOOKUP_RCU != 0, flags)?;
+        Ok(c_int::from(valid))
+    })
 }
 
 /// # Safety

@@ -10,6 +10,7 @@ use super::iov::IovIter;
 use super::mm::VmOperations;
 use crate::bindings;
 use core::marker::PhantomData;
+use kernel::error::from_result;
 use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
 use kernel::types::{ForeignOwnable, Opaque};
@@ -350,15 +351,13 @@ unsafe extern "C" fn open_callback<T: FileOperations>(
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
     let (inode, f) = unsafe { (Inode::<T>::from_raw(inode), File::<T>::from_raw(file)) };
-    match T::open(inode, f) {
-        Ok(ff) => {
-            // INVARIANT: `private_data` now holds our `KBox<T::FileData>`.
-            // SAFETY: The file is being opened; we own `private_data`.
-            unsafe { (*file).private_data = ff.into_foreign() as *mut c_void };
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        let ff = T::open(inode, f)?;
+        // INVARIANT: `private_data` now holds our `KBox<T::FileData>`.
+        // SAFETY: The file is being opened; we own `private_data`.
+        unsafe { (*file).private_data = ff.into_foreign() as *mut c_void };
+        Ok(0)
+    })
 }
 
 /// # Safety
@@ -391,10 +390,10 @@ unsafe extern "C" fn iterate_callback<T: FileOperations>(
     let f = unsafe { File::<T>::from_raw(file) };
     // INVARIANT: `ctx` is valid for this call.
     let mut emitter = DirEmitter { ctx };
-    match T::readdir(f, &mut emitter) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        T::readdir(f, &mut emitter)?;
+        Ok(0)
+    })
 }
 
 /// # Safety
@@ -411,11 +410,11 @@ unsafe extern "C" fn read_iter_callback<T: FileOperations>(
         ptr: iocb,
         _p: PhantomData,
     };
-    match T::read_iter(&mut k, &mut it) {
+    from_result(|| {
+        let n = T::read_iter(&mut k, &mut it)?;
         // CAST: at most the request size.
-        Ok(n) => n as isize,
-        Err(e) => e.to_errno() as isize,
-    }
+        Ok(n as isize)
+    })
 }
 
 /// # Safety
@@ -429,10 +428,7 @@ unsafe extern "C" fn llseek_callback<T: FileOperations>(
     // SAFETY: Valid per the VFS contract.
     let f = unsafe { File::<T>::from_raw(file) };
     // CAST: whence values are small.
-    match T::llseek(f, offset, whence as u32) {
-        Ok(pos) => pos,
-        Err(e) => e.to_errno() as i64,
-    }
+    from_result(|| T::llseek(f, offset, whence as u32))
 }
 
 /// # Safety
@@ -449,11 +445,11 @@ unsafe extern "C" fn write_iter_callback<T: FileOperations>(
     };
     // SAFETY: The iov_iter is valid and ours for this call.
     let mut it = unsafe { IovIter::from_raw(from) };
-    match T::write_iter(&mut k, &mut it) {
+    from_result(|| {
+        let n = T::write_iter(&mut k, &mut it)?;
         // CAST: at most the request size.
-        Ok(n) => n as isize,
-        Err(e) => e.to_errno() as isize,
-    }
+        Ok(n as isize)
+    })
 }
 
 /// # Safety
@@ -467,10 +463,10 @@ unsafe extern "C" fn fsync_callback<T: FileOperations>(
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
     let f = unsafe { File::<T>::from_raw(file) };
-    match T::fsync(f, start, end, datasync != 0) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        T::fsync(f, start, end, datasync != 0)?;
+        Ok(0)
+    })
 }
 
 /// # Safety
@@ -483,10 +479,10 @@ unsafe extern "C" fn flush_callback<T: FileOperations>(
     // SAFETY: Valid per the VFS contract.
     let f = unsafe { File::<T>::from_raw(file) };
     // CAST: the lock owner is an opaque pointer-sized id on the wire.
-    match T::flush(f, id as usize as u64) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        T::flush(f, id as usize as u64)?;
+        Ok(0)
+    })
 }
 
 /// # Safety
@@ -500,10 +496,10 @@ unsafe extern "C" fn fallocate_callback<T: FileOperations>(
 ) -> kernel::ffi::c_long {
     // SAFETY: Valid per the VFS contract.
     let f = unsafe { File::<T>::from_raw(file) };
-    match T::fallocate(f, mode, offset, len) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno() as kernel::ffi::c_long,
-    }
+    from_result(|| {
+        T::fallocate(f, mode, offset, len)?;
+        Ok(0)
+    })
 }
 
 /// # Safety

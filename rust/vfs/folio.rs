@@ -9,6 +9,7 @@ use super::fs_type::FileSystem;
 use super::inode::Inode;
 use crate::bindings;
 use kernel::alloc::{flags::GFP_KERNEL, KVVec};
+use kernel::error::from_result;
 use kernel::error::Result;
 use kernel::ffi::c_int;
 use kernel::prelude::vtable;
@@ -434,10 +435,10 @@ unsafe extern "C" fn read_folio_callback<T: AddressSpaceOperations>(
     let file = (!file.is_null()).then(|| unsafe { File::<T>::from_raw(file) });
     // SAFETY: The folio is locked and we must unlock it.
     let lf = unsafe { LockedFolio::from_raw(folio) };
-    match T::read_folio(inode, file, lf) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        T::read_folio(inode, file, lf)?;
+        Ok(0)
+    })
 }
 
 /// # Safety
@@ -477,10 +478,10 @@ unsafe extern "C" fn writepages_callback<T: AddressSpaceOperations>(
         stopped: false,
         _p: core::marker::PhantomData,
     };
-    match T::writepages(inode, &mut ctl) {
-        Ok(()) => ctl.result(),
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        T::writepages(inode, &mut ctl)?;
+        Ok(ctl.result())
+    })
 }
 
 /// # Safety
@@ -502,14 +503,12 @@ unsafe extern "C" fn write_begin_callback<T: AddressSpaceOperations>(
             (!file.is_null()).then(|| File::<T>::from_raw(file)),
         )
     };
-    match T::write_begin(inode, file, pos, len as usize) {
-        Ok(folio) => {
-            // SAFETY: Valid out-pointer; write_end gets the folio back.
-            unsafe { *foliop = folio.into_raw() };
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        let folio = T::write_begin(inode, file, pos, len as usize)?;
+        // SAFETY: Valid out-pointer; write_end gets the folio back.
+        unsafe { *foliop = folio.into_raw() };
+        Ok(0)
+    })
 }
 
 /// # Safety
@@ -552,8 +551,8 @@ unsafe extern "C" fn launder_folio_callback<T: AddressSpaceOperations>(
     let _nofs = super::NoFsScope::new();
     let r = T::launder_folio(inode, &mut f);
     core::mem::forget(f);
-    match r {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        r?;
+        Ok(0)
+    })
 }

@@ -13,6 +13,7 @@ use super::sb::{SbInfo, SbLink, SopsVTable, SuperBlock, SuperOperations};
 use super::StaticCell;
 use crate::bindings;
 use core::marker::PhantomData;
+use kernel::error::from_result;
 use kernel::ffi::{c_char, c_int, c_void};
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -475,10 +476,10 @@ unsafe extern "C" fn fill_super_callback<T: FileSystem + SuperOperations + Dentr
     let Some(mount) = ctx.mount.take() else {
         return EINVAL.to_errno();
     };
-    match T::mounted(sbr, mount) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        T::mounted(sbr, mount)?;
+        Ok(0)
+    })
 }
 
 /// # Safety

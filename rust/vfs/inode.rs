@@ -15,6 +15,7 @@ use crate::bindings;
 use core::marker::PhantomData;
 use core::ptr::{addr_of_mut, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::error::from_result;
 use kernel::ffi::{c_int, c_uint, c_void};
 use kernel::prelude::*;
 use kernel::types::{ARef, AlwaysRefCounted, Opaque};
@@ -751,14 +752,12 @@ unsafe extern "C" fn getattr_callback<T: InodeOperations>(
 ) -> c_int {
     // SAFETY: The path's dentry is positive and of our filesystem.
     let inode = unsafe { Inode::<T>::from_raw((*(*path).dentry).d_inode) };
-    match T::getattr(inode, mask, flags) {
-        Ok(()) => {
-            // SAFETY: Pointers as received from the VFS.
-            unsafe { inode.fill_stat(idmap, mask, stat) };
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        T::getattr(inode, mask, flags)?;
+        // SAFETY: Pointers as received from the VFS.
+        unsafe { inode.fill_stat(idmap, mask, stat) };
+        Ok(0)
+    })
 }
 
 /// # Safety
@@ -771,10 +770,10 @@ unsafe extern "C" fn permission_callback<T: InodeOperations>(
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
     let inode = unsafe { Inode::<T>::from_raw(inode) };
-    match T::permission(inode, mask) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        T::permission(inode, mask)?;
+        Ok(0)
+    })
 }
 
 /// # Safety
@@ -913,10 +912,10 @@ unsafe extern "C" fn setattr_callback<T: InodeOperations>(
         ptr: attr,
         _p: core::marker::PhantomData,
     };
-    match T::setattr(inode, &ia) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        T::setattr(inode, &ia)?;
+        Ok(0)
+    })
 }
 
 /// # Safety
@@ -932,15 +931,15 @@ unsafe extern "C" fn mknod_callback<T: InodeOperations>(
     // SAFETY: Valid per the VFS contract.
     let (dir, d) = unsafe { (Inode::<T>::from_raw(dir), Dentry::<T>::from_raw(dentry)) };
     // The wire carries the new (huge) encoding of the device number.
-    match T::mknod(
-        dir,
-        d,
-        u32::from(mode),
-        crate::proto::attr::encode_dev(rdev),
-    ) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        T::mknod(
+            dir,
+            d,
+            u32::from(mode),
+            crate::proto::attr::encode_dev(rdev),
+        )?;
+        Ok(0)
+    })
 }
 
 /// # Safety
@@ -955,10 +954,10 @@ unsafe extern "C" fn create_callback<T: InodeOperations>(
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
     let (dir, d) = unsafe { (Inode::<T>::from_raw(dir), Dentry::<T>::from_raw(dentry)) };
-    match T::mknod(dir, d, u32::from(mode) | crate::proto::attr::S_IFREG, 0) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        T::mknod(dir, d, u32::from(mode) | crate::proto::attr::S_IFREG, 0)?;
+        Ok(0)
+    })
 }
 
 /// # Safety
@@ -970,10 +969,10 @@ unsafe extern "C" fn unlink_callback<T: InodeOperations>(
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
     let (dir, d) = unsafe { (Inode::<T>::from_raw(dir), Dentry::<T>::from_raw(dentry)) };
-    match T::unlink(dir, d) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        T::unlink(dir, d)?;
+        Ok(0)
+    })
 }
 
 /// # Safety

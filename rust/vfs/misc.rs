@@ -205,11 +205,11 @@ unsafe extern "C" fn read_iter_callback<T: MiscDevice>(
     let nonblock = unsafe { (*file).f_flags } & bindings::O_NONBLOCK != 0
         // SAFETY: `iocb` is valid.
         || unsafe { (*iocb).ki_flags } & bindings::IOCB_NOWAIT != 0;
-    match T::read(&d, &mut iov, nonblock) {
+    from_result(|| {
+        let n = T::read(&d, &mut iov, nonblock)?;
         // CAST: A message is at most u32::MAX bytes.
-        Ok(n) => n as isize,
-        Err(e) => e.to_errno() as isize,
-    }
+        Ok(n as isize)
+    })
 }
 
 /// # Safety
@@ -227,11 +227,11 @@ unsafe extern "C" fn write_iter_callback<T: MiscDevice>(
     };
     // SAFETY: The iov_iter is valid and ours for this call.
     let mut iov = unsafe { IovIter::from_raw(from) };
-    match T::write(&d, &mut iov) {
+    from_result(|| {
+        let n = T::write(&d, &mut iov)?;
         // CAST: Bounded by the iov_iter's size, which fits isize.
-        Ok(n) => n as isize,
-        Err(e) => e.to_errno() as isize,
-    }
+        Ok(n as isize)
+    })
 }
 
 /// # Safety

@@ -13,6 +13,7 @@ use crate::bindings;
 use core::marker::PhantomData;
 use kernel::ffi::c_int;
 
+use kernel::error::from_result;
 use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow, SpinLock};
 use kernel::types::{ForeignOwnable, Opaque};
@@ -285,10 +286,10 @@ unsafe extern "C" fn write_inode_callback<T: SuperOperations>(
         )
     };
     let _nofs = super::NoFsScope::new();
-    match T::write_inode(inode, sync) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        T::write_inode(inode, sync)?;
+        Ok(0)
+    })
 }
 
 /// # Safety
@@ -302,10 +303,11 @@ unsafe extern "C" fn sync_fs_callback<T: SuperOperations>(
         return 0;
     }
     // SAFETY: Valid per the VFS contract.
-    match T::sync_fs(unsafe { SuperBlock::<T>::from_raw(sb) }) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    let sb = unsafe { SuperBlock::<T>::from_raw(sb) };
+    from_result(|| {
+        T::sync_fs(sb)?;
+        Ok(0)
+    })
 }
 
 /// # Safety
@@ -318,23 +320,21 @@ unsafe extern "C" fn statfs_callback<T: SuperOperations>(
     let buf = buf.cast::<bindings::kstatfs>();
     // SAFETY: Valid per the VFS contract.
     let d = unsafe { Dentry::<T>::from_raw(dentry) };
-    match T::statfs(d) {
-        Ok(s) => {
-            // SAFETY: `buf` is valid for writes.
-            let b = unsafe { &mut *buf };
-            b.f_type = T::MAGIC as _;
-            b.f_bsize = s.bsize as _;
-            b.f_frsize = s.frsize as _;
-            b.f_blocks = s.blocks;
-            b.f_bfree = s.bfree;
-            b.f_bavail = s.bavail;
-            b.f_files = s.files;
-            b.f_ffree = s.ffree;
-            b.f_namelen = s.namelen as _;
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| {
+        let s = T::statfs(d)?;
+        // SAFETY: `buf` is valid for writes.
+        let b = unsafe { &mut *buf };
+        b.f_type = T::MAGIC as _;
+        b.f_bsize = s.bsize as _;
+        b.f_frsize = s.frsize as _;
+        b.f_blocks = s.blocks;
+        b.f_bfree = s.bfree;
+        b.f_bavail = s.bavail;
+        b.f_files = s.files;
+        b.f_ffree = s.ffree;
+        b.f_namelen = s.namelen as _;
+        Ok(0)
+    })
 }
 
 /// # Safety
