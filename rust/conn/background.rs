@@ -3,13 +3,12 @@
 //! Background requests (no caller waits) and the bound on them; the
 //! write-back WRITE queue.
 
-use super::request::{Completion, End, Phase, Request};
+use super::request::{Completion, End, Request};
 use super::{Connection, Data};
 use crate::abi;
 use crate::proto::{reply::ReplyKind, request::Creds};
-use crate::vfs::{self, wait::WaitQueue};
+use crate::vfs::wait::WaitQueue;
 use kernel::prelude::*;
-use kernel::rbtree::RBTreeNode;
 use kernel::sync::Arc;
 
 impl Connection {
@@ -44,25 +43,18 @@ impl Connection {
 
     pub(super) fn queue_background(&self, req: Arc<Request>) -> Result {
         let max = u32::from(self.params().max_background).max(1);
-        let node = RBTreeNode::new(req.unique, req.clone(), GFP_KERNEL)?;
-        {
-            let mut g = self.inner.lock();
-            if g.aborted {
-                drop(g);
-                drop(node);
-                return Err(vfs::enotconn());
-            }
-            req.state.lock().phase = Phase::Pending;
+        // Past `max_background` in flight, it waits in `bg_queue` (the
+        // server sees it when `end_background` moves it on).
+        self.enqueue(&req, |g, node| {
             if g.active_background < max {
                 g.active_background += 1;
                 g.pending.insert(node);
+                true
             } else {
                 g.bg_queue.insert(node);
-                return Ok(());
+                false
             }
-        }
-        self.readers.wake_up_all();
-        Ok(())
+        })
     }
 
     /// A background request ended: let the next queued one go.

@@ -4,7 +4,7 @@
 //! withdrawn, completed, and what an abandoned reply gives back.
 
 use super::request::{End, Outcome, Phase, Request};
-use super::{Connection, Payload};
+use super::{Connection, Inner, Payload};
 use crate::abi;
 use crate::proto::{self, reply::ReplyKind};
 use crate::vfs::{self, wait::WaitMode};
@@ -14,9 +14,17 @@ use kernel::rbtree::RBTreeNode;
 use kernel::sync::Arc;
 
 impl Connection {
-    pub(super) fn queue(&self, req: &Arc<Request>) -> Result {
+    /// Queues `req` for the server: marks it pending and lets `place` put
+    /// its node into a queue of the locked state; `place` says whether the
+    /// device readers are to be woken. Refused (ENOTCONN) once the
+    /// connection is aborted.
+    pub(super) fn enqueue(
+        &self,
+        req: &Arc<Request>,
+        place: impl FnOnce(&mut Inner, RBTreeNode<u64, Arc<Request>>) -> bool,
+    ) -> Result {
         let node = RBTreeNode::new(req.unique, req.clone(), GFP_KERNEL)?;
-        {
+        let wake = {
             let mut g = self.inner.lock();
             if g.aborted {
                 drop(g);
@@ -24,10 +32,20 @@ impl Connection {
                 return Err(vfs::enotconn());
             }
             req.state.lock().phase = Phase::Pending;
-            g.pending.insert(node);
+            place(&mut g, node)
+        };
+        if wake {
+            self.readers.wake_up_all();
         }
-        self.readers.wake_up_all();
         Ok(())
+    }
+
+    /// Queues `req` for the server at once.
+    pub(super) fn queue(&self, req: &Arc<Request>) -> Result {
+        self.enqueue(req, |g, node| {
+            g.pending.insert(node);
+            true
+        })
     }
 
     /// Removes a request the server has not read yet; false if it has.

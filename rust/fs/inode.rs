@@ -131,7 +131,7 @@ pub(crate) fn iget(
         let slot = Connection::forget_reservation()?;
         // In write-through mode the server owns c/mtime: the VFS must not
         // update them.
-        let nocmtime = !super::writeback::is_wb_conn(&sb.data());
+        let nocmtime = !sb.data().has_writeback_cache();
         let (inode, new) = vinode::iget(sb, nodeid, |i| {
             vinode::set_ops::<super::ops::FuseWb>(i, a.mode, a.rdev, nocmtime)
         })?;

@@ -47,7 +47,6 @@ pub(crate) use wait::{
     flush_inode, flush_range, times_sent, wait_all, wait_bytes, wait_conn, wait_times, TimesFlush,
 };
 
-use crate::conn::Connection;
 use crate::fs::Inode;
 use crate::proto::write::{self as pw, Span};
 use crate::vfs::{
@@ -133,12 +132,7 @@ struct Closed {
 /// Whether `inode` is cached write-back: a regular file of a mount with
 /// `allow_wbcache` whose server agreed.
 pub(crate) fn is_wb(inode: &Inode) -> bool {
-    inode.kind() == vfs::inode::Kind::Reg && is_wb_conn(&inode.sb().data())
-}
-
-/// Whether the connection negotiated the write-back cache.
-pub(crate) fn is_wb_conn(conn: &Connection) -> bool {
-    conn.has_writeback_cache()
+    inode.kind() == vfs::inode::Kind::Reg && inode.sb().data().has_writeback_cache()
 }
 
 fn page_index(pos: i64) -> u64 {
