@@ -9,8 +9,9 @@
 use crate::conn::Connection;
 use crate::vfs::iov::IovIter;
 use crate::vfs::misc::{self, MiscDevice, PollTable};
+use crate::vfs::once::OnceArc;
 use kernel::prelude::*;
-use kernel::sync::{Arc, SpinLock};
+use kernel::sync::Arc;
 
 /// The `/dev/fuse-wb` misc device.
 pub(crate) struct Device;
@@ -23,26 +24,21 @@ impl Device {
 }
 
 /// One open `/dev/fuse-wb`.
-#[pin_data]
 pub(crate) struct DevFile {
-    #[pin]
-    conn: SpinLock<Option<Arc<Connection>>>,
+    /// The connection of the mount served through this file: set once, by
+    /// the mount, and kept until the file is closed.
+    conn: OnceArc<Connection>,
 }
 
 impl DevFile {
     /// The connection mounted on this file, if any.
-    pub(crate) fn connection(&self) -> Option<Arc<Connection>> {
-        self.conn.lock().clone()
+    pub(crate) fn connection(&self) -> Option<&Connection> {
+        self.conn.get()
     }
 
     /// Attaches a new mount's connection; a file serves one mount only.
     pub(crate) fn attach(&self, conn: &Arc<Connection>) -> Result {
-        let mut g = self.conn.lock();
-        if g.is_some() {
-            return Err(EINVAL);
-        }
-        *g = Some(conn.clone());
-        Ok(())
+        self.conn.set(conn.clone()).map_err(|_| EINVAL)
     }
 }
 
@@ -52,20 +48,21 @@ impl MiscDevice for Device {
 
     /// open(2) of the device.
     fn open() -> Result<Arc<DevFile>> {
-        Arc::pin_init(
-            pin_init!(DevFile { conn <- kernel::new_spinlock!(None, "fuse_wb::DevFile::conn") }),
+        Ok(Arc::new(
+            DevFile {
+                conn: OnceArc::new(),
+            },
             GFP_KERNEL,
-        )
+        )?)
     }
 
     /// Last close of the device: the server is gone, abort its connection.
     fn release(d: Arc<DevFile>) {
-        // Not under the lock: the abort ends requests, whose last references
-        // may drop inodes (and evicting one sleeps).
-        let conn = d.conn.lock().take();
-        if let Some(c) = conn {
+        if let Some(c) = d.connection() {
             c.abort();
         }
+        // The file's reference to the connection goes with `d` (the last
+        // one unless a mount being made still holds the file).
     }
 
     /// read(2): the next request for the server.
@@ -83,13 +80,13 @@ impl MiscDevice for Device {
 
     /// poll(2): always writable; readable when a request waits; an error
     /// once aborted.
-    fn poll(d: &DevFile, table: &mut PollTable<'_>) -> u32 {
+    fn poll<'a>(d: &'a DevFile, table: &mut PollTable<'a>) -> u32 {
         let Some(conn) = d.connection() else {
             // Not mounted yet: writable, nothing to read (as mainline).
             return misc::POLL_OUT;
         };
-        // The wait queue lives in the connection, which outlives the file's
-        // reference to it.
+        // The wait queue lives in the connection, which the file keeps
+        // until it is released.
         table.register(conn.readers());
         let (ready, aborted) = conn.poll_state();
         let mut mask = misc::POLL_OUT;

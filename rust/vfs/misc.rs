@@ -37,8 +37,10 @@ pub(crate) trait MiscDevice: Sized + 'static {
     fn write(data: &Self::Data, src: &mut IovIter<'_>) -> Result<usize>;
 
     /// poll(2): registers the wait queues to wake the poller on `table` and
-    /// returns the events ready now (`POLL*` of this module).
-    fn poll(data: &Self::Data, table: &mut PollTable<'_>) -> u32;
+    /// returns the events ready now (`POLL*` of this module). The queues
+    /// are borrowed from `data` (or static): they live until the file's
+    /// release.
+    fn poll<'a>(data: &'a Self::Data, table: &mut PollTable<'a>) -> u32;
 }
 
 /// Readable (EPOLLIN | EPOLLRDNORM).
@@ -48,24 +50,30 @@ pub(crate) const POLL_OUT: u32 = bindings::EPOLLOUT | bindings::EPOLLWRNORM;
 /// Error (EPOLLERR).
 pub(crate) const POLL_ERR: u32 = bindings::EPOLLERR;
 
-/// The poll table of one poll(2) call on a file.
+/// The poll table of one poll(2) call on a file whose state (`data`) is
+/// borrowed for `'a`.
 ///
 /// # Invariants
 ///
-/// `file` and `pt` are valid for `'a` (one `poll` callback).
+/// `file` and `pt` are valid for the `poll` callback that made the table.
+/// `'a` is the lifetime of a borrow of the file's `T::Data` (or shorter):
+/// whatever safe code borrows from it for `'a` lives as long as the data,
+/// which the file owns until its release.
 pub(crate) struct PollTable<'a> {
     file: *mut bindings::file,
     pt: *mut bindings::poll_table_struct,
     _p: PhantomData<&'a ()>,
 }
 
-impl PollTable<'_> {
-    /// Wakes the poller when `wq` is woken. `wq` must live as long as the
-    /// file can be polled (the kernel removes the entry when the poll ends
-    /// or the file is released).
-    pub(crate) fn register(&mut self, wq: &WaitQueue) {
-        // SAFETY: `file` and `pt` are valid (type invariant); the caller
-        // keeps `wq` alive while the file can be polled.
+impl<'a> PollTable<'a> {
+    /// Wakes the poller when `wq` is woken.
+    pub(crate) fn register(&mut self, wq: &'a WaitQueue) {
+        // SAFETY: `file` and `pt` are valid (type invariant). The poll
+        // entry lives until poll(2)/select(2) return or, for epoll, until
+        // the file's last `fput` (eventpoll_release, before `release`).
+        // `wq` is borrowed for `'a` from the file's data (or is static),
+        // which the file keeps until `release` (type invariant): it
+        // outlives the entry.
         unsafe { bindings::fusewb_poll_wait(self.file, wq.as_raw(), self.pt) };
     }
 }
