@@ -37,7 +37,6 @@ mod abi {
     include!("fuse_abi_generated.rs");
 }
 
-mod bindings;
 // Only `vfs` (and `proto::pod`) may use `unsafe`: the compiler enforces it.
 #[forbid(unsafe_code)]
 mod conn;

@@ -233,9 +233,9 @@ impl Connection {
                     // The request ended meanwhile: a benign race, as mainline.
                     return Err(ENOENT);
                 };
-                if error == -(crate::bindings::ENOSYS as i32) {
+                if error == vfs::enosys().to_errno() {
                     self.note_enosys(abi::fuse_opcode_FUSE_INTERRUPT);
-                } else if error == -(crate::bindings::EAGAIN as i32) {
+                } else if error == EAGAIN.to_errno() {
                     req.state.lock().interrupted = false;
                     self.queue_interrupt(&req);
                 }
@@ -252,7 +252,7 @@ impl Connection {
                         self.complete(&req, Err(EIO));
                         return Err(self.reject(ProtoError::ErrorWithPayload));
                     }
-                    if error == -(crate::bindings::ENOSYS as i32) {
+                    if error == vfs::enosys().to_errno() {
                         self.note_enosys(req.opcode);
                     }
                     self.complete(&req, Err(vfs::server_errno(error)));

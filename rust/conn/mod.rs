@@ -104,9 +104,9 @@ pub(crate) struct Connection {
     pub(crate) user_ns: UserNs,
     pid_ns: PidNs,
     /// `user_id` as a kernel uid.
-    pub(crate) user_id: crate::bindings::kuid_t,
+    pub(crate) user_id: vfs::cred::Kuid,
     /// `group_id` as a kernel gid.
-    pub(crate) group_id: crate::bindings::kgid_t,
+    pub(crate) group_id: vfs::cred::Kgid,
     /// The control directory in sysfs, while mounted.
     #[pin]
     ctl_dir: Mutex<Option<ConnDir>>,

@@ -6,19 +6,14 @@
 use super::inode;
 use super::{Dentry, Inode};
 use crate::abi;
-use crate::bindings;
 use crate::conn::Connection;
 use crate::proto::{dirent, pod, reply::ReplyKind, time};
+use crate::vfs::inode::flags::{
+    MAY_ACCESS, MAY_CHDIR, MAY_EXEC, MAY_NOT_BLOCK, MAY_READ, MAY_WRITE,
+};
 use crate::vfs::{self, cred, inode::Kind};
 use kernel::prelude::*;
 use kernel::types::ARef;
-
-const MAY_EXEC: i32 = bindings::MAY_EXEC as i32;
-const MAY_WRITE: i32 = bindings::MAY_WRITE as i32;
-const MAY_READ: i32 = bindings::MAY_READ as i32;
-const MAY_ACCESS: i32 = bindings::MAY_ACCESS as i32;
-const MAY_CHDIR: i32 = bindings::MAY_CHDIR as i32;
-const MAY_NOT_BLOCK: i32 = bindings::MAY_NOT_BLOCK as i32;
 
 /// Whether the current task may use this mount at all: anyone with
 /// `allow_other`, otherwise only the mounting user (all of its ids), as
@@ -34,7 +29,7 @@ pub(crate) fn allow_current(conn: &Connection) -> bool {
 /// (node id 0 for a negative entry with a timeout).
 fn lookup_entry(conn: &Connection, parent: u64, name: &[u8]) -> Result<abi::fuse_entry_out> {
     if name.len() > dirent::NAME_MAX {
-        return Err(vfs::errno(bindings::ENAMETOOLONG));
+        return Err(vfs::enametoolong());
     }
     // The name goes on the wire NUL-terminated.
     let mut z = KVec::with_capacity(name.len() + 1, GFP_KERNEL)?;
@@ -92,7 +87,9 @@ pub(crate) fn revalidate(dentry: &Dentry, rcu: bool, flags: u32) -> Result<bool>
         }
     }
     let force = flags
-        & (bindings::LOOKUP_EXCL | bindings::LOOKUP_REVAL | bindings::LOOKUP_RENAME_TARGET)
+        & (vfs::dentry::flags::LOOKUP_EXCL
+            | vfs::dentry::flags::LOOKUP_REVAL
+            | vfs::dentry::flags::LOOKUP_RENAME_TARGET)
         != 0;
     if !force && time::is_valid(dentry.expiry(), vfs::jiffies()) {
         return Ok(true);
@@ -179,8 +176,10 @@ pub(crate) fn getattr(inode: &Inode, _mask: u32, flags: u32) -> Result {
         return Err(EACCES);
     }
     inode.data().check()?;
-    let sync = flags & bindings::AT_STATX_SYNC_TYPE == bindings::AT_STATX_FORCE_SYNC;
-    let dont = flags & bindings::AT_STATX_SYNC_TYPE == bindings::AT_STATX_DONT_SYNC;
+    let sync =
+        flags & vfs::inode::flags::AT_STATX_SYNC_TYPE == vfs::inode::flags::AT_STATX_FORCE_SYNC;
+    let dont =
+        flags & vfs::inode::flags::AT_STATX_SYNC_TYPE == vfs::inode::flags::AT_STATX_DONT_SYNC;
     if sync || (!dont && !inode.data().attr_valid()) {
         refresh(inode)?;
     }
@@ -302,7 +301,7 @@ pub(crate) fn statfs(dentry: &Dentry) -> Result<abi::fuse_kstatfs> {
 
 fn name_z(name: &[u8]) -> Result<KVec<u8>> {
     if name.len() > dirent::NAME_MAX {
-        return Err(vfs::errno(bindings::ENAMETOOLONG));
+        return Err(vfs::enametoolong());
     }
     let mut z = KVec::with_capacity(name.len() + 1, GFP_KERNEL)?;
     z.extend_from_slice(name, GFP_KERNEL)?;
@@ -393,9 +392,9 @@ pub(crate) fn create_open(
         return Ok(Created::MadeOnly);
     }
     let z = name_z(dentry.name())?;
-    let mut strip = bindings::O_NOCTTY;
+    let mut strip = vfs::file::flags::O_NOCTTY;
     if !conn.params().has(u64::from(abi::FUSE_ATOMIC_O_TRUNC)) {
-        strip |= bindings::O_TRUNC;
+        strip |= vfs::file::flags::O_TRUNC;
     }
     let arg = abi::fuse_create_in {
         flags: flags & !strip,

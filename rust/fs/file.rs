@@ -6,9 +6,9 @@
 use super::{dir, writeback};
 use super::{File, Inode, Readahead};
 use crate::abi;
-use crate::bindings;
 use crate::conn::{Connection, Hold, Outcome, Payload};
 use crate::proto::{pod, reply::ReplyKind};
+use crate::vfs::file::flags;
 use crate::vfs::{self, folio::LockedFolio, inode::Kind};
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -105,15 +105,15 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
     }
     // As mainline: creation flags are the VFS's business, not the server's;
     // O_TRUNC goes to the server only if it truncates atomically at OPEN.
-    let mut strip = bindings::O_CREAT | bindings::O_EXCL | bindings::O_NOCTTY;
+    let mut strip = flags::O_CREAT | flags::O_EXCL | flags::O_NOCTTY;
     if !conn.params().has(u64::from(abi::FUSE_ATOMIC_O_TRUNC)) {
-        strip |= bindings::O_TRUNC;
+        strip |= flags::O_TRUNC;
     }
     let wire_flags = flags & !strip;
     // A truncating OPEN is a size change: under the inode lock (as
     // mainline in write-back mode), draining writeback and other size
     // changes until the server answered, even if we are killed first.
-    let truncating = wire_flags & bindings::O_TRUNC != 0 && inode.kind() == Kind::Reg;
+    let truncating = wire_flags & flags::O_TRUNC != 0 && inode.kind() == Kind::Reg;
     let _lock = truncating.then(|| inode.lock());
     let drain = match truncating {
         true => Some(writeback::drain(inode)?),
@@ -157,7 +157,7 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
         },
         Err(e) => return Err(e),
     };
-    if wire_flags & bindings::O_TRUNC != 0 && !ff.no_release {
+    if wire_flags & flags::O_TRUNC != 0 && !ff.no_release {
         // The server truncated at OPEN: so does the page cache (before any
         // dirty data could be written back past the new EOF).
         inode.data().invalidate_attrs(&conn);
@@ -219,7 +219,7 @@ pub(crate) fn before_read(file: &File, pos: i64, len: usize) -> Result {
 
 /// Before llseek: SEEK_END needs a fresh size.
 pub(crate) fn before_llseek(file: &File, whence: u32) -> Result {
-    if whence == bindings::SEEK_END {
+    if whence == flags::SEEK_END {
         dir::update_attributes(file.inode())?;
     }
     Ok(())
@@ -403,7 +403,7 @@ pub(crate) fn fsync(file: &File, start: i64, end: i64, datasync: bool) -> Result
 pub(crate) fn mmap_check(file: &File, shared: bool) -> Result {
     let ff = file.data().ok_or(EIO)?;
     if ff.open_flags & abi::FOPEN_DIRECT_IO != 0 && shared {
-        return Err(vfs::errno(bindings::ENODEV));
+        return Err(ENODEV);
     }
     Ok(())
 }
@@ -435,7 +435,7 @@ pub(crate) fn lseek(file: &File, offset: i64, whence: u32) -> Result<Option<i64>
     writeback::wait_all(inode)?;
     let arg = abi::fuse_lseek_in {
         fh: ff.fh,
-        offset: u64::try_from(offset).map_err(|_| vfs::errno(bindings::ENXIO))?,
+        offset: u64::try_from(offset).map_err(|_| ENXIO)?,
         whence,
         padding: 0,
     };
@@ -461,16 +461,15 @@ pub(crate) fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result
     let inode = file.inode();
     inode.data().check()?;
     let conn = inode.sb().data();
-    let allowed = bindings::FALLOC_FL_KEEP_SIZE
-        | bindings::FALLOC_FL_PUNCH_HOLE
-        | bindings::FALLOC_FL_ZERO_RANGE;
+    let allowed =
+        flags::FALLOC_FL_KEEP_SIZE | flags::FALLOC_FL_PUNCH_HOLE | flags::FALLOC_FL_ZERO_RANGE;
     if mode & !allowed != 0 || conn.is_enosys(abi::fuse_opcode_FUSE_FALLOCATE) {
-        return Err(vfs::errno(bindings::EOPNOTSUPP));
+        return Err(vfs::eopnotsupp());
     }
     let ff = file.data().ok_or(EIO)?;
     let end = offset.checked_add(len).ok_or(EINVAL)?;
     let _lock = inode.lock();
-    let punch = mode & (bindings::FALLOC_FL_PUNCH_HOLE | bindings::FALLOC_FL_ZERO_RANGE) != 0;
+    let punch = mode & (flags::FALLOC_FL_PUNCH_HOLE | flags::FALLOC_FL_ZERO_RANGE) != 0;
     if punch {
         inode.write_and_wait_range(offset, i64::MAX)?;
     }
@@ -492,15 +491,13 @@ pub(crate) fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result
     );
     let killed = match conn.request_holding(op, nodeid, &args, ReplyKind::Empty, drain.clone()) {
         Outcome::Reply(Ok(_)) => false,
-        Outcome::Reply(Err(e)) if e == vfs::enosys() => {
-            return Err(vfs::errno(bindings::EOPNOTSUPP))
-        }
+        Outcome::Reply(Err(e)) if e == vfs::enosys() => return Err(vfs::eopnotsupp()),
         Outcome::Reply(Err(e)) => return Err(e),
         // Killed while the server has it: it may happen at any time, so
         // the cache follows it now, as after a reply.
         Outcome::Unknown => true,
     };
-    if mode & bindings::FALLOC_FL_KEEP_SIZE == 0 && end > inode.size() {
+    if mode & flags::FALLOC_FL_KEEP_SIZE == 0 && end > inode.size() {
         writeback::zero_past_eof(inode, inode.size());
         inode.set_size(end);
     }

@@ -7,7 +7,7 @@
 use super::file::FuseFile;
 use super::{attr, dir, file as ffile, inode as finode, readdir, write, writeback};
 use super::{Dentry, File, Iattr, Inode, Kiocb, Readahead, SuperBlock};
-use crate::bindings;
+use crate::vfs::file::flags;
 use crate::vfs::{
     dentry::DentryOperations,
     file::{DirEmitter, FileOperations},
@@ -97,7 +97,7 @@ impl InodeOperations for FuseWb {
             None
         };
         let d = alias.as_deref().unwrap_or(dentry);
-        if flags & bindings::O_CREAT == 0 || d.inode().is_some() {
+        if flags & flags::O_CREAT == 0 || d.inode().is_some() {
             return Ok(AtomicOpen::NoOpen(alias));
         }
         // We create it (also through the MKNOD fallback): O_EXCL is
@@ -143,7 +143,7 @@ impl FileOperations for FuseWb {
     }
 
     fn llseek(file: &File, offset: i64, whence: u32) -> Result<i64> {
-        if whence == bindings::SEEK_DATA || whence == bindings::SEEK_HOLE {
+        if whence == flags::SEEK_DATA || whence == flags::SEEK_HOLE {
             if let Some(pos) = ffile::lseek(file, offset, whence)? {
                 return file.set_pos(pos);
             }

@@ -99,7 +99,7 @@ fn link(parent: &Dentry, e: &abi::fuse_entry_out, name: &[u8], version: u64) -> 
             }
             // A stale name: drop it; the next lookup asks the server.
             d.invalidate();
-            Err(vfs::errno(crate::bindings::ESTALE))
+            Err(vfs::estale())
         }
         Child::New(nc) => {
             let i = inode::iget_entry(dir.sb(), e, version)?;

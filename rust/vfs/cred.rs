@@ -4,8 +4,13 @@
 //!
 //! C header: [`include/linux/cred.h`](srctree/include/linux/cred.h)
 
-use crate::bindings;
 use crate::proto::request::Creds;
+use crate::vfs::bindings;
+
+/// A user id as the kernel holds it (in the initial namespace).
+pub(crate) type Kuid = bindings::kuid_t;
+/// A group id as the kernel holds it.
+pub(crate) type Kgid = bindings::kgid_t;
 
 /// A reference to a user namespace.
 ///

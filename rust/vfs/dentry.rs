@@ -6,13 +6,18 @@
 
 use super::fs_type::FileSystem;
 use super::inode::Inode;
-use crate::bindings;
+use crate::vfs::bindings;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::error::from_result;
 use kernel::ffi::{c_int, c_uint, c_void};
 use kernel::prelude::*;
 use kernel::types::{ARef, AlwaysRefCounted, Opaque};
+
+/// Lookup flags a `d_revalidate` call passes.
+pub(crate) mod flags {
+    pub(crate) use crate::vfs::bindings::{LOOKUP_EXCL, LOOKUP_RENAME_TARGET, LOOKUP_REVAL};
+}
 
 /// A dentry of a superblock of the filesystem `T`.
 ///

@@ -8,12 +8,20 @@ use super::fs_type::FileSystem;
 use super::inode::Inode;
 use super::iov::IovIter;
 use super::mm::VmOperations;
-use crate::bindings;
+use crate::vfs::bindings;
 use core::marker::PhantomData;
 use kernel::error::from_result;
 use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
 use kernel::types::{ForeignOwnable, Opaque};
+
+/// Flags of open(2), lseek(2) and fallocate(2), as the callbacks pass them.
+pub(crate) mod flags {
+    pub(crate) use crate::vfs::bindings::{
+        FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, O_CREAT, O_EXCL, O_NOCTTY,
+        O_TRUNC, SEEK_DATA, SEEK_END, SEEK_HOLE,
+    };
+}
 
 /// An open file of an inode of the filesystem `T`.
 ///

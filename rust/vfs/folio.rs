@@ -7,7 +7,7 @@
 use super::file::File;
 use super::fs_type::FileSystem;
 use super::inode::Inode;
-use crate::bindings;
+use crate::vfs::bindings;
 use kernel::alloc::{flags::GFP_KERNEL, KVVec};
 use kernel::error::from_result;
 use kernel::error::Result;

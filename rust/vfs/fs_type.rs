@@ -11,7 +11,7 @@ use super::inode::{Inode, InodeCache};
 use super::misc::MiscDevice;
 use super::sb::{SbInfo, SbLink, SopsVTable, SuperBlock, SuperOperations};
 use super::StaticCell;
-use crate::bindings;
+use crate::vfs::bindings;
 use core::marker::PhantomData;
 use kernel::error::from_result;
 use kernel::ffi::{c_char, c_int, c_void};

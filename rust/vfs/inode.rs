@@ -11,7 +11,7 @@ use super::folio::{AddressSpaceOperations, AopsVTable};
 use super::fs_type::FileSystem;
 use super::mm::VmOperations;
 use super::sb::SuperBlock;
-use crate::bindings;
+use crate::vfs::bindings;
 use core::marker::PhantomData;
 use core::ptr::{addr_of_mut, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -64,6 +64,26 @@ unsafe impl<T: FileSystem> AlwaysRefCounted for Inode<T> {
         // SAFETY: The caller owns a reference it gives up.
         unsafe { bindings::iput(obj.cast().as_ptr()) }
     }
+}
+
+/// The access a `permission` call asks for (`MAY_*`), and the sync
+/// requests of `statx` (`AT_STATX_*`).
+pub(crate) mod flags {
+    use crate::vfs::bindings;
+    pub(crate) use bindings::{AT_STATX_DONT_SYNC, AT_STATX_FORCE_SYNC, AT_STATX_SYNC_TYPE};
+
+    /// Execute (search, for a directory).
+    pub(crate) const MAY_EXEC: i32 = bindings::MAY_EXEC as i32;
+    /// Write.
+    pub(crate) const MAY_WRITE: i32 = bindings::MAY_WRITE as i32;
+    /// Read.
+    pub(crate) const MAY_READ: i32 = bindings::MAY_READ as i32;
+    /// access(2).
+    pub(crate) const MAY_ACCESS: i32 = bindings::MAY_ACCESS as i32;
+    /// chdir(2).
+    pub(crate) const MAY_CHDIR: i32 = bindings::MAY_CHDIR as i32;
+    /// RCU walk: must not sleep.
+    pub(crate) const MAY_NOT_BLOCK: i32 = bindings::MAY_NOT_BLOCK as i32;
 }
 
 /// File type of an inode, from its mode.

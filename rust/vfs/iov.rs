@@ -4,7 +4,7 @@
 //!
 //! C header: [`include/linux/uio.h`](srctree/include/linux/uio.h)
 
-use crate::bindings;
+use crate::vfs::bindings;
 use kernel::prelude::*;
 
 /// An `iov_iter` borrowed for the duration of a `read_iter`/`write_iter` call.

@@ -7,7 +7,7 @@
 use super::iov::IovIter;
 use super::wait::WaitQueue;
 use super::StaticCell;
-use crate::bindings;
+use crate::vfs::bindings;
 use core::marker::PhantomData;
 use kernel::error::from_result;
 use kernel::ffi::{c_int, c_uint, c_void};

@@ -9,7 +9,7 @@
 use super::file::File;
 use super::folio::LockedFolio;
 use super::inode::Inode;
-use crate::bindings;
+use crate::vfs::bindings;
 use kernel::error::Result;
 use kernel::prelude::vtable;
 

@@ -12,6 +12,7 @@
 //! [`fs_type::FileSystem`] (`Inode<T>`, `File<T>`, `Dentry<T>`,
 //! `SuperBlock<T>`), so this layer names nothing of the filesystem above it.
 
+mod bindings;
 pub(crate) mod cred;
 pub(crate) mod dentry;
 pub(crate) mod file;
@@ -26,7 +27,6 @@ pub(crate) mod sb;
 pub(crate) mod sysfs;
 pub(crate) mod wait;
 
-use crate::bindings;
 use kernel::prelude::*;
 
 /// A C object in a `static`, initialised in place at module load.
@@ -81,6 +81,16 @@ pub(crate) fn enosys() -> Error {
 /// `ENOTCONN`.
 pub(crate) fn enotconn() -> Error {
     errno(bindings::ENOTCONN)
+}
+
+/// `ENAMETOOLONG`.
+pub(crate) fn enametoolong() -> Error {
+    errno(bindings::ENAMETOOLONG)
+}
+
+/// `EOPNOTSUPP`.
+pub(crate) fn eopnotsupp() -> Error {
+    errno(bindings::EOPNOTSUPP)
 }
 
 /// `ESTALE`.

@@ -9,7 +9,7 @@
 use super::dentry::Dentry;
 use super::fs_type::FileSystem;
 use super::inode::Inode;
-use crate::bindings;
+use crate::vfs::bindings;
 use core::marker::PhantomData;
 use kernel::ffi::c_int;
 

@@ -9,7 +9,7 @@
 //! C header: [`include/linux/kobject.h`](srctree/include/linux/kobject.h)
 
 use super::StaticCell;
-use crate::bindings;
+use crate::vfs::bindings;
 use core::ptr::addr_of_mut;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::ffi::{c_char, c_uint};

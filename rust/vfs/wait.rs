@@ -5,7 +5,7 @@
 //!
 //! C header: [`include/linux/wait.h`](srctree/include/linux/wait.h)
 
-use crate::bindings;
+use crate::vfs::bindings;
 use core::pin::pin;
 use kernel::prelude::*;
 use kernel::types::Opaque;

@@ -2,7 +2,8 @@
 
 //! Raw C bindings: `kernel::bindings` plus what fuse-wb generates itself from
 //! `include/fusewb_bindings.h` (the kernel API the 6.12 `kernel` crate lacks
-//! and the shims of `rust/helpers.c`). Only the `vfs` layer uses them.
+//! and the shims of `rust/helpers.c`). A private module of `vfs`: only the
+//! glue can name them.
 
 #![allow(
     dead_code,
@@ -19,4 +20,4 @@
 
 use kernel::ffi;
 
-include!("bindings_generated.rs");
+include!("../bindings_generated.rs");
