@@ -4,7 +4,6 @@
 //! what they hold while the server has them.
 
 use super::{Connection, Data, Payload};
-use crate::abi;
 use crate::proto::{self, reply::ReplyKind, request::Creds};
 use crate::vfs::{self, wait::WaitQueue};
 use core::sync::atomic::Ordering;
@@ -350,12 +349,7 @@ impl Connection {
         flags: u32,
         forget_after: Option<(u64, u64)>,
     ) {
-        let arg = abi::fuse_release_in {
-            fh,
-            flags,
-            release_flags: 0,
-            lock_owner: 0,
-        };
+        let arg = proto::request::release_in(fh, flags);
         let sent = self
             .new_request(
                 op,

@@ -46,7 +46,7 @@ fn send(inode: &Inode, sa: &SetAttr, hold: Option<Hold>) -> Result<Option<abi::f
         None => conn.request(op, nodeid, &args, ReplyKind::Attr)?,
     };
     let out = pod::read_exact::<abi::fuse_attr_out>(&reply).ok_or(EIO)?;
-    if out.attr.mode & attr::S_IFMT != inode.mode() & attr::S_IFMT {
+    if !attr::same_type(out.attr.mode, inode.mode()) {
         super::inode::make_bad(inode);
         return Err(EIO);
     }

@@ -28,13 +28,7 @@ pub(crate) fn allow_current(conn: &Connection) -> bool {
 /// Sends LOOKUP of `name` in directory `parent` and returns the entry
 /// (node id 0 for a negative entry with a timeout).
 fn lookup_entry(conn: &Connection, parent: u64, name: &[u8]) -> Result<abi::fuse_entry_out> {
-    if name.len() > dirent::NAME_MAX {
-        return Err(vfs::enametoolong());
-    }
-    // The name goes on the wire NUL-terminated.
-    let mut z = KVec::with_capacity(name.len() + 1, GFP_KERNEL)?;
-    z.extend_from_slice(name, GFP_KERNEL)?;
-    z.push(0, GFP_KERNEL)?;
+    let z = name_z(name)?;
     let reply = conn.request(
         abi::fuse_opcode_FUSE_LOOKUP,
         parent,
@@ -118,7 +112,7 @@ pub(crate) fn revalidate(dentry: &Dentry, rcu: bool, flags: u32) -> Result<bool>
         return Ok(false);
     }
     inode.data().inc_nlookup();
-    if e.attr.mode & crate::proto::attr::S_IFMT != inode.mode() & crate::proto::attr::S_IFMT {
+    if !crate::proto::attr::same_type(e.attr.mode, inode.mode()) {
         super::inode::make_bad(inode);
         return Ok(false);
     }
@@ -144,7 +138,7 @@ pub(crate) fn refresh(inode: &Inode) -> Result {
         ReplyKind::Attr,
     )?;
     let out = pod::read_exact::<abi::fuse_attr_out>(&reply).ok_or(EIO)?;
-    if out.attr.mode & crate::proto::attr::S_IFMT != inode.mode() & crate::proto::attr::S_IFMT {
+    if !crate::proto::attr::same_type(out.attr.mode, inode.mode()) {
         // The node changed type under us: the inode is stale.
         super::inode::make_bad(inode);
         return Err(EIO);
@@ -299,6 +293,8 @@ pub(crate) fn statfs(dentry: &Dentry) -> Result<abi::fuse_kstatfs> {
 
 // --- Creating and removing names ------------------------------------------
 
+/// `name` as it goes on the wire: NUL-terminated (ENAMETOOLONG past
+/// NAME_MAX).
 fn name_z(name: &[u8]) -> Result<KVec<u8>> {
     if name.len() > dirent::NAME_MAX {
         return Err(vfs::enametoolong());
@@ -319,9 +315,7 @@ fn new_entry(
     version: u64,
 ) -> Result<ARef<Inode>> {
     let conn = dir.sb().data();
-    if e.nodeid == 0
-        || e.attr.mode & crate::proto::attr::S_IFMT != mode & crate::proto::attr::S_IFMT
-    {
+    if e.nodeid == 0 || !crate::proto::attr::same_type(e.attr.mode, mode) {
         if e.nodeid != 0 {
             conn.forget(e.nodeid, 1);
         }

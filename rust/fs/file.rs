@@ -64,12 +64,7 @@ pub(crate) fn release_node(
     flags: u32,
     hold: Option<Hold>,
 ) {
-    let arg = abi::fuse_release_in {
-        fh,
-        flags,
-        release_flags: 0,
-        lock_owner: 0,
-    };
+    let arg = crate::proto::request::release_in(fh, flags);
     // Nothing to do if it fails: the connection is gone or out of memory.
     let _ = conn.request_background(op, nodeid, &[pod::bytes_of(&arg)], ReplyKind::Empty, hold);
 }
@@ -473,7 +468,6 @@ pub(crate) fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result
     if punch {
         inode.write_and_wait_range(offset, i64::MAX)?;
     }
-    let wb = writeback::is_wb(inode);
     // The drain lasts until the server answered, even if we are killed.
     let drain = writeback::drain(inode)?;
     let arg = abi::fuse_fallocate_in {
@@ -504,14 +498,7 @@ pub(crate) fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result
     if punch {
         inode.truncate_pagecache_range(offset, end - 1);
     }
-    if wb {
-        let now = inode.now();
-        inode.set_mtime(now);
-        inode.set_ctime(now);
-        inode.mark_dirty_sync();
-    } else {
-        inode.data().invalidate_attrs(&conn);
-    }
+    super::inode::data_changed(inode, &conn);
     drop(drain);
     match killed {
         true => Err(EINTR),
@@ -592,14 +579,7 @@ pub(crate) fn copy_file_range(
             iout.set_size(end);
         }
     }
-    if writeback::is_wb(iout) {
-        let now = iout.now();
-        iout.set_mtime(now);
-        iout.set_ctime(now);
-        iout.mark_dirty_sync();
-    } else {
-        iout.data().invalidate_attrs(&conn);
-    }
+    super::inode::data_changed(iout, &conn);
     drop(drain);
     match killed {
         true => Err(EINTR),

@@ -107,6 +107,21 @@ impl FuseInode {
     }
 }
 
+/// The data of `inode` changed through this mount (a write, fallocate,
+/// copy_file_range). In write-back mode the kernel owns c/mtime: they are
+/// set now and sent later by `write_inode`. Otherwise the server changed
+/// them: the cached attributes are stale.
+pub(crate) fn data_changed(inode: &Inode, conn: &Connection) {
+    if super::writeback::is_wb(inode) {
+        let now = inode.now();
+        inode.set_mtime(now);
+        inode.set_ctime(now);
+        inode.mark_dirty_sync();
+    } else {
+        inode.data().invalidate_attrs(conn);
+    }
+}
+
 /// Marks `inode` bad: it is unhashed (a later lookup of its node id makes
 /// a new inode) and every operation on it fails with EIO.
 pub(crate) fn make_bad(inode: &Inode) {
@@ -138,7 +153,7 @@ pub(crate) fn iget(
         if new {
             *inode.data().lock.lock() = Some(slot);
         }
-        if inode.mode() & attr::S_IFMT != a.mode & attr::S_IFMT {
+        if !attr::same_type(inode.mode(), a.mode) {
             // The node id now names a file of another type: the old inode is
             // stale. Unhash it and make a new one, as mainline.
             make_bad(&inode);

@@ -88,9 +88,7 @@ fn link(parent: &Dentry, e: &abi::fuse_entry_out, name: &[u8], version: u64) -> 
     match parent.child(name)? {
         Child::Existing(d) => {
             if let Some(i) = d.inode() {
-                if i.data().nodeid() == e.nodeid
-                    && i.mode() & attr::S_IFMT == e.attr.mode & attr::S_IFMT
-                {
+                if i.data().nodeid() == e.nodeid && attr::same_type(i.mode(), e.attr.mode) {
                     i.data().inc_nlookup();
                     inode::change_attributes(i, &e.attr, e.attr_valid, e.attr_valid_nsec, version);
                     d.set_expiry(expiry);

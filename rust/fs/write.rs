@@ -148,14 +148,7 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
         if inode.has_cached_pages() {
             inode.invalidate_range(pos, new_end - 1);
         }
-        if writeback::is_wb(inode) {
-            let now = inode.now();
-            inode.set_mtime(now);
-            inode.set_ctime(now);
-            inode.mark_dirty_sync();
-        } else {
-            inode.data().invalidate_attrs(&conn);
-        }
+        super::inode::data_changed(inode, &conn);
         return Ok(done);
     }
     Err(err.unwrap_or(EIO))

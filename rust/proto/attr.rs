@@ -7,6 +7,12 @@ use crate::abi;
 
 /// File type bits of a mode (`S_IFMT`).
 pub(crate) const S_IFMT: u32 = 0o170000;
+
+/// Whether modes `a` and `b` are of the same file type. A node whose type
+/// changed on the server is a new file to the kernel.
+pub(crate) fn same_type(a: u32, b: u32) -> bool {
+    a & S_IFMT == b & S_IFMT
+}
 /// Directory.
 pub(crate) const S_IFDIR: u32 = 0o040000;
 /// Regular file.
@@ -66,6 +72,13 @@ pub(crate) fn dtype_of_mode(mode: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_types() {
+        assert!(same_type(S_IFREG | 0o644, S_IFREG | 0o600));
+        assert!(!same_type(S_IFREG | 0o644, S_IFDIR | 0o644));
+        assert!(!same_type(S_IFLNK, S_IFSOCK));
+    }
 
     fn attr(mode: u32) -> abi::fuse_attr {
         abi::fuse_attr {

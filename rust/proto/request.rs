@@ -100,6 +100,17 @@ pub(crate) fn encode_header(
     Ok(())
 }
 
+/// The argument of RELEASE or RELEASEDIR of handle `fh` opened with `flags`
+/// (no lock owner, no flush: those go with FLUSH).
+pub(crate) fn release_in(fh: u64, flags: u32) -> abi::fuse_release_in {
+    abi::fuse_release_in {
+        fh,
+        flags,
+        release_flags: 0,
+        lock_owner: 0,
+    }
+}
+
 /// The length of a FORGET (`batch == false`, one entry) or BATCH_FORGET
 /// message carrying `n` entries.
 pub(crate) fn forget_len(n: usize, batch: bool) -> Result<usize, ProtoError> {
@@ -169,6 +180,15 @@ mod tests {
     use super::*;
     extern crate std;
     use std::vec;
+
+    #[test]
+    fn release_arg() {
+        let a = release_in(7, 0o2);
+        assert_eq!(
+            (a.fh, a.flags, a.release_flags, a.lock_owner),
+            (7, 0o2, 0, 0)
+        );
+    }
 
     #[test]
     fn encodes() {
