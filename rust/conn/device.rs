@@ -228,62 +228,77 @@ impl Connection {
             // No notifications are supported yet.
             Header::Notify { .. } => Err(self.reject(ProtoError::UnsupportedNotify)),
             Header::InterruptReply { unique, error } => {
-                let req = self.inner.lock().processing.get(&unique).cloned();
-                let Some(req) = req else {
-                    // The request ended meanwhile: a benign race, as mainline.
-                    return Err(ENOENT);
-                };
-                if error == vfs::enosys().to_errno() {
-                    self.note_enosys(abi::fuse_opcode_FUSE_INTERRUPT);
-                } else if error == EAGAIN.to_errno() {
-                    req.state.lock().interrupted = false;
-                    self.queue_interrupt(&req);
-                }
+                self.interrupt_reply(unique, error)?;
                 Ok(total)
             }
             Header::Reply { unique, error } => {
-                let req = self.inner.lock().processing.remove(&unique);
-                let Some(req) = req else {
-                    return Err(self.reject(ProtoError::UnknownUnique));
-                };
-                let payload_len = total - proto::reply::OUT_HEADER;
-                if error != 0 {
-                    if payload_len != 0 {
-                        self.complete(&req, Err(EIO));
-                        return Err(self.reject(ProtoError::ErrorWithPayload));
-                    }
-                    if error == vfs::enosys().to_errno() {
-                        self.note_enosys(req.opcode);
-                    }
-                    self.complete(&req, Err(vfs::server_errno(error)));
-                    return Ok(total);
-                }
-                if payload_len > req.kind.max_len() {
-                    self.complete(&req, Err(EIO));
-                    return Err(self.reject(ProtoError::BadSize));
-                }
-                let mut payload = match KVVec::with_capacity(payload_len, GFP_KERNEL) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        self.complete(&req, Err(ENOMEM));
-                        return Err(e.into());
-                    }
-                };
-                if let Err(e) = payload.extend_with(payload_len, 0, GFP_KERNEL) {
-                    self.complete(&req, Err(ENOMEM));
-                    return Err(e.into());
-                }
-                if let Err(e) = src.read_exact(&mut payload) {
-                    self.complete(&req, Err(EIO));
-                    return Err(e);
-                }
-                if let Err(e) = proto::reply::check_reply(req.kind, 0, &payload) {
-                    self.complete(&req, Err(EIO));
-                    return Err(self.reject(e));
-                }
-                self.complete(&req, Ok(payload));
+                self.reply(src, unique, error, total - proto::reply::OUT_HEADER)?;
                 Ok(total)
             }
         }
     }
+
+    /// The server answered the INTERRUPT of request `unique` with `error`:
+    /// ENOSYS means never again; EAGAIN asks for it again.
+    fn interrupt_reply(&self, unique: u64, error: i32) -> Result {
+        let req = self.inner.lock().processing.get(&unique).cloned();
+        let Some(req) = req else {
+            // The request ended meanwhile: a benign race, as mainline.
+            return Err(ENOENT);
+        };
+        if error == vfs::enosys().to_errno() {
+            self.note_enosys(abi::fuse_opcode_FUSE_INTERRUPT);
+        } else if error == EAGAIN.to_errno() {
+            req.state.lock().interrupted = false;
+            self.queue_interrupt(&req);
+        }
+        Ok(())
+    }
+
+    /// The reply to request `unique`: `error`, or `payload_len` bytes of
+    /// payload still in `src`, which must be what the request expects. The
+    /// request ends either way; a bad reply fails it with EIO and the
+    /// server's write with EINVAL.
+    fn reply(&self, src: &mut IovIter<'_>, unique: u64, error: i32, payload_len: usize) -> Result {
+        let req = self.inner.lock().processing.remove(&unique);
+        let Some(req) = req else {
+            return Err(self.reject(ProtoError::UnknownUnique));
+        };
+        if error != 0 {
+            if payload_len != 0 {
+                self.complete(&req, Err(EIO));
+                return Err(self.reject(ProtoError::ErrorWithPayload));
+            }
+            if error == vfs::enosys().to_errno() {
+                self.note_enosys(req.opcode);
+            }
+            self.complete(&req, Err(vfs::server_errno(error)));
+            return Ok(());
+        }
+        if payload_len > req.kind.max_len() {
+            self.complete(&req, Err(EIO));
+            return Err(self.reject(ProtoError::BadSize));
+        }
+        let payload = match read_payload(src, payload_len) {
+            Ok(p) => p,
+            Err(e) => {
+                self.complete(&req, Err(if e == ENOMEM { ENOMEM } else { EIO }));
+                return Err(e);
+            }
+        };
+        if let Err(e) = proto::reply::check_reply(req.kind, 0, &payload) {
+            self.complete(&req, Err(EIO));
+            return Err(self.reject(e));
+        }
+        self.complete(&req, Ok(payload));
+        Ok(())
+    }
+}
+
+/// The `len` bytes of a reply's payload from `src`.
+fn read_payload(src: &mut IovIter<'_>, len: usize) -> Result<KVVec<u8>> {
+    let mut payload = KVVec::with_capacity(len, GFP_KERNEL)?;
+    payload.extend_with(len, 0, GFP_KERNEL)?;
+    src.read_exact(&mut payload)?;
+    Ok(payload)
 }

@@ -53,11 +53,11 @@ fn send(inode: &Inode, sa: &SetAttr, hold: Option<Hold>) -> Result<Option<abi::f
     Ok(Some(out))
 }
 
-/// `inode_operations.setattr` (after `setattr_prepare`).
-pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
-    inode.data().check()?;
-    let conn = inode.sb().data();
-    let wb = writeback::is_wb(inode);
+/// The SETATTR that `ia` asks for. In write-back mode the kernel owns the
+/// times: it sets "now" itself (as mainline), and local times that have
+/// not reached the server ride along, so a chmod after a write is one
+/// SETATTR.
+fn setattr_args(inode: &Inode, conn: &Connection, ia: &Iattr<'_>, wb: bool) -> SetAttr {
     let mut sa = SetAttr::NONE;
     sa.mode = ia.mode();
     sa.uid = ia.uid().map(|u| conn.user_ns.uid_of(u));
@@ -67,20 +67,29 @@ pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
     sa.atime = ia.atime();
     sa.mtime = ia.mtime();
     sa.fh = ia.file().and_then(|f| f.data()).map(|ff| ff.fh);
-    if wb && sa.mtime == SetTime::Now {
-        // The kernel owns the times: set them itself (as mainline).
-        let now = inode.now();
-        sa.mtime = SetTime::At(now.0, now.1);
-    }
     if wb {
-        // Local times that have not reached the server ride along, so a
-        // chmod after a write is one SETATTR.
-        if sa.mtime == SetTime::Omit {
-            let m = inode.mtime();
-            sa.mtime = SetTime::At(m.0, m.1);
+        match sa.mtime {
+            SetTime::Now => {
+                let now = inode.now();
+                sa.mtime = SetTime::At(now.0, now.1);
+            }
+            SetTime::Omit => {
+                let m = inode.mtime();
+                sa.mtime = SetTime::At(m.0, m.1);
+            }
+            SetTime::At(..) => {}
         }
         sa.ctime = Some(inode.now());
     }
+    sa
+}
+
+/// `inode_operations.setattr` (after `setattr_prepare`).
+pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
+    inode.data().check()?;
+    let conn = inode.sb().data();
+    let wb = writeback::is_wb(inode);
+    let sa = setattr_args(inode, &conn, ia, wb);
     if wb {
         // Older background SETATTRs of the times must not land after ours.
         writeback::times_sent(inode)?;

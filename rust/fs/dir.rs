@@ -386,12 +386,8 @@ pub(crate) fn create_open(
         return Ok(Created::MadeOnly);
     }
     let z = name_z(dentry.name())?;
-    let mut strip = vfs::file::flags::O_NOCTTY;
-    if !conn.params().has(u64::from(abi::FUSE_ATOMIC_O_TRUNC)) {
-        strip |= vfs::file::flags::O_TRUNC;
-    }
     let arg = abi::fuse_create_in {
-        flags: flags & !strip,
+        flags: super::file::create_wire_flags(&conn, flags),
         mode,
         umask: 0,
         open_flags: 0,

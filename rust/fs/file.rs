@@ -26,6 +26,16 @@ pub(crate) struct FuseFile {
 }
 
 impl FuseFile {
+    /// An open file without a server handle (the server has no OPEN).
+    fn without_handle(flags: u32) -> Self {
+        FuseFile {
+            fh: 0,
+            open_flags: 0,
+            flags,
+            no_release: true,
+        }
+    }
+
     /// The server does not implement OPEN: no RELEASE either.
     pub(crate) fn no_release(&self) -> bool {
         self.no_release
@@ -87,24 +97,46 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
     let (op, _) = open_opcodes(inode.kind());
     let flags = file.flags();
     if conn.is_enosys(op) {
-        let ff = KBox::new(
-            FuseFile {
-                fh: 0,
-                open_flags: 0,
-                flags,
-                no_release: true,
-            },
-            GFP_KERNEL,
-        )?;
+        let ff = KBox::new(FuseFile::without_handle(flags), GFP_KERNEL)?;
         return register(inode, file, ff);
     }
-    // As mainline: creation flags are the VFS's business, not the server's;
-    // O_TRUNC goes to the server only if it truncates atomically at OPEN.
+    let ff = send_open(&conn, inode, op, flags)?;
+    if inode.kind() == Kind::Reg && ff.open_flags & abi::FOPEN_KEEP_CACHE == 0 {
+        if writeback::is_wb(inode) {
+            // Dirty data is newer than the server's: write it first.
+            let _ = inode.write_and_wait_range(0, i64::MAX);
+            let _ = writeback::wait_all(inode);
+        }
+        inode.invalidate_pages();
+    }
+    register(inode, file, KBox::new(ff, GFP_KERNEL)?)
+}
+
+/// The open flags the server sees. As mainline: creation flags are the
+/// VFS's business, not the server's; O_TRUNC goes to the server only if it
+/// truncates atomically at OPEN.
+fn open_wire_flags(conn: &Connection, flags: u32) -> u32 {
     let mut strip = flags::O_CREAT | flags::O_EXCL | flags::O_NOCTTY;
     if !conn.params().has(u64::from(abi::FUSE_ATOMIC_O_TRUNC)) {
         strip |= flags::O_TRUNC;
     }
-    let wire_flags = flags & !strip;
+    flags & !strip
+}
+
+/// The open flags CREATE sends: as OPEN's, but O_CREAT and O_EXCL go to
+/// the server (it creates the file).
+pub(crate) fn create_wire_flags(conn: &Connection, flags: u32) -> u32 {
+    let mut strip = flags::O_NOCTTY;
+    if !conn.params().has(u64::from(abi::FUSE_ATOMIC_O_TRUNC)) {
+        strip |= flags::O_TRUNC;
+    }
+    flags & !strip
+}
+
+/// OPEN or OPENDIR (`op`) of `inode` with the open flags `flags`; a server
+/// without it gives a file without a handle (as mainline).
+fn send_open(conn: &Connection, inode: &Inode, op: u32, flags: u32) -> Result<FuseFile> {
+    let wire_flags = open_wire_flags(conn, flags);
     // A truncating OPEN is a size change: under the inode lock (as
     // mainline in write-back mode), draining writeback and other size
     // changes until the server answered, even if we are killed first.
@@ -126,7 +158,7 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
                 // The server may truncate at any time: so does the cache,
                 // now (a late reply's handle is released by the
                 // connection).
-                inode.data().invalidate_attrs(&conn);
+                inode.data().invalidate_attrs(conn);
                 inode.truncate_setsize(0);
                 return Err(EINTR);
             }
@@ -144,33 +176,18 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
             }
         }
         // No OPEN support: every open succeeds without a handle (as mainline).
-        Err(e) if e == vfs::enosys() => FuseFile {
-            fh: 0,
-            open_flags: 0,
-            flags,
-            no_release: true,
-        },
+        Err(e) if e == vfs::enosys() => FuseFile::without_handle(flags),
         Err(e) => return Err(e),
     };
     if wire_flags & flags::O_TRUNC != 0 && !ff.no_release {
         // The server truncated at OPEN: so does the page cache (before any
         // dirty data could be written back past the new EOF).
-        inode.data().invalidate_attrs(&conn);
+        inode.data().invalidate_attrs(conn);
         inode.truncate_setsize(0);
         // A handle kept for dirty data may have none left.
-        writeback::send_releases(&conn, inode);
+        writeback::send_releases(conn, inode);
     }
-    drop(drain);
-    drop(_lock);
-    if inode.kind() == Kind::Reg && ff.open_flags & abi::FOPEN_KEEP_CACHE == 0 {
-        if writeback::is_wb(inode) {
-            // Dirty data is newer than the server's: write it first.
-            let _ = inode.write_and_wait_range(0, i64::MAX);
-            let _ = writeback::wait_all(inode);
-        }
-        inode.invalidate_pages();
-    }
-    register(inode, file, KBox::new(ff, GFP_KERNEL)?)
+    Ok(ff)
 }
 
 /// A writable regular file's handle becomes usable by writeback.
@@ -506,6 +523,21 @@ pub(crate) fn fallocate(file: &File, mode: i32, offset: i64, len: i64) -> Result
     }
 }
 
+/// The server copied `written` bytes to `off_out` of `iout`: the cached
+/// pages there are stale, the size grows to cover them, the times change.
+fn after_copy(iout: &Inode, conn: &Connection, off_out: i64, written: usize) {
+    if written > 0 {
+        let end = off_out.saturating_add(written as i64);
+        let (first, last) = crate::proto::write::page_cover(off_out, end, vfs::PAGE_SIZE);
+        iout.truncate_pagecache_range(first, last);
+        if end > iout.size() {
+            writeback::zero_past_eof(iout, iout.size());
+            iout.set_size(end);
+        }
+    }
+    super::inode::data_changed(iout, conn);
+}
+
 /// `file_operations.copy_file_range`: COPY_FILE_RANGE after both ranges
 /// reached the server; `None` asks for the splice fallback (no support, or
 /// another filesystem).
@@ -537,9 +569,9 @@ pub(crate) fn copy_file_range(
     writeback::flush_range(iout, off_out, len)?;
     // The target may grow: a size change, until the server answered.
     let drain = writeback::drain(iout)?;
+    // CAST: the VFS checked the offsets are non-negative.
     let arg = abi::fuse_copy_file_range_in {
         fh_in: ffin.fh,
-        // CAST: the VFS checked the offsets are non-negative.
         off_in: off_in as u64,
         nodeid_out: iout.data().nodeid(),
         fh_out: ffout.fh,
@@ -555,31 +587,19 @@ pub(crate) fn copy_file_range(
         drain.clone(),
     );
     let (written, killed) = match outcome {
-        Outcome::Reply(Ok(reply)) => (
-            pod::read_exact::<abi::fuse_write_out>(&reply)
-                .ok_or(EIO)?
-                .size as usize,
+        Outcome::Reply(Ok(r)) => (
+            pod::read_exact::<abi::fuse_write_out>(&r).ok_or(EIO)?.size,
             false,
         ),
         Outcome::Reply(Err(e)) if e == vfs::enosys() => return Ok(None),
         Outcome::Reply(Err(e)) => return Err(e),
         // Killed while the server copies: it may copy all of it at any
         // time, so the cache assumes it did.
-        Outcome::Unknown => (len, true),
+        // CAST: `len` is below 4 GiB.
+        Outcome::Unknown => (len as u32, true),
     };
-    if written > 0 {
-        let end = off_out.saturating_add(written as i64);
-        // Whole pages: partial ones must be read again, not zeroed.
-        let page = vfs::PAGE_SIZE as i64;
-        let first = off_out - off_out % page;
-        let last = end.saturating_add(page - 1) / page * page - 1;
-        iout.truncate_pagecache_range(first, last);
-        if end > iout.size() {
-            writeback::zero_past_eof(iout, iout.size());
-            iout.set_size(end);
-        }
-    }
-    super::inode::data_changed(iout, &conn);
+    let written = written as usize;
+    after_copy(iout, &conn, off_out, written);
     drop(drain);
     match killed {
         true => Err(EINTR),

@@ -204,22 +204,11 @@ fn apply(
     version: u64,
     trust_local: bool,
 ) {
-    let mut local = *a;
-    if trust_local {
-        // The size and c/mtime are not taken from `a` at all (see
-        // `set_attributes` below): read here, outside the writers' locks,
-        // and written back later, they could undo a concurrent append or
-        // its time update. The copy only keeps `a` consistent for the code
-        // below.
-        // CAST: sizes and times travel as u64 on the wire.
-        local.size = inode.size() as u64;
-        let (ms, mn) = inode.mtime();
-        let (cs, cn) = inode.ctime();
-        local.mtime = ms as u64;
-        local.mtimensec = mn;
-        local.ctime = cs as u64;
-        local.ctimensec = cn;
-    }
+    let local = if trust_local {
+        with_local_size_and_times(inode, a)
+    } else {
+        *a
+    };
     let a = &local;
     let conn = inode.sb().data();
     let fi = inode.data();
@@ -236,14 +225,7 @@ fn apply(
             time::expiry(vfs::jiffies(), valid_sec, valid_nsec, vfs::HZ),
             Ordering::Release,
         );
-        let blkbits = if a.blksize != 0 && a.blksize.is_power_of_two() {
-            // CAST: log2 of a u32 is below 32.
-            a.blksize.trailing_zeros() as u8
-        } else if let Some(b) = conn.opts.blksize {
-            b.trailing_zeros() as u8
-        } else {
-            inode.sb().blocksize_bits()
-        };
+        let blkbits = attr::blkbits(a.blksize, conn.opts.blksize, inode.sb().blocksize_bits());
         old_size = inode.size();
         mtime_changed = fi.mtime.swap(a.mtime, Ordering::Relaxed) != a.mtime
             || fi
@@ -256,7 +238,38 @@ fn apply(
         return;
     }
     // CAST: validated to fit i64 in proto::attr.
-    let new_size = a.size as i64;
+    server_data_changed(inode, &conn, old_size, a.size as i64, mtime_changed);
+}
+
+/// `a` with the size and c/mtime of `inode`: where the kernel owns them,
+/// they are not taken from the server at all (`set_attributes` leaves
+/// them). Read here, outside the writers' locks, and written back later,
+/// they could undo a concurrent append or its time update; the copy only
+/// keeps `a` consistent for the code that reads it.
+fn with_local_size_and_times(inode: &Inode, a: &abi::fuse_attr) -> abi::fuse_attr {
+    let mut local = *a;
+    // CAST: sizes and times travel as u64 on the wire.
+    local.size = inode.size() as u64;
+    let (ms, mn) = inode.mtime();
+    let (cs, cn) = inode.ctime();
+    local.mtime = ms as u64;
+    local.mtimensec = mn;
+    local.ctime = cs as u64;
+    local.ctimensec = cn;
+    local
+}
+
+/// The server's attributes say the file changed (size `old_size` to
+/// `new_size`, or its mtime): cached pages past the new size go, and the
+/// rest is dropped as mainline does (unless the server invalidates data
+/// explicitly; on an mtime change only with AUTO_INVAL_DATA).
+fn server_data_changed(
+    inode: &Inode,
+    conn: &Connection,
+    old_size: i64,
+    new_size: i64,
+    mtime_changed: bool,
+) {
     let params = conn.params();
     let mut inval = false;
     if old_size != new_size {

@@ -34,23 +34,12 @@ pub(crate) fn readdir(file: &File, ctx: &mut DirEmitter) -> Result {
         flags: ff.flags,
         padding: 0,
     };
-    let (op, kind) = if plus {
-        (
-            abi::fuse_opcode_FUSE_READDIRPLUS,
-            ReplyKind::Dirents {
-                max: size,
-                plus: true,
-            },
-        )
+    let op = if plus {
+        abi::fuse_opcode_FUSE_READDIRPLUS
     } else {
-        (
-            abi::fuse_opcode_FUSE_READDIR,
-            ReplyKind::Dirents {
-                max: size,
-                plus: false,
-            },
-        )
+        abi::fuse_opcode_FUSE_READDIR
     };
+    let kind = ReplyKind::Dirents { max: size, plus };
     let version = conn.attr_version();
     let reply = conn.request(op, inode.data().nodeid(), &[pod::bytes_of(&arg)], kind)?;
     let mut full = false;

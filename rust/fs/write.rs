@@ -13,10 +13,11 @@
 //!
 //! A short WRITE reply ends the write: the caller gets the short count.
 
-use super::Kiocb;
+use super::file::FuseFile;
 use super::{file as ffile, writeback};
+use super::{Inode, Kiocb};
 use crate::abi;
-use crate::conn::{Data, DATA_CHUNK};
+use crate::conn::{Connection, Data, DATA_CHUNK};
 use crate::proto::{
     pod,
     reply::ReplyKind,
@@ -63,95 +64,130 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
     let conn = inode.sb().data();
     let ff = file.data().ok_or(EIO)?;
     let pos = iocb.pos();
-    let end = pos.saturating_add(count as i64 - 1);
-    // A size change a killed task left with the server goes first.
-    writeback::settled(inode)?;
-    // Cached data of the range goes first, and must not be written back
-    // over ours later. Without cached folios only WRITEs in flight can be.
-    if inode.has_cached_pages() {
-        writeback::flush_range(inode, pos, count)?;
-        inode.invalidate_range(pos, end);
-    } else {
-        writeback::wait_bytes(inode, pos, count)?;
-    }
-    let params = conn.params();
-    // Buffered write-through without BIG_WRITES: one page per WRITE (as
-    // mainline); direct I/O is bounded by max_write alone.
-    let max_pages = if iocb.is_direct() || params.has(u64::from(abi::FUSE_BIG_WRITES)) {
-        params.max_pages
-    } else {
-        1
-    };
-    let max = pw::max_write_bytes(params.max_write, max_pages, vfs::PAGE_SIZE);
+    before_direct_write(inode, pos, count)?;
+    let (max, max_pages) = write_limits(&conn, iocb.is_direct());
     let mut done = 0usize;
     let mut err = None;
     while done < count {
         let at = pos.saturating_add(done as i64);
         // CAST: `at` is non-negative.
         let n = pw::chunk_len(at as u64, count - done, max, max_pages, vfs::PAGE_SIZE);
-        let (mut msg, data, got) = match write_message(from, n) {
-            Ok(m) => m,
-            Err(e) => {
-                err = Some(e);
-                break;
-            }
-        };
-        if got == 0 {
-            err = Some(EFAULT);
-            break;
-        }
-        let arg = abi::fuse_write_in {
-            fh: ff.fh,
-            // CAST: non-negative.
-            offset: at as u64,
-            size: got as u32,
-            write_flags: 0,
-            lock_owner: 0,
-            flags: ff.flags,
-            padding: 0,
-        };
-        if let Some(room) = msg.get_mut(IN_HEADER..IN_HEADER + WRITE_IN) {
-            room.copy_from_slice(pod::bytes_of(&arg));
-        }
-        let reply = conn.request_msg(
-            abi::fuse_opcode_FUSE_WRITE,
-            inode.data().nodeid(),
-            msg,
-            data,
-            ReplyKind::Write { max: got as u64 },
-        );
-        match reply {
-            Ok(p) => {
-                let w = pod::read_exact::<abi::fuse_write_out>(&p).ok_or(EIO)?.size as usize;
-                done += w;
-                if w < got {
+        match write_chunk(&conn, inode, ff, from, at, n) {
+            Ok((written, sent)) => {
+                done += written;
+                if written < sent {
                     // Short: the caller sees what was written.
-                    from.revert(got - w);
                     break;
                 }
             }
             Err(e) => {
-                from.revert(got);
                 err = Some(e);
                 break;
             }
         }
     }
-    if done > 0 {
-        let new_end = pos.saturating_add(done as i64);
-        if new_end > inode.size() {
-            writeback::zero_past_eof(inode, inode.size());
-            inode.set_size(new_end);
-        }
-        iocb.set_pos(new_end);
-        // Folios a reader brought in meanwhile may hold the old data.
-        if inode.has_cached_pages() {
-            inode.invalidate_range(pos, new_end - 1);
-        }
-        super::inode::data_changed(inode, &conn);
-        return Ok(done);
+    if done == 0 {
+        return Err(err.unwrap_or(EIO));
     }
-    Err(err.unwrap_or(EIO))
+    after_direct_write(iocb, &conn, pos, done);
+    Ok(done)
+}
+
+/// Before WRITEs of `count` bytes at `pos` bypass the page cache: a size
+/// change a killed task left with the server goes first, and cached data
+/// of the range is written and dropped (it must not be written back over
+/// ours later). Without cached folios only WRITEs in flight can be.
+fn before_direct_write(inode: &Inode, pos: i64, count: usize) -> Result {
+    writeback::settled(inode)?;
+    if inode.has_cached_pages() {
+        writeback::flush_range(inode, pos, count)?;
+        inode.invalidate_range(pos, pos.saturating_add(count as i64 - 1));
+        Ok(())
+    } else {
+        writeback::wait_bytes(inode, pos, count)
+    }
+}
+
+/// The largest WRITE (bytes, pages). Buffered write-through without
+/// BIG_WRITES: one page per WRITE (as mainline); direct I/O is bounded by
+/// max_write alone.
+fn write_limits(conn: &Connection, direct: bool) -> (usize, u32) {
+    let params = conn.params();
+    let max_pages = if direct || params.has(u64::from(abi::FUSE_BIG_WRITES)) {
+        params.max_pages
+    } else {
+        1
+    };
+    (
+        pw::max_write_bytes(params.max_write, max_pages, vfs::PAGE_SIZE),
+        max_pages,
+    )
+}
+
+/// One synchronous WRITE of up to `n` bytes from `from` at `at`: the bytes
+/// the server wrote and the bytes sent. What was not written is given back
+/// to `from`.
+fn write_chunk(
+    conn: &Connection,
+    inode: &Inode,
+    ff: &FuseFile,
+    from: &mut IovIter<'_>,
+    at: i64,
+    n: usize,
+) -> Result<(usize, usize)> {
+    let (mut msg, data, got) = write_message(from, n)?;
+    if got == 0 {
+        return Err(EFAULT);
+    }
+    let arg = abi::fuse_write_in {
+        fh: ff.fh,
+        // CAST: non-negative.
+        offset: at as u64,
+        size: got as u32,
+        write_flags: 0,
+        lock_owner: 0,
+        flags: ff.flags,
+        padding: 0,
+    };
+    if let Some(room) = msg.get_mut(IN_HEADER..IN_HEADER + WRITE_IN) {
+        room.copy_from_slice(pod::bytes_of(&arg));
+    }
+    let reply = conn.request_msg(
+        abi::fuse_opcode_FUSE_WRITE,
+        inode.data().nodeid(),
+        msg,
+        data,
+        ReplyKind::Write { max: got as u64 },
+    );
+    // The reply was validated: a `fuse_write_out` of at most `got` bytes.
+    let written = match reply.and_then(|p| pod::read_exact::<abi::fuse_write_out>(&p).ok_or(EIO)) {
+        Ok(out) => out.size as usize,
+        Err(e) => {
+            from.revert(got);
+            return Err(e);
+        }
+    };
+    if written < got {
+        from.revert(got - written);
+    }
+    Ok((written, got))
+}
+
+/// After `done` bytes at `pos` were written past the page cache: the size
+/// grows to cover them, the position moves, folios a reader brought in
+/// meanwhile (which may hold the old data) go, and the times change.
+fn after_direct_write(iocb: &mut Kiocb<'_>, conn: &Connection, pos: i64, done: usize) {
+    let inode = iocb.file().inode();
+    let new_end = pos.saturating_add(done as i64);
+    if new_end > inode.size() {
+        writeback::zero_past_eof(inode, inode.size());
+        inode.set_size(new_end);
+    }
+    iocb.set_pos(new_end);
+    if inode.has_cached_pages() {
+        inode.invalidate_range(pos, new_end - 1);
+    }
+    super::inode::data_changed(inode, conn);
 }
 
 /// Builds a synchronous WRITE of up to `n` bytes from the user buffer: a

@@ -8,6 +8,19 @@ use crate::abi;
 /// File type bits of a mode (`S_IFMT`).
 pub(crate) const S_IFMT: u32 = 0o170000;
 
+/// log2 of the block size an inode reports: the server's `blksize` if it
+/// is a power of two, else the mount's `blksize=` option, else `default`.
+pub(crate) fn blkbits(server: u32, option: Option<u32>, default: u8) -> u8 {
+    // CAST: log2 of a u32 is below 32.
+    if server != 0 && server.is_power_of_two() {
+        server.trailing_zeros() as u8
+    } else if let Some(b) = option {
+        b.trailing_zeros() as u8
+    } else {
+        default
+    }
+}
+
 /// Whether modes `a` and `b` are of the same file type. A node whose type
 /// changed on the server is a new file to the kernel.
 pub(crate) fn same_type(a: u32, b: u32) -> bool {
@@ -72,6 +85,14 @@ pub(crate) fn dtype_of_mode(mode: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_bits() {
+        assert_eq!(blkbits(4096, Some(512), 12), 12);
+        assert_eq!(blkbits(65536, None, 12), 16);
+        assert_eq!(blkbits(1000, Some(512), 12), 9);
+        assert_eq!(blkbits(0, None, 12), 12);
+    }
 
     #[test]
     fn file_types() {

@@ -55,6 +55,17 @@ pub(crate) fn crop_to_size(offset: u64, len: usize, size: i64) -> usize {
     }
 }
 
+/// The byte range `first..=last` of the whole pages that bytes
+/// `start..end` touch (`start < end`, both non-negative): what a change of
+/// those bytes past the page cache makes stale (partial pages must be read
+/// again, not zeroed).
+pub(crate) fn page_cover(start: i64, end: i64, page_size: usize) -> (i64, i64) {
+    let page = page_size as i64;
+    let first = start - start % page;
+    let last = end.saturating_add(page - 1) / page * page - 1;
+    (first, last)
+}
+
 /// Write-behind state of an inode: where the sequential stream of buffered
 /// writes ends, and where the part not yet handed to writeback starts.
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
@@ -281,6 +292,15 @@ mod tests {
     use super::*;
 
     const P: usize = 4096;
+
+    #[test]
+    fn page_covers() {
+        assert_eq!(page_cover(0, 1, P), (0, 4095));
+        assert_eq!(page_cover(100, 4096, P), (0, 4095));
+        assert_eq!(page_cover(4095, 4097, P), (0, 8191));
+        assert_eq!(page_cover(8192, 12288, P), (8192, 12287));
+        assert_eq!(page_cover(5000, i64::MAX, P).0, 4096);
+    }
 
     #[test]
     fn write_behind_streams() {

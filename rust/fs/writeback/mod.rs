@@ -47,6 +47,7 @@ pub(crate) use wait::{
     flush_inode, flush_range, times_sent, wait_all, wait_bytes, wait_conn, wait_times, TimesFlush,
 };
 
+use crate::conn::Connection;
 use crate::fs::Inode;
 use crate::proto::write::{self as pw, Span};
 use crate::vfs::{
@@ -213,21 +214,10 @@ pub(crate) fn writepages(inode: &Inode, ctl: &mut WritebackCtl<'_>) -> Result {
             }
         }
         if batch.is_none() {
-            if !sync && !has_room(&conn) {
-                conn.stats().wb_budget_stops.fetch_add(1, Ordering::Relaxed);
-                folio.redirty(ctl);
-                ctl.stop();
-                continue;
-            }
-            match Batch::new(inode, index, cap) {
-                Ok(b) => batch = Some(b),
+            match open_batch(&conn, inode, ctl, &mut folio, cap, sync) {
+                Ok(Some(b)) => batch = Some(b),
+                Ok(None) => continue,
                 Err(e) => {
-                    if e == EIO {
-                        // No writable handle: the data cannot be sent.
-                        folio.written_out();
-                    } else {
-                        folio.redirty(ctl);
-                    }
                     last = Err(e);
                     continue;
                 }
@@ -255,6 +245,37 @@ pub(crate) fn writepages(inode: &Inode, ctl: &mut WritebackCtl<'_>) -> Result {
     // for dirty data may have none left.
     send_releases(&conn, inode);
     Ok(())
+}
+
+/// A new batch of at most `cap` bytes starting at `folio`; `None` when
+/// background writeback is at the in-flight bound (the iteration stops,
+/// the folio stays dirty). An error leaves the folio dirty, unless there is
+/// no writable handle (EIO): then its data cannot be sent at all.
+fn open_batch(
+    conn: &Connection,
+    inode: &Inode,
+    ctl: &mut WritebackCtl<'_>,
+    folio: &mut LockedFolio,
+    cap: usize,
+    sync: bool,
+) -> Result<Option<Batch>> {
+    if !sync && !has_room(conn) {
+        conn.stats().wb_budget_stops.fetch_add(1, Ordering::Relaxed);
+        folio.redirty(ctl);
+        ctl.stop();
+        return Ok(None);
+    }
+    match Batch::new(inode, folio.index(), cap) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) => {
+            if e == EIO {
+                folio.written_out();
+            } else {
+                folio.redirty(ctl);
+            }
+            Err(e)
+        }
+    }
 }
 
 /// `launder_folio`: write one dirty folio now and wait for the reply
