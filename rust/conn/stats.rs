@@ -4,9 +4,8 @@
 
 use super::Connection;
 use crate::abi;
-use crate::proto::{self, stats};
+use crate::proto::stats;
 use crate::vfs::sysfs::ControlFiles;
-use core::mem::size_of;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Counters of what the server was sent.
@@ -51,9 +50,9 @@ impl Stats {
             b.fetch_add(len as u64, Ordering::Relaxed);
         }
         if opcode == abi::fuse_opcode_FUSE_WRITE {
-            let payload =
-                len.saturating_sub(proto::request::IN_HEADER + size_of::<abi::fuse_write_in>());
-            if let Some(h) = self.write_hist.get(stats::bucket(payload)) {
+            let payload = len.saturating_sub(stats::WRITE_HEADER);
+            // CAST: lossless.
+            if let Some(h) = self.write_hist.get(stats::bucket(payload as u64)) {
                 h.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -94,25 +93,28 @@ impl ControlFiles for Connection {
         let (active, queued) = self.background_counts();
         let extra = [
             (
-                "writeback_inflight_requests",
+                stats::WRITEBACK_INFLIGHT_REQUESTS,
                 st.wb_requests.load(Ordering::Relaxed),
             ),
             (
-                "writeback_inflight_bytes",
+                stats::WRITEBACK_INFLIGHT_BYTES,
                 st.wb_bytes.load(Ordering::Relaxed),
             ),
             (
-                "writeback_short_resends",
+                stats::WRITEBACK_SHORT_RESENDS,
                 st.wb_resends.load(Ordering::Relaxed),
             ),
             (
-                "writeback_budget_stops",
+                stats::WRITEBACK_BUDGET_STOPS,
                 st.wb_budget_stops.load(Ordering::Relaxed),
             ),
-            ("dirty_pages", self.dirty_pages()),
-            ("background_active", u64::from(active)),
-            ("background_queued", u64::from(queued)),
-            ("writeback_cache", u64::from(self.has_writeback_cache())),
+            (stats::DIRTY_PAGES, self.dirty_pages()),
+            (stats::BACKGROUND_ACTIVE, u64::from(active)),
+            (stats::BACKGROUND_QUEUED, u64::from(queued)),
+            (
+                stats::WRITEBACK_CACHE,
+                u64::from(self.has_writeback_cache()),
+            ),
         ];
         st.render(&extra, out)
     }

@@ -24,3 +24,15 @@ pub mod abi {
 #[path = "../../../rust/proto/mod.rs"]
 #[allow(dead_code)]
 pub mod proto;
+
+/// The statistics format (`rust/proto/stats.rs`), for the tools: the
+/// reference server renders it, fusewb-bench parses it.
+pub mod stats {
+    pub use crate::proto::stats::{
+        bucket, bucket_bound, parse_line, write_hist, write_line, write_op, write_size_bound,
+        write_total, LineError, BACKGROUND_ACTIVE, BACKGROUND_QUEUED, BUCKETS, BYTES_SUFFIX,
+        COUNT_SUFFIX, DIRTY_PAGES, OP_PREFIX, REQUESTS_TOTAL, WRITEBACK_BUDGET_STOPS,
+        WRITEBACK_CACHE, WRITEBACK_INFLIGHT_BYTES, WRITEBACK_INFLIGHT_REQUESTS,
+        WRITEBACK_SHORT_RESENDS, WRITE_HEADER, WRITE_SIZE_LE,
+    };
+}

@@ -167,8 +167,10 @@ fn take_sample(t0: Instant, written: u64, conn_stats: &Path) -> Sample {
         writeback: mi.get("Writeback").copied().unwrap_or(0),
         inflight: conn
             .as_ref()
-            .and_then(|c| c.get("writeback_inflight_bytes").copied()),
-        dirty_pages: conn.as_ref().and_then(|c| c.get("dirty_pages").copied()),
+            .and_then(|c| c.get(stats::WRITEBACK_INFLIGHT_BYTES).copied()),
+        dirty_pages: conn
+            .as_ref()
+            .and_then(|c| c.get(stats::DIRTY_PAGES).copied()),
     }
 }
 
@@ -379,7 +381,9 @@ pub fn run(env: &Env, s: &Settings, out: &Path) -> Result<(), String> {
         },
     )?;
     let conn_stats = sys::conn_stats_path(&mnt)?;
-    let wbc = sys::read_kv(&conn_stats)?.get("writeback_cache").copied();
+    let wbc = sys::read_kv(&conn_stats)?
+        .get(stats::WRITEBACK_CACHE)
+        .copied();
     if wbc != Some(1) {
         return Err(format!(
             "the mount is not in write-back mode (writeback_cache {wbc:?})"

@@ -296,7 +296,7 @@ fn run_one(ctx: &Ctx<'_>, kind: Kind, lat: Option<u64>, op: Op) -> Result<Outcom
         if !kind.is_mainline() {
             let st = sys::read_kv(&sys::conn_stats_path(&ctx.mnt)?)?;
             let want = u64::from(kind.server_writeback());
-            let got = st.get("writeback_cache").copied();
+            let got = st.get(stats::WRITEBACK_CACHE).copied();
             if got != Some(want) {
                 return Err(format!(
                     "{kind}: the connection's writeback_cache is {got:?}, expected {want}: \

@@ -1,11 +1,18 @@
 //! Parsing of the `key value` statistics (the reference server's `--stats`
 //! file, a fuse-wb connection's `stats` file) and of `/proc/meminfo`.
 
+use fusewb_proto::stats::{
+    parse_line, write_size_bound, LineError, BYTES_SUFFIX, COUNT_SUFFIX, OP_PREFIX, WRITE_HEADER,
+};
 use std::collections::BTreeMap;
+
+/// Keys of a connection's `stats` that the bench reads.
+pub use fusewb_proto::stats::{DIRTY_PAGES, WRITEBACK_CACHE, WRITEBACK_INFLIGHT_BYTES};
 
 /// Bytes of a WRITE request that are not data, in the kernel's
 /// `op.WRITE.bytes` (`fuse_in_header` + `fuse_write_in`).
-pub const KERNEL_WRITE_HEADER: u64 = 80;
+// CAST: 80.
+pub const KERNEL_WRITE_HEADER: u64 = WRITE_HEADER as u64;
 
 /// `key value` lines to a map. Blank lines are skipped; a line that is
 /// not `KEY NUMBER` is an error naming it.
@@ -13,22 +20,33 @@ pub fn parse_kv(text: &str) -> Result<BTreeMap<String, u64>, String> {
     let mut map = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
-        if line.is_empty() {
-            continue;
+        match parse_line(line) {
+            Ok(None) => {}
+            Ok(Some((k, v))) => {
+                map.insert(k.to_string(), v);
+            }
+            Err(LineError::Fields) => {
+                return Err(format!(
+                    "line {}: expected 'KEY VALUE', got {line:?}",
+                    i + 1
+                ))
+            }
+            Err(LineError::Value(k, v)) => {
+                return Err(format!("line {}: {k}: not a number: {v:?}", i + 1))
+            }
         }
-        let mut it = line.split_whitespace();
-        let (Some(k), Some(v), None) = (it.next(), it.next(), it.next()) else {
-            return Err(format!(
-                "line {}: expected 'KEY VALUE', got {line:?}",
-                i + 1
-            ));
-        };
-        let v: u64 = v
-            .parse()
-            .map_err(|_| format!("line {}: {k}: not a number: {v:?}", i + 1))?;
-        map.insert(k.to_string(), v);
     }
     Ok(map)
+}
+
+/// The `op.WRITE.count` and `op.WRITE.bytes` of `map` (0 if absent).
+fn write_counters(map: &BTreeMap<String, u64>) -> (u64, u64) {
+    let get = |suffix: &str| {
+        map.get(&format!("{OP_PREFIX}WRITE{suffix}"))
+            .copied()
+            .unwrap_or(0)
+    };
+    (get(COUNT_SUFFIX), get(BYTES_SUFFIX))
 }
 
 /// WRITE requests seen by a server or sent by a kernel.
@@ -44,17 +62,14 @@ impl WriteStats {
     /// From the reference server's statistics, whose `op.WRITE.bytes` is
     /// data only. No WRITE line means no WRITE.
     pub fn from_server(map: &BTreeMap<String, u64>) -> Self {
-        Self {
-            count: map.get("op.WRITE.count").copied().unwrap_or(0),
-            bytes: map.get("op.WRITE.bytes").copied().unwrap_or(0),
-        }
+        let (count, bytes) = write_counters(map);
+        Self { count, bytes }
     }
 
     /// From a fuse-wb connection's `stats`, whose `op.WRITE.bytes`
     /// includes an 80-byte header per request.
     pub fn from_kernel(map: &BTreeMap<String, u64>) -> Self {
-        let count = map.get("op.WRITE.count").copied().unwrap_or(0);
-        let bytes = map.get("op.WRITE.bytes").copied().unwrap_or(0);
+        let (count, bytes) = write_counters(map);
         Self {
             count,
             bytes: bytes.saturating_sub(count.saturating_mul(KERNEL_WRITE_HEADER)),
@@ -73,7 +88,7 @@ pub fn histogram(map: &BTreeMap<String, u64>) -> Vec<(u64, u64)> {
     let mut h: Vec<(u64, u64)> = map
         .iter()
         .filter_map(|(k, v)| {
-            let n = k.strip_prefix("write_size_le.")?.parse::<u64>().ok()?;
+            let n = write_size_bound(k)?;
             (*v > 0).then_some((n, *v))
         })
         .collect();

@@ -1,20 +1,19 @@
 //! Request statistics: per-opcode counts and bytes, and a histogram of WRITE
-//! sizes in power-of-two buckets, written as `key value` lines.
+//! sizes in power-of-two buckets, written as `key value` lines in the format
+//! `fusewb_proto::stats` defines (the module's own, `rust/proto/stats.rs`).
 
+use fusewb_proto::stats::{bucket, write_hist, write_op, write_total, BUCKETS};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
-
-/// Number of WRITE-size buckets: sizes 0..=2^40 bytes and above.
-const BUCKETS: usize = 42;
 
 /// Counters kept by the server while it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
     /// Opcode name (`WRITE`, `LOOKUP`, ...) to (requests, payload bytes).
     ops: BTreeMap<&'static str, (u64, u64)>,
-    /// `write_hist[k]` counts WRITEs whose size `s` has bucket `k`, see [`bucket`].
+    /// `write_hist[k]` counts WRITEs whose size has bucket `k` (see
+    /// `fusewb_proto::stats::bucket`).
     write_hist: [u64; BUCKETS],
 }
 
@@ -25,17 +24,6 @@ impl Default for Stats {
             write_hist: [0; BUCKETS],
         }
     }
-}
-
-/// The power-of-two bucket of a WRITE of `size` bytes: bucket `k` holds the
-/// sizes in `(2^(k-1), 2^k]`, bucket 0 the sizes 0 and 1.
-pub fn bucket(size: u64) -> usize {
-    let k = if size <= 1 {
-        0
-    } else {
-        (64 - (size - 1).leading_zeros()) as usize
-    };
-    k.min(BUCKETS - 1)
 }
 
 impl Stats {
@@ -70,16 +58,12 @@ impl Stats {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let total: u64 = self.ops.values().map(|v| v.0).sum();
-        let _ = writeln!(out, "requests_total {total}");
+        // Writing to a String cannot fail.
+        let _ = write_total(&mut out, total);
         for (op, (count, bytes)) in &self.ops {
-            let _ = writeln!(out, "op.{op}.count {count}");
-            let _ = writeln!(out, "op.{op}.bytes {bytes}");
+            let _ = write_op(&mut out, op, *count, *bytes);
         }
-        for (k, n) in self.write_hist.iter().enumerate() {
-            if *n > 0 {
-                let _ = writeln!(out, "write_size_le.{} {n}", 1u64 << k);
-            }
-        }
+        let _ = write_hist(&mut out, &self.write_hist);
         out
     }
 }
