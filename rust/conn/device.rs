@@ -27,7 +27,7 @@ pub(super) enum Item {
 
 impl Connection {
     pub(super) fn reject(&self, e: ProtoError) -> Error {
-        if self.rejects.fetch_add(1, Ordering::Relaxed) < REJECT_LOG_LIMIT {
+        if self.counters.rejects.fetch_add(1, Ordering::Relaxed) < REJECT_LOG_LIMIT {
             pr_warn!("rejected a malformed message from the server: {:?}\n", e);
         }
         EINVAL

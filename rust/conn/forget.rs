@@ -34,7 +34,7 @@ impl Connection {
 
     /// Queues a FORGET using a preallocated node (never allocates).
     pub(crate) fn forget_with(&self, slot: ForgetReservation, nodeid: u64, nlookup: u64) {
-        let seq = self.next_forget.fetch_add(1, Ordering::Relaxed);
+        let seq = self.counters.next_forget.fetch_add(1, Ordering::Relaxed);
         let node = slot.into_node(seq, abi::fuse_forget_one { nodeid, nlookup });
         {
             let mut g = self.inner.lock();

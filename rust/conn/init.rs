@@ -23,7 +23,8 @@ impl Connection {
     /// after mount(2) returned. Requests wait for the reply instead.
     pub(crate) fn send_init(&self, sb: Arc<SbLink>, max_readahead: u32) -> Result {
         self.inner.lock().sb = Some(sb);
-        self.offered_readahead
+        self.counters
+            .offered_readahead
             .store(max_readahead, Ordering::Relaxed);
         let arg = proto::init::init_in(self.offered_flags(), max_readahead);
         let req = self.new_request(
@@ -58,7 +59,7 @@ impl Connection {
     }
 
     pub(super) fn process_init(&self, result: Result<Payload>) {
-        let max_ra = self.offered_readahead.load(Ordering::Relaxed);
+        let max_ra = self.counters.offered_readahead.load(Ordering::Relaxed);
         let neg = result.ok().and_then(|p| {
             proto::init::negotiate(&p, self.offered_flags(), max_ra, max_pages_limit()).ok()
         });

@@ -70,6 +70,24 @@ struct Inner {
     forgets: RBTree<u64, abi::fuse_forget_one>,
 }
 
+/// The connection's lock-free counters and flags.
+struct Counters {
+    /// The next request id.
+    next_unique: AtomicU64,
+    /// The next FORGET's queue key.
+    next_forget: AtomicU64,
+    /// The readahead offered at INIT (the bdi's), in bytes.
+    offered_readahead: AtomicU32,
+    /// Orders attribute updates (see `fs::inode::change_attributes`).
+    attr_version: AtomicU64,
+    /// One bit per opcode the server answered ENOSYS.
+    enosys: AtomicU64,
+    /// Requests waiting for the server (sysfs `waiting`).
+    num_waiting: AtomicU32,
+    /// Replies refused as malformed.
+    rejects: AtomicU32,
+}
+
 /// One FUSE connection: one mount and its server.
 #[pin_data]
 pub(crate) struct Connection {
@@ -88,14 +106,7 @@ pub(crate) struct Connection {
     /// What INIT settled, set once its reply was processed: read on every
     /// request, without the lock.
     negotiated: SetOnce<Negotiated>,
-    next_unique: AtomicU64,
-    next_forget: AtomicU64,
-    /// The readahead offered at INIT (the bdi's), in bytes.
-    offered_readahead: AtomicU32,
-    attr_version: AtomicU64,
-    enosys: AtomicU64,
-    num_waiting: AtomicU32,
-    rejects: AtomicU32,
+    counters: Counters,
     /// Request statistics (see `proto::stats`).
     stats: Stats,
     /// The mount's options.
@@ -137,13 +148,15 @@ impl Connection {
                 init_wait <- WaitQueue::new(),
                 wb_wait <- WaitQueue::new(),
                 negotiated: SetOnce::new(),
-                next_unique: AtomicU64::new(0),
-                next_forget: AtomicU64::new(0),
-                offered_readahead: AtomicU32::new(0),
-                attr_version: AtomicU64::new(1),
-                enosys: AtomicU64::new(0),
-                num_waiting: AtomicU32::new(0),
-                rejects: AtomicU32::new(0),
+                counters: Counters {
+                    next_unique: AtomicU64::new(0),
+                    next_forget: AtomicU64::new(0),
+                    offered_readahead: AtomicU32::new(0),
+                    attr_version: AtomicU64::new(1),
+                    enosys: AtomicU64::new(0),
+                    num_waiting: AtomicU32::new(0),
+                    rejects: AtomicU32::new(0),
+                },
                 stats: Stats::new(),
                 opts,
                 user_ns,
@@ -222,13 +235,15 @@ impl Connection {
     /// Remembers that the server answered ENOSYS to `opcode`.
     fn note_enosys(&self, opcode: u32) {
         if opcode < 64 {
-            self.enosys.fetch_or(1 << opcode, Ordering::Relaxed);
+            self.counters
+                .enosys
+                .fetch_or(1 << opcode, Ordering::Relaxed);
         }
     }
 
     /// Whether the server answered ENOSYS to `opcode` before.
     pub(crate) fn is_enosys(&self, opcode: u32) -> bool {
-        opcode < 64 && self.enosys.load(Ordering::Relaxed) & (1 << opcode) != 0
+        opcode < 64 && self.counters.enosys.load(Ordering::Relaxed) & (1 << opcode) != 0
     }
 
     /// The negotiated parameters (defaults before INIT completed).
@@ -247,18 +262,19 @@ impl Connection {
 
     /// The current attribute version (see `fs::inode`).
     pub(crate) fn attr_version(&self) -> u64 {
-        self.attr_version.load(Ordering::Acquire)
+        self.counters.attr_version.load(Ordering::Acquire)
     }
 
     /// A new, higher attribute version.
     pub(crate) fn next_attr_version(&self) -> u64 {
-        self.attr_version
+        self.counters
+            .attr_version
             .fetch_add(1, Ordering::AcqRel)
             .wrapping_add(1)
     }
 
     /// Requests waiting for a reply (for the control directory).
     pub(crate) fn num_waiting(&self) -> u32 {
-        self.num_waiting.load(Ordering::Relaxed)
+        self.counters.num_waiting.load(Ordering::Relaxed)
     }
 }

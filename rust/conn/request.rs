@@ -139,7 +139,8 @@ impl Request {
 impl Connection {
     pub(super) fn unique(&self) -> u64 {
         // Unique ids are even: bit 0 marks INTERRUPT replies.
-        self.next_unique
+        self.counters
+            .next_unique
             .fetch_add(2, Ordering::Relaxed)
             .wrapping_add(2)
     }
@@ -273,12 +274,12 @@ impl Connection {
         if let Err(e) = self.wait_initialized() {
             return Outcome::Reply(Err(e));
         }
-        self.num_waiting.fetch_add(1, Ordering::Relaxed);
+        self.counters.num_waiting.fetch_add(1, Ordering::Relaxed);
         let r = match self.queue(req) {
             Ok(()) => self.wait_answer(req),
             Err(e) => Outcome::Reply(Err(e)),
         };
-        self.num_waiting.fetch_sub(1, Ordering::Relaxed);
+        self.counters.num_waiting.fetch_sub(1, Ordering::Relaxed);
         r
     }
 
