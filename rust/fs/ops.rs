@@ -15,7 +15,7 @@ use crate::vfs::{
     inode::{AtomicOpen, InodeOperations},
     iov::IovIter,
     mm::VmOperations,
-    sb::SuperOperations,
+    sb::{StatFs, SuperOperations},
 };
 use kernel::prelude::*;
 use kernel::types::ARef;
@@ -43,8 +43,18 @@ impl SuperOperations for FuseWb {
         writeback::wait_conn(&sb.data())
     }
 
-    fn statfs(dentry: &Dentry) -> Result<crate::abi::fuse_kstatfs> {
-        dir::statfs(dentry)
+    fn statfs(dentry: &Dentry) -> Result<StatFs> {
+        let s = dir::statfs(dentry)?;
+        Ok(StatFs {
+            bsize: s.bsize,
+            frsize: s.frsize,
+            blocks: s.blocks,
+            bfree: s.bfree,
+            bavail: s.bavail,
+            files: s.files,
+            ffree: s.ffree,
+            namelen: s.namelen,
+        })
     }
 
     fn umount_begin(sb: &SuperBlock) {
@@ -75,7 +85,8 @@ impl InodeOperations for FuseWb {
     }
 
     fn mknod(dir: &Inode, dentry: &Dentry, mode: u32, rdev: u32) -> Result {
-        dir::mknod(dir, dentry, mode, rdev)
+        // The wire carries the new (huge) encoding of the device number.
+        dir::mknod(dir, dentry, mode, crate::proto::attr::encode_dev(rdev))
     }
 
     fn unlink(dir: &Inode, dentry: &Dentry) -> Result {
@@ -232,5 +243,10 @@ impl VmOperations for FuseWb {
 impl DentryOperations for FuseWb {
     fn revalidate(dentry: &Dentry, rcu: bool, flags: u32) -> Result<bool> {
         dir::revalidate(dentry, rcu, flags)
+    }
+
+    /// Expired dentries go on their last dput, as mainline.
+    fn delete(dentry: &Dentry) -> bool {
+        !crate::proto::time::is_valid(dentry.expiry(), crate::vfs::jiffies())
     }
 }

@@ -224,6 +224,11 @@ pub(crate) trait DentryOperations: FileSystem {
     /// Whether `dentry` is still valid (`rcu`: in RCU walk mode, must not
     /// sleep; `flags` are the lookup flags).
     fn revalidate(dentry: &Dentry<Self>, rcu: bool, flags: u32) -> Result<bool>;
+
+    /// Whether `dentry`, whose last reference goes, is dropped from the
+    /// dcache now (else it stays cached). Under the dentry's lock: must not
+    /// sleep.
+    fn delete(dentry: &Dentry<Self>) -> bool;
 }
 
 /// The C table of `T`'s dentry operations.
@@ -262,9 +267,10 @@ unsafe extern "C" fn revalidate_callback<T: DentryOperations>(
 /// # Safety
 ///
 /// Called by the VFS (under the dentry's lock) with a valid dentry.
-unsafe extern "C" fn delete_callback<T: FileSystem>(dentry: *const bindings::dentry) -> c_int {
-    // SAFETY: Valid per the VFS contract; only `d_fsdata` is read.
+unsafe extern "C" fn delete_callback<T: DentryOperations>(
+    dentry: *const bindings::dentry,
+) -> c_int {
+    // SAFETY: Valid per the VFS contract; `delete` must not sleep.
     let d = unsafe { Dentry::<T>::from_raw(dentry.cast_mut()) };
-    // Drop expired dentries on their last dput, as mainline.
-    c_int::from(!crate::proto::time::is_valid(d.expiry(), super::jiffies()))
+    c_int::from(T::delete(d))
 }

@@ -670,7 +670,7 @@ pub(crate) trait InodeOperations: FileSystem {
     /// lock.
     fn setattr(inode: &Inode<Self>, attr: &Iattr<'_, Self>) -> Result;
 
-    /// Makes a node (`mode` with its type; `rdev` in the wire encoding).
+    /// Makes a node (`mode` with its type; `rdev` the kernel's `dev_t`).
     fn mknod(dir: &Inode<Self>, dentry: &Dentry<Self>, mode: u32, rdev: u32) -> Result;
 
     /// Removes a name.
@@ -950,14 +950,8 @@ unsafe extern "C" fn mknod_callback<T: InodeOperations>(
 ) -> c_int {
     // SAFETY: Valid per the VFS contract.
     let (dir, d) = unsafe { (Inode::<T>::from_raw(dir), Dentry::<T>::from_raw(dentry)) };
-    // The wire carries the new (huge) encoding of the device number.
     from_result(|| {
-        T::mknod(
-            dir,
-            d,
-            u32::from(mode),
-            crate::proto::attr::encode_dev(rdev),
-        )?;
+        T::mknod(dir, d, u32::from(mode), rdev)?;
         Ok(0)
     })
 }

@@ -191,6 +191,27 @@ impl SbLink {
     }
 }
 
+/// What statfs(2) reports (`f_type` is the filesystem's `MAGIC`).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct StatFs {
+    /// Block size for transfers.
+    pub(crate) bsize: u32,
+    /// Fragment size (the unit of the block counts).
+    pub(crate) frsize: u32,
+    /// Blocks in all.
+    pub(crate) blocks: u64,
+    /// Free blocks.
+    pub(crate) bfree: u64,
+    /// Free blocks for unprivileged users.
+    pub(crate) bavail: u64,
+    /// Inodes in all.
+    pub(crate) files: u64,
+    /// Free inodes.
+    pub(crate) ffree: u64,
+    /// Longest name.
+    pub(crate) namelen: u32,
+}
+
 /// The superblock operations of a filesystem: its side of the contract;
 /// [`SopsVTable`] builds the C table from it.
 #[vtable]
@@ -214,7 +235,7 @@ pub(crate) trait SuperOperations: FileSystem {
     fn sync_fs(sb: &SuperBlock<Self>) -> Result;
 
     /// statfs(2) of the filesystem `dentry` is on (`f_type` is `MAGIC`).
-    fn statfs(dentry: &Dentry<Self>) -> Result<crate::abi::fuse_kstatfs>;
+    fn statfs(dentry: &Dentry<Self>) -> Result<StatFs>;
 
     /// `umount -f`.
     fn umount_begin(sb: &SuperBlock<Self>);
