@@ -42,6 +42,7 @@ struct kmem_cache *fusewb_kmem_cache_create(const char *name, unsigned int size,
 struct dentry *fusewb_dget(struct dentry *dentry);
 dev_t fusewb_new_decode_dev(u32 dev);
 bool fusewb_d_in_lookup(const struct dentry *dentry);
+bool fusewb_d_unhashed(const struct dentry *dentry);
 void fusewb_d_lookup_done(struct dentry *dentry);
 void fusewb_set_delayed_call(struct delayed_call *call, void (*fn)(void *), void *arg);
 bool fusewb_dir_emit(struct dir_context *ctx, const char *name, int namelen, u64 ino,

@@ -26,6 +26,7 @@ struct kmem_cache *fusewb_kmem_cache_create(const char *name, unsigned int size,
 struct dentry *fusewb_dget(struct dentry *dentry) { return dget(dentry); }
 dev_t fusewb_new_decode_dev(u32 dev) { return new_decode_dev(dev); }
 bool fusewb_d_in_lookup(const struct dentry *dentry) { return d_in_lookup(dentry); }
+bool fusewb_d_unhashed(const struct dentry *dentry) { return d_unhashed(dentry); }
 void fusewb_d_lookup_done(struct dentry *dentry) { d_lookup_done(dentry); }
 void fusewb_set_delayed_call(struct delayed_call *call, void (*fn)(void *), void *arg)
 { set_delayed_call(call, fn, arg); }

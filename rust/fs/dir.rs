@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Names and metadata: LOOKUP and dentry revalidation, GETATTR, permission
-//! checks and ACCESS, READLINK, STATFS.
+//! checks and ACCESS, READLINK, STATFS. (Making and removing names is in
+//! `names`.)
 
 use super::inode;
+use super::names::name_z;
 use super::{Dentry, Inode};
 use crate::abi;
 use crate::conn::Connection;
-use crate::proto::{dirent, pod, reply::ReplyKind, time};
+use crate::proto::{pod, reply::ReplyKind, time};
 use crate::vfs::inode::flags::{
     MAY_ACCESS, MAY_CHDIR, MAY_EXEC, MAY_NOT_BLOCK, MAY_READ, MAY_WRITE,
 };
@@ -289,163 +291,4 @@ pub(crate) fn statfs(dentry: &Dentry) -> Result<abi::fuse_kstatfs> {
     Ok(pod::read_exact::<abi::fuse_statfs_out>(&reply)
         .ok_or(EIO)?
         .st)
-}
-
-// --- Creating and removing names ------------------------------------------
-
-/// `name` as it goes on the wire: NUL-terminated (ENAMETOOLONG past
-/// NAME_MAX).
-fn name_z(name: &[u8]) -> Result<KVec<u8>> {
-    if name.len() > dirent::NAME_MAX {
-        return Err(vfs::enametoolong());
-    }
-    let mut z = KVec::with_capacity(name.len() + 1, GFP_KERNEL)?;
-    z.extend_from_slice(name, GFP_KERNEL)?;
-    z.push(0, GFP_KERNEL)?;
-    Ok(z)
-}
-
-/// The inode a CREATE or MKNOD reply names, of the type asked for; the
-/// directory's attributes are stale now.
-fn new_entry(
-    dir: &Inode,
-    dentry: &Dentry,
-    e: &abi::fuse_entry_out,
-    mode: u32,
-    version: u64,
-) -> Result<ARef<Inode>> {
-    let conn = dir.sb().data();
-    if e.nodeid == 0 || !crate::proto::attr::same_type(e.attr.mode, mode) {
-        if e.nodeid != 0 {
-            conn.forget(e.nodeid, 1);
-        }
-        return Err(EIO);
-    }
-    let inode = match inode::iget_entry(dir.sb(), e, version) {
-        Ok(i) => i,
-        Err(err) => {
-            conn.forget(e.nodeid, 1);
-            return Err(err);
-        }
-    };
-    dentry.set_expiry(time::expiry(
-        vfs::jiffies(),
-        e.entry_valid,
-        e.entry_valid_nsec,
-        vfs::HZ,
-    ));
-    dir.data().invalidate_attrs(&conn);
-    Ok(inode)
-}
-
-/// `inode_operations.mknod` (and `create`): MKNOD.
-pub(crate) fn mknod(dir: &Inode, dentry: &Dentry, mode: u32, rdev: u32) -> Result {
-    dir.data().check()?;
-    let conn = dir.sb().data();
-    let z = name_z(dentry.name())?;
-    let arg = abi::fuse_mknod_in {
-        mode,
-        rdev,
-        umask: 0,
-        padding: 0,
-    };
-    let version = conn.attr_version();
-    let reply = conn.request(
-        abi::fuse_opcode_FUSE_MKNOD,
-        dir.data().nodeid(),
-        &[pod::bytes_of(&arg), &z],
-        ReplyKind::Entry,
-    )?;
-    let e = pod::read_exact::<abi::fuse_entry_out>(&reply).ok_or(EIO)?;
-    let inode = new_entry(dir, dentry, &e, mode, version)?;
-    dentry.instantiate(inode);
-    Ok(())
-}
-
-/// What `atomic_open` did.
-pub(crate) enum Created {
-    /// CREATE made and opened the file.
-    Opened(KBox<super::file::FuseFile>),
-    /// The server has no CREATE: MKNOD made the file; open it normally.
-    MadeOnly,
-}
-
-/// `inode_operations.atomic_open` with O_CREAT on a negative dentry:
-/// CREATE, or MKNOD and a normal open if the server has no CREATE.
-pub(crate) fn create_open(
-    dir: &Inode,
-    dentry: &Dentry,
-    file: &super::File,
-    flags: u32,
-    mode: u32,
-) -> Result<Created> {
-    dir.data().check()?;
-    let conn = dir.sb().data();
-    if conn.is_enosys(abi::fuse_opcode_FUSE_CREATE) {
-        mknod(dir, dentry, mode, 0)?;
-        return Ok(Created::MadeOnly);
-    }
-    let z = name_z(dentry.name())?;
-    let arg = abi::fuse_create_in {
-        flags: super::file::create_wire_flags(&conn, flags),
-        mode,
-        umask: 0,
-        open_flags: 0,
-    };
-    let version = conn.attr_version();
-    let reply = match conn.request(
-        abi::fuse_opcode_FUSE_CREATE,
-        dir.data().nodeid(),
-        &[pod::bytes_of(&arg), &z],
-        ReplyKind::Create,
-    ) {
-        Ok(r) => r,
-        Err(e) if e == vfs::enosys() => {
-            mknod(dir, dentry, mode, 0)?;
-            return Ok(Created::MadeOnly);
-        }
-        Err(e) => return Err(e),
-    };
-    let (ebytes, obytes) = reply.split_at(core::mem::size_of::<abi::fuse_entry_out>());
-    let e = pod::read_exact::<abi::fuse_entry_out>(ebytes).ok_or(EIO)?;
-    let o = pod::read_exact::<abi::fuse_open_out>(obytes).ok_or(EIO)?;
-    let ff = super::file::FuseFile::opened(o.fh, o.open_flags, flags);
-    let inode = match new_entry(dir, dentry, &e, mode, version) {
-        Ok(i) => i,
-        Err(err) => {
-            // No inode to hold: the node's lookup is given back by
-            // `new_entry` (a FORGET, which may reach the server first).
-            super::file::release_node(
-                &conn,
-                e.nodeid,
-                abi::fuse_opcode_FUSE_RELEASE,
-                ff.fh,
-                ff.flags,
-                None,
-            );
-            return Err(err);
-        }
-    };
-    let ff = super::file::register(&inode, file, KBox::new(ff, GFP_KERNEL)?)?;
-    dentry.instantiate(inode);
-    Ok(Created::Opened(ff))
-}
-
-/// `inode_operations.unlink`: UNLINK.
-pub(crate) fn unlink(dir: &Inode, dentry: &Dentry) -> Result {
-    dir.data().check()?;
-    let conn = dir.sb().data();
-    let z = name_z(dentry.name())?;
-    conn.request(
-        abi::fuse_opcode_FUSE_UNLINK,
-        dir.data().nodeid(),
-        &[&z],
-        ReplyKind::Empty,
-    )?;
-    if let Some(inode) = dentry.inode() {
-        inode.drop_nlink();
-        inode.data().invalidate_attrs(&conn);
-    }
-    dir.data().invalidate_attrs(&conn);
-    Ok(())
 }

@@ -122,6 +122,18 @@ pub(crate) fn data_changed(inode: &Inode, conn: &Connection) {
     }
 }
 
+/// The change time of `inode` changed through this mount (a rename, a new
+/// link): in write-back mode the kernel sets it (and sends it later), else
+/// the cached attributes are stale.
+pub(crate) fn ctime_changed(inode: &Inode, conn: &Connection) {
+    if super::writeback::is_wb(inode) {
+        inode.set_ctime(inode.now());
+        inode.mark_dirty_sync();
+    } else {
+        inode.data().invalidate_attrs(conn);
+    }
+}
+
 /// Marks `inode` bad: it is unhashed (a later lookup of its node id makes
 /// a new inode) and every operation on it fails with EIO.
 pub(crate) fn make_bad(inode: &Inode) {

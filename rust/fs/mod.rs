@@ -14,6 +14,7 @@ pub(crate) mod dir;
 pub(crate) mod file;
 pub(crate) mod inode;
 pub(crate) mod mount;
+pub(crate) mod names;
 pub(crate) mod ops;
 pub(crate) mod readdir;
 pub(crate) mod write;

@@ -5,7 +5,7 @@
 //! `FileSystem` side, the data types and the mount flow, is in `mount`).
 
 use super::file::FuseFile;
-use super::{attr, dir, file as ffile, inode as finode, readdir, write, writeback};
+use super::{attr, dir, file as ffile, inode as finode, names, readdir, write, writeback};
 use super::{Dentry, File, Iattr, Inode, Kiocb, Readahead, SuperBlock};
 use crate::vfs::file::flags;
 use crate::vfs::{
@@ -86,11 +86,31 @@ impl InodeOperations for FuseWb {
 
     fn mknod(dir: &Inode, dentry: &Dentry, mode: u32, rdev: u32) -> Result {
         // The wire carries the new (huge) encoding of the device number.
-        dir::mknod(dir, dentry, mode, crate::proto::attr::encode_dev(rdev))
+        names::mknod(dir, dentry, mode, crate::proto::attr::encode_dev(rdev))
     }
 
     fn unlink(dir: &Inode, dentry: &Dentry) -> Result {
-        dir::unlink(dir, dentry)
+        names::unlink(dir, dentry)
+    }
+
+    fn mkdir(dir: &Inode, dentry: &Dentry, mode: u32) -> Result {
+        names::mkdir(dir, dentry, mode)
+    }
+
+    fn rmdir(dir: &Inode, dentry: &Dentry) -> Result {
+        names::rmdir(dir, dentry)
+    }
+
+    fn symlink(dir: &Inode, dentry: &Dentry, target: &[u8]) -> Result {
+        names::symlink(dir, dentry, target)
+    }
+
+    fn link(old: &Dentry, dir: &Inode, dentry: &Dentry) -> Result {
+        names::link(old, dir, dentry)
+    }
+
+    fn rename(old_dir: &Inode, old: &Dentry, new_dir: &Inode, new: &Dentry, flags: u32) -> Result {
+        names::rename(old_dir, old, new_dir, new, flags)
     }
 
     /// Looks the name up if the VFS has not; opens nothing unless O_CREAT
@@ -114,10 +134,10 @@ impl InodeOperations for FuseWb {
         // We create it (also through the MKNOD fallback): O_EXCL is
         // satisfied.
         file.mark_created();
-        match dir::create_open(dir, d, file, flags, mode | crate::proto::attr::S_IFREG)? {
-            dir::Created::Opened(ff) => Ok(AtomicOpen::Opened(alias, ff)),
+        match names::create_open(dir, d, file, flags, mode | crate::proto::attr::S_IFREG)? {
+            names::Created::Opened(ff) => Ok(AtomicOpen::Opened(alias, ff)),
             // MKNOD made the file: the VFS opens it the normal way.
-            dir::Created::MadeOnly => Ok(AtomicOpen::NoOpen(None)),
+            names::Created::MadeOnly => Ok(AtomicOpen::NoOpen(None)),
         }
     }
 }

@@ -60,6 +60,10 @@ impl_pod!(
     fuse_lseek_in,
     fuse_lseek_out,
     fuse_copy_file_range_in,
+    fuse_mkdir_in,
+    fuse_link_in,
+    fuse_rename_in,
+    fuse_rename2_in,
 );
 
 /// Reads a `T` from the start of `bytes`, or `None` if `bytes` is too short.
@@ -113,6 +117,10 @@ mod tests {
         assert_eq!(size_of::<abi::fuse_dirent>(), 24);
         assert_eq!(size_of::<abi::fuse_forget_one>(), 16);
         assert_eq!(size_of::<abi::fuse_batch_forget_in>(), 8);
+        assert_eq!(size_of::<abi::fuse_mkdir_in>(), 8);
+        assert_eq!(size_of::<abi::fuse_link_in>(), 8);
+        assert_eq!(size_of::<abi::fuse_rename_in>(), 8);
+        assert_eq!(size_of::<abi::fuse_rename2_in>(), 16);
     }
 
     #[test]

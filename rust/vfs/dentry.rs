@@ -96,12 +96,18 @@ impl<T: FileSystem> Dentry<T> {
         unsafe { (*self.0.get()).d_fsdata as usize as u64 }
     }
 
-    /// Attaches `inode` (or nothing, for a negative entry) to this in-lookup
-    /// dentry; returns the alias the VFS should use instead, if any.
+    /// Attaches `inode` (or nothing, for a negative entry) to this unhashed
+    /// dentry (in lookup, or dropped); returns the alias the VFS should use
+    /// instead, if any. EINVAL for a hashed dentry.
     pub(crate) fn splice(&self, inode: Option<ARef<Inode<T>>>) -> Result<Option<ARef<Self>>> {
+        // SAFETY: Live dentry.
+        if !unsafe { bindings::fusewb_d_unhashed(self.0.get()) } {
+            return Err(EINVAL);
+        }
         let ip = inode.map_or(core::ptr::null_mut(), |i| ARef::into_raw(i).cast().as_ptr());
-        // SAFETY: `self` is an in-lookup dentry (lookup contract); the inode
-        // reference is consumed by d_splice_alias, even on error.
+        // SAFETY: `self` is unhashed (checked; the callers hold the parent's
+        // lock or the in-lookup state, so it stays so); the inode reference
+        // is consumed by d_splice_alias, even on error.
         let r = unsafe { bindings::d_splice_alias(ip, self.0.get()) };
         let r = kernel::error::from_err_ptr(r)?;
         // SAFETY: A non-NULL result is a referenced dentry we now own.
@@ -189,6 +195,17 @@ impl<T: FileSystem> Dentry<T> {
         } else {
             Ok(Child::Existing(d))
         }
+    }
+
+    /// Gives this negative dentry, just made by a create in its locked
+    /// parent, `inode` the way mainline FUSE does (`d_drop`, then
+    /// `d_splice_alias`: a directory's inode that has an alias elsewhere
+    /// moves here); returns that alias, if any.
+    pub(crate) fn attach(&self, inode: ARef<Inode<T>>) -> Result<Option<ARef<Self>>> {
+        // SAFETY: Live dentry; unhashing a negative dentry under its
+        // parent's lock is what a create may do.
+        unsafe { bindings::d_drop(self.0.get()) };
+        self.splice(Some(inode))
     }
 
     /// Makes this negative dentry positive with `inode` (consumed).

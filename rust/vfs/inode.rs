@@ -71,6 +71,7 @@ unsafe impl<T: FileSystem> AlwaysRefCounted for Inode<T> {
 pub(crate) mod flags {
     use crate::vfs::bindings;
     pub(crate) use bindings::{AT_STATX_DONT_SYNC, AT_STATX_FORCE_SYNC, AT_STATX_SYNC_TYPE};
+    pub(crate) use bindings::{RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT};
 
     /// Execute (search, for a directory).
     pub(crate) const MAY_EXEC: i32 = bindings::MAY_EXEC as i32;
@@ -359,6 +360,12 @@ impl<T: FileSystem> Inode<T> {
         // SAFETY: `igrab` returned a new reference to an inode of ours,
         // which the `ARef` now owns.
         NonNull::new(p.cast::<Self>()).map(|p| unsafe { ARef::from_raw(p) })
+    }
+
+    /// No links left (after RMDIR).
+    pub(crate) fn clear_nlink(&self) {
+        // SAFETY: Live inode.
+        unsafe { bindings::clear_nlink(self.0.get()) }
     }
 
     /// One link fewer (after UNLINK).
@@ -676,6 +683,28 @@ pub(crate) trait InodeOperations: FileSystem {
     /// Removes a name.
     fn unlink(dir: &Inode<Self>, dentry: &Dentry<Self>) -> Result;
 
+    /// Makes the directory `dentry` in `dir` (`mode`: permission bits only).
+    fn mkdir(dir: &Inode<Self>, dentry: &Dentry<Self>, mode: u32) -> Result;
+
+    /// Removes the (empty) directory `dentry` of `dir`.
+    fn rmdir(dir: &Inode<Self>, dentry: &Dentry<Self>) -> Result;
+
+    /// Makes the symlink `dentry` in `dir` pointing to `target` (no NUL).
+    fn symlink(dir: &Inode<Self>, dentry: &Dentry<Self>, target: &[u8]) -> Result;
+
+    /// Links the inode of `old` as `dentry` in `dir`.
+    fn link(old: &Dentry<Self>, dir: &Inode<Self>, dentry: &Dentry<Self>) -> Result;
+
+    /// Renames `old` in `old_dir` to `new` in `new_dir` (`flags`:
+    /// `RENAME_*`); the VFS moves the dentries afterwards.
+    fn rename(
+        old_dir: &Inode<Self>,
+        old: &Dentry<Self>,
+        new_dir: &Inode<Self>,
+        new: &Dentry<Self>,
+        flags: u32,
+    ) -> Result;
+
     /// open(2) with a name to look up (`dentry`, possibly in lookup) in
     /// `dir`, and maybe create.
     fn atomic_open(
@@ -709,6 +738,11 @@ impl<T: InodeOperations> IopsVTable<T> {
         create: Some(create_callback::<T>),
         mknod: Some(mknod_callback::<T>),
         unlink: Some(unlink_callback::<T>),
+        mkdir: Some(mkdir_callback::<T>),
+        rmdir: Some(rmdir_callback::<T>),
+        symlink: Some(symlink_callback::<T>),
+        link: Some(link_callback::<T>),
+        rename: Some(rename_callback::<T>),
         atomic_open: Some(atomic_open_callback::<T>),
         // SAFETY: All-zero means "no operation" for the other fields.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
@@ -985,6 +1019,114 @@ unsafe extern "C" fn unlink_callback<T: InodeOperations>(
     let (dir, d) = unsafe { (Inode::<T>::from_raw(dir), Dentry::<T>::from_raw(dentry)) };
     from_result(|| {
         T::unlink(dir, d)?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS with a locked directory of ours and a negative dentry.
+unsafe extern "C" fn mkdir_callback<T: InodeOperations>(
+    _idmap: *mut bindings::mnt_idmap,
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    mode: bindings::umode_t,
+) -> c_int {
+    // SAFETY: Valid per the VFS contract.
+    let (dir, d) = unsafe { (Inode::<T>::from_raw(dir), Dentry::<T>::from_raw(dentry)) };
+    from_result(|| {
+        T::mkdir(dir, d, u32::from(mode))?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS with a locked directory of ours and a positive dentry
+/// of a directory in it (also locked).
+unsafe extern "C" fn rmdir_callback<T: InodeOperations>(
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+) -> c_int {
+    // SAFETY: Valid per the VFS contract.
+    let (dir, d) = unsafe { (Inode::<T>::from_raw(dir), Dentry::<T>::from_raw(dentry)) };
+    from_result(|| {
+        T::rmdir(dir, d)?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS with a locked directory of ours, a negative dentry and
+/// a NUL-terminated target.
+unsafe extern "C" fn symlink_callback<T: InodeOperations>(
+    _idmap: *mut bindings::mnt_idmap,
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    target: *const kernel::ffi::c_char,
+) -> c_int {
+    // SAFETY: Valid per the VFS contract; the target is a NUL-terminated
+    // string (from getname) alive for the call.
+    let (dir, d, t) = unsafe {
+        (
+            Inode::<T>::from_raw(dir),
+            Dentry::<T>::from_raw(dentry),
+            core::ffi::CStr::from_ptr(target.cast()),
+        )
+    };
+    from_result(|| {
+        T::symlink(dir, d, t.to_bytes())?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS with a positive dentry of ours (`old`), a locked
+/// directory of ours and a negative dentry in it.
+unsafe extern "C" fn link_callback<T: InodeOperations>(
+    old: *mut bindings::dentry,
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+) -> c_int {
+    // SAFETY: Valid per the VFS contract.
+    let (old, dir, d) = unsafe {
+        (
+            Dentry::<T>::from_raw(old),
+            Inode::<T>::from_raw(dir),
+            Dentry::<T>::from_raw(dentry),
+        )
+    };
+    from_result(|| {
+        T::link(old, dir, d)?;
+        Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS with both directories (of ours) locked, a positive
+/// `old` dentry and a `new` dentry (positive or not) in them.
+unsafe extern "C" fn rename_callback<T: InodeOperations>(
+    _idmap: *mut bindings::mnt_idmap,
+    old_dir: *mut bindings::inode,
+    old: *mut bindings::dentry,
+    new_dir: *mut bindings::inode,
+    new: *mut bindings::dentry,
+    flags: c_uint,
+) -> c_int {
+    // SAFETY: Valid per the VFS contract.
+    let (od, o, nd, n) = unsafe {
+        (
+            Inode::<T>::from_raw(old_dir),
+            Dentry::<T>::from_raw(old),
+            Inode::<T>::from_raw(new_dir),
+            Dentry::<T>::from_raw(new),
+        )
+    };
+    from_result(|| {
+        T::rename(od, o, nd, n, flags)?;
         Ok(0)
     })
 }

@@ -16,6 +16,12 @@ while read -r name class op; do
     cat) got=$(errno_of cat "$m/$name") ;;
     ls) got=$(errno_of ls "$m/$name") ;;
     readlink) got=$(errno_of readlink -v "$m/$name") ;;
+    mkdir) got=$(errno_of mkdir "$m/$name/new") ;;
+    symlink) got=$(errno_of ln -s target "$m/$name/new") ;;
+    link) got=$(errno_of ln "$m/read-oversized" "$m/$name/new") ;;
+    rename) got=$(errno_of mv -T "$m/$name" "$m/$name.new") ;;
+    rmdir) got=$(errno_of rmdir "$m/$name") ;;
+    unlink) got=$(errno_of unlink "$m/$name") ;;
     *) fail "unknown operation $op" ;;
   esac
   [ "$got" = "$want" ] || fail "$name: $op gave $got, expected $want"

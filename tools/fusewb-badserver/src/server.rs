@@ -81,6 +81,14 @@ pub const SCENARIOS: &[Scenario] = &[
     sc("readdir-oversized", P, Dir, "ls"),
     sc("readlink-oversized", P, Symlink, "readlink"),
     sc("getattr-bad-size", P, File, "stat"),
+    // Making and removing names in (or of) the scenario's entry: the
+    // reply to MKDIR, SYMLINK, LINK, RENAME, RMDIR or UNLINK is malformed.
+    sc("mkdir-entry-short", P, Dir, "mkdir"),
+    sc("symlink-entry-oversized", P, Dir, "symlink"),
+    sc("link-attr-bad-mode", P, Dir, "link"),
+    sc("rename-with-payload", P, File, "rename"),
+    sc("rmdir-with-payload", P, Dir, "rmdir"),
+    sc("unlink-with-payload", P, File, "unlink"),
     sc("hang", Hang, File, "cat"),
 ];
 
@@ -116,6 +124,9 @@ pub const FILE_BYTE: u8 = b'x';
 const SYMLINK_TARGET: &[u8] = b"target";
 /// Added to a request's unique for the `unknown-unique` scenario.
 pub const UNKNOWN_UNIQUE_OFFSET: u64 = 0x1000_0000;
+/// Node ids of nodes MKDIR, SYMLINK and LINK would make: this plus the
+/// parent's.
+const NEW_NODE_BASE: u64 = 1000;
 /// Fixed timestamps of every node.
 const TIME: u64 = 1_700_000_000;
 
@@ -300,6 +311,8 @@ impl Server {
             opcode::READ => self.read(&h, arg),
             opcode::READDIR => self.readdir(&h, arg),
             opcode::READLINK => self.readlink(&h),
+            opcode::MKDIR | opcode::SYMLINK | opcode::LINK => self.make(&h),
+            opcode::RENAME | opcode::RMDIR | opcode::UNLINK => self.remove(&h, arg),
             opcode::STATFS => Response::ok(
                 &h,
                 &proto::Kstatfs {
@@ -457,6 +470,75 @@ impl Server {
         Response {
             steps,
             notes: Vec::new(),
+        }
+    }
+
+    /// MKDIR, SYMLINK or LINK of a name in a scenario's directory: the
+    /// entry of the new node is malformed as the scenario says; anywhere
+    /// else the operation is not permitted.
+    fn make(&self, h: &InHeader) -> Response {
+        let Some(s) = by_nodeid(h.nodeid) else {
+            return Response::err(h, libc::EPERM);
+        };
+        let kind = match h.opcode {
+            opcode::MKDIR => Kind::Dir,
+            opcode::SYMLINK => Kind::Symlink,
+            _ => Kind::File,
+        };
+        let node = NEW_NODE_BASE + h.nodeid;
+        let good = self.entry(node, self.attr(node, kind));
+        let (n, u) = (s.name, h.unique);
+        let bad = match (n, h.opcode) {
+            ("mkdir-entry-short", opcode::MKDIR) => {
+                good.encode()[..proto::ENTRY_OUT_SIZE - 8].to_vec()
+            }
+            ("symlink-entry-oversized", opcode::SYMLINK) => {
+                let mut p = good.encode();
+                p.extend_from_slice(&[0; 8]);
+                p
+            }
+            ("link-attr-bad-mode", opcode::LINK) => {
+                let mut e = good;
+                e.attr.mode = 0o170644;
+                e.encode()
+            }
+            _ => return Response::err(h, libc::EPERM),
+        };
+        Response {
+            steps: vec![rejected(n, "write", proto::reply(u, 0, &bad))],
+            notes: Vec::new(),
+        }
+    }
+
+    /// RENAME, RMDIR or UNLINK of a root entry: for its scenario the empty
+    /// reply carries a payload; anything else is not permitted.
+    fn remove(&self, h: &InHeader, arg: &[u8]) -> Response {
+        // RENAME's names follow its 8-byte `fuse_rename_in`.
+        let names = if h.opcode == opcode::RENAME {
+            arg.get(8..).unwrap_or(&[])
+        } else {
+            arg
+        };
+        let name = match names.iter().position(|&b| b == 0) {
+            Some(nul) => &names[..nul],
+            None => names,
+        };
+        let victim = match (by_name(name), h.opcode) {
+            (Some((_, s)), opcode::RENAME) if s.name == "rename-with-payload" => Some(s),
+            (Some((_, s)), opcode::RMDIR) if s.name == "rmdir-with-payload" => Some(s),
+            (Some((_, s)), opcode::UNLINK) if s.name == "unlink-with-payload" => Some(s),
+            _ => None,
+        };
+        match victim {
+            Some(s) if h.nodeid == proto::ROOT_ID => Response {
+                steps: vec![rejected(
+                    s.name,
+                    "write",
+                    proto::reply(h.unique, 0, &[0; 8]),
+                )],
+                notes: Vec::new(),
+            },
+            _ => Response::err(h, libc::EPERM),
         }
     }
 
@@ -827,6 +909,45 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), SCENARIOS.len());
+    }
+
+    #[test]
+    fn names_are_malformed_only_in_their_scenario() {
+        let idx = |n: &str| SCENARIOS.iter().position(|s| s.name == n).unwrap();
+        let mut srv = Server::new(0, 0);
+        // MKDIR in its scenario's directory: a short entry, refused.
+        let r = srv.handle(&request(
+            opcode::MKDIR,
+            7,
+            nodeid_of(idx("mkdir-entry-short")),
+            b"\0\0\0\0\0\0\0\0x\0",
+        ));
+        assert_eq!(r.steps.len(), 1);
+        assert_eq!(r.steps[0].bytes.len(), 16 + proto::ENTRY_OUT_SIZE - 8);
+        assert!(matches!(r.steps[0].expect, Expect::Rejected(_)));
+        // SYMLINK there (the wrong operation for it): EPERM.
+        let r = srv.handle(&request(
+            opcode::SYMLINK,
+            8,
+            nodeid_of(idx("mkdir-entry-short")),
+            b"x\0t\0",
+        ));
+        assert_eq!(r.steps[0].expect, Expect::Normal);
+        assert_eq!(r.steps[0].bytes, proto::error_reply(8, libc::EPERM));
+        // RENAME of the scenario's entry: an empty reply with a payload.
+        let mut arg = vec![0u8; 8];
+        arg.extend_from_slice(b"rename-with-payload\0new\0");
+        let r = srv.handle(&request(opcode::RENAME, 9, proto::ROOT_ID, &arg));
+        assert_eq!(r.steps[0].bytes.len(), 16 + 8);
+        assert!(matches!(r.steps[0].expect, Expect::Rejected(_)));
+        // UNLINK of another entry: EPERM.
+        let r = srv.handle(&request(
+            opcode::UNLINK,
+            10,
+            proto::ROOT_ID,
+            b"read-oversized\0",
+        ));
+        assert_eq!(r.steps[0].bytes, proto::error_reply(10, libc::EPERM));
     }
 
     #[test]

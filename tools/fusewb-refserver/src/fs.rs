@@ -766,16 +766,28 @@ impl Filesystem for RefFs {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        self.note("RENAME", 0);
+        self.note(
+            if flags.bits() == 0 {
+                "RENAME"
+            } else {
+                "RENAME2"
+            },
+            0,
+        );
         let res = (|| {
-            if flags.bits() != 0 {
-                return Err(Errno::EINVAL);
-            }
             let (pfd, npfd) = (self.node_fd(parent)?, self.node_fd(newparent)?);
             let (c, nc) = (cstr(name)?, cstr(newname)?);
+            // RENAME_NOREPLACE, RENAME_EXCHANGE and RENAME_WHITEOUT as the
+            // kernel passes them; the backing filesystem decides.
             // SAFETY: valid descriptors and C strings.
             cvt(unsafe {
-                libc::renameat(pfd.as_raw_fd(), c.as_ptr(), npfd.as_raw_fd(), nc.as_ptr())
+                libc::renameat2(
+                    pfd.as_raw_fd(),
+                    c.as_ptr(),
+                    npfd.as_raw_fd(),
+                    nc.as_ptr(),
+                    flags.bits(),
+                )
             })?;
             Ok(())
         })();

@@ -186,8 +186,13 @@ pub mod opcode {
     pub const GETATTR: u32 = 3;
     pub const SETATTR: u32 = 4;
     pub const READLINK: u32 = 5;
+    pub const SYMLINK: u32 = 6;
     pub const MKNOD: u32 = 8;
+    pub const MKDIR: u32 = 9;
     pub const UNLINK: u32 = 10;
+    pub const RMDIR: u32 = 11;
+    pub const RENAME: u32 = 12;
+    pub const LINK: u32 = 13;
     pub const OPEN: u32 = 14;
     pub const READ: u32 = 15;
     pub const WRITE: u32 = 16;

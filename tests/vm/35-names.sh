@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The namespace: MKDIR, RMDIR, SYMLINK, LINK, RENAME and RENAME2
+# (NOREPLACE, EXCHANGE), UNLINK, with data written through the page cache
+# around them. The same workload runs in a local tmpfs directory (the
+# reference), then through the reference server on fuse-wb write-through,
+# fuse-wb write-back, mainline and mainline write-back: what each mount
+# shows, and what the server's backing tree holds afterwards, must equal
+# the reference (type, mode, size, link count, symlink target, contents),
+# and every error must be the one tmpfs gives.
+. "$(dirname "$0")/lib.sh"
+REF=$BIN/fusewb-refserver
+DATA=$SCRATCH/names-data
+head -c $((3 * 1024 * 1024 + 123)) /dev/urandom > "$DATA"
+
+# renameat2 FLAG OLD NEW: prints ok or the errno name.
+renameat2() {
+  python3 - "$@" << 'EOF'
+import ctypes, errno, sys
+libc = ctypes.CDLL(None, use_errno=True)
+flags = {"noreplace": 1, "exchange": 2}[sys.argv[1]]
+r = libc.renameat2(-100, sys.argv[2].encode(), -100, sys.argv[3].encode(), flags)
+print("ok" if r == 0 else errno.errorcode[ctypes.get_errno()])
+EOF
+}
+
+# err CMD...: ok, or the errno name (from the C library's message).
+err() {
+  local e
+  if e=$("$@" 2>&1 > /dev/null); then echo ok; return; fi
+  case "$e" in
+    *"Directory not empty"*) echo ENOTEMPTY ;;
+    *"File exists"*) echo EEXIST ;;
+    *"No such file"*) echo ENOENT ;;
+    *"Not a directory"*) echo ENOTDIR ;;
+    *"Is a directory"*) echo EISDIR ;;
+    *"Invalid argument"*) echo EINVAL ;;
+    *) echo "other: $e" ;;
+  esac
+}
+
+# workload DIR: the namespace operations, in DIR; prints what each checked
+# call returned (compared across runs).
+workload() (
+  cd "$1" || exit 1
+  mkdir -p a/b/c d
+  head -c 5000 "$DATA" > a/f1
+  ln a/f1 a/b/hard
+  ln -s ../f1 a/b/sym
+  ln -s /does/not/exist dangling
+  echo "mkdir existing: $(err mkdir a)"
+  echo "rmdir non-empty: $(err rmdir a/b)"
+  echo "rmdir a file: $(err rmdir a/f1)"
+  echo "link to existing: $(err ln a/f1 a/b/hard)"
+  # A file and a directory move across parents; a hard link keeps sharing.
+  mv a/f1 d/f1moved
+  mv a/b d/bmoved
+  mv d/bmoved/c d/c2
+  rmdir d/c2
+  echo "hard link sees the move: $(stat -c %h d/f1moved) $(cmp -s d/f1moved d/bmoved/hard && echo same)"
+  # Over an existing name, and RENAME2's flags.
+  echo two > d/target
+  echo three > d/src
+  mv d/src d/target
+  echo "noreplace: $(renameat2 noreplace d/target d/f1moved)"
+  echo "exchange: $(renameat2 exchange d/target d/f1moved)"
+  echo "noreplace to a free name: $(renameat2 noreplace d/target d/free)"
+  # Dirty data around renames and links: written, renamed while open,
+  # written again, closed.
+  exec 3> d/wb
+  head -c $((1024 * 1024)) "$DATA" >&3
+  mv d/wb d/wb2
+  tail -c +$((1024 * 1024 + 1)) "$DATA" >&3
+  exec 3>&-
+  ln d/wb2 d/wb3
+  printf tail >> d/wb3
+  echo "hard links share the size: $(stat -c %s d/wb2) $(stat -c %s d/wb3)"
+  rm d/wb3
+  # A file unlinked while open keeps its data for the opener.
+  exec 4<> d/gone
+  printf abc >&4
+  rm d/gone
+  printf def >&4
+  echo "unlinked while open: $(stat -L -c %s /dev/fd/4) $(err stat d/gone)"
+  exec 4>&-
+  # A directory renamed over an empty one; symlinks renamed.
+  mkdir -p x/y empty
+  mv -T x empty2
+  mv -T empty2 empty
+  mv dangling d/dangling2
+  echo "rename dir over non-empty: $(err mv -T d/bmoved empty)"
+  rm -r a
+  echo "after rm -r: $(err stat a)"
+)
+
+listing() { # DIR: one line per entry, without times and inode numbers
+  (cd "$1" && find . -printf '%p %y %m %s %n %l\n' | LC_ALL=C sort)
+}
+
+ref=$SCRATCH/names-ref
+rm -rf "$ref"
+mkdir -p "$ref"
+workload "$ref" > "$SCRATCH/names.out.ref" || fail "the workload failed on tmpfs"
+listing "$ref" > "$SCRATCH/names.list.ref"
+
+for run in fuse-wb:wt fuse-wb:wb mainline:wt mainline:wb; do
+  kind=${run%:*} mode=${run#*:}
+  m=$SCRATCH/names-$kind-$mode
+  b=$SCRATCH/names-backing
+  rm -rf "$b"
+  mkdir -p "$b"
+  mopts=() sopts=()
+  if [ $mode = wb ]; then
+    sopts=(--writeback)
+    [ $kind = fuse-wb ] && mopts=(-o allow_wbcache)
+  fi
+  mount_server $kind "$m" "${mopts[@]}" "$m" -- "$REF" --source "$b" "${sopts[@]}" %m
+  workload "$m" > "$SCRATCH/names.out.$run" 2>&1 || fail "the workload failed on $run"
+  diff "$SCRATCH/names.out.ref" "$SCRATCH/names.out.$run" ||
+    fail "$run: results differ from tmpfs (above)"
+  listing "$m" > "$SCRATCH/names.list.mount"
+  diff "$SCRATCH/names.list.ref" "$SCRATCH/names.list.mount" ||
+    fail "$run: the mount's tree differs from tmpfs (above)"
+  diff -r --no-dereference "$ref" "$m" || fail "$run: contents differ from tmpfs"
+  # Everything reached the server: after dropping the caches, and after
+  # unmounting, the backing tree is the reference.
+  echo 3 > /proc/sys/vm/drop_caches
+  listing "$m" | diff "$SCRATCH/names.list.ref" - || fail "$run: the tree differs after dropping caches"
+  unmount "$m"
+  listing "$b" | diff "$SCRATCH/names.list.ref" - || fail "$run: the server's tree differs"
+  diff -r --no-dereference "$ref" "$b" || fail "$run: the server's contents differ"
+  note "$run: $(wc -l < "$SCRATCH/names.list.ref") entries and $(wc -l < "$SCRATCH/names.out.ref") results as on tmpfs"
+done
