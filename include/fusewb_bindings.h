@@ -25,6 +25,7 @@
 #include <linux/statfs.h>
 #include <linux/sysfs.h>
 #include <linux/writeback.h>
+#include <linux/xattr.h>
 #include "fusewb_helpers.h"
 
 const unsigned long FUSEWB_CONST_HZ = HZ;

@@ -19,6 +19,7 @@ pub(crate) mod ops;
 pub(crate) mod readdir;
 pub(crate) mod write;
 pub(crate) mod writeback;
+pub(crate) mod xattr;
 
 pub(crate) use ops::FuseWb;
 

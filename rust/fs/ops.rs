@@ -5,7 +5,7 @@
 //! `FileSystem` side, the data types and the mount flow, is in `mount`).
 
 use super::file::FuseFile;
-use super::{attr, dir, file as ffile, inode as finode, names, readdir, write, writeback};
+use super::{attr, dir, file as ffile, inode as finode, names, readdir, write, writeback, xattr};
 use super::{Dentry, File, Iattr, Inode, Kiocb, Readahead, SuperBlock};
 use crate::vfs::file::flags;
 use crate::vfs::{
@@ -16,6 +16,7 @@ use crate::vfs::{
     iov::IovIter,
     mm::VmOperations,
     sb::{StatFs, SuperOperations},
+    xattr::XattrOperations,
 };
 use kernel::prelude::*;
 use kernel::types::ARef;
@@ -91,6 +92,10 @@ impl InodeOperations for FuseWb {
 
     fn unlink(dir: &Inode, dentry: &Dentry) -> Result {
         names::unlink(dir, dentry)
+    }
+
+    fn listxattr(inode: &Inode, buf: &mut [u8]) -> Result<usize> {
+        xattr::listxattr(inode, buf)
     }
 
     fn mkdir(dir: &Inode, dentry: &Dentry, mode: u32) -> Result {
@@ -256,6 +261,17 @@ impl VmOperations for FuseWb {
 
     fn close_shared(inode: &Inode) {
         ffile::vma_close(inode)
+    }
+}
+
+#[vtable]
+impl XattrOperations for FuseWb {
+    fn get(inode: &Inode, name: &[u8], buf: &mut [u8]) -> Result<usize> {
+        xattr::getxattr(inode, name, buf)
+    }
+
+    fn set(inode: &Inode, name: &[u8], value: Option<&[u8]>, flags: u32) -> Result {
+        xattr::setxattr(inode, name, value, flags)
     }
 }
 

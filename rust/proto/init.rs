@@ -32,6 +32,7 @@ pub(crate) const SUPPORTED_FLAGS: u64 = (abi::FUSE_ASYNC_READ
     | abi::FUSE_NO_OPENDIR_SUPPORT
     | abi::FUSE_MAX_PAGES
     | abi::FUSE_EXPLICIT_INVAL_DATA
+    | abi::FUSE_SETXATTR_EXT
     | abi::FUSE_INIT_EXT) as u64;
 
 /// What a mount offers: [`SUPPORTED_FLAGS`], plus FUSE_WRITEBACK_CACHE when

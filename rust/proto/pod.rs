@@ -64,6 +64,9 @@ impl_pod!(
     fuse_link_in,
     fuse_rename_in,
     fuse_rename2_in,
+    fuse_getxattr_in,
+    fuse_getxattr_out,
+    fuse_setxattr_in,
 );
 
 /// Reads a `T` from the start of `bytes`, or `None` if `bytes` is too short.
@@ -121,6 +124,9 @@ mod tests {
         assert_eq!(size_of::<abi::fuse_link_in>(), 8);
         assert_eq!(size_of::<abi::fuse_rename_in>(), 8);
         assert_eq!(size_of::<abi::fuse_rename2_in>(), 16);
+        assert_eq!(size_of::<abi::fuse_getxattr_in>(), 8);
+        assert_eq!(size_of::<abi::fuse_getxattr_out>(), 8);
+        assert_eq!(size_of::<abi::fuse_setxattr_in>(), 16);
     }
 
     #[test]

@@ -117,6 +117,15 @@ pub(crate) enum ReplyKind {
     },
     /// `fuse_lseek_out`.
     Lseek,
+    /// `fuse_getxattr_out`: the size of a GETXATTR or LISTXATTR asked with
+    /// size 0.
+    XattrSize,
+    /// LISTXATTR's names, at most `max` bytes: each NUL-terminated and not
+    /// empty.
+    XattrList {
+        /// Largest acceptable payload.
+        max: usize,
+    },
     /// `fuse_entry_out` then `fuse_open_out` of a CREATE (a positive entry).
     Create,
     /// READDIR (`plus == false`) or READDIRPLUS entries, at most `max` bytes.
@@ -141,6 +150,8 @@ impl ReplyKind {
             ReplyKind::Statfs => size_of::<abi::fuse_statfs_out>(),
             ReplyKind::Write { .. } => size_of::<abi::fuse_write_out>(),
             ReplyKind::Lseek => size_of::<abi::fuse_lseek_out>(),
+            ReplyKind::XattrSize => size_of::<abi::fuse_getxattr_out>(),
+            ReplyKind::XattrList { max } => max,
             ReplyKind::Create => CREATE_OUT,
             ReplyKind::Data { max } | ReplyKind::Dirents { max, .. } => max,
         }
@@ -153,6 +164,20 @@ pub(crate) const CREATE_OUT: usize =
 
 /// Smallest INIT reply: the 7.22-era layout without `max_pages` and later.
 pub(crate) const INIT_OUT_MIN: usize = 24;
+
+/// Whether `list` is a list of extended attribute names as LISTXATTR
+/// returns it: each name NUL-terminated and not empty (mainline's
+/// `fuse_verify_xattr_list`).
+pub(crate) fn xattr_list_ok(list: &[u8]) -> bool {
+    let mut rest = list;
+    while !rest.is_empty() {
+        match rest.iter().position(|&b| b == 0) {
+            Some(0) | None => return false,
+            Some(n) => rest = rest.get(n + 1..).unwrap_or(&[]),
+        }
+    }
+    true
+}
 
 fn exact<T: pod::Pod>(payload: &[u8]) -> Result<T, ProtoError> {
     pod::read_exact::<T>(payload).ok_or(ProtoError::BadSize)
@@ -190,6 +215,14 @@ pub(crate) fn validate(kind: ReplyKind, payload: &[u8]) -> Result<(), ProtoError
             Ok(())
         }
         ReplyKind::Statfs => exact::<abi::fuse_statfs_out>(payload).map(|_| ()),
+        ReplyKind::XattrSize => exact::<abi::fuse_getxattr_out>(payload).map(|_| ()),
+        ReplyKind::XattrList { max } => {
+            if payload.len() <= max && xattr_list_ok(payload) {
+                Ok(())
+            } else {
+                Err(ProtoError::BadSize)
+            }
+        }
         ReplyKind::Write { max } => {
             let w: abi::fuse_write_out = exact(payload)?;
             if u64::from(w.size) > max {
@@ -263,6 +296,21 @@ mod tests {
     fn hdr(len: u32, error: i32, unique: u64) -> Vec<u8> {
         let h = abi::fuse_out_header { len, error, unique };
         pod::bytes_of(&h).to_vec()
+    }
+
+    #[test]
+    fn xattr_lists() {
+        assert!(xattr_list_ok(b""));
+        assert!(xattr_list_ok(b"user.a\0"));
+        assert!(xattr_list_ok(b"user.a\0security.b\0"));
+        assert!(!xattr_list_ok(b"user.a"));
+        assert!(!xattr_list_ok(b"\0"));
+        assert!(!xattr_list_ok(b"user.a\0\0"));
+        assert!(validate(ReplyKind::XattrList { max: 7 }, b"user.a\0").is_ok());
+        assert!(validate(ReplyKind::XattrList { max: 6 }, b"user.a\0").is_err());
+        assert!(validate(ReplyKind::XattrList { max: 9 }, b"user.a\0b").is_err());
+        assert!(validate(ReplyKind::XattrSize, &[0; 8]).is_ok());
+        assert!(validate(ReplyKind::XattrSize, &[0; 4]).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::dentry::{DentryOperations, DopsVTable};
 use super::inode::{Inode, InodeCache};
 use super::misc::MiscDevice;
 use super::sb::{SbInfo, SbLink, SopsVTable, SuperBlock, SuperOperations};
+use super::xattr::{XattrOperations, XattrVTable};
 use super::StaticCell;
 use crate::vfs::bindings;
 use core::marker::PhantomData;
@@ -197,11 +198,12 @@ static FS_TYPE: StaticCell<bindings::file_system_type> = StaticCell::uninit();
 
 /// The registered filesystem type `T` and its inode cache; dropping it
 /// unregisters the type, then destroys the cache.
-pub(crate) struct Registration<T: FileSystem + SuperOperations + DentryOperations> {
+pub(crate) struct Registration<T: FileSystem + SuperOperations + DentryOperations + XattrOperations>
+{
     _inodes: InodeCache<T>,
 }
 
-impl<T: FileSystem + SuperOperations + DentryOperations> Registration<T> {
+impl<T: FileSystem + SuperOperations + DentryOperations + XattrOperations> Registration<T> {
     /// Creates the inode cache and registers `T::NAME` (with subtypes).
     pub(crate) fn register() -> Result<Self> {
         let inodes = InodeCache::<T>::new()?;
@@ -223,7 +225,9 @@ impl<T: FileSystem + SuperOperations + DentryOperations> Registration<T> {
     }
 }
 
-impl<T: FileSystem + SuperOperations + DentryOperations> Drop for Registration<T> {
+impl<T: FileSystem + SuperOperations + DentryOperations + XattrOperations> Drop
+    for Registration<T>
+{
     fn drop(&mut self) {
         // SAFETY: Registered by `register`; the module is unloading, so no
         // superblock of this type exists. The inode cache (a field) is
@@ -254,7 +258,7 @@ impl<T: FileSystem> Drop for MountCtx<T> {
 /// The C table of `T`'s mount context operations.
 struct FcOpsVTable<T>(PhantomData<T>);
 
-impl<T: FileSystem + SuperOperations + DentryOperations> FcOpsVTable<T> {
+impl<T: FileSystem + SuperOperations + DentryOperations + XattrOperations> FcOpsVTable<T> {
     const TABLE: bindings::fs_context_operations = bindings::fs_context_operations {
         free: Some(fc_free_callback::<T>),
         parse_param: Some(parse_param_callback::<T>),
@@ -296,7 +300,7 @@ unsafe fn mount_error<T: FileSystem>(
 ///
 /// Called by the VFS with a new fs_context for our type.
 unsafe extern "C" fn init_fs_context_callback<
-    T: FileSystem + SuperOperations + DentryOperations,
+    T: FileSystem + SuperOperations + DentryOperations + XattrOperations,
 >(
     fc: *mut kernel::bindings::fs_context,
 ) -> c_int {
@@ -395,7 +399,9 @@ unsafe extern "C" fn parse_param_callback<T: FileSystem>(
 /// # Safety
 ///
 /// Called by the VFS with our context, once all parameters are parsed.
-unsafe extern "C" fn get_tree_callback<T: FileSystem + SuperOperations + DentryOperations>(
+unsafe extern "C" fn get_tree_callback<
+    T: FileSystem + SuperOperations + DentryOperations + XattrOperations,
+>(
     fc: *mut bindings::fs_context,
 ) -> c_int {
     // SAFETY: Our context.
@@ -432,7 +438,9 @@ unsafe extern "C" fn get_tree_callback<T: FileSystem + SuperOperations + DentryO
 ///
 /// Called by `get_tree_nodev` with a new superblock whose `s_fs_info` is our
 /// `SbInfo<T>`, and our context.
-unsafe extern "C" fn fill_super_callback<T: FileSystem + SuperOperations + DentryOperations>(
+unsafe extern "C" fn fill_super_callback<
+    T: FileSystem + SuperOperations + DentryOperations + XattrOperations,
+>(
     sb: *mut bindings::super_block,
     fc: *mut bindings::fs_context,
 ) -> c_int {
@@ -444,6 +452,7 @@ unsafe extern "C" fn fill_super_callback<T: FileSystem + SuperOperations + Dentr
         (*sb).s_blocksize_bits = kernel::page::PAGE_SHIFT as u8;
         (*sb).s_magic = T::MAGIC as _;
         (*sb).s_op = SopsVTable::<T>::build();
+        (*sb).s_xattr = XattrVTable::<T>::build().as_ptr().cast();
         (*sb).s_maxbytes = bindings::MAX_LFS_FILESIZE;
         (*sb).s_time_gran = 1;
         (*sb).s_subtype = core::mem::replace(&mut ctx.subtype, core::ptr::null_mut()).cast_const();
@@ -486,7 +495,9 @@ unsafe extern "C" fn fill_super_callback<T: FileSystem + SuperOperations + Dentr
 ///
 /// Called by the VFS to destroy one of our superblocks (also after a failed
 /// `fill_super`); `s_fs_info` is our `SbInfo<T>` (or NULL).
-unsafe extern "C" fn kill_sb_callback<T: FileSystem + SuperOperations + DentryOperations>(
+unsafe extern "C" fn kill_sb_callback<
+    T: FileSystem + SuperOperations + DentryOperations + XattrOperations,
+>(
     sb: *mut bindings::super_block,
 ) {
     // SAFETY: `s_fs_info` was set by sget_fc from our context.

@@ -683,6 +683,10 @@ pub(crate) trait InodeOperations: FileSystem {
     /// Removes a name.
     fn unlink(dir: &Inode<Self>, dentry: &Dentry<Self>) -> Result;
 
+    /// The names of `inode`'s extended attributes, each NUL-terminated,
+    /// copied into `buf`, or, for an empty `buf`, their length.
+    fn listxattr(inode: &Inode<Self>, buf: &mut [u8]) -> Result<usize>;
+
     /// Makes the directory `dentry` in `dir` (`mode`: permission bits only).
     fn mkdir(dir: &Inode<Self>, dentry: &Dentry<Self>, mode: u32) -> Result;
 
@@ -738,6 +742,7 @@ impl<T: InodeOperations> IopsVTable<T> {
         create: Some(create_callback::<T>),
         mknod: Some(mknod_callback::<T>),
         unlink: Some(unlink_callback::<T>),
+        listxattr: Some(listxattr_callback::<T>),
         mkdir: Some(mkdir_callback::<T>),
         rmdir: Some(rmdir_callback::<T>),
         symlink: Some(symlink_callback::<T>),
@@ -752,6 +757,7 @@ impl<T: InodeOperations> IopsVTable<T> {
         getattr: Some(getattr_callback::<T>),
         permission: Some(permission_callback::<T>),
         setattr: Some(setattr_callback::<T>),
+        listxattr: Some(listxattr_callback::<T>),
         // SAFETY: All-zero means "no operation" for the other fields.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
@@ -759,6 +765,7 @@ impl<T: InodeOperations> IopsVTable<T> {
     const LINK: bindings::inode_operations = bindings::inode_operations {
         get_link: Some(get_link_callback::<T>),
         getattr: Some(getattr_callback::<T>),
+        listxattr: Some(listxattr_callback::<T>),
         // SAFETY: All-zero means "no operation" for the other fields.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
@@ -1020,6 +1027,30 @@ unsafe extern "C" fn unlink_callback<T: InodeOperations>(
     from_result(|| {
         T::unlink(dir, d)?;
         Ok(0)
+    })
+}
+
+/// # Safety
+///
+/// Called by the VFS with a positive dentry of ours and a buffer of `size`
+/// bytes (NULL when `size` is 0).
+unsafe extern "C" fn listxattr_callback<T: InodeOperations>(
+    dentry: *mut bindings::dentry,
+    list: *mut kernel::ffi::c_char,
+    size: usize,
+) -> isize {
+    // SAFETY: A positive dentry of ours.
+    let inode = unsafe { Inode::<T>::from_raw((*dentry).d_inode) };
+    let buf: &mut [u8] = if list.is_null() || size == 0 {
+        &mut []
+    } else {
+        // SAFETY: The VFS hands a writable buffer of `size` bytes, ours for
+        // the call.
+        unsafe { core::slice::from_raw_parts_mut(list.cast::<u8>(), size) }
+    };
+    from_result(|| {
+        let n = T::listxattr(inode, buf)?;
+        isize::try_from(n).map_err(|_| E2BIG)
     })
 }
 

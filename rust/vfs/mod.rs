@@ -26,6 +26,7 @@ pub(crate) mod once;
 pub(crate) mod sb;
 pub(crate) mod sysfs;
 pub(crate) mod wait;
+pub(crate) mod xattr;
 
 use kernel::prelude::*;
 
