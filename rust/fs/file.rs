@@ -409,6 +409,27 @@ pub(crate) fn fsync(file: &File, start: i64, end: i64, datasync: bool) -> Result
     )
 }
 
+/// `file_operations.fsync` of a directory: FSYNCDIR under the directory's
+/// lock, as mainline (a server without it is not asked again, and that is
+/// no error).
+pub(crate) fn fsyncdir(file: &File, datasync: bool) -> Result {
+    let inode = file.inode();
+    inode.data().check()?;
+    let conn = inode.sb().data();
+    let op = abi::fuse_opcode_FUSE_FSYNCDIR;
+    let Some(ff) = file.data() else { return Ok(()) };
+    if ff.no_release || conn.is_enosys(op) {
+        return Ok(());
+    }
+    let _lock = inode.lock();
+    let arg = abi::fuse_fsync_in {
+        fh: ff.fh,
+        fsync_flags: u32::from(datasync),
+        padding: 0,
+    };
+    conn.request_optional(op, inode.data().nodeid(), &[pod::bytes_of(&arg)])
+}
+
 /// `file_operations.mmap`, before the generic part: shared maps of a
 /// direct-I/O file would bypass the server (as mainline without
 /// FUSE_DIRECT_IO_ALLOW_MMAP).

@@ -12,7 +12,7 @@ use crate::vfs::{
     dentry::DentryOperations,
     file::{DirEmitter, FileOperations},
     folio::{AddressSpaceOperations, LockedFolio, WritebackCtl},
-    inode::{AtomicOpen, InodeOperations},
+    inode::{AtomicOpen, InodeOperations, Kind},
     iov::IovIter,
     mm::VmOperations,
     sb::{StatFs, SuperOperations},
@@ -190,7 +190,11 @@ impl FileOperations for FuseWb {
     }
 
     fn fsync(file: &File, start: i64, end: i64, datasync: bool) -> Result {
-        ffile::fsync(file, start, end, datasync)
+        if file.inode().kind() == Kind::Dir {
+            ffile::fsyncdir(file, datasync)
+        } else {
+            ffile::fsync(file, start, end, datasync)
+        }
     }
 
     fn flush(file: &File, lock_owner: u64) -> Result {

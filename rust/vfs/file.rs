@@ -282,7 +282,7 @@ pub(crate) trait FileOperations: FileSystem {
     /// [`File::set_pos`]).
     fn llseek(file: &File<Self>, offset: i64, whence: u32) -> Result<i64>;
 
-    /// fsync(2) of `start..=end`.
+    /// fsync(2) of `start..=end` (of a file or a directory).
     fn fsync(file: &File<Self>, start: i64, end: i64, datasync: bool) -> Result;
 
     /// Every close(2) of a file descriptor; `lock_owner` names the closer.
@@ -315,6 +315,7 @@ impl<T: FileOperations + VmOperations> FileVTable<T> {
         open: Some(open_callback::<T>),
         release: Some(release_callback::<T>),
         iterate_shared: Some(iterate_callback::<T>),
+        fsync: Some(fsync_callback::<T>),
         llseek: Some(bindings::generic_file_llseek),
         read: Some(bindings::generic_read_dir),
         // SAFETY: All-zero means "no operation" for the other fields.

@@ -90,6 +90,7 @@ workload() (
   echo "rename dir over non-empty: $(err mv -T d/bmoved empty)"
   rm -r a
   echo "after rm -r: $(err stat a)"
+  echo "fsync of a directory: $(python3 -c 'import os; fd = os.open("d", os.O_RDONLY); os.fsync(fd); print("ok")')"
 )
 
 listing() { # DIR: one line per entry, without times and inode numbers
