@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # fsx with every operation enabled (tests/vm/data/fsx.toml), on fuse-wb in
 # write-through and write-back mode, over libfuse's passthrough_ll and the
-# project's reference server, for several seeds.
+# project's reference server, for several seeds; then, on the reference
+# server in both modes, with hard links of the file under test and sibling
+# directories made, renamed and removed around it while fsx runs.
 #
 #   FSX_OPS=N     operations per run (default 1000; 0 = unbounded)
 #   FSX_SEEDS="a b"  seeds (default: 1 2 3)
@@ -50,4 +52,34 @@ for server in ${FSX_SERVERS:-passthrough_ll refserver}; do
     run_fsx "$server-$mode" "$m" "$conf"
     unmount "$m"
   done
+done
+
+# Names change around the file under test, its inode stays: hard links of
+# it come and go (LINK replies carry the server's attributes, which must
+# not undo the kernel's size in write-back mode), and directories next to
+# it are made, renamed and removed.
+linker() { # FILE DIR STOPFILE
+  local f=$1 d=$2 stop=$3 i=0
+  mkdir -p "$d"
+  while [ ! -e "$stop" ]; do
+    if ln "$f" "$d/l$i" 2> /dev/null; then
+      mv "$d/l$i" "$d/m$i" && rm -f "$d/m$i"
+    fi
+    mkdir "$d/x$i" && mv -T "$d/x$i" "$d/y$i" && rmdir "$d/y$i"
+    i=$(((i + 1) % 4))
+  done
+}
+for mode in ${FSX_MODES:-wt wb}; do
+  B=$SCRATCH/fsx-backing-links-$mode; rm -rf "$B"; mkdir -p "$B"
+  m=$SCRATCH/fsx-links-$mode
+  opts=(); sopts=()
+  [ "$mode" = wb ] && { opts=(-o allow_wbcache); sopts=(--writeback); }
+  mount_server fuse-wb "$m" "${opts[@]}" "$m" -- "$BIN/fusewb-refserver" --source "$B" "${sopts[@]}" %m
+  seed=${SEEDS%% *}
+  stop=$SCRATCH/fsx-links-stop; rm -f "$stop"
+  linker "$m/fsx-$seed" "$m/links" "$stop" &
+  lpid=$!
+  SEEDS=$seed run_fsx "refserver-$mode-links" "$m" "$CONF"
+  touch "$stop"; wait $lpid
+  unmount "$m"
 done
