@@ -275,7 +275,10 @@ fn invalidate_entry(dentry: &Dentry) {
 }
 
 /// The name `dentry` is gone on the server: its inode has one link fewer
-/// (a directory none), and its attributes and entry are stale.
+/// (a directory none), its attributes and entry are stale, and its ctime
+/// changed (the kernel's own in write-back mode, as mainline's
+/// `fuse_entry_unlinked`: pjdfstest's unlink::update_ctime_success and
+/// rename::to_multiply_linked check it on a file with other links).
 fn entry_unlinked(conn: &Connection, dentry: &Dentry) {
     dentry.set_expiry(0);
     if let Some(inode) = dentry.inode() {
@@ -285,6 +288,7 @@ fn entry_unlinked(conn: &Connection, dentry: &Dentry) {
             inode.drop_nlink();
         }
         inode.data().invalidate_attrs(conn);
+        finode::ctime_changed(inode, conn);
     }
 }
 
