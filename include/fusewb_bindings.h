@@ -14,6 +14,7 @@
 #include <linux/fs_parser.h>
 #include <linux/kobject.h>
 #include <linux/falloc.h>
+#include <linux/filelock.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
@@ -30,6 +31,7 @@
 
 const unsigned long FUSEWB_CONST_HZ = HZ;
 const loff_t FUSEWB_CONST_MAX_LFS_FILESIZE = MAX_LFS_FILESIZE;
+const loff_t FUSEWB_CONST_OFFSET_MAX = OFFSET_MAX;
 const __poll_t FUSEWB_CONST_EPOLLIN = EPOLLIN;
 const __poll_t FUSEWB_CONST_EPOLLOUT = EPOLLOUT;
 const __poll_t FUSEWB_CONST_EPOLLRDNORM = EPOLLRDNORM;

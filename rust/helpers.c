@@ -54,6 +54,9 @@ const struct cred *fusewb_current_cred(void) { return current_cred(); }
 kuid_t fusewb_current_fsuid(void) { return current_fsuid(); }
 kgid_t fusewb_current_fsgid(void) { return current_fsgid(); }
 pid_t fusewb_current_pid_nr_ns(struct pid_namespace *ns) { return pid_nr_ns(task_pid(current), ns); }
+pid_t fusewb_current_tgid_nr_ns(struct pid_namespace *ns) { return pid_nr_ns(task_tgid(current), ns); }
+void fusewb_rcu_read_lock(void) { rcu_read_lock(); }
+void fusewb_rcu_read_unlock(void) { rcu_read_unlock(); }
 struct pid_namespace *fusewb_get_current_pid_ns(void) { return get_pid_ns(task_active_pid_ns(current)); }
 void fusewb_put_pid_ns(struct pid_namespace *ns) { put_pid_ns(ns); }
 kuid_t fusewb_make_kuid(struct user_namespace *ns, uid_t uid) { return make_kuid(ns, uid); }

@@ -212,7 +212,8 @@ impl Connection {
                     } else {
                         abi::fuse_opcode_FUSE_RELEASE
                     };
-                    self.release_then_forget(req.nodeid, op, o.fh, flags, None);
+                    let arg = proto::request::release_in(o.fh, flags, None);
+                    self.release_then_forget(req.nodeid, op, &arg, None);
                 }
             }
             ReplyKind::Create => {
@@ -230,8 +231,7 @@ impl Connection {
                     self.release_then_forget(
                         e.nodeid,
                         abi::fuse_opcode_FUSE_RELEASE,
-                        o.fh,
-                        flags,
+                        &proto::request::release_in(o.fh, flags, None),
                         forget,
                     );
                 }

@@ -114,6 +114,9 @@ pub(crate) struct Connection {
     /// The mounter's user namespace: ids on the wire are in it.
     pub(crate) user_ns: UserNs,
     pid_ns: PidNs,
+    /// The secret that turns lock owners (kernel addresses) into the ids
+    /// the server sees ([`proto::lock::owner_id`]).
+    lock_key: proto::lock::OwnerKey,
     /// `user_id` as a kernel uid.
     pub(crate) user_id: vfs::cred::Kuid,
     /// `group_id` as a kernel gid.
@@ -131,6 +134,12 @@ impl Connection {
         // INVALID_UID / INVALID_GID are all ones.
         if user_id.val == u32::MAX || group_id.val == u32::MAX {
             return Err(EINVAL);
+        }
+        let mut lock_key = [0u32; 4];
+        for k in lock_key.iter_mut() {
+            let mut b = [0u8; 4];
+            vfs::random_bytes(&mut b);
+            *k = u32::from_ne_bytes(b);
         }
         Arc::pin_init(
             pin_init!(Self {
@@ -161,12 +170,23 @@ impl Connection {
                 opts,
                 user_ns,
                 pid_ns: PidNs::current(),
+                lock_key,
                 user_id,
                 group_id,
                 ctl_dir <- kernel::new_mutex!(None, "fuse_wb::Connection::ctl_dir"),
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// The id the server sees for the lock owner `owner` (an address).
+    pub(crate) fn lock_owner_id(&self, owner: u64) -> u64 {
+        proto::lock::owner_id(&self.lock_key, owner)
+    }
+
+    /// The pid namespace of the mount: pids on the wire are in it.
+    pub(crate) fn pid_ns(&self) -> &PidNs {
+        &self.pid_ns
     }
 
     /// The link to the mounted superblock (from `send_init`).

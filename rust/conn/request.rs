@@ -4,6 +4,7 @@
 //! what they hold while the server has them.
 
 use super::{Connection, Data, Payload};
+use crate::abi;
 use crate::proto::{self, reply::ReplyKind, request::Creds};
 use crate::vfs::{self, wait::WaitQueue};
 use core::sync::atomic::Ordering;
@@ -346,16 +347,14 @@ impl Connection {
         &self,
         nodeid: u64,
         op: u32,
-        fh: u64,
-        flags: u32,
+        arg: &abi::fuse_release_in,
         forget_after: Option<(u64, u64)>,
     ) {
-        let arg = proto::request::release_in(fh, flags);
         let sent = self
             .new_request(
                 op,
                 nodeid,
-                &[proto::pod::bytes_of(&arg)],
+                &[proto::pod::bytes_of(arg)],
                 ReplyKind::Empty,
                 End::Discard,
             )

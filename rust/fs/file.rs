@@ -10,6 +10,7 @@ use crate::conn::{Connection, Hold, Outcome, Payload};
 use crate::proto::{pod, reply::ReplyKind};
 use crate::vfs::file::flags;
 use crate::vfs::{self, folio::LockedFolio, inode::Kind};
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -23,6 +24,10 @@ pub(crate) struct FuseFile {
     pub(crate) flags: u32,
     /// The server does not implement OPEN(DIR): no RELEASE either.
     no_release: bool,
+    /// The owner id of the file's flock(2) locks once the server took or
+    /// released one (0: never): RELEASE then asks the server to drop them
+    /// (`FUSE_RELEASE_FLOCK_UNLOCK`), as the kernel holds none to drop.
+    flock_owner: AtomicU64,
 }
 
 impl FuseFile {
@@ -33,6 +38,7 @@ impl FuseFile {
             open_flags: 0,
             flags,
             no_release: true,
+            flock_owner: AtomicU64::new(0),
         }
     }
 
@@ -48,35 +54,51 @@ impl FuseFile {
             open_flags,
             flags,
             no_release: false,
+            flock_owner: AtomicU64::new(0),
         }
+    }
+
+    /// The server holds (or held) flock(2) locks of this file, owned by
+    /// the id `owner`.
+    pub(crate) fn set_flock_owner(&self, owner: u64) {
+        self.flock_owner.store(owner, Ordering::Relaxed);
+    }
+
+    /// The owner id to unlock at RELEASE, if the server took flock locks.
+    pub(crate) fn flock_owner(&self) -> Option<u64> {
+        Some(self.flock_owner.load(Ordering::Relaxed)).filter(|&o| o != 0)
     }
 }
 
-/// Sends RELEASE (`op`: or RELEASEDIR) of a handle `fh` of `inode` opened
-/// with `flags`, which no open file owns any more. The request holds the
-/// inode until it is answered, as mainline: the inode's FORGET (sent when
-/// it is evicted) must not reach the server before the RELEASE.
-pub(crate) fn release_handle(conn: &Connection, inode: &Inode, op: u32, fh: u64, flags: u32) {
+/// Sends RELEASE (`op`: or RELEASEDIR) with `arg`
+/// ([`crate::proto::request::release_in`]) of a handle of `inode` which no
+/// open file owns any more. The request holds the inode until it is
+/// answered, as mainline: the inode's FORGET (sent when it is evicted) must
+/// not reach the server before the RELEASE.
+pub(crate) fn release_handle(
+    conn: &Connection,
+    inode: &Inode,
+    op: u32,
+    arg: &abi::fuse_release_in,
+) {
     let hold = writeback::InodeRef::new(inode)
         .ok()
         .and_then(|r| Arc::new(r, GFP_KERNEL).ok())
         .map(|h| h as Hold);
-    release_node(conn, inode.data().nodeid(), op, fh, flags, hold);
+    release_node(conn, inode.data().nodeid(), op, arg, hold);
 }
 
-/// Sends RELEASE (`op`) of a handle `fh` of node `nodeid`, keeping `hold`
-/// until it is answered.
+/// Sends RELEASE (`op`) with `arg` of a handle of node `nodeid`, keeping
+/// `hold` until it is answered.
 pub(crate) fn release_node(
     conn: &Connection,
     nodeid: u64,
     op: u32,
-    fh: u64,
-    flags: u32,
+    arg: &abi::fuse_release_in,
     hold: Option<Hold>,
 ) {
-    let arg = crate::proto::request::release_in(fh, flags);
     // Nothing to do if it fails: the connection is gone or out of memory.
-    let _ = conn.request_background(op, nodeid, &[pod::bytes_of(&arg)], ReplyKind::Empty, hold);
+    let _ = conn.request_background(op, nodeid, &[pod::bytes_of(arg)], ReplyKind::Empty, hold);
 }
 
 fn open_opcodes(kind: Kind) -> (u32, u32) {
@@ -168,12 +190,7 @@ fn send_open(conn: &Connection, inode: &Inode, op: u32, flags: u32) -> Result<Fu
     let ff = match reply {
         Ok(reply) => {
             let out = pod::read_exact::<abi::fuse_open_out>(&reply).ok_or(EIO)?;
-            FuseFile {
-                fh: out.fh,
-                open_flags: out.open_flags,
-                flags,
-                no_release: false,
-            }
+            FuseFile::opened(out.fh, out.open_flags, flags)
         }
         // No OPEN support: every open succeeds without a handle (as mainline).
         Err(e) if e == vfs::enosys() => FuseFile::without_handle(flags),
@@ -213,7 +230,8 @@ pub(crate) fn release(inode: &Inode, ff: KBox<FuseFile>) {
     }
     let conn = inode.sb().data();
     let (_, op) = open_opcodes(inode.kind());
-    release_handle(&conn, inode, op, ff.fh, ff.flags);
+    let arg = crate::proto::request::release_in(ff.fh, ff.flags, ff.flock_owner());
+    release_handle(&conn, inode, op, &arg);
 }
 
 /// Before a buffered read: refresh the size if the read goes past it (or
@@ -368,7 +386,9 @@ pub(crate) fn flush(file: &File, lock_owner: u64) -> Result {
         fh: ff.fh,
         unused: 0,
         padding: 0,
-        lock_owner,
+        // The server drops the closer's POSIX locks (a process's locks end
+        // with any close of the file); it sees an id, not the address.
+        lock_owner: conn.lock_owner_id(lock_owner),
     };
     let flushed = conn.request_optional(
         abi::fuse_opcode_FUSE_FLUSH,

@@ -338,9 +338,9 @@ pub(crate) fn evict(inode: &Inode) {
     let mut forget = (nodeid != 0 && n != 0).then_some((nodeid, n));
     let releases = super::writeback::take_releases(inode);
     let last = releases.len().saturating_sub(1);
-    for (i, &(fh, flags)) in releases.iter().enumerate() {
+    for (i, arg) in releases.iter().enumerate() {
         let after = if i == last { forget.take() } else { None };
-        conn.release_then_forget(nodeid, abi::fuse_opcode_FUSE_RELEASE, fh, flags, after);
+        conn.release_then_forget(nodeid, abi::fuse_opcode_FUSE_RELEASE, arg, after);
     }
     if let Some((nodeid, n)) = forget {
         match slot {

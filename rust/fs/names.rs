@@ -216,8 +216,7 @@ pub(crate) fn create_open(
                 &conn,
                 e.nodeid,
                 abi::fuse_opcode_FUSE_RELEASE,
-                ff.fh,
-                ff.flags,
+                &crate::proto::request::release_in(ff.fh, ff.flags, None),
                 None,
             );
             return Err(err);

@@ -5,9 +5,11 @@
 //! `FileSystem` side, the data types and the mount flow, is in `mount`).
 
 use super::file::FuseFile;
-use super::{attr, dir, file as ffile, inode as finode, names, readdir, write, writeback, xattr};
+use super::xattr;
+use super::{attr, dir, file as ffile, inode as finode, lock, names, readdir, write, writeback};
 use super::{Dentry, File, Iattr, Inode, Kiocb, Readahead, SuperBlock};
 use crate::vfs::file::flags;
+use crate::vfs::lock::{FileLock, LockCmd, LockDone};
 use crate::vfs::{
     dentry::DentryOperations,
     file::{DirEmitter, FileOperations},
@@ -217,6 +219,14 @@ impl FileOperations for FuseWb {
 
     fn mmap_check(file: &File, shared: bool) -> Result {
         ffile::mmap_check(file, shared)
+    }
+
+    fn lock(file: &File, cmd: LockCmd, fl: &mut FileLock<'_>) -> Result<LockDone> {
+        lock::lock(file, cmd, fl)
+    }
+
+    fn flock(file: &File, fl: &mut FileLock<'_>) -> Result {
+        lock::flock(file, fl)
     }
 }
 

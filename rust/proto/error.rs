@@ -28,6 +28,8 @@ pub(crate) enum ProtoError {
     BadDirent,
     /// The INIT reply cannot be used (major version, sizes).
     BadInit,
+    /// A lock in GETLK's answer has an unknown type or an impossible range.
+    BadLock,
     /// A notification (unique 0) the module does not handle.
     UnsupportedNotify,
     /// A request would be larger than the protocol can express.

@@ -24,6 +24,8 @@ pub(crate) const DEFAULT_MAX_BACKGROUND: u16 = 12;
 /// offers to every server. FUSE_WRITEBACK_CACHE is offered only to mounts
 /// with `allow_wbcache` (see [`offered_flags`]).
 pub(crate) const SUPPORTED_FLAGS: u64 = (abi::FUSE_ASYNC_READ
+    | abi::FUSE_POSIX_LOCKS
+    | abi::FUSE_FLOCK_LOCKS
     | abi::FUSE_ATOMIC_O_TRUNC
     | abi::FUSE_BIG_WRITES
     | abi::FUSE_AUTO_INVAL_DATA
@@ -158,7 +160,7 @@ mod tests {
     #[test]
     fn negotiates() {
         let o = out(|o| {
-            o.flags = abi::FUSE_MAX_PAGES | abi::FUSE_ASYNC_READ | abi::FUSE_POSIX_LOCKS;
+            o.flags = abi::FUSE_MAX_PAGES | abi::FUSE_ASYNC_READ | abi::FUSE_POSIX_ACL;
             o.max_pages = 1000;
             o.max_write = 1 << 20;
             o.max_readahead = 1 << 30;
@@ -170,7 +172,7 @@ mod tests {
         assert_eq!(n.max_readahead, 128 << 10);
         assert_eq!(n.time_gran, 1);
         assert!(n.has(u64::from(abi::FUSE_ASYNC_READ)));
-        assert!(!n.has(u64::from(abi::FUSE_POSIX_LOCKS)), "not offered");
+        assert!(!n.has(u64::from(abi::FUSE_POSIX_ACL)), "not offered");
         assert!(!n.has(u64::from(abi::FUSE_WRITEBACK_CACHE)), "not offered");
         let o = out(|o| o.flags |= abi::FUSE_WRITEBACK_CACHE);
         let n = negotiate(pod::bytes_of(&o), offered_flags(false), 0, 256).unwrap();

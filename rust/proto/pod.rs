@@ -67,6 +67,9 @@ impl_pod!(
     fuse_getxattr_in,
     fuse_getxattr_out,
     fuse_setxattr_in,
+    fuse_file_lock,
+    fuse_lk_in,
+    fuse_lk_out,
 );
 
 /// Reads a `T` from the start of `bytes`, or `None` if `bytes` is too short.
@@ -127,6 +130,9 @@ mod tests {
         assert_eq!(size_of::<abi::fuse_getxattr_in>(), 8);
         assert_eq!(size_of::<abi::fuse_getxattr_out>(), 8);
         assert_eq!(size_of::<abi::fuse_setxattr_in>(), 16);
+        assert_eq!(size_of::<abi::fuse_file_lock>(), 24);
+        assert_eq!(size_of::<abi::fuse_lk_in>(), 48);
+        assert_eq!(size_of::<abi::fuse_lk_out>(), 24);
     }
 
     #[test]

@@ -128,6 +128,8 @@ pub(crate) enum ReplyKind {
     },
     /// `fuse_entry_out` then `fuse_open_out` of a CREATE (a positive entry).
     Create,
+    /// `fuse_lk_out`: GETLK's answer ([`super::lock::getlk_answer`]).
+    Lock,
     /// READDIR (`plus == false`) or READDIRPLUS entries, at most `max` bytes.
     Dirents {
         /// Largest acceptable payload.
@@ -153,6 +155,7 @@ impl ReplyKind {
             ReplyKind::XattrSize => size_of::<abi::fuse_getxattr_out>(),
             ReplyKind::XattrList { max } => max,
             ReplyKind::Create => CREATE_OUT,
+            ReplyKind::Lock => size_of::<abi::fuse_lk_out>(),
             ReplyKind::Data { max } | ReplyKind::Dirents { max, .. } => max,
         }
     }
@@ -247,6 +250,10 @@ pub(crate) fn validate(kind: ReplyKind, payload: &[u8]) -> Result<(), ProtoError
                 return Err(ProtoError::BadNodeId);
             }
             validate_entry(&e)
+        }
+        ReplyKind::Lock => {
+            let l: abi::fuse_lk_out = exact(payload)?;
+            super::lock::getlk_answer(&l).map(|_| ())
         }
         ReplyKind::Data { max } => {
             if payload.len() > max {

@@ -101,13 +101,18 @@ pub(crate) fn encode_header(
 }
 
 /// The argument of RELEASE or RELEASEDIR of handle `fh` opened with `flags`
-/// (no lock owner, no flush: those go with FLUSH).
-pub(crate) fn release_in(fh: u64, flags: u32) -> abi::fuse_release_in {
+/// (no flush: that goes with FLUSH); `flock_owner`: the server holds
+/// flock(2) locks of the handle owned by that id, to be dropped with it.
+pub(crate) fn release_in(fh: u64, flags: u32, flock_owner: Option<u64>) -> abi::fuse_release_in {
     abi::fuse_release_in {
         fh,
         flags,
-        release_flags: 0,
-        lock_owner: 0,
+        release_flags: if flock_owner.is_some() {
+            abi::FUSE_RELEASE_FLOCK_UNLOCK
+        } else {
+            0
+        },
+        lock_owner: flock_owner.unwrap_or(0),
     }
 }
 
@@ -183,10 +188,15 @@ mod tests {
 
     #[test]
     fn release_arg() {
-        let a = release_in(7, 0o2);
+        let a = release_in(7, 0o2, None);
         assert_eq!(
             (a.fh, a.flags, a.release_flags, a.lock_owner),
             (7, 0o2, 0, 0)
+        );
+        let a = release_in(7, 0o2, Some(99));
+        assert_eq!(
+            (a.release_flags, a.lock_owner),
+            (abi::FUSE_RELEASE_FLOCK_UNLOCK, 99)
         );
     }
 

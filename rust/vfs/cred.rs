@@ -99,6 +99,30 @@ impl PidNs {
         // INVARIANT: We hold the reference just taken.
         Self { ptr }
     }
+
+    /// The current process's id (its thread group's) in this namespace; 0
+    /// if it has none there.
+    pub(crate) fn current_tgid(&self) -> u32 {
+        // SAFETY: `ptr` is valid (type invariant).
+        let nr = unsafe { bindings::fusewb_current_tgid_nr_ns(self.ptr) };
+        // CAST: non-negative after the clamp.
+        nr.max(0) as u32
+    }
+
+    /// The id in the initial pid namespace of process `nr` of this
+    /// namespace (0 if there is none), as the VFS wants a lock holder's.
+    pub(crate) fn to_init_ns(&self, nr: u32) -> i32 {
+        let Ok(nr) = i32::try_from(nr) else { return 0 };
+        // SAFETY: `ptr` is valid (type invariant); `find_pid_ns` runs under
+        // the RCU read lock it needs, and `pid_nr_ns` accepts its NULL.
+        unsafe {
+            bindings::fusewb_rcu_read_lock();
+            let pid = bindings::find_pid_ns(nr, self.ptr);
+            let init = bindings::pid_nr_ns(pid, core::ptr::addr_of_mut!(bindings::init_pid_ns));
+            bindings::fusewb_rcu_read_unlock();
+            init
+        }
+    }
 }
 
 impl Drop for PidNs {

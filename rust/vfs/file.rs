@@ -7,6 +7,7 @@
 use super::fs_type::FileSystem;
 use super::inode::Inode;
 use super::iov::IovIter;
+use super::lock::{flock_callback, lock_callback, FileLock, LockCmd, LockDone};
 use super::mm::VmOperations;
 use crate::vfs::bindings;
 use core::marker::PhantomData;
@@ -42,6 +43,11 @@ impl<T: FileSystem> File<T> {
     pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::file) -> &'a Self {
         // SAFETY: Transparent wrapper; validity per the caller.
         unsafe { &*ptr.cast() }
+    }
+
+    /// The raw pointer.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::file {
+        self.0.get()
     }
 
     /// The open flags (`O_*`).
@@ -303,6 +309,13 @@ pub(crate) trait FileOperations: FileSystem {
 
     /// Whether `file` may be mapped (`shared`: MAP_SHARED).
     fn mmap_check(file: &File<Self>, shared: bool) -> Result;
+
+    /// fcntl(2) and OFD locks: `cmd` on `lock` (for [`LockCmd::Test`],
+    /// [`FileLock::set_conflict`] answers).
+    fn lock(file: &File<Self>, cmd: LockCmd, lock: &mut FileLock<'_>) -> Result<LockDone>;
+
+    /// flock(2): take (waiting if [`FileLock::sleeps`]) or release `lock`.
+    fn flock(file: &File<Self>, lock: &mut FileLock<'_>) -> Result;
 }
 
 /// The C tables of `T`'s open files: regular files (with `T`'s mapping
@@ -334,6 +347,8 @@ impl<T: FileOperations + VmOperations> FileVTable<T> {
         flush: Some(flush_callback::<T>),
         fallocate: Some(fallocate_callback::<T>),
         copy_file_range: Some(copy_file_range_callback::<T>),
+        lock: Some(lock_callback::<T>),
+        flock: Some(flock_callback::<T>),
         splice_read: Some(bindings::filemap_splice_read),
         splice_write: Some(bindings::iter_file_splice_write),
         // SAFETY: All-zero means "no operation" for the other fields.

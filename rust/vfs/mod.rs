@@ -20,6 +20,7 @@ pub(crate) mod folio;
 pub(crate) mod fs_type;
 pub(crate) mod inode;
 pub(crate) mod iov;
+pub(crate) mod lock;
 pub(crate) mod misc;
 pub(crate) mod mm;
 pub(crate) mod once;
@@ -94,9 +95,20 @@ pub(crate) fn eopnotsupp() -> Error {
     errno(bindings::EOPNOTSUPP)
 }
 
+/// `ENOLCK`.
+pub(crate) fn enolck() -> Error {
+    errno(bindings::ENOLCK)
+}
+
 /// `ESTALE`.
 pub(crate) fn estale() -> Error {
     errno(bindings::ESTALE)
+}
+
+/// Random bytes from the kernel's CSPRNG, filling `buf`.
+pub(crate) fn random_bytes(buf: &mut [u8]) {
+    // SAFETY: `buf` is valid for writes of its length.
+    unsafe { bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) }
 }
 
 /// The current jiffies counter.

@@ -67,6 +67,7 @@ pub(crate) fn remove_writer(inode: &Inode, ff: &FuseFile) -> bool {
                 let c = Closed {
                     fh,
                     flags: ff.flags,
+                    flock_owner: ff.flock_owner(),
                     for_dirty,
                     release: !ff.no_release(),
                 };
@@ -116,15 +117,15 @@ pub(crate) fn send_releases(conn: &Connection, inode: &Inode) {
         let Some(node) = node else { return };
         let (_, c) = node.to_key_value();
         if c.release {
-            ffile::release_handle(conn, inode, abi::fuse_opcode_FUSE_RELEASE, c.fh, c.flags);
+            ffile::release_handle(conn, inode, abi::fuse_opcode_FUSE_RELEASE, &c.release_in());
         }
     }
 }
 
 /// The inode is evicted: the handles still kept (their dirty data went
 /// with the page cache) are released, each RELEASE before the lookups are
-/// given back. Returns the `(handle, flags)` pairs to release.
-pub(crate) fn take_releases(inode: &Inode) -> KVec<(u64, u32)> {
+/// given back. Returns the RELEASE arguments.
+pub(crate) fn take_releases(inode: &Inode) -> KVec<abi::fuse_release_in> {
     let mut out = KVec::new();
     let mut g = inode.data().wb.lock();
     while let Some(k) = g.releases.iter().next().map(|(k, _)| *k) {
@@ -134,7 +135,7 @@ pub(crate) fn take_releases(inode: &Inode) -> KVec<(u64, u32)> {
         let (_, c) = node.to_key_value();
         // GFP_ATOMIC under the spinlock; a RELEASE that finds no room is
         // lost (the server frees the handle with the node or at unmount).
-        if c.release && out.push((c.fh, c.flags), GFP_ATOMIC).is_err() {
+        if c.release && out.push(c.release_in(), GFP_ATOMIC).is_err() {
             continue;
         }
     }

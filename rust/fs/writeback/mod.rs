@@ -47,6 +47,7 @@ pub(crate) use wait::{
     flush_inode, flush_range, times_sent, wait_all, wait_bytes, wait_conn, wait_times, TimesFlush,
 };
 
+use crate::abi;
 use crate::conn::Connection;
 use crate::fs::Inode;
 use crate::proto::write::{self as pw, Span};
@@ -125,9 +126,17 @@ struct Closed {
     fh: u64,
     /// Open flags, for RELEASE.
     flags: u32,
+    /// The flock owner to unlock at RELEASE ([`FuseFile::flock_owner`]).
+    flock_owner: Option<u64>,
     for_dirty: bool,
     /// Send RELEASE (not for a server without OPEN).
     release: bool,
+}
+
+impl Closed {
+    fn release_in(&self) -> abi::fuse_release_in {
+        crate::proto::request::release_in(self.fh, self.flags, self.flock_owner)
+    }
 }
 
 /// Whether `inode` is cached write-back: a regular file of a mount with

@@ -22,6 +22,9 @@ options (one of --source and --sink-pattern is required):
                           sink.* lines (bytes written, bytes matching, mismatching
                           WRITEs, size and written bytes of every file)
   --writeback             request FUSE_WRITEBACK_CACHE at INIT if the kernel offers it
+  --locks                 keep POSIX and flock locks in the server (FUSE_POSIX_LOCKS,
+                          FUSE_FLOCK_LOCKS: GETLK, SETLK, SETLKW as OFD locks on the
+                          backing files; --source only); without it the kernel keeps them
   --max-write BYTES       max_write at INIT (default 1048576; suffixes K, M: KiB, MiB)
   --write-latency-us N    sleep N microseconds in every WRITE before replying
   --random-delay-us MAX   sleep a random 0..=MAX microseconds at the start of every
@@ -50,6 +53,8 @@ pub struct Options {
     pub fd: i32,
     /// Request `FUSE_WRITEBACK_CACHE`.
     pub writeback: bool,
+    /// Serve locks (`FUSE_POSIX_LOCKS`, `FUSE_FLOCK_LOCKS`).
+    pub locks: bool,
     /// `max_write` to ask for at INIT.
     pub max_write: u32,
     /// Delay before replying to each WRITE.
@@ -121,6 +126,7 @@ where
     let mut sink = None;
     let mut fd = None;
     let mut writeback = false;
+    let mut locks = false;
     let mut max_write = DEFAULT_MAX_WRITE;
     let mut write_latency = Duration::ZERO;
     let mut random_delay = Duration::ZERO;
@@ -144,6 +150,7 @@ where
             "--source" => source = Some(PathBuf::from(value("--source")?)),
             "--sink-pattern" => sink = Some(parse_seed(&value("--sink-pattern")?)?),
             "--writeback" if inline.is_none() => writeback = true,
+            "--locks" if inline.is_none() => locks = true,
             "--max-write" => max_write = parse_size(&value("--max-write")?)?,
             "--write-latency-us" => {
                 let v = value("--write-latency-us")?;
@@ -181,6 +188,7 @@ where
         backend,
         fd: fd.ok_or("the connection /dev/fd/N is required")?,
         writeback,
+        locks,
         max_write,
         write_latency,
         random_delay,
@@ -208,6 +216,7 @@ mod tests {
                 backend: Backend::Source("/srv".into()),
                 fd: 3,
                 writeback: false,
+                locks: false,
                 max_write: DEFAULT_MAX_WRITE,
                 write_latency: Duration::ZERO,
                 random_delay: Duration::ZERO,
@@ -220,6 +229,7 @@ mod tests {
     fn all_options() {
         let o = run(&[
             "--writeback",
+            "--locks",
             "--max-write=128K",
             "--write-latency-us",
             "250",
@@ -231,6 +241,7 @@ mod tests {
         ])
         .unwrap();
         assert!(o.writeback);
+        assert!(o.locks);
         assert_eq!(o.max_write, 128 * 1024);
         assert_eq!(o.write_latency, Duration::from_micros(250));
         assert_eq!(o.random_delay, Duration::from_micros(40));

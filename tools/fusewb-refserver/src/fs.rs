@@ -16,8 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use fuser::{
     AccessFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
     Generation, INodeNo, InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr,
-    ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen,
-    ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
+    ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLock, ReplyLseek,
+    ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 
 use crate::cli::Options;
@@ -182,6 +182,9 @@ pub struct RefFs {
     stats: Arc<Mutex<Stats>>,
     /// Whether new files get the caller's uid/gid (only possible as root).
     chown_new: bool,
+    /// With `--locks`: one open file description of the backing file per
+    /// (inode, lock owner), holding that owner's locks as OFD locks.
+    lock_fds: Mutex<HashMap<(u64, u64), Arc<OwnedFd>>>,
 }
 
 /// Locks `m`, whatever a panicking holder left behind.
@@ -231,7 +234,36 @@ impl RefFs {
             next_fh: AtomicU64::new(1),
             stats,
             chown_new,
+            lock_fds: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The open file description that holds `owner`'s locks on `ino`.
+    fn lock_fd(&self, ino: INodeNo, owner: LockOwner) -> Result<Arc<OwnedFd>> {
+        if let Some(fd) = lock(&self.lock_fds).get(&(ino.0, owner.0)) {
+            return Ok(fd.clone());
+        }
+        let path = CString::new(format!("/proc/self/fd/{}", self.node_fd(ino)?.as_raw_fd()))
+            .map_err(|_| Errno::EINVAL)?;
+        // Write locks need a writable descriptor, read locks a readable one.
+        let mut fd = -1;
+        for mode in [libc::O_RDWR, libc::O_RDONLY, libc::O_WRONLY] {
+            // SAFETY: valid C string.
+            fd = unsafe { libc::open(path.as_ptr(), mode | libc::O_CLOEXEC | libc::O_NOCTTY) };
+            if fd >= 0 {
+                break;
+            }
+        }
+        let fd = cvt(fd)?;
+        // SAFETY: `fd` was just opened and is owned by nobody else.
+        let fd = Arc::new(unsafe { OwnedFd::from_raw_fd(fd) });
+        lock(&self.lock_fds).insert((ino.0, owner.0), fd.clone());
+        Ok(fd)
+    }
+
+    /// Drops `owner`'s locks on `ino` (closing its open file description).
+    fn unlock_all(&self, ino: INodeNo, owner: LockOwner) {
+        lock(&self.lock_fds).remove(&(ino.0, owner.0));
     }
 
     /// Waits `--random-delay-us`, then counts one request of `op`. The first
@@ -511,6 +543,33 @@ impl RefFs {
     }
 }
 
+/// The `struct flock` of a FUSE lock `start..=end` (`end` `OFFSET_MAX`: to
+/// end of file).
+fn flock_of(typ: i32, start: u64, end: u64) -> libc::flock {
+    // SAFETY: all-zero is a valid `struct flock`.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = typ as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = i64::try_from(start).unwrap_or(i64::MAX);
+    fl.l_len = if end >= i64::MAX as u64 {
+        0
+    } else {
+        i64::try_from(end - start + 1).unwrap_or(0)
+    };
+    fl
+}
+
+/// The FUSE range `start..=end` of a `struct flock` from F_OFD_GETLK.
+fn range_of(fl: &libc::flock) -> (u64, u64) {
+    let start = u64::try_from(fl.l_start).unwrap_or(0);
+    let end = if fl.l_len <= 0 {
+        i64::MAX as u64
+    } else {
+        start.saturating_add(fl.l_len as u64 - 1)
+    };
+    (start, end)
+}
+
 /// The INIT answer of both back ends: write-back if asked for and
 /// offered, and `--max-write` (or the nearest value the kernel accepts).
 pub(crate) fn configure(opts: &Options, config: &mut KernelConfig) {
@@ -601,6 +660,12 @@ impl Filesystem for RefFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
         self.note("INIT", 0);
         configure(&self.opts, config);
+        if self.opts.locks {
+            let caps = InitFlags::FUSE_POSIX_LOCKS | InitFlags::FUSE_FLOCK_LOCKS;
+            if let Err(missing) = config.add_capabilities(caps) {
+                eprintln!("fusewb-refserver: kernel does not offer {missing:?}; local locks");
+            }
+        }
         Ok(())
     }
 
@@ -874,12 +939,14 @@ impl Filesystem for RefFs {
     fn flush(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
-        _lock_owner: LockOwner,
+        lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
         self.note("FLUSH", 0);
+        // A close drops its process's POSIX locks on the file.
+        self.unlock_all(ino, lock_owner);
         // As close(2) on the backing file would: report its deferred errors.
         let res = self.file(fh).and_then(|f| {
             // SAFETY: `f` is an open descriptor.
@@ -894,16 +961,85 @@ impl Filesystem for RefFs {
     fn release(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         _flags: OpenFlags,
-        _lock_owner: Option<LockOwner>,
+        lock_owner: Option<LockOwner>,
         _flush: bool,
         reply: ReplyEmpty,
     ) {
         self.note("RELEASE", 0);
+        // FUSE_RELEASE_FLOCK_UNLOCK: the file's flock locks end with it.
+        if let Some(owner) = lock_owner {
+            self.unlock_all(ino, owner);
+        }
         lock(&self.files).remove(&fh.0);
         reply.ok();
+    }
+
+    fn getlk(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        lock_owner: LockOwner,
+        start: u64,
+        end: u64,
+        typ: i32,
+        _pid: u32,
+        reply: ReplyLock,
+    ) {
+        self.note("GETLK", 0);
+        let res = self.lock_fd(ino, lock_owner).and_then(|fd| {
+            let mut fl = flock_of(typ, start, end);
+            // SAFETY: valid descriptor and `struct flock`.
+            cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_OFD_GETLK, &mut fl) })?;
+            Ok(fl)
+        });
+        match res {
+            Ok(fl) if i32::from(fl.l_type) == libc::F_UNLCK => {
+                reply.locked(start, end, libc::F_UNLCK, 0)
+            }
+            Ok(fl) => {
+                let (s, e) = range_of(&fl);
+                // OFD locks have no process: the holder's pid is unknown (0).
+                reply.locked(s, e, i32::from(fl.l_type), 0)
+            }
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn setlk(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        lock_owner: LockOwner,
+        start: u64,
+        end: u64,
+        typ: i32,
+        _pid: u32,
+        sleep: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.note(if sleep { "SETLKW" } else { "SETLK" }, 0);
+        let fd = match self.lock_fd(ino, lock_owner) {
+            Ok(fd) => fd,
+            Err(e) => return reply.error(e),
+        };
+        let fl = flock_of(typ, start, end);
+        if !sleep {
+            // SAFETY: valid descriptor and `struct flock`.
+            let r = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_OFD_SETLK, &fl) });
+            return empty(reply, r.map(|_| ()));
+        }
+        // A waiting lock must not stop the server: wait in a thread of its
+        // own, which answers when the lock is granted.
+        std::thread::spawn(move || {
+            // SAFETY: valid descriptor (kept by the thread) and `struct flock`.
+            let r = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_OFD_SETLKW, &fl) });
+            empty(reply, r.map(|_| ()));
+        });
     }
 
     fn fsync(
