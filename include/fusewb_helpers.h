@@ -92,6 +92,9 @@ void fusewb_put_user_ns(struct user_namespace *ns);
 /* The write side: inode lock, dirty folios, writeback, errors. */
 void fusewb_inode_lock(struct inode *inode);
 void fusewb_inode_unlock(struct inode *inode);
+void fusewb_inode_lock_parent(struct inode *inode);
+bool fusewb_d_mountpoint(const struct dentry *dentry);
+void fusewb_dont_mount(struct dentry *dentry);
 ssize_t fusewb_generic_write_sync(struct kiocb *iocb, ssize_t count);
 void fusewb_mapping_set_error(struct address_space *mapping, int error);
 bool fusewb_mapping_tagged_dirty(struct address_space *mapping);

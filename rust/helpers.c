@@ -74,6 +74,9 @@ void fusewb_put_user_ns(struct user_namespace *ns) { put_user_ns(ns); }
 
 void fusewb_inode_lock(struct inode *inode) { inode_lock(inode); }
 void fusewb_inode_unlock(struct inode *inode) { inode_unlock(inode); }
+void fusewb_inode_lock_parent(struct inode *inode) { inode_lock_nested(inode, I_MUTEX_PARENT); }
+bool fusewb_d_mountpoint(const struct dentry *dentry) { return d_mountpoint(dentry); }
+void fusewb_dont_mount(struct dentry *dentry) { dont_mount(dentry); }
 ssize_t fusewb_generic_write_sync(struct kiocb *iocb, ssize_t count) { return generic_write_sync(iocb, count); }
 void fusewb_mapping_set_error(struct address_space *mapping, int error) { mapping_set_error(mapping, error); }
 bool fusewb_mapping_tagged_dirty(struct address_space *mapping) { return mapping_tagged(mapping, PAGECACHE_TAG_DIRTY); }

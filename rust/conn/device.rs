@@ -225,8 +225,10 @@ impl Connection {
         }
         let hdr = proto::reply::parse_header(&head, total).map_err(|e| self.reject(e))?;
         match hdr {
-            // No notifications are supported yet.
-            Header::Notify { .. } => Err(self.reject(ProtoError::UnsupportedNotify)),
+            Header::Notify { code } => {
+                self.notification(src, code, total - proto::reply::OUT_HEADER)?;
+                Ok(total)
+            }
             Header::InterruptReply { unique, error } => {
                 self.interrupt_reply(unique, error)?;
                 Ok(total)
@@ -236,6 +238,19 @@ impl Connection {
                 Ok(total)
             }
         }
+    }
+
+    /// A notification `code` with `len` bytes of payload still in `src`:
+    /// validated, then handed to the filesystem (ENOENT while nothing is
+    /// mounted).
+    fn notification(&self, src: &mut IovIter<'_>, code: i32, len: usize) -> Result {
+        if len > proto::notify::MAX_PAYLOAD {
+            return Err(self.reject(ProtoError::BadSize));
+        }
+        let payload = read_payload(src, len)?;
+        let n = proto::notify::parse(code, &payload).map_err(|e| self.reject(e))?;
+        let handler = self.inner.lock().notify.clone();
+        handler.ok_or(ENOENT)?.notify(self, n)
     }
 
     /// The server answered the INTERRUPT of request `unique` with `error`:

@@ -60,6 +60,8 @@ struct Inner {
     aborted: bool,
     /// The mounted superblock, from `send_init`.
     sb: Option<Arc<SbLink>>,
+    /// What acts on the server's notifications, from the mount.
+    notify: Option<Arc<dyn Notifications>>,
     pending: RBTree<u64, Arc<Request>>,
     processing: RBTree<u64, Arc<Request>>,
     /// Background requests beyond `max_background`, oldest first.
@@ -86,6 +88,13 @@ struct Counters {
     num_waiting: AtomicU32,
     /// Replies refused as malformed.
     rejects: AtomicU32,
+}
+
+/// What the filesystem does with the server's notifications (validated by
+/// `proto::notify`); the error, if any, fails the server's write(2).
+pub(crate) trait Notifications: Send + Sync {
+    /// Acts on `n`.
+    fn notify(&self, conn: &Connection, n: proto::notify::Notification<'_>) -> Result;
 }
 
 /// One FUSE connection: one mount and its server.
@@ -146,6 +155,7 @@ impl Connection {
                 inner <- kernel::new_spinlock!(Inner {
                     aborted: false,
                     sb: None,
+                    notify: None,
                     pending: RBTree::new(),
                     processing: RBTree::new(),
                     bg_queue: RBTree::new(),
@@ -187,6 +197,11 @@ impl Connection {
     /// The pid namespace of the mount: pids on the wire are in it.
     pub(crate) fn pid_ns(&self) -> &PidNs {
         &self.pid_ns
+    }
+
+    /// Sets what acts on the server's notifications (at mount).
+    pub(crate) fn set_notifications(&self, handler: Arc<dyn Notifications>) {
+        self.inner.lock().notify = Some(handler);
     }
 
     /// The link to the mounted superblock (from `send_init`).

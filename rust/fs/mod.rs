@@ -16,6 +16,7 @@ pub(crate) mod inode;
 pub(crate) mod lock;
 pub(crate) mod mount;
 pub(crate) mod names;
+pub(crate) mod notify;
 pub(crate) mod ops;
 pub(crate) mod readdir;
 pub(crate) mod write;

@@ -75,6 +75,7 @@ impl FileSystem for FuseWb {
         let conn: Arc<Connection> = sb.data().into();
         conn.set_ctl_dir(ConnDir::add(conn.clone(), sb.dev())?);
         dev.attach(&conn)?;
+        conn.set_notifications(super::notify::Notifier::new(sb)?);
         let ra = u32::try_from(sb.readahead_bytes()).unwrap_or(u32::MAX);
         conn.send_init(sb.link(), ra)
     }

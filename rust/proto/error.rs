@@ -30,6 +30,10 @@ pub(crate) enum ProtoError {
     BadInit,
     /// A lock in GETLK's answer has an unknown type or an impossible range.
     BadLock,
+    /// A name is empty, too long, or contains '/' or NUL.
+    BadName,
+    /// Flags the protocol does not define.
+    BadFlags,
     /// A notification (unique 0) the module does not handle.
     UnsupportedNotify,
     /// A request would be larger than the protocol can express.

@@ -17,6 +17,7 @@ pub(crate) mod dirent;
 pub(crate) mod error;
 pub(crate) mod init;
 pub(crate) mod lock;
+pub(crate) mod notify;
 pub(crate) mod options;
 #[allow(unsafe_code)]
 pub(crate) mod pod;

@@ -70,6 +70,12 @@ impl_pod!(
     fuse_file_lock,
     fuse_lk_in,
     fuse_lk_out,
+    fuse_notify_inval_inode_out,
+    fuse_notify_inval_entry_out,
+    fuse_notify_delete_out,
+    fuse_notify_store_out,
+    fuse_notify_retrieve_out,
+    fuse_notify_retrieve_in,
 );
 
 /// Reads a `T` from the start of `bytes`, or `None` if `bytes` is too short.
@@ -133,6 +139,12 @@ mod tests {
         assert_eq!(size_of::<abi::fuse_file_lock>(), 24);
         assert_eq!(size_of::<abi::fuse_lk_in>(), 48);
         assert_eq!(size_of::<abi::fuse_lk_out>(), 24);
+        assert_eq!(size_of::<abi::fuse_notify_inval_inode_out>(), 24);
+        assert_eq!(size_of::<abi::fuse_notify_inval_entry_out>(), 16);
+        assert_eq!(size_of::<abi::fuse_notify_delete_out>(), 24);
+        assert_eq!(size_of::<abi::fuse_notify_store_out>(), 24);
+        assert_eq!(size_of::<abi::fuse_notify_retrieve_out>(), 32);
+        assert_eq!(size_of::<abi::fuse_notify_retrieve_in>(), 40);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! C header: [`include/linux/dcache.h`](srctree/include/linux/dcache.h)
 
 use super::fs_type::FileSystem;
-use super::inode::Inode;
+use super::inode::{Inode, InodeLock, Kind};
 use crate::vfs::bindings;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -160,9 +160,8 @@ impl<T: FileSystem> Drop for NewChild<T> {
 }
 
 impl<T: FileSystem> Dentry<T> {
-    /// Finds the child `name` of this directory in the dcache, or starts a
-    /// lookup of it (`d_alloc_parallel`).
-    pub(crate) fn child(&self, name: &[u8]) -> Result<Child<T>> {
+    /// The name `name` of this directory, hashed for the dcache.
+    fn qstr(&self, name: &[u8]) -> Result<bindings::qstr> {
         let len = u32::try_from(name.len()).map_err(|_| EINVAL)?;
         // SAFETY: `name` is valid for `len` bytes; the salt is the parent.
         let hash =
@@ -171,12 +170,68 @@ impl<T: FileSystem> Dentry<T> {
         q.__bindgen_anon_1.__bindgen_anon_1.hash = hash;
         q.__bindgen_anon_1.__bindgen_anon_1.len = len;
         q.name = name.as_ptr();
-        // SAFETY: `self` is a live directory dentry; `q` is a valid name.
+        Ok(q)
+    }
+
+    /// The child `name` of this directory if the dcache has it.
+    pub(crate) fn cached_child(&self, name: &[u8]) -> Result<Option<ARef<Self>>> {
+        let q = self.qstr(name)?;
+        // SAFETY: `self` is a live directory dentry; `q` is a valid name
+        // (its bytes live for the call).
         let d = unsafe { bindings::d_lookup(self.0.get(), &q) };
-        if let Some(d) = NonNull::new(d) {
-            // SAFETY: `d_lookup` returned a referenced dentry we now own.
-            return Ok(Child::Existing(unsafe { ARef::from_raw(d.cast()) }));
+        // SAFETY: `d_lookup` returns a referenced dentry we now own, or NULL.
+        Ok(NonNull::new(d).map(|d| unsafe { ARef::from_raw(d.cast()) }))
+    }
+
+    /// A dentry of `inode` (`d_find_alias`), if the dcache has one.
+    pub(crate) fn alias_of(inode: &Inode<T>) -> Option<ARef<Self>> {
+        // SAFETY: Live inode.
+        let d = unsafe { bindings::d_find_alias(inode.as_ptr()) };
+        // SAFETY: `d_find_alias` returns a referenced dentry we now own, or
+        // NULL.
+        NonNull::new(d).map(|d| unsafe { ARef::from_raw(d.cast()) })
+    }
+
+    /// The server says this positive dentry's name is gone (its inode
+    /// locked by the caller through `_locked`): as mainline's
+    /// `fuse_reverse_inval_entry` with a child, the name becomes negative,
+    /// the inode unlinked; a directory must be empty in the dcache
+    /// (`ENOTEMPTY`), a mount point stays (`EBUSY`).
+    pub(crate) fn delete_by_server(&self, inode: &Inode<T>, _locked: &InodeLock<'_, T>) -> Result {
+        // SAFETY: Live dentry.
+        if unsafe { bindings::fusewb_d_mountpoint(self.0.get()) } {
+            return Err(EBUSY);
         }
+        if inode.kind() == Kind::Dir {
+            // SAFETY: Live directory dentry; no spinlock held.
+            unsafe { bindings::shrink_dcache_parent(self.0.get()) };
+            // SAFETY: Live dentry.
+            if unsafe { bindings::simple_empty(self.0.get()) } == 0 {
+                return Err(super::errno(bindings::ENOTEMPTY));
+            }
+            // SAFETY: The inode is locked by the caller (`_locked`).
+            unsafe { (*inode.as_ptr()).i_flags |= bindings::S_DEAD };
+        }
+        // SAFETY: Live dentry whose inode is locked.
+        unsafe { bindings::fusewb_dont_mount(self.0.get()) };
+        inode.clear_nlink();
+        Ok(())
+    }
+
+    /// Turns this dentry negative (after [`Dentry::delete_by_server`], with
+    /// the inode unlocked): `d_delete`.
+    pub(crate) fn make_negative(&self) {
+        // SAFETY: Live dentry; no lock held that `d_delete` takes.
+        unsafe { bindings::d_delete(self.0.get()) }
+    }
+
+    /// Finds the child `name` of this directory in the dcache, or starts a
+    /// lookup of it (`d_alloc_parallel`).
+    pub(crate) fn child(&self, name: &[u8]) -> Result<Child<T>> {
+        if let Some(d) = self.cached_child(name)? {
+            return Ok(Child::Existing(d));
+        }
+        let q = self.qstr(name)?;
         let wq = KBox::pin_init(super::wait::WaitQueue::new(), GFP_KERNEL)?;
         // SAFETY: Valid parent, name and wait queue; the queue lives in the
         // `NewChild` until `d_lookup_done`.

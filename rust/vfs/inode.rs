@@ -214,6 +214,14 @@ impl<T: FileSystem> Inode<T> {
         InodeLock(self)
     }
 
+    /// Takes the inode lock of this directory for writing as a parent
+    /// whose child's lock is taken next (lockdep's `I_MUTEX_PARENT`).
+    pub(crate) fn lock_parent(&self) -> InodeLock<'_, T> {
+        // SAFETY: Live inode; the guard unlocks.
+        unsafe { bindings::fusewb_inode_lock_parent(self.0.get()) };
+        InodeLock(self)
+    }
+
     /// Writes back dirty folios in the byte range `start..=end` and waits
     /// for the page cache's part of it (see `fs::writeback` for the rest).
     pub(crate) fn write_and_wait_range(&self, start: i64, end: i64) -> Result {
@@ -611,6 +619,23 @@ pub(crate) fn iget<T: FileSystem>(
     // SAFETY: The inode is new and locked (I_NEW); `init` finished it.
     unsafe { bindings::unlock_new_inode(p) };
     Ok((inode, true))
+}
+
+/// The cached inode of `key`, if there is one (nothing is created: an
+/// inode being set up is waited for).
+pub(crate) fn ilookup<T: FileSystem>(sb: &SuperBlock<T>, key: u64) -> Option<ARef<Inode<T>>> {
+    let mut id = key;
+    // SAFETY: Valid superblock and test callback; `id` outlives the call.
+    let p = unsafe {
+        bindings::ilookup5(
+            sb.as_ptr(),
+            key as usize,
+            Some(iget_test::<T>),
+            (&mut id as *mut u64).cast(),
+        )
+    };
+    // SAFETY: A non-null result is a referenced inode we now own.
+    NonNull::new(p).map(|nn| unsafe { ARef::<Inode<T>>::from_raw(nn.cast()) })
 }
 
 /// Sets the type-dependent operations of a new inode with mode `mode`

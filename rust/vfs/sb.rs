@@ -15,7 +15,7 @@ use kernel::ffi::c_int;
 
 use kernel::error::from_result;
 use kernel::prelude::*;
-use kernel::sync::{Arc, ArcBorrow, SpinLock};
+use kernel::sync::{Arc, ArcBorrow, Mutex, SpinLock};
 use kernel::types::{ForeignOwnable, Opaque};
 
 /// What `s_fs_info` holds: the filesystem's state of the mount and the
@@ -123,6 +123,10 @@ impl<T: FileSystem> SuperBlock<T> {
 pub(crate) struct SbLink {
     #[pin]
     sb: SpinLock<RawSb>,
+    /// Held while a [`TypedLink::with_sb`] uses the superblock: `cut` takes
+    /// it, so `kill_sb` waits for such users (mainline's `killsb`).
+    #[pin]
+    users: Mutex<()>,
 }
 
 struct RawSb(*mut bindings::super_block);
@@ -137,6 +141,7 @@ impl SbLink {
         Arc::pin_init(
             pin_init!(SbLink {
                 sb <- kernel::new_spinlock!(RawSb(core::ptr::null_mut()), "fuse_wb::SbLink"),
+                users <- kernel::new_mutex!((), "fuse_wb::SbLink::users"),
             }),
             GFP_KERNEL,
         )
@@ -147,8 +152,10 @@ impl SbLink {
         self.sb.lock().0 = sb.as_ptr();
     }
 
-    /// Cuts the link (at `kill_sb`, before teardown).
+    /// Cuts the link (at `kill_sb`, before teardown), after the users of
+    /// the superblock that hold it are done.
     pub(super) fn cut(&self) {
+        let _users = self.users.lock();
         self.sb.lock().0 = core::ptr::null_mut();
     }
 
@@ -188,6 +195,47 @@ impl SbLink {
         // is set up.
         let n = unsafe { bindings::fusewb_wb_stat_sum((*g.0).s_bdi, bindings::WB_RECLAIMABLE) };
         u64::try_from(n).unwrap_or(0)
+    }
+}
+
+/// The [`SbLink`] of a superblock of `T`: usable from an object that may
+/// outlive the mount (e.g. the handler of the server's notifications) to
+/// work on the superblock while it lives.
+///
+/// # Invariants
+///
+/// `link` is the link of a superblock of `T` (made by
+/// [`SuperBlock::typed_link`]): set only to that superblock, or cut.
+pub(crate) struct TypedLink<T> {
+    link: Arc<SbLink>,
+    _p: PhantomData<fn() -> T>,
+}
+
+impl<T: FileSystem> SuperBlock<T> {
+    /// The mount's link, typed.
+    pub(crate) fn typed_link(&self) -> TypedLink<T> {
+        // INVARIANT: this superblock's own link.
+        TypedLink {
+            link: self.link(),
+            _p: PhantomData,
+        }
+    }
+}
+
+impl<T: FileSystem> TypedLink<T> {
+    /// Runs `f` on the superblock if it is still mounted (`None` if the
+    /// link was cut); `kill_sb` waits for `f` to return. `f` may sleep, but
+    /// must not wait for an unmount of this superblock.
+    pub(crate) fn with_sb<R>(&self, f: impl FnOnce(&SuperBlock<T>) -> R) -> Option<R> {
+        let _users = self.link.users.lock();
+        let sb = self.link.sb.lock().0;
+        if sb.is_null() {
+            return None;
+        }
+        // SAFETY: Non-null: a live superblock of `T` (type invariants of
+        // `SbLink` and `TypedLink`); `cut` (before teardown) waits for
+        // `_users`, held until `f` returns.
+        Some(f(unsafe { SuperBlock::<T>::from_raw(sb) }))
     }
 }
 

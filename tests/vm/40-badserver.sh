@@ -10,7 +10,7 @@ mount_server fuse-wb "$m" "$m" -- "$BIN/fusewb-badserver" --log "$log" %m
 n=0
 while read -r name class op; do
   [ "$class" = hang ] && continue
-  case $class in H) want=ENOENT ;; P) want=EIO ;; *) fail "unknown class $class" ;; esac
+  case $class in H) want=ENOENT ;; P) want=EIO ;; N) want=ok ;; *) fail "unknown class $class" ;; esac
   case $op in
     stat) got=$(errno_of stat "$m/$name") ;;
     cat) got=$(errno_of cat "$m/$name") ;;

@@ -18,7 +18,10 @@
 //!   same unique follows, which must succeed (the caller sees ENOENT);
 //! * class `P` (payload level): the kernel must reject the write with
 //!   EINVAL and fail the caller's request with EIO; nothing more is sent;
-//! * `hang`: READ is never answered (the test kills the server).
+//! * `hang`: READ is never answered (the test kills the server);
+//! * class `N` (notifications): malformed notifications are written before
+//!   a correct reply; each must fail with EINVAL (or ENOENT, for a node the
+//!   kernel does not know), the caller's operation succeeds.
 //!
 //! Every malformed write and follow-up is logged as
 //! `badserver: NAME: STEP -> RESULT (expected X) ok|MISMATCH`; a correct
@@ -60,6 +63,8 @@ the scenario, whose reply is malformed:
   P     payload-level: the write must fail with EINVAL and the client's
         request fail with EIO; nothing more is sent;
   hang  READ is never answered (kill the server: the reader must fail).
+  N     notifications: malformed ones are written before a correct reply and
+        must fail with EINVAL (ENOENT for unknown nodes); the client succeeds.
 Regular files hold 100 bytes of 'x'.
 
 One log line per malformed write and follow-up:
@@ -73,7 +78,7 @@ and exits 1 if anything mismatched, else 0 (2 on usage or unexpected errors).
 
 Options:
   --log FILE   append log lines to FILE (created/truncated) instead of stderr
-  --list       print 'NAME CLASS OP' per scenario and exit; CLASS is H, P or
+  --list       print 'NAME CLASS OP' per scenario and exit; CLASS is H, P, N or
                hang, OP the client command that triggers it (stat, cat, ls,
                readlink)
   -f           accepted and ignored (it always runs in the foreground)

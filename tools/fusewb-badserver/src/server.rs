@@ -15,6 +15,10 @@ pub enum Class {
     Payload,
     /// The request is never answered (the test kills the server).
     Hang,
+    /// Notifications (malformed ones refused with EINVAL, well-formed ones
+    /// about nodes the kernel does not know with ENOENT) are written before
+    /// a correct reply: the caller's operation succeeds.
+    Notify,
 }
 
 impl Class {
@@ -23,6 +27,7 @@ impl Class {
             Class::Header => "H",
             Class::Payload => "P",
             Class::Hang => "hang",
+            Class::Notify => "N",
         }
     }
 }
@@ -54,7 +59,7 @@ const fn sc(name: &'static str, class: Class, kind: Kind, client_op: &'static st
     }
 }
 
-use Class::{Hang, Header as H, Payload as P};
+use Class::{Hang, Header as H, Notify as N, Payload as P};
 use Kind::{Dir, File, Symlink};
 
 /// All scenarios, in readdir order. Node ids are 2 + index.
@@ -89,6 +94,8 @@ pub const SCENARIOS: &[Scenario] = &[
     sc("rename-with-payload", P, File, "rename"),
     sc("rmdir-with-payload", P, Dir, "rmdir"),
     sc("unlink-with-payload", P, File, "unlink"),
+    // Notifications written before the LOOKUP reply.
+    sc("notify-malformed", N, File, "stat"),
     sc("hang", Hang, File, "cat"),
 ];
 
@@ -189,6 +196,122 @@ impl Response {
 }
 
 const EINVAL_ONLY: &[i32] = &[libc::EINVAL];
+const ENOENT_ONLY: &[i32] = &[libc::ENOENT];
+
+/// A notification: header with `unique` 0 and the code in `error`.
+fn notification(code: i32, payload: &[u8]) -> Vec<u8> {
+    proto::reply(0, code, payload)
+}
+
+/// A notification's fixed part followed by `name` and, if `nul`, a NUL;
+/// `namelen` as given (it may lie).
+fn named(fixed: &mut proto::Enc, namelen: u32, name: &[u8], nul: bool) -> Vec<u8> {
+    fixed.u32(namelen);
+    fixed.u32(0);
+    fixed.bytes(name);
+    if nul {
+        fixed.bytes(&[0]);
+    }
+    fixed.0.clone()
+}
+
+/// The writes of the `notify-malformed` scenario: each notification the
+/// kernel must refuse (EINVAL), or act on and report that it knows no
+/// such node (ENOENT); then one it must accept. Node 999999 is never
+/// handed out. (A single-threaded server must not invalidate names of the
+/// directory whose LOOKUP it is answering: the kernel's lookup holds that
+/// directory's lock.)
+fn notify_steps(n: &'static str) -> Vec<Step> {
+    const INODE: i32 = 2;
+    const ENTRY: i32 = 3;
+    const STORE: i32 = 4;
+    const RETRIEVE: i32 = 5;
+    const DELETE: i32 = 6;
+    const UNKNOWN: u64 = 999_999;
+    let entry = |parent: u64, namelen: u32, name: &[u8], nul: bool| {
+        named(proto::Enc::default().u64(parent), namelen, name, nul)
+    };
+    let delete = |parent: u64, child: u64, namelen: u32, name: &[u8]| {
+        named(
+            proto::Enc::default().u64(parent).u64(child),
+            namelen,
+            name,
+            true,
+        )
+    };
+    let inode = |ino: u64| proto::Enc::default().u64(ino).u64(0).u64(0).0.clone();
+    let mut store = proto::Enc::default();
+    store.u64(UNKNOWN).u64(0).u32(10).u32(0).bytes(b"short");
+    let long = vec![b'a'; 1025];
+    let bad = |label: &str, bytes| rejected(n, label, bytes);
+    let enoent = |label: &str, bytes| rejected_with(n, label, bytes, ENOENT_ONLY);
+    vec![
+        bad("notify code 99", notification(99, &[0; 16])),
+        bad("notify code 0", notification(0, &[0; 16])),
+        bad("INVAL_INODE short", notification(INODE, &[0; 8])),
+        bad("INVAL_INODE node 0", notification(INODE, &inode(0))),
+        enoent(
+            "INVAL_INODE unknown node",
+            notification(INODE, &inode(UNKNOWN)),
+        ),
+        bad(
+            "INVAL_ENTRY name with '/'",
+            notification(ENTRY, &entry(UNKNOWN, 3, b"a/b", true)),
+        ),
+        bad(
+            "INVAL_ENTRY name with NUL",
+            notification(ENTRY, &entry(UNKNOWN, 3, b"a\0b", true)),
+        ),
+        bad(
+            "INVAL_ENTRY empty name",
+            notification(ENTRY, &entry(UNKNOWN, 0, b"", true)),
+        ),
+        bad(
+            "INVAL_ENTRY name without NUL",
+            notification(ENTRY, &entry(UNKNOWN, 3, b"abc", false)),
+        ),
+        bad(
+            "INVAL_ENTRY namelen too big",
+            notification(ENTRY, &entry(UNKNOWN, 300, b"abc", true)),
+        ),
+        bad(
+            "INVAL_ENTRY namelen huge",
+            notification(ENTRY, &entry(UNKNOWN, u32::MAX, b"abc", true)),
+        ),
+        bad(
+            "INVAL_ENTRY name too long",
+            notification(ENTRY, &entry(UNKNOWN, 1025, &long, true)),
+        ),
+        bad(
+            "INVAL_ENTRY parent 0",
+            notification(ENTRY, &entry(0, 3, b"abc", true)),
+        ),
+        enoent(
+            "INVAL_ENTRY unknown parent",
+            notification(ENTRY, &entry(UNKNOWN, 3, b"abc", true)),
+        ),
+        bad(
+            "DELETE child 0",
+            notification(DELETE, &delete(UNKNOWN, 0, 3, b"abc")),
+        ),
+        bad(
+            "DELETE name with '/'",
+            notification(DELETE, &delete(UNKNOWN, 5, 3, b"a/b")),
+        ),
+        enoent(
+            "DELETE unknown parent",
+            notification(DELETE, &delete(UNKNOWN, 5, 3, b"abc")),
+        ),
+        bad("STORE size beyond the data", notification(STORE, &store.0)),
+        bad("RETRIEVE short", notification(RETRIEVE, &[0; 8])),
+        Step {
+            scenario: Some(n),
+            label: "INVAL_INODE of the root".to_string(),
+            bytes: notification(INODE, &inode(proto::ROOT_ID)),
+            expect: Expect::Accepted,
+        },
+    ]
+}
 /// For a reply to a never-issued unique, fuse-wb returns EINVAL: it keeps
 /// every request the server holds until answered (even when its caller was
 /// killed), so an unknown unique is always a server bug. Mainline returns
@@ -464,6 +587,16 @@ impl Server {
             "entry-root-nodeid" => {
                 let e = self.entry(proto::ROOT_ID, self.root_attr());
                 vec![rejected(n, "write", proto::reply(u, 0, &e.encode()))]
+            }
+            "notify-malformed" => {
+                let mut steps = notify_steps(n);
+                steps.push(Step {
+                    scenario: None,
+                    label: format!("LOOKUP reply (unique {u})"),
+                    bytes: proto::reply(u, 0, &good.encode()),
+                    expect: Expect::Normal,
+                });
+                steps
             }
             _ => return Response::ok(h, &good.encode()),
         };
@@ -989,6 +1122,20 @@ mod tests {
             u32_at(b, 28),
             proto::FUSE_BIG_WRITES | proto::FUSE_MAX_PAGES
         );
+    }
+
+    #[test]
+    fn notifications_precede_the_lookup_reply() {
+        let r = lookup("notify-malformed", 10);
+        let (last, notes) = r.steps.split_last().unwrap();
+        assert_eq!(last.expect, Expect::Normal);
+        assert_eq!(u64_at(&last.bytes, 8), 10);
+        assert!(notes.len() > 10);
+        for st in notes {
+            assert_eq!(u64_at(&st.bytes, 8), 0, "{}: unique 0", st.label);
+            assert_eq!(u32_at(&st.bytes, 0) as usize, st.bytes.len(), "{}", st.label);
+        }
+        assert_eq!(notes.last().unwrap().expect, Expect::Accepted);
     }
 
     #[test]

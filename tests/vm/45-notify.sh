@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Server notifications with libfuse's own examples (Debian's libfuse3-dev,
+# built by tests/run-checks), on fuse-wb and mainline:
+# - notify_inval_inode: a file whose contents change every second, cached
+#   forever (keep_cache, no timeouts); with INVAL_INODE a second read sees
+#   the new contents, with --no-notify it sees the cached ones.
+# - notify_inval_entry: a file whose name changes every second, with a 30 s
+#   entry timeout; with INVAL_ENTRY (and with --only-expire: FUSE_EXPIRE_ONLY)
+#   the old name is gone at once, with --no-notify it stays.
+. "$(dirname "$0")/lib.sh"
+for ex in notify_inval_inode notify_inval_entry; do
+  [ -x "$EXBIN/$ex" ] || fail "$EXBIN/$ex missing (tests/run-checks builds it)"
+done
+
+# inval_inode KIND [--no-notify]: prints "changed" or "same".
+inval_inode() {
+  local kind=$1 m=$SCRATCH/notify-inode-$1
+  shift
+  mount_server $kind "$m" "$m" -- "$EXBIN/notify_inval_inode" -f --update-interval=1 "$@" %m
+  local a b
+  a=$(cat "$m/current_time") || fail "$kind: reading current_time failed"
+  sleep 2.5
+  b=$(cat "$m/current_time") || fail "$kind: reading current_time again failed"
+  unmount "$m"
+  case "$a" in "The current time is "*) ;; *) fail "$kind: unexpected contents: $a" ;; esac
+  [ "$a" = "$b" ] && echo same || echo changed
+}
+
+# inval_entry KIND [OPTION...]: prints "gone" or "still there".
+inval_entry() {
+  local kind=$1 m=$SCRATCH/notify-entry-$1
+  shift
+  mount_server $kind "$m" "$m" -- "$EXBIN/notify_inval_entry" -f --update-interval=1 \
+    --timeout=30 "$@" %m
+  local name
+  name=$(ls "$m") || fail "$kind: ls failed"
+  case "$name" in Time_is_*) ;; *) fail "$kind: unexpected name: $name" ;; esac
+  stat "$m/$name" > /dev/null || fail "$kind: stat of the current name failed"
+  sleep 2.5
+  local r
+  if stat "$m/$name" > /dev/null 2>&1; then r="still there"; else r=gone; fi
+  unmount "$m"
+  echo "$r"
+}
+
+for kind in mainline fuse-wb; do
+  r=$(inval_inode $kind) || exit 1
+  [ "$r" = changed ] || fail "$kind: INVAL_INODE did not drop the cached contents ($r)"
+  r=$(inval_inode $kind --no-notify) || exit 1
+  [ "$r" = same ] || fail "$kind: without notifications the contents changed ($r): the test proves nothing"
+  r=$(inval_entry $kind) || exit 1
+  [ "$r" = gone ] || fail "$kind: INVAL_ENTRY did not drop the old name ($r)"
+  r=$(inval_entry $kind --only-expire) || exit 1
+  [ "$r" = gone ] || fail "$kind: INVAL_ENTRY with FUSE_EXPIRE_ONLY did not expire the old name ($r)"
+  r=$(inval_entry $kind --no-notify) || exit 1
+  [ "$r" = "still there" ] || fail "$kind: without notifications the old name went ($r): the test proves nothing"
+  note "$kind: INVAL_INODE drops cached data, INVAL_ENTRY (also expire-only) drops the old name; neither happens without them"
+done
