@@ -23,6 +23,7 @@ pub(super) enum Item {
     /// FORGETs are queued: allocate room for a batch and look again.
     NeedForgetRoom,
     Forgets,
+    Oneway(super::Oneway),
 }
 
 impl Connection {
@@ -43,7 +44,8 @@ impl Connection {
         let g = self.inner.lock();
         let ready = g.pending.iter().next().is_some()
             || g.interrupts.iter().next().is_some()
-            || g.forgets.iter().next().is_some();
+            || g.forgets.iter().next().is_some()
+            || g.oneway.iter().next().is_some();
         (ready, g.aborted)
     }
 
@@ -92,6 +94,7 @@ impl Connection {
                 Some(Item::Request(req)) => self.read_request(dst, cap, &req)?,
                 Some(Item::Interrupt(req)) => Self::read_interrupt(dst, &req)?,
                 Some(Item::Forgets) => Some(self.read_forgets(dst, &forgets, batch)?),
+                Some(Item::Oneway(m)) => Self::read_oneway(dst, cap, &m)?,
             };
             if let Some(len) = sent {
                 return Ok(len);
@@ -131,6 +134,10 @@ impl Connection {
                 }
             }
             Some(Item::Forgets)
+        } else if let Some(c) = g.oneway.cursor_front() {
+            let (_, node) = c.remove_current();
+            let (_, m) = node.to_key_value();
+            Some(Item::Oneway(m))
         } else if let Some(c) = g.pending.cursor_front() {
             // The node moves from `pending` to `processing`.
             let req = c.current().1.clone();
@@ -175,6 +182,21 @@ impl Connection {
         if req.state.lock().interrupt_when_sent {
             self.queue_interrupt(req);
         }
+        Ok(Some(len))
+    }
+
+    /// Copies a one-way message to `dst` (of `cap` bytes); `None` if it
+    /// does not fit (it is dropped: nobody waits for it).
+    fn read_oneway(dst: &mut IovIter<'_>, cap: usize, m: &super::Oneway) -> Result<Option<usize>> {
+        let len = m
+            .data
+            .iter()
+            .fold(m.msg.len(), |n, c| n.saturating_add(c.len()));
+        if len > cap {
+            return Ok(None);
+        }
+        dst.write_all(&m.msg)?;
+        m.data.iter().try_for_each(|c| dst.write_all(c))?;
         Ok(Some(len))
     }
 

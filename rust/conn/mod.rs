@@ -70,6 +70,15 @@ struct Inner {
     active_background: u32,
     interrupts: RBTree<u64, Arc<Request>>,
     forgets: RBTree<u64, abi::fuse_forget_one>,
+    /// Messages the server reads and never answers (NOTIFY_REPLY), in
+    /// order; their buffers are freed outside the lock.
+    oneway: RBTree<u64, Oneway>,
+}
+
+/// A message the server reads and never answers.
+struct Oneway {
+    msg: KVVec<u8>,
+    data: Data,
 }
 
 /// The connection's lock-free counters and flags.
@@ -162,6 +171,7 @@ impl Connection {
                     active_background: 0,
                     interrupts: RBTree::new(),
                     forgets: RBTree::new(),
+                    oneway: RBTree::new(),
                 }, "fuse_wb::Connection::inner"),
                 readers <- WaitQueue::new(),
                 init_wait <- WaitQueue::new(),
@@ -222,7 +232,7 @@ impl Connection {
     /// Aborts the connection: every request ends with `ENOTCONN`, the device
     /// reports `ENODEV`, new requests fail. Idempotent.
     pub(crate) fn abort(&self) {
-        let (pending, processing, bg_queue, interrupts, forgets) = {
+        let (pending, processing, bg_queue, interrupts, forgets, oneway) = {
             let mut g = self.inner.lock();
             if g.aborted {
                 return;
@@ -234,6 +244,7 @@ impl Connection {
                 core::mem::take(&mut g.bg_queue),
                 core::mem::take(&mut g.interrupts),
                 core::mem::take(&mut g.forgets),
+                core::mem::take(&mut g.oneway),
             )
         };
         for (_, req) in pending.iter() {
@@ -245,10 +256,50 @@ impl Connection {
         for (_, req) in bg_queue.iter() {
             self.complete(req, Err(vfs::enotconn()));
         }
-        drop((pending, processing, bg_queue, interrupts, forgets));
+        drop((pending, processing, bg_queue, interrupts, forgets, oneway));
         self.readers.wake_up_all();
         self.init_wait.wake_up_all();
         self.wb_wait.wake_up_all();
+    }
+
+    /// Queues a message (`opcode` with the server's `unique`, about
+    /// `nodeid`: `args`, then `data`) that the server reads and never
+    /// answers: NOTIFY_REPLY.
+    pub(crate) fn send_oneway(
+        &self,
+        opcode: u32,
+        unique: u64,
+        nodeid: u64,
+        args: &[&[u8]],
+        data: Data,
+    ) -> Result {
+        let len = proto::request::message_len(args).map_err(|_| EINVAL)?;
+        let mut msg = KVVec::with_capacity(len, GFP_KERNEL)?;
+        msg.extend_with(proto::request::IN_HEADER, 0, GFP_KERNEL)?;
+        for a in args {
+            msg.extend_from_slice(a, GFP_KERNEL)?;
+        }
+        let data_len = data
+            .iter()
+            .try_fold(0usize, |n, c| n.checked_add(c.len()))
+            .ok_or(EINVAL)?;
+        let creds = proto::request::Creds::default();
+        proto::request::encode_header(&mut msg, data_len, opcode, unique, nodeid, creds)
+            .map_err(|_| EINVAL)?;
+        // Keyed by a unique of ours: the order they were queued in.
+        let node =
+            kernel::rbtree::RBTreeNode::new(self.unique(), Oneway { msg, data }, GFP_KERNEL)?;
+        {
+            let mut g = self.inner.lock();
+            if g.aborted {
+                drop(g);
+                drop(node);
+                return Err(vfs::enotconn());
+            }
+            g.oneway.insert(node);
+        }
+        self.readers.wake_up_all();
+        Ok(())
     }
 
     /// Installs the control directory.

@@ -311,6 +311,19 @@ pub(crate) fn read_update_size(inode: &Inode, size: i64, version: u64) {
     }
 }
 
+/// The server stored data up to `end` (STORE): the size grows to it, and
+/// the attributes are stale, as mainline's `fuse_write_update_attr`.
+pub(crate) fn stored(inode: &Inode, conn: &Connection, end: i64) {
+    let fi = inode.data();
+    {
+        let _g = fi.lock.lock();
+        if end > inode.size() {
+            inode.set_size(end);
+        }
+    }
+    fi.invalidate_attrs(conn);
+}
+
 /// The inode a LOOKUP-style entry names (node id != 0), counting the lookup.
 pub(crate) fn iget_entry(
     sb: &SuperBlock,

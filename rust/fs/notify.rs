@@ -4,15 +4,21 @@
 //! and `fuse_reverse_inval_entry`: INVAL_INODE (attributes, and cached data
 //! of a range: in write-back mode dirty data is written back first, never
 //! dropped), INVAL_ENTRY (a name is stale, or only expired) and DELETE (a
-//! name is gone: the dentry turns negative, the inode loses its link).
+//! name is gone: the dentry turns negative, the inode loses its link),
+//! STORE (data into the page cache) and RETRIEVE (cached data back to the
+//! server in a NOTIFY_REPLY).
 //!
 //! They run in the server's write(2), while the mount lives: unmounting
 //! waits for one in progress ([`TypedLink::with_sb`]).
 
-use super::{writeback, FuseWb, Inode, SuperBlock};
-use crate::conn::{Connection, Notifications};
-use crate::proto::notify::{self as wire, Notification};
-use crate::vfs::{self, dentry::Dentry, inode::Kind, sb::TypedLink};
+use super::{inode as finode, writeback, FuseWb, Inode, SuperBlock};
+use crate::abi;
+use crate::conn::{Connection, Data, Notifications};
+use crate::proto::{
+    notify::{self as wire, Notification},
+    pod,
+};
+use crate::vfs::{self, dentry::Dentry, folio::LockedFolio, inode::Kind, sb::TypedLink};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -49,7 +55,17 @@ impl Notifications for Notifier {
                 child,
                 name,
             } => inval_entry(conn, sb, parent, name, Some(child), false),
-            Notification::Store { .. } | Notification::Retrieve { .. } => Err(vfs::enosys()),
+            Notification::Store {
+                nodeid,
+                offset,
+                data,
+            } => store(conn, sb, nodeid, offset, data),
+            Notification::Retrieve {
+                unique,
+                nodeid,
+                offset,
+                size,
+            } => retrieve(conn, sb, unique, nodeid, offset, size),
         });
         // Unmounted meanwhile: nothing is cached any more.
         done.unwrap_or(Err(ENOENT))
@@ -118,4 +134,95 @@ fn delete(conn: &Connection, entry: &Dentry<FuseWb>, inode: &Inode, child: u64) 
     }
     entry.make_negative();
     Ok(())
+}
+
+/// STORE: `data` goes into the page cache of node `nodeid` at `offset`,
+/// as mainline's `fuse_notify_store`: the size grows to cover it, a folio
+/// it fills (or fills up to the end of the file) becomes valid.
+fn store(conn: &Connection, sb: &SuperBlock, nodeid: u64, offset: u64, data: &[u8]) -> Result {
+    let inode = vfs::inode::ilookup(sb, nodeid).ok_or(ENOENT)?;
+    if inode.kind() != Kind::Reg {
+        return Err(EINVAL);
+    }
+    // Both fit in i64: checked by `proto::notify`.
+    let start = i64::try_from(offset).map_err(|_| EINVAL)?;
+    let len = i64::try_from(data.len()).map_err(|_| EINVAL)?;
+    let end = start.checked_add(len).ok_or(EINVAL)?;
+    if end > inode.size() {
+        finode::stored(&inode, conn, end);
+    }
+    let file_size = inode.size().max(end);
+    let mut pos = start;
+    let mut rest = data;
+    while !rest.is_empty() {
+        let index = u64::try_from(pos).map_err(|_| EINVAL)? / vfs::PAGE_SIZE as u64;
+        let mut folio = LockedFolio::grab(&inode, index)?;
+        let off = usize::try_from(pos - folio.pos()).map_err(|_| EINVAL)?;
+        let n = folio.write_at(off, rest);
+        if n == 0 {
+            return Err(EINVAL);
+        }
+        let n64 = i64::try_from(n).map_err(|_| EINVAL)?;
+        if !folio.is_uptodate() && off == 0 && (n == folio.size() || pos + n64 == file_size) {
+            folio.zero(n, folio.size() - n);
+            folio.mark_uptodate();
+        }
+        drop(folio);
+        pos += n64;
+        rest = rest.get(n..).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// RETRIEVE: up to `size` bytes (at most `max_write`, not past the end of
+/// the file) of node `nodeid`'s cached data from `offset`, as far as the
+/// page cache holds it valid without a gap, go back to the server in a
+/// NOTIFY_REPLY with its `unique`, as mainline's `fuse_retrieve`.
+fn retrieve(
+    conn: &Connection,
+    sb: &SuperBlock,
+    unique: u64,
+    nodeid: u64,
+    offset: u64,
+    size: u32,
+) -> Result {
+    let inode = vfs::inode::ilookup(sb, nodeid).ok_or(ENOENT)?;
+    let file_size = u64::try_from(inode.size()).unwrap_or(0);
+    let want = u64::from(size.min(conn.params().max_write));
+    let num = file_size.saturating_sub(offset).min(want);
+    let mut data = Data::new();
+    let mut got: u64 = 0;
+    while got < num {
+        let pos = offset + got;
+        let Some(folio) = LockedFolio::lookup(&inode, pos / vfs::PAGE_SIZE as u64) else {
+            break;
+        };
+        if !folio.is_uptodate() {
+            break;
+        }
+        let start = pos.saturating_sub(u64::try_from(folio.pos()).unwrap_or(0));
+        let start = usize::try_from(start).map_err(|_| EINVAL)?;
+        let n = usize::try_from(num - got).unwrap_or(usize::MAX);
+        let mut chunk = KVVec::new();
+        folio.append_range(start, n, &mut chunk)?;
+        drop(folio);
+        if chunk.is_empty() {
+            break;
+        }
+        got += chunk.len() as u64;
+        data.push(chunk, GFP_KERNEL)?;
+    }
+    let arg = abi::fuse_notify_retrieve_in {
+        offset,
+        // CAST: at most `max_write`, a u32.
+        size: got as u32,
+        ..Default::default()
+    };
+    conn.send_oneway(
+        abi::fuse_opcode_FUSE_NOTIFY_REPLY,
+        unique,
+        nodeid,
+        &[pod::bytes_of(&arg)],
+        data,
+    )
 }

@@ -123,21 +123,35 @@ impl LockedFolio {
     /// Appends the folio's first `n` bytes (clamped to the folio) to `dst`,
     /// without initialising the room first.
     pub(crate) fn append_to(&self, n: usize, dst: &mut KVVec<u8>) -> kernel::error::Result {
-        let n = n.min(self.size());
+        self.append_range(0, n, dst)
+    }
+
+    /// Appends `n` bytes of the folio from `start` (clamped to the folio)
+    /// to `dst`, without initialising the room first.
+    pub(crate) fn append_range(
+        &self,
+        start: usize,
+        n: usize,
+        dst: &mut KVVec<u8>,
+    ) -> kernel::error::Result {
+        let size = self.size();
+        let start = start.min(size);
+        let n = n.min(size - start);
         dst.reserve(n, GFP_KERNEL)?;
         let spare = dst.spare_capacity_mut();
         let mut done = 0;
         while done < n {
-            let page_off = done % super::PAGE_SIZE;
+            let at = start + done;
+            let page_off = at % super::PAGE_SIZE;
             let chunk = (super::PAGE_SIZE - page_off).min(n - done);
             let Some(to) = spare.get_mut(done..done + chunk) else {
                 break;
             };
-            // SAFETY: The folio is locked and valid; `done < size`, so the
+            // SAFETY: The folio is locked and valid; `at < size`, so the
             // mapping covers `chunk` bytes within one page; `to` has room
             // for `chunk` bytes (`MaybeUninit<u8>` has `u8`'s layout).
             unsafe {
-                let src = bindings::fusewb_kmap_local_folio(self.ptr, done).cast::<u8>();
+                let src = bindings::fusewb_kmap_local_folio(self.ptr, at).cast::<u8>();
                 core::ptr::copy_nonoverlapping(src, to.as_mut_ptr().cast::<u8>(), chunk);
                 bindings::fusewb_kunmap_local(src.cast());
             }
@@ -147,6 +161,33 @@ impl LockedFolio {
         // above, and `done <= n <= ` the capacity reserved.
         unsafe { dst.set_len(dst.len() + done) };
         Ok(())
+    }
+
+    /// Copies `data` into the folio at `start`, page by page (clamped to the
+    /// folio); returns the bytes copied.
+    pub(crate) fn write_at(&mut self, start: usize, data: &[u8]) -> usize {
+        let size = self.size();
+        let start = start.min(size);
+        let n = data.len().min(size - start);
+        let mut done = 0;
+        while done < n {
+            let at = start + done;
+            let page_off = at % super::PAGE_SIZE;
+            let chunk = (super::PAGE_SIZE - page_off).min(n - done);
+            let Some(from) = data.get(done..done + chunk) else {
+                break;
+            };
+            // SAFETY: The folio is locked and valid; `at < size`, so the
+            // mapping covers `chunk` bytes within one page; `from` has
+            // `chunk` bytes.
+            unsafe {
+                let dst = bindings::fusewb_kmap_local_folio(self.ptr, at).cast::<u8>();
+                core::ptr::copy_nonoverlapping(from.as_ptr(), dst, chunk);
+                bindings::fusewb_kunmap_local(dst.cast());
+            }
+            done += chunk;
+        }
+        done
     }
 
     /// Zeroes `len` bytes from `start` (clamped to the folio).

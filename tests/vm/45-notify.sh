@@ -7,16 +7,23 @@
 # - notify_inval_entry: a file whose name changes every second, with a 30 s
 #   entry timeout; with INVAL_ENTRY (and with --only-expire: FUSE_EXPIRE_ONLY)
 #   the old name is gone at once, with --no-notify it stays.
+# - notify_store_retrieve: the same file, its new contents pushed into the
+#   page cache with STORE every second, then asked back with RETRIEVE (the
+#   server aborts if a NOTIFY_REPLY differs from what it stored, or if none
+#   ever came).
 . "$(dirname "$0")/lib.sh"
-for ex in notify_inval_inode notify_inval_entry; do
+for ex in notify_inval_inode notify_inval_entry notify_store_retrieve; do
   [ -x "$EXBIN/$ex" ] || fail "$EXBIN/$ex missing (tests/run-checks builds it)"
 done
 
-# inval_inode KIND [--no-notify]: prints "changed" or "same".
+# inval_inode KIND EXAMPLE [--no-notify]: prints "changed" or "same"; the
+# example's stderr goes to $SCRATCH/notify.err.
 inval_inode() {
-  local kind=$1 m=$SCRATCH/notify-inode-$1
-  shift
-  mount_server $kind "$m" "$m" -- "$EXBIN/notify_inval_inode" -f --update-interval=1 "$@" %m
+  local kind=$1 ex=$2 m=$SCRATCH/notify-inode-$1
+  shift 2
+  : > "$SCRATCH/notify.err"
+  mount_server $kind "$m" "$m" -- bash -c 'exec "$0" "$@" 2>> "$FUSEWB_NOTIFY_ERR"' \
+    "$EXBIN/$ex" -f --update-interval=1 "$@" %m
   local a b
   a=$(cat "$m/current_time") || fail "$kind: reading current_time failed"
   sleep 2.5
@@ -43,16 +50,24 @@ inval_entry() {
   echo "$r"
 }
 
+export FUSEWB_NOTIFY_ERR=$SCRATCH/notify.err
 for kind in mainline fuse-wb; do
-  r=$(inval_inode $kind) || exit 1
+  r=$(inval_inode $kind notify_inval_inode) || exit 1
   [ "$r" = changed ] || fail "$kind: INVAL_INODE did not drop the cached contents ($r)"
-  r=$(inval_inode $kind --no-notify) || exit 1
+  r=$(inval_inode $kind notify_inval_inode --no-notify) || exit 1
   [ "$r" = same ] || fail "$kind: without notifications the contents changed ($r): the test proves nothing"
+  r=$(inval_inode $kind notify_store_retrieve) || exit 1
+  [ "$r" = changed ] || fail "$kind: STORE did not replace the cached contents ($r)"
+  if grep -E "Assertion|ERROR" "$SCRATCH/notify.err"; then
+    fail "$kind: notify_store_retrieve failed (above): a RETRIEVE was not answered right"
+  fi
+  r=$(inval_inode $kind notify_store_retrieve --no-notify) || exit 1
+  [ "$r" = same ] || fail "$kind: without STORE the contents changed ($r): the test proves nothing"
   r=$(inval_entry $kind) || exit 1
   [ "$r" = gone ] || fail "$kind: INVAL_ENTRY did not drop the old name ($r)"
   r=$(inval_entry $kind --only-expire) || exit 1
   [ "$r" = gone ] || fail "$kind: INVAL_ENTRY with FUSE_EXPIRE_ONLY did not expire the old name ($r)"
   r=$(inval_entry $kind --no-notify) || exit 1
   [ "$r" = "still there" ] || fail "$kind: without notifications the old name went ($r): the test proves nothing"
-  note "$kind: INVAL_INODE drops cached data, INVAL_ENTRY (also expire-only) drops the old name; neither happens without them"
+  note "$kind: INVAL_INODE drops cached data, STORE replaces it and RETRIEVE returns it, INVAL_ENTRY (also expire-only) drops the old name; none of it happens without them"
 done

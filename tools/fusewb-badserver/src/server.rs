@@ -1133,7 +1133,12 @@ mod tests {
         assert!(notes.len() > 10);
         for st in notes {
             assert_eq!(u64_at(&st.bytes, 8), 0, "{}: unique 0", st.label);
-            assert_eq!(u32_at(&st.bytes, 0) as usize, st.bytes.len(), "{}", st.label);
+            assert_eq!(
+                u32_at(&st.bytes, 0) as usize,
+                st.bytes.len(),
+                "{}",
+                st.label
+            );
         }
         assert_eq!(notes.last().unwrap().expect, Expect::Accepted);
     }
