@@ -35,7 +35,10 @@ pub(crate) const SUPPORTED_FLAGS: u64 = (abi::FUSE_ASYNC_READ
     | abi::FUSE_MAX_PAGES
     | abi::FUSE_EXPLICIT_INVAL_DATA
     | abi::FUSE_SETXATTR_EXT
-    | abi::FUSE_INIT_EXT) as u64;
+    | abi::FUSE_INIT_EXT) as u64
+    // INVAL_ENTRY with FUSE_EXPIRE_ONLY is understood (libfuse's
+    // fuse_lowlevel_notify_expire_entry needs this).
+    | abi::FUSE_HAS_EXPIRE_ONLY;
 
 /// What a mount offers: [`SUPPORTED_FLAGS`], plus FUSE_WRITEBACK_CACHE when
 /// it was mounted with `allow_wbcache`. A server cannot turn on a flag that
