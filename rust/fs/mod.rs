@@ -13,6 +13,7 @@ pub(crate) mod attr;
 pub(crate) mod dir;
 pub(crate) mod file;
 pub(crate) mod inode;
+pub(crate) mod ioctl;
 pub(crate) mod lock;
 pub(crate) mod mount;
 pub(crate) mod names;

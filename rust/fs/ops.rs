@@ -228,6 +228,10 @@ impl FileOperations for FuseWb {
     fn flock(file: &File, fl: &mut FileLock<'_>) -> Result {
         lock::flock(file, fl)
     }
+
+    fn ioctl(file: &File, cmd: u32, arg: usize) -> Result<i32> {
+        super::ioctl::ioctl(file, cmd, arg)
+    }
 }
 
 #[vtable]

@@ -16,6 +16,7 @@ pub(crate) mod attr;
 pub(crate) mod dirent;
 pub(crate) mod error;
 pub(crate) mod init;
+pub(crate) mod ioctl;
 pub(crate) mod lock;
 pub(crate) mod notify;
 pub(crate) mod options;

@@ -76,6 +76,8 @@ impl_pod!(
     fuse_notify_store_out,
     fuse_notify_retrieve_out,
     fuse_notify_retrieve_in,
+    fuse_ioctl_in,
+    fuse_ioctl_out,
 );
 
 /// Reads a `T` from the start of `bytes`, or `None` if `bytes` is too short.
@@ -145,6 +147,8 @@ mod tests {
         assert_eq!(size_of::<abi::fuse_notify_store_out>(), 24);
         assert_eq!(size_of::<abi::fuse_notify_retrieve_out>(), 32);
         assert_eq!(size_of::<abi::fuse_notify_retrieve_in>(), 40);
+        assert_eq!(size_of::<abi::fuse_ioctl_in>(), 32);
+        assert_eq!(size_of::<abi::fuse_ioctl_out>(), 16);
     }
 
     #[test]

@@ -130,6 +130,12 @@ pub(crate) enum ReplyKind {
     Create,
     /// `fuse_lk_out`: GETLK's answer ([`super::lock::getlk_answer`]).
     Lock,
+    /// `fuse_ioctl_out` and at most `out` bytes of data
+    /// ([`super::ioctl::check_reply`]).
+    Ioctl {
+        /// Largest acceptable data.
+        out: usize,
+    },
     /// READDIR (`plus == false`) or READDIRPLUS entries, at most `max` bytes.
     Dirents {
         /// Largest acceptable payload.
@@ -156,6 +162,7 @@ impl ReplyKind {
             ReplyKind::XattrList { max } => max,
             ReplyKind::Create => CREATE_OUT,
             ReplyKind::Lock => size_of::<abi::fuse_lk_out>(),
+            ReplyKind::Ioctl { out } => size_of::<abi::fuse_ioctl_out>().saturating_add(out),
             ReplyKind::Data { max } | ReplyKind::Dirents { max, .. } => max,
         }
     }
@@ -255,6 +262,7 @@ pub(crate) fn validate(kind: ReplyKind, payload: &[u8]) -> Result<(), ProtoError
             let l: abi::fuse_lk_out = exact(payload)?;
             super::lock::getlk_answer(&l).map(|_| ())
         }
+        ReplyKind::Ioctl { out } => super::ioctl::check_reply(payload, out),
         ReplyKind::Data { max } => {
             if payload.len() > max {
                 Err(ProtoError::BadSize)

@@ -12,7 +12,7 @@ use super::mm::VmOperations;
 use crate::vfs::bindings;
 use core::marker::PhantomData;
 use kernel::error::from_result;
-use kernel::ffi::{c_int, c_void};
+use kernel::ffi::{c_int, c_uint, c_void};
 use kernel::prelude::*;
 use kernel::types::{ForeignOwnable, Opaque};
 
@@ -316,7 +316,18 @@ pub(crate) trait FileOperations: FileSystem {
 
     /// flock(2): take (waiting if [`FileLock::sleeps`]) or release `lock`.
     fn flock(file: &File<Self>, lock: &mut FileLock<'_>) -> Result;
+
+    /// ioctl(2) `cmd` with the user's argument `arg` (an address or a
+    /// value: [`kernel::uaccess::UserSlice`] reaches its memory).
+    fn ioctl(file: &File<Self>, cmd: u32, arg: usize) -> Result<i32>;
 }
+
+// The ioctl command layout `proto::ioctl` decodes is the kernel's.
+const _: () = assert!(bindings::_IOC_SIZESHIFT == crate::proto::ioctl::IOC_SIZESHIFT);
+const _: () = assert!(bindings::_IOC_SIZEBITS == crate::proto::ioctl::IOC_SIZEBITS);
+const _: () = assert!(bindings::_IOC_DIRSHIFT == crate::proto::ioctl::IOC_DIRSHIFT);
+const _: () = assert!(bindings::_IOC_WRITE == crate::proto::ioctl::IOC_WRITE);
+const _: () = assert!(bindings::_IOC_READ == crate::proto::ioctl::IOC_READ);
 
 /// The C tables of `T`'s open files: regular files (with `T`'s mapping
 /// operations) and directories.
@@ -349,6 +360,7 @@ impl<T: FileOperations + VmOperations> FileVTable<T> {
         copy_file_range: Some(copy_file_range_callback::<T>),
         lock: Some(lock_callback::<T>),
         flock: Some(flock_callback::<T>),
+        unlocked_ioctl: Some(ioctl_callback::<T>),
         splice_read: Some(bindings::filemap_splice_read),
         splice_write: Some(bindings::iter_file_splice_write),
         // SAFETY: All-zero means "no operation" for the other fields.
@@ -491,6 +503,23 @@ unsafe extern "C" fn fsync_callback<T: FileOperations>(
         T::fsync(f, start, end, datasync != 0)?;
         Ok(0)
     })
+}
+
+/// # Safety
+///
+/// Called by the VFS with an open regular file of ours.
+unsafe extern "C" fn ioctl_callback<T: FileOperations>(
+    file: *mut bindings::file,
+    cmd: c_uint,
+    arg: kernel::ffi::c_ulong,
+) -> kernel::ffi::c_long {
+    // SAFETY: Valid per the VFS contract.
+    let f = unsafe { File::<T>::from_raw(file) };
+    // CAST: an `int` result widens to `long`.
+    match T::ioctl(f, cmd, arg) {
+        Ok(r) => r as kernel::ffi::c_long,
+        Err(e) => e.to_errno() as kernel::ffi::c_long,
+    }
 }
 
 /// # Safety
