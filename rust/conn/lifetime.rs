@@ -188,11 +188,31 @@ impl Connection {
     /// back what the reply handed out and nobody will use, as the caller
     /// would have on failure. Lookups (LOOKUP, READDIRPLUS entries) get a
     /// FORGET; handles (OPEN, OPENDIR, CREATE) a RELEASE; a CREATE's node
-    /// is forgotten after the RELEASE of its handle ended.
+    /// is forgotten after the RELEASE of its handle ended; a lock granted
+    /// (SETLK, SETLKW) is unlocked: its owner may already have closed the
+    /// file (the FLUSH that drops its locks came before the grant).
     pub(super) fn give_back(&self, req: &Request, payload: &[u8]) {
         // The request's own arguments: `fuse_open_in` and `fuse_create_in`
         // both start with the open flags.
         let args = req.msg.get(proto::request::IN_HEADER..).unwrap_or(&[]);
+        if req.opcode == abi::fuse_opcode_FUSE_SETLK || req.opcode == abi::fuse_opcode_FUSE_SETLKW {
+            let lk = args.get(..size_of::<abi::fuse_lk_in>());
+            if let Some(mut lk) = lk.and_then(proto::pod::read_exact::<abi::fuse_lk_in>) {
+                if lk.lk.type_ != proto::lock::F_UNLCK {
+                    lk.lk.type_ = proto::lock::F_UNLCK;
+                    lk.lk.pid = 0;
+                    // Nothing to do if it fails: the connection is gone.
+                    let _ = self.request_background(
+                        abi::fuse_opcode_FUSE_SETLK,
+                        req.nodeid,
+                        &[proto::pod::bytes_of(&lk)],
+                        ReplyKind::Empty,
+                        None,
+                    );
+                }
+            }
+            return;
+        }
         let flags = args
             .get(..4)
             .and_then(|b| b.try_into().ok())
