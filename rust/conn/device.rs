@@ -271,6 +271,10 @@ impl Connection {
         }
         let payload = read_payload(src, len)?;
         let n = proto::notify::parse(code, &payload).map_err(|e| self.reject(e))?;
+        if let proto::notify::Notification::Poll { kh } = n {
+            self.poll_wakeup(kh);
+            return Ok(());
+        }
         let handler = self.inner.lock().notify.clone();
         handler.ok_or(ENOENT)?.notify(self, n)
     }

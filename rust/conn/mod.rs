@@ -73,6 +73,9 @@ struct Inner {
     /// Messages the server reads and never answers (NOTIFY_REPLY), in
     /// order; their buffers are freed outside the lock.
     oneway: RBTree<u64, Oneway>,
+    /// The wait queues of polled files, by poll handle: NOTIFY_POLL wakes
+    /// them.
+    polled: RBTree<u64, Arc<WaitQueue>>,
 }
 
 /// A message the server reads and never answers.
@@ -172,6 +175,7 @@ impl Connection {
                     interrupts: RBTree::new(),
                     forgets: RBTree::new(),
                     oneway: RBTree::new(),
+                    polled: RBTree::new(),
                 }, "fuse_wb::Connection::inner"),
                 readers <- WaitQueue::new(),
                 init_wait <- WaitQueue::new(),
@@ -300,6 +304,41 @@ impl Connection {
         }
         self.readers.wake_up_all();
         Ok(())
+    }
+
+    /// A new poll handle (`kh`) for a file.
+    pub(crate) fn new_poll_handle(&self) -> u64 {
+        self.unique()
+    }
+
+    /// Lets NOTIFY_POLL for `kh` wake `wq` (until [`Connection::unpolled`]).
+    pub(crate) fn polled(&self, kh: u64, wq: Arc<WaitQueue>) -> Result {
+        let node = kernel::rbtree::RBTreeNode::new(kh, wq, GFP_KERNEL)?;
+        let old = {
+            let mut g = self.inner.lock();
+            if g.polled.get(&kh).is_some() {
+                Some(node)
+            } else {
+                g.polled.insert(node);
+                None
+            }
+        };
+        drop(old);
+        Ok(())
+    }
+
+    /// The file of poll handle `kh` is released.
+    pub(crate) fn unpolled(&self, kh: u64) {
+        let node = self.inner.lock().polled.remove_node(&kh);
+        drop(node);
+    }
+
+    /// NOTIFY_POLL: wakes the pollers of `kh` (none known: nothing to do).
+    fn poll_wakeup(&self, kh: u64) {
+        let wq = self.inner.lock().polled.get(&kh).cloned();
+        if let Some(wq) = wq {
+            wq.wake_up_all();
+        }
     }
 
     /// Installs the control directory.

@@ -9,7 +9,13 @@ use crate::abi;
 use crate::conn::{Connection, Hold, Outcome, Payload};
 use crate::proto::{pod, reply::ReplyKind};
 use crate::vfs::file::flags;
-use crate::vfs::{self, folio::LockedFolio, inode::Kind};
+use crate::vfs::{
+    self,
+    folio::LockedFolio,
+    inode::Kind,
+    once::{OnceArc, SetOnce},
+    wait::WaitQueue,
+};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -28,6 +34,10 @@ pub(crate) struct FuseFile {
     /// released one (0: never): RELEASE then asks the server to drop them
     /// (`FUSE_RELEASE_FLOCK_UNLOCK`), as the kernel holds none to drop.
     flock_owner: AtomicU64,
+    /// Pollers of the file wait here (made at the first poll).
+    poll_wait: OnceArc<WaitQueue>,
+    /// The file's poll handle (`kh`), once polled.
+    poll_handle: SetOnce<u64>,
 }
 
 impl FuseFile {
@@ -39,6 +49,8 @@ impl FuseFile {
             flags,
             no_release: true,
             flock_owner: AtomicU64::new(0),
+            poll_wait: OnceArc::new(),
+            poll_handle: SetOnce::new(),
         }
     }
 
@@ -55,6 +67,8 @@ impl FuseFile {
             flags,
             no_release: false,
             flock_owner: AtomicU64::new(0),
+            poll_wait: OnceArc::new(),
+            poll_handle: SetOnce::new(),
         }
     }
 
@@ -62,6 +76,32 @@ impl FuseFile {
     /// the id `owner`.
     pub(crate) fn set_flock_owner(&self, owner: u64) {
         self.flock_owner.store(owner, Ordering::Relaxed);
+    }
+
+    /// The queue the file's pollers wait on (made now if needed).
+    pub(crate) fn poll_queue(&self) -> Result<Arc<WaitQueue>> {
+        if let Some(wq) = self.poll_wait.get_arc() {
+            return Ok(wq);
+        }
+        let wq = Arc::pin_init(WaitQueue::new(), GFP_KERNEL)?;
+        // Another poller may have been first: then its queue is used.
+        let _ = self.poll_wait.set(wq);
+        self.poll_wait.get_arc().ok_or(ENOMEM)
+    }
+
+    /// The queue the file's pollers wait on, once made, borrowed with the
+    /// file's state.
+    pub(crate) fn poll_queue_ref(&self) -> Option<&WaitQueue> {
+        self.poll_wait.get()
+    }
+
+    /// The file's poll handle (made now if needed).
+    pub(crate) fn poll_handle(&self, conn: &Connection) -> u64 {
+        if let Some(kh) = self.poll_handle.get() {
+            return kh;
+        }
+        let _ = self.poll_handle.set(conn.new_poll_handle());
+        self.poll_handle.get().unwrap_or(0)
     }
 
     /// The owner id to unlock at RELEASE, if the server took flock locks.
@@ -221,6 +261,9 @@ pub(crate) fn register(inode: &Inode, file: &File, ff: KBox<FuseFile>) -> Result
 /// `file_operations.release`: RELEASE or RELEASEDIR, in the background,
 /// after the WRITEs that use the file's handle.
 pub(crate) fn release(inode: &Inode, ff: KBox<FuseFile>) {
+    if let Some(kh) = ff.poll_handle.get() {
+        inode.sb().data().unpolled(kh);
+    }
     if inode.kind() == Kind::Reg && writeback::remove_writer(inode, &ff) {
         // Sent when the WRITEs that use the handle end.
         return;

@@ -19,6 +19,7 @@ pub(crate) mod mount;
 pub(crate) mod names;
 pub(crate) mod notify;
 pub(crate) mod ops;
+pub(crate) mod poll;
 pub(crate) mod readdir;
 pub(crate) mod write;
 pub(crate) mod writeback;

@@ -55,6 +55,8 @@ impl Notifications for Notifier {
                 child,
                 name,
             } => inval_entry(conn, sb, parent, name, Some(child), false),
+            // Handled by the connection itself.
+            Notification::Poll { .. } => Ok(()),
             Notification::Store {
                 nodeid,
                 offset,

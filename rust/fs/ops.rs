@@ -232,6 +232,10 @@ impl FileOperations for FuseWb {
     fn ioctl(file: &File, cmd: u32, arg: usize) -> Result<i32> {
         super::ioctl::ioctl(file, cmd, arg)
     }
+
+    fn poll<'a>(file: &'a File, table: &mut crate::vfs::misc::PollTable<'a>) -> u32 {
+        super::poll::poll(file, table)
+    }
 }
 
 #[vtable]

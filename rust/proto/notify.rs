@@ -14,6 +14,11 @@ pub(crate) const MAX_PAYLOAD: usize = (1 << 20) + size_of::<abi::fuse_notify_sto
 /// A notification, validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Notification<'a> {
+    /// POLL: wake the pollers of the file whose poll handle is `kh`.
+    Poll {
+        /// The kernel's handle of the polled file (from POLL).
+        kh: u64,
+    },
     /// INVAL_INODE: the attributes of node `nodeid` are stale, and, if
     /// `off >= 0`, its cached data from `off` for `len` bytes (`len <= 0`:
     /// to the end).
@@ -93,6 +98,11 @@ fn head<T: pod::Pod>(payload: &[u8]) -> Result<(T, &[u8]), ProtoError> {
 pub(crate) fn parse(code: i32, payload: &[u8]) -> Result<Notification<'_>, ProtoError> {
     let code = u32::try_from(code).map_err(|_| ProtoError::UnsupportedNotify)?;
     match code {
+        abi::fuse_notify_code_FUSE_NOTIFY_POLL => {
+            let o: abi::fuse_notify_poll_wakeup_out =
+                pod::read_exact(payload).ok_or(ProtoError::BadSize)?;
+            Ok(Notification::Poll { kh: o.kh })
+        }
         abi::fuse_notify_code_FUSE_NOTIFY_INVAL_INODE => {
             let o: abi::fuse_notify_inval_inode_out =
                 pod::read_exact(payload).ok_or(ProtoError::BadSize)?;
@@ -214,6 +224,11 @@ mod tests {
         let z = abi::fuse_notify_inval_inode_out { ino: 0, ..o };
         assert_eq!(parse(INODE, pod::bytes_of(&z)), Err(ProtoError::BadNodeId));
         assert_eq!(parse(0, &[]), Err(ProtoError::UnsupportedNotify));
+        assert_eq!(
+            parse(1, &7u64.to_ne_bytes()),
+            Ok(Notification::Poll { kh: 7 })
+        );
+        assert_eq!(parse(1, &[0; 4]), Err(ProtoError::BadSize));
         assert_eq!(parse(-3, &[]), Err(ProtoError::UnsupportedNotify));
         assert_eq!(parse(99, &[]), Err(ProtoError::UnsupportedNotify));
     }

@@ -78,6 +78,9 @@ impl_pod!(
     fuse_notify_retrieve_in,
     fuse_ioctl_in,
     fuse_ioctl_out,
+    fuse_poll_in,
+    fuse_poll_out,
+    fuse_notify_poll_wakeup_out,
 );
 
 /// Reads a `T` from the start of `bytes`, or `None` if `bytes` is too short.
@@ -149,6 +152,9 @@ mod tests {
         assert_eq!(size_of::<abi::fuse_notify_retrieve_in>(), 40);
         assert_eq!(size_of::<abi::fuse_ioctl_in>(), 32);
         assert_eq!(size_of::<abi::fuse_ioctl_out>(), 16);
+        assert_eq!(size_of::<abi::fuse_poll_in>(), 24);
+        assert_eq!(size_of::<abi::fuse_poll_out>(), 8);
+        assert_eq!(size_of::<abi::fuse_notify_poll_wakeup_out>(), 8);
     }
 
     #[test]

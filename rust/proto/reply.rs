@@ -130,6 +130,8 @@ pub(crate) enum ReplyKind {
     Create,
     /// `fuse_lk_out`: GETLK's answer ([`super::lock::getlk_answer`]).
     Lock,
+    /// `fuse_poll_out`.
+    Poll,
     /// `fuse_ioctl_out` and at most `out` bytes of data
     /// ([`super::ioctl::check_reply`]).
     Ioctl {
@@ -162,6 +164,7 @@ impl ReplyKind {
             ReplyKind::XattrList { max } => max,
             ReplyKind::Create => CREATE_OUT,
             ReplyKind::Lock => size_of::<abi::fuse_lk_out>(),
+            ReplyKind::Poll => size_of::<abi::fuse_poll_out>(),
             ReplyKind::Ioctl { out } => size_of::<abi::fuse_ioctl_out>().saturating_add(out),
             ReplyKind::Data { max } | ReplyKind::Dirents { max, .. } => max,
         }
@@ -263,6 +266,7 @@ pub(crate) fn validate(kind: ReplyKind, payload: &[u8]) -> Result<(), ProtoError
             super::lock::getlk_answer(&l).map(|_| ())
         }
         ReplyKind::Ioctl { out } => super::ioctl::check_reply(payload, out),
+        ReplyKind::Poll => exact::<abi::fuse_poll_out>(payload).map(|_| ()),
         ReplyKind::Data { max } => {
             if payload.len() > max {
                 Err(ProtoError::BadSize)

@@ -116,6 +116,22 @@ pub(crate) fn release_in(fh: u64, flags: u32, flock_owner: Option<u64>) -> abi::
     }
 }
 
+/// The argument of POLL of handle `fh`, whose pollers the kernel knows as
+/// `kh`; `notify`: someone waits, the server should send NOTIFY_POLL when
+/// the file becomes ready; `events`: what they wait for.
+pub(crate) fn poll_in(fh: u64, kh: u64, notify: bool, events: u32) -> abi::fuse_poll_in {
+    abi::fuse_poll_in {
+        fh,
+        kh,
+        flags: if notify {
+            abi::FUSE_POLL_SCHEDULE_NOTIFY
+        } else {
+            0
+        },
+        events,
+    }
+}
+
 /// The length of a FORGET (`batch == false`, one entry) or BATCH_FORGET
 /// message carrying `n` entries.
 pub(crate) fn forget_len(n: usize, batch: bool) -> Result<usize, ProtoError> {

@@ -8,6 +8,7 @@ use super::fs_type::FileSystem;
 use super::inode::Inode;
 use super::iov::IovIter;
 use super::lock::{flock_callback, lock_callback, FileLock, LockCmd, LockDone};
+use super::misc::PollTable;
 use super::mm::VmOperations;
 use crate::vfs::bindings;
 use core::marker::PhantomData;
@@ -320,6 +321,10 @@ pub(crate) trait FileOperations: FileSystem {
     /// ioctl(2) `cmd` with the user's argument `arg` (an address or a
     /// value: [`kernel::uaccess::UserSlice`] reaches its memory).
     fn ioctl(file: &File<Self>, cmd: u32, arg: usize) -> Result<i32>;
+
+    /// poll(2), select(2), epoll: the events ready now; `table` registers
+    /// wait queues borrowed from the file's data (kept until release).
+    fn poll<'a>(file: &'a File<Self>, table: &mut PollTable<'a>) -> u32;
 }
 
 // The ioctl command layout `proto::ioctl` decodes is the kernel's.
@@ -361,6 +366,7 @@ impl<T: FileOperations + VmOperations> FileVTable<T> {
         lock: Some(lock_callback::<T>),
         flock: Some(flock_callback::<T>),
         unlocked_ioctl: Some(ioctl_callback::<T>),
+        poll: Some(poll_callback::<T>),
         splice_read: Some(bindings::filemap_splice_read),
         splice_write: Some(bindings::iter_file_splice_write),
         // SAFETY: All-zero means "no operation" for the other fields.
@@ -520,6 +526,21 @@ unsafe extern "C" fn ioctl_callback<T: FileOperations>(
         Ok(r) => r as kernel::ffi::c_long,
         Err(e) => e.to_errno() as kernel::ffi::c_long,
     }
+}
+
+/// # Safety
+///
+/// Called by the VFS with an open regular file of ours and a poll table.
+unsafe extern "C" fn poll_callback<T: FileOperations>(
+    file: *mut bindings::file,
+    pt: *mut kernel::bindings::poll_table_struct,
+) -> c_uint {
+    // SAFETY: Valid per the VFS contract.
+    let f = unsafe { File::<T>::from_raw(file) };
+    // SAFETY: `file` and `pt` are valid for this call; the table's borrows
+    // are of `f`, whose data lives until release.
+    let mut table = unsafe { PollTable::new(file, pt.cast()) };
+    T::poll(f, &mut table)
 }
 
 /// # Safety

@@ -49,6 +49,9 @@ pub(crate) const POLL_IN: u32 = bindings::EPOLLIN | bindings::EPOLLRDNORM;
 pub(crate) const POLL_OUT: u32 = bindings::EPOLLOUT | bindings::EPOLLWRNORM;
 /// Error (EPOLLERR).
 pub(crate) const POLL_ERR: u32 = bindings::EPOLLERR;
+/// What a file that cannot tell reports: readable and writable
+/// (`DEFAULT_POLLMASK`).
+pub(crate) const POLL_DEFAULT: u32 = POLL_IN | POLL_OUT;
 
 /// The poll table of one poll(2) call on a file whose state (`data`) is
 /// borrowed for `'a`.
@@ -66,6 +69,42 @@ pub(crate) struct PollTable<'a> {
 }
 
 impl<'a> PollTable<'a> {
+    /// The table of a poll call on `file`.
+    ///
+    /// # Safety
+    ///
+    /// `file` and `pt` (may be NULL) must be the valid arguments of the
+    /// `poll` callback that makes the table, which must not outlive it;
+    /// `'a` must be the lifetime of a borrow of state that `file` keeps
+    /// until its release.
+    pub(super) unsafe fn new(
+        file: *mut bindings::file,
+        pt: *mut bindings::poll_table_struct,
+    ) -> Self {
+        // INVARIANT: Per the caller.
+        PollTable {
+            file,
+            pt,
+            _p: PhantomData,
+        }
+    }
+
+    /// Whether the poller will sleep and wants a wakeup (not
+    /// `poll_does_not_wait`).
+    pub(crate) fn will_wait(&self) -> bool {
+        // SAFETY: `pt` is NULL or valid (type invariant).
+        !self.pt.is_null() && unsafe { (*self.pt)._qproc.is_some() }
+    }
+
+    /// The events the poller asks about (`poll_requested_events`).
+    pub(crate) fn requested_events(&self) -> u32 {
+        if self.pt.is_null() {
+            return u32::MAX;
+        }
+        // SAFETY: Non-null: valid (type invariant).
+        unsafe { (*self.pt)._key }
+    }
+
     /// Wakes the poller when `wq` is woken.
     pub(crate) fn register(&mut self, wq: &'a WaitQueue) {
         // SAFETY: `file` and `pt` are valid (type invariant). The poll
@@ -253,11 +292,8 @@ unsafe extern "C" fn poll_callback<T: MiscDevice>(
     let Some(d) = (unsafe { dev_file::<T>(file) }) else {
         return POLL_ERR;
     };
-    // INVARIANT: `file` and `pt` are valid for this call (VFS).
-    let mut table = PollTable {
-        file,
-        pt: pt.cast::<bindings::poll_table_struct>(),
-        _p: PhantomData,
-    };
+    // SAFETY: `file` and `pt` are valid for this call (VFS); `d` borrows
+    // the device file's state, kept until its release.
+    let mut table = unsafe { PollTable::new(file, pt.cast::<bindings::poll_table_struct>()) };
     T::poll(&d, &mut table)
 }

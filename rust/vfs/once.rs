@@ -120,6 +120,20 @@ impl<T> OnceArc<T> {
     }
 }
 
+impl<T> OnceArc<T> {
+    /// A new reference to the value, once set.
+    pub(crate) fn get_arc(&self) -> Option<Arc<T>> {
+        let p = self.ptr.load(Ordering::Acquire);
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: `p` came from `Arc::into_raw` and the cell keeps that
+        // reference while it is borrowed (type invariant).
+        let b = unsafe { kernel::sync::ArcBorrow::from_raw(p) };
+        Some(b.into())
+    }
+}
+
 impl<T> Drop for OnceArc<T> {
     fn drop(&mut self) {
         let p = *self.ptr.get_mut();
