@@ -222,6 +222,7 @@ fn named(fixed: &mut proto::Enc, namelen: u32, name: &[u8], nul: bool) -> Vec<u8
 /// directory whose LOOKUP it is answering: the kernel's lookup holds that
 /// directory's lock.)
 fn notify_steps(n: &'static str) -> Vec<Step> {
+    const POLL: i32 = 1;
     const INODE: i32 = 2;
     const ENTRY: i32 = 3;
     const STORE: i32 = 4;
@@ -304,6 +305,13 @@ fn notify_steps(n: &'static str) -> Vec<Step> {
         ),
         bad("STORE size beyond the data", notification(STORE, &store.0)),
         bad("RETRIEVE short", notification(RETRIEVE, &[0; 8])),
+        bad("POLL short", notification(POLL, &[0; 4])),
+        Step {
+            scenario: Some(n),
+            label: "POLL of a handle nobody polls".to_string(),
+            bytes: notification(POLL, &UNKNOWN.to_le_bytes()),
+            expect: Expect::Accepted,
+        },
         Step {
             scenario: Some(n),
             label: "INVAL_INODE of the root".to_string(),
