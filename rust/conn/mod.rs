@@ -236,7 +236,7 @@ impl Connection {
     /// Aborts the connection: every request ends with `ENOTCONN`, the device
     /// reports `ENODEV`, new requests fail. Idempotent.
     pub(crate) fn abort(&self) {
-        let (pending, processing, bg_queue, interrupts, forgets, oneway) = {
+        let (pending, processing, bg_queue, interrupts, forgets, oneway, polled) = {
             let mut g = self.inner.lock();
             if g.aborted {
                 return;
@@ -249,6 +249,7 @@ impl Connection {
                 core::mem::take(&mut g.interrupts),
                 core::mem::take(&mut g.forgets),
                 core::mem::take(&mut g.oneway),
+                core::mem::take(&mut g.polled),
             )
         };
         for (_, req) in pending.iter() {
@@ -260,7 +261,14 @@ impl Connection {
         for (_, req) in bg_queue.iter() {
             self.complete(req, Err(vfs::enotconn()));
         }
-        drop((pending, processing, bg_queue, interrupts, forgets, oneway));
+        // Pollers look again and find the connection gone (mainline's
+        // `end_polls`).
+        for (_, wq) in polled.iter() {
+            wq.wake_up_all();
+        }
+        drop((
+            pending, processing, bg_queue, interrupts, forgets, oneway, polled,
+        ));
         self.readers.wake_up_all();
         self.init_wait.wake_up_all();
         self.wb_wait.wake_up_all();
