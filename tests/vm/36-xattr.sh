@@ -82,11 +82,12 @@ for run in fuse-wb:wt fuse-wb:wb mainline:wt; do
   checks "$m" > "$SCRATCH/xattr.out.$run" 2>&1 || fail "the checks failed on $run"
   diff "$SCRATCH/xattr.out.ref" "$SCRATCH/xattr.out.$run" || fail "$run: results differ from tmpfs (above)"
   unmount "$m"
-  # The values are on the backing files.
-  [ "$(python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "user.big") == bytes(range(256)) * 16)' "$b/file")" = True ] ||
-    fail "$run: user.big did not reach the backing file"
-  [ "$(python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "user.d"))' "$b/dir")" = "b'on a dir'" ] ||
-    fail "$run: user.d did not reach the backing directory"
+  # The values are on the backing files (one python: each start reads the
+  # interpreter from the VM's slow 9p root).
+  r=$(python3 -c 'import os,sys
+print(os.getxattr(sys.argv[1], "user.big") == bytes(range(256)) * 16, os.getxattr(sys.argv[2], "user.d"))' \
+    "$b/file" "$b/dir")
+  [ "$r" = "True b'on a dir'" ] || fail "$run: the values did not reach the backing files ($r)"
   note "$run: $(wc -l < "$SCRATCH/xattr.out.ref") results as on tmpfs"
 done
 
@@ -98,19 +99,19 @@ for kind in fuse-wb mainline; do
   mkdir -p "$b"
   echo x > "$b/f"
   mount_server $kind "$m" "$m" -- "$BIN/fusewb-refserver" --source "$b" %m
-  for i in 1 2; do
-    r=$(python3 -c '
+  # Two rounds in one python: the answer stays EOPNOTSUPP.
+  r=$(python3 -c '
 import errno, os, sys
-for f in (lambda: os.setxattr(sys.argv[1], "user.a", b"1"), lambda: os.getxattr(sys.argv[1], "user.a"),
-          lambda: os.listxattr(sys.argv[1]), lambda: os.removexattr(sys.argv[1], "user.a")):
-    try:
-        f(); print("ok", end=" ")
-    except OSError as e:
-        # EOPNOTSUPP and ENOTSUP are one number on Linux.
-        print("EOPNOTSUPP" if e.errno == errno.EOPNOTSUPP else errno.errorcode[e.errno], end=" ")
+for i in (1, 2):
+    for f in (lambda: os.setxattr(sys.argv[1], "user.a", b"1"), lambda: os.getxattr(sys.argv[1], "user.a"),
+              lambda: os.listxattr(sys.argv[1]), lambda: os.removexattr(sys.argv[1], "user.a")):
+        try:
+            f(); print("ok", end=" ")
+        except OSError as e:
+            # EOPNOTSUPP and ENOTSUP are one number on Linux.
+            print("EOPNOTSUPP" if e.errno == errno.EOPNOTSUPP else errno.errorcode[e.errno], end=" ")
 ' "$m/f")
-    [ "$r" = "EOPNOTSUPP EOPNOTSUPP EOPNOTSUPP EOPNOTSUPP " ] || fail "$kind: without server support, round $i gave: $r"
-  done
+  [ "$r" = "$(printf 'EOPNOTSUPP %.0s' 1 2 3 4 5 6 7 8)" ] || fail "$kind: without server support: $r"
   unmount "$m"
   note "$kind: no xattr support in the server: EOPNOTSUPP"
 done
