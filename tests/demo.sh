@@ -24,15 +24,15 @@ wait
 # git, archived back out and compared, then removed.
 KDIR=${KDIR:-$("$ROOT/scripts/build-kernel" --print-kdir)}
 mkdir -p "$S/src" "$S/wb-backing" "$S/out"
-(cd "$KDIR" && find fs -type f \( -name '*.[ch]' -o -name Kconfig -o -name Makefile \) -print0 |
-  tar --null -T - -cf -) | tar -C "$S/src" -xf -
+(cd "$KDIR" && find fs include/linux -type f \( -name '*.[ch]' -o -name Kconfig -o -name Makefile \) \
+  -size -8k -print0 | tar --null -T - -cf -) | tar -C "$S/src" -xf -
 "$BIN/fusewb-mount" -o allow_wbcache "$S/mnt" -- "$EX/passthrough_ll" -f -o writeback -o source="$S/wb-backing" %m &
 for _ in $(seq 300); do grep -q " $S/mnt " /proc/mounts && break; sleep 0.1; done
-echo; echo "# $(find "$S/src" -type f | wc -l) files of the kernel's fs/ into a write-back mount:"
+echo; echo "# $(find "$S/src" -type f | wc -l) small source files of the kernel into a write-back mount:"
 show grep " $S/mnt " /proc/mounts
 timed cp -a "$S/src" "$S/mnt/tree"
 cd "$S/mnt/tree"
-timed sh -c 'git init -q && git add -A && git -c user.name=demo -c user.email=demo@localhost commit -q -m tree && git log --oneline'
+timed sh -c 'git init -q && git add -A && git -c user.name=demo -c user.email=demo@localhost -c core.compression=1 commit -q -m tree && git log --oneline'
 cd /
 timed tar -C "$S/mnt" -cf "$S/out/tree.tar" tree
 tar -C "$S/out" -xf "$S/out/tree.tar"
