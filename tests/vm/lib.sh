@@ -7,6 +7,13 @@ EXBIN=$ROOT/tests/out/bin          # libfuse examples, built by tests/run-checks
 SCRATCH=${FUSEWB_SCRATCH:-/tmp}
 MOUNT_PIDS=()
 
+# Debian's python3, not a wrapper found earlier in PATH: a pyenv shim starts
+# several shell processes, 33 s a start under TCG instead of about 1.
+if [ -x /usr/bin/python3 ] && [ "$(command -v python3)" != /usr/bin/python3 ]; then
+  mkdir -p "$SCRATCH/.bin" && ln -sf /usr/bin/python3 "$SCRATCH/.bin/python3"
+  PATH=$SCRATCH/.bin:$PATH
+fi
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "  $*"; }
 
