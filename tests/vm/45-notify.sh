@@ -22,8 +22,10 @@ inval_inode() {
   local kind=$1 ex=$2 m=$SCRATCH/notify-inode-$1
   shift 2
   : > "$SCRATCH/notify.err"
+  # (Its stdout is not this function's: callers take that with $(...), which
+  # would wait for the server if a check failed before the unmount.)
   mount_server $kind "$m" "$m" -- bash -c 'exec "$0" "$@" 2>> "$FUSEWB_NOTIFY_ERR"' \
-    "$EXBIN/$ex" -f --update-interval=1 "$@" %m
+    "$EXBIN/$ex" -f --update-interval=1 "$@" %m >&2
   local a b
   a=$(cat "$m/current_time") || fail "$kind: reading current_time failed"
   sleep 2.5
@@ -38,8 +40,10 @@ inval_entry() {
   local kind=$1 m=$SCRATCH/notify-entry-$1
   shift
   : > "$SCRATCH/notify.err"
+  # (Its stdout is not this function's: callers take that with $(...), which
+  # would wait for the server if a check failed before the unmount.)
   mount_server $kind "$m" "$m" -- bash -c 'exec "$0" "$@" 2>> "$FUSEWB_NOTIFY_ERR"' \
-    "$EXBIN/notify_inval_entry" -f --update-interval=2 --timeout=30 "$@" %m
+    "$EXBIN/notify_inval_entry" -f --update-interval=2 --timeout=30 "$@" %m >&2
   local name i
   # The name changes every 2 s: listing and looking it up may straddle a
   # change on a slow VM; then take the new one.
