@@ -4,9 +4,9 @@
 # - notify_inval_inode: a file whose contents change every second, cached
 #   forever (keep_cache, no timeouts); with INVAL_INODE a second read sees
 #   the new contents, with --no-notify it sees the cached ones.
-# - notify_inval_entry: a file whose name changes every second, with a 30 s
-#   entry timeout (here every 2 s); with INVAL_ENTRY (and with --only-expire: FUSE_EXPIRE_ONLY)
-#   the old name is gone at once, with --no-notify it stays.
+# - notify_inval_entry: a file whose name changes every 5 s here, with a
+#   30 s entry timeout; with INVAL_ENTRY (and with --only-expire:
+#   FUSE_EXPIRE_ONLY) the old name is gone at once, with --no-notify it stays.
 # - notify_store_retrieve: the same file, its new contents pushed into the
 #   page cache with STORE every second, then asked back with RETRIEVE (the
 #   server aborts if a NOTIFY_REPLY differs from what it stored, or if none
@@ -35,7 +35,11 @@ inval_inode() {
   [ "$a" = "$b" ] && echo same || echo changed
 }
 
-# inval_entry KIND [OPTION...]: prints "gone" or "still there".
+# inval_entry KIND [OPTION...]: prints "gone" or "still there". The
+# example renames its file every 5 s and then notifies about the old name
+# (asserting that the kernel knew it: so the old name must have been
+# looked up, and only the last one): look the current name up, wait for
+# the next rename, check the old name, unmount before the one after.
 inval_entry() {
   local kind=$1 m=$SCRATCH/notify-entry-$1
   shift
@@ -43,18 +47,22 @@ inval_entry() {
   # (Its stdout is not this function's: callers take that with $(...), which
   # would wait for the server if a check failed before the unmount.)
   mount_server $kind "$m" "$m" -- bash -c 'exec "$0" "$@" 2>> "$FUSEWB_NOTIFY_ERR"' \
-    "$EXBIN/notify_inval_entry" -f --update-interval=2 --timeout=30 "$@" %m >&2
-  local name i
-  # The name changes every 2 s: listing and looking it up may straddle a
-  # change on a slow VM; then take the new one.
+    "$EXBIN/notify_inval_entry" -f --update-interval=5 --timeout=30 "$@" %m >&2
+  local name new i r
   for i in 1 2 3 4 5; do
     name=$(ls "$m") || fail "$kind: ls failed"
     case "$name" in Time_is_*) ;; *) fail "$kind: unexpected name: $name" ;; esac
     stat "$m/$name" > /dev/null 2>&1 && break
     [ $i = 5 ] && fail "$kind: could not look up the current name in 5 tries"
   done
-  sleep 4.5
-  local r
+  for i in $(seq 60); do
+    new=$(ls "$m") || fail "$kind: ls failed"
+    [ "$new" != "$name" ] && break
+    sleep 0.2
+  done
+  [ "$new" != "$name" ] || fail "$kind: the name did not change"
+  # The notification follows the rename at once; give a slow VM a moment.
+  sleep 1
   if stat "$m/$name" > /dev/null 2>&1; then r="still there"; else r=gone; fi
   unmount "$m"
   echo "$r"
