@@ -264,8 +264,12 @@ impl Connection {
 
     /// A notification `code` with `len` bytes of payload still in `src`:
     /// validated, then handed to the filesystem (ENOENT while nothing is
-    /// mounted).
+    /// mounted yet; ENODEV once the connection ended, as reads get: libfuse
+    /// takes that for "unmounted" and stops notifying).
     fn notification(&self, src: &mut IovIter<'_>, code: i32, len: usize) -> Result {
+        if self.is_aborted() {
+            return Err(ENODEV);
+        }
         if len > proto::notify::MAX_PAYLOAD {
             return Err(self.reject(ProtoError::BadSize));
         }

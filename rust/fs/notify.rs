@@ -69,8 +69,9 @@ impl Notifications for Notifier {
                 size,
             } => retrieve(conn, sb, unique, nodeid, offset, size),
         });
-        // Unmounted meanwhile: nothing is cached any more.
-        done.unwrap_or(Err(ENOENT))
+        // Unmounted meanwhile (the connection ends with the mount): as
+        // after the end of the connection.
+        done.unwrap_or(Err(ENODEV))
     }
 }
 
