@@ -147,7 +147,7 @@ pub(crate) fn parse(code: i32, payload: &[u8]) -> Result<Notification<'_>, Proto
             }
             let end = o.offset.checked_add(u64::from(o.size));
             if usize::try_from(o.size).ok() != Some(data.len())
-                || end.map_or(true, |e| e > i64::MAX as u64)
+                || !matches!(end, Some(e) if e <= i64::MAX as u64)
             {
                 return Err(ProtoError::BadSize);
             }
