@@ -70,11 +70,16 @@ inval_entry() {
 
 # served_ok KIND EXAMPLE: the example's notifications all succeeded (it
 # asserts on every notification's result, and notify_store_retrieve on
-# every NOTIFY_REPLY's data and on having had one).
+# every NOTIFY_REPLY's data and on having had one). Mainline answers a
+# notification that comes while the mount goes away with ENOENT (libfuse
+# issue 105: "this shouldn't fail, but apparently it sometimes does"),
+# which the examples abort on: noted for mainline, a failure for fuse-wb
+# (which answers ENODEV then, libfuse's "unmounted").
 served_ok() {
-  if grep -E "Assertion|ERROR|Abort" "$SCRATCH/notify.err"; then
-    fail "$1: $2 failed (above)"
-  fi
+  grep -qE "Assertion|ERROR|Abort" "$SCRATCH/notify.err" || return 0
+  cat "$SCRATCH/notify.err"
+  [ "$1" = mainline ] || fail "$1: $2 failed (above)"
+  note "mainline: $2 had a notification refused (above), as mainline does during an unmount"
 }
 
 export FUSEWB_NOTIFY_ERR=$SCRATCH/notify.err
