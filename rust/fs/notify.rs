@@ -132,7 +132,7 @@ fn delete(conn: &Connection, entry: &Dentry<FuseWb>, inode: &Inode, child: u64) 
         if inode.data().nodeid() != child {
             return Err(ENOENT);
         }
-        entry.delete_by_server(inode, &locked)?;
+        entry.delete_by_server(&locked)?;
         inode.data().invalidate_attrs(conn);
     }
     entry.make_negative();

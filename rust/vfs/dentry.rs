@@ -192,12 +192,16 @@ impl<T: FileSystem> Dentry<T> {
         NonNull::new(d).map(|d| unsafe { ARef::from_raw(d.cast()) })
     }
 
-    /// The server says this positive dentry's name is gone (its inode
-    /// locked by the caller through `_locked`): as mainline's
-    /// `fuse_reverse_inval_entry` with a child, the name becomes negative,
-    /// the inode unlinked; a directory must be empty in the dcache
-    /// (`ENOTEMPTY`), a mount point stays (`EBUSY`).
-    pub(crate) fn delete_by_server(&self, inode: &Inode<T>, _locked: &InodeLock<'_, T>) -> Result {
+    /// The server says this positive dentry's name is gone (the caller
+    /// holds its inode's lock: `locked`, of that inode, else EINVAL): as
+    /// mainline's `fuse_reverse_inval_entry` with a child, the name becomes
+    /// negative, the inode unlinked; a directory must be empty in the
+    /// dcache (`ENOTEMPTY`), a mount point stays (`EBUSY`).
+    pub(crate) fn delete_by_server(&self, locked: &InodeLock<'_, T>) -> Result {
+        let inode = locked.inode();
+        if !self.inode().is_some_and(|i| core::ptr::eq(i, inode)) {
+            return Err(EINVAL);
+        }
         // SAFETY: Live dentry.
         if unsafe { bindings::fusewb_d_mountpoint(self.0.get()) } {
             return Err(EBUSY);
@@ -209,7 +213,8 @@ impl<T: FileSystem> Dentry<T> {
             if unsafe { bindings::simple_empty(self.0.get()) } == 0 {
                 return Err(super::errno(bindings::ENOTEMPTY));
             }
-            // SAFETY: The inode is locked by the caller (`_locked`).
+            // SAFETY: `locked` holds this inode's lock, which guards
+            // `i_flags`.
             unsafe { (*inode.as_ptr()).i_flags |= bindings::S_DEAD };
         }
         // SAFETY: Live dentry whose inode is locked.

@@ -423,6 +423,13 @@ impl<T: FileSystem> Inode<T> {
 /// The inode lock held for writing; released when dropped.
 pub(crate) struct InodeLock<'a, T: FileSystem>(&'a Inode<T>);
 
+impl<'a, T: FileSystem> InodeLock<'a, T> {
+    /// The inode this guard holds locked.
+    pub(crate) fn inode(&self) -> &'a Inode<T> {
+        self.0
+    }
+}
+
 impl<T: FileSystem> Drop for InodeLock<'_, T> {
     fn drop(&mut self) {
         // SAFETY: We hold the lock (taken by `Inode::lock`).
