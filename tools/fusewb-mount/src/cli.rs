@@ -66,6 +66,9 @@ SIGINT and SIGTERM received by fusewb-mount are forwarded to SERVER.
 
 Example:
   fusewb-mount -o allow_other,max_read=131072 /mnt/x -- ./hello -f %m
+
+Linked as mount.fuse-wb it is the mount(8) helper (mount -t fuse-wb.SERVER,
+fstab): see mount.fuse-wb --help.
 ";
 
 /// What the command line asks for.

@@ -23,16 +23,24 @@
 //! The server must stay in the foreground (libfuse: `-f`), since the
 //! filesystem is unmounted when the started process exits.
 //!
+//! Called as `mount.fuse-wb` (a link to this program), it is the mount(8)
+//! helper instead: `mount -t fuse-wb.SERVER SOURCE MOUNTPOINT -o OPTIONS`
+//! and fstab lines; it mounts, starts the server detached and returns once
+//! the server answers (see [`helper`]).
+//!
 //! The pure parts (argument parsing, option handling, data string, `%m`
-//! substitution) live in [`cli`] and are unit tested.
+//! substitution, the helper's command line) live in [`cli`] and [`helper`]
+//! and are unit tested.
 
 mod cli;
+mod helper;
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command as Process, ExitStatus};
+use std::process::{Command as Process, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
@@ -75,7 +83,11 @@ fn install_signal_forwarding() -> io::Result<()> {
 }
 
 fn main() {
+    let argv0 = std::env::args_os().next().unwrap_or_default();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if helper::is_helper_name(&argv0) {
+        std::process::exit(helper_main(&argv0, &args));
+    }
     let code = match cli::parse_args(&args) {
         Ok(Command::Help) => {
             print!("{}", cli::USAGE);
@@ -86,7 +98,7 @@ fn main() {
             0
         }
         Ok(Command::Run(cfg)) => match if cfg.dry_run {
-            dry_run(&cfg)
+            dry_run(&cfg, false)
         } else {
             run(&cfg)
         } {
@@ -128,7 +140,7 @@ fn errno_of(e: &io::Error) -> i32 {
 
 /// `--dry-run`: print what would be done. The fd number is predicted by
 /// opening /dev/null (the lowest free descriptor is what open(2) returns).
-fn dry_run(cfg: &Config) -> Result<i32, String> {
+fn dry_run(cfg: &Config, detached: bool) -> Result<i32, String> {
     let fd = {
         let path = CString::new("/dev/null").expect("no NUL");
         // SAFETY: valid C string; the descriptor is closed right away.
@@ -162,10 +174,14 @@ fn dry_run(cfg: &Config) -> Result<i32, String> {
     let argv = cli::server_argv(&cfg.server, fd);
     let shown: Vec<String> = argv.iter().map(|a| cli::quote(a)).collect();
     println!("server argv: {}", shown.join(" "));
-    println!(
-        "unmount: umount2(\"{}\", 0) after the server exits",
-        cfg.mountpoint.to_string_lossy()
-    );
+    if detached {
+        println!("server: detached (own session); umount ends it");
+    } else {
+        println!(
+            "unmount: umount2(\"{}\", 0) after the server exits",
+            cfg.mountpoint.to_string_lossy()
+        );
+    }
     Ok(0)
 }
 
@@ -299,7 +315,10 @@ fn exit_code(status: ExitStatus) -> i32 {
     }
 }
 
-fn run(cfg: &Config) -> Result<i32, String> {
+/// Validates `cfg`, opens the device and mounts it on the mountpoint.
+/// Returns the device fd (without `FD_CLOEXEC`, ready to be inherited by
+/// the server); on failure nothing is left mounted.
+fn mount_connection(cfg: &Config) -> Result<i32, String> {
     let mp = cfg.mountpoint.to_string_lossy().into_owned();
     // Validate the plan once before touching anything (the real one needs
     // the fd number).
@@ -310,9 +329,6 @@ fn run(cfg: &Config) -> Result<i32, String> {
         Ok(_) => return Err(format!("mountpoint '{mp}' is not a directory")),
         Err(e) => return Err(format!("mountpoint '{mp}': {}", describe(&e))),
     }
-    install_signal_forwarding()
-        .map_err(|e| format!("cannot install signal handlers: {}", describe(&e)))?;
-
     let device = if cfg.mainline {
         cli::DEVICE_MAINLINE
     } else {
@@ -333,6 +349,38 @@ fn run(cfg: &Config) -> Result<i32, String> {
         close_fd(fd);
         return Err(e);
     }
+    // SAFETY: fd is ours; F_SETFD with 0 clears FD_CLOEXEC.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } != 0 {
+        let e = io::Error::last_os_error();
+        close_fd(fd);
+        unmount(&cfg.mountpoint);
+        return Err(format!(
+            "cannot clear FD_CLOEXEC on {device}: {}",
+            describe(&e)
+        ));
+    }
+    Ok(fd)
+}
+
+/// Exit status and message for a server that could not be started.
+fn spawn_error(program: &OsStr, e: &io::Error) -> (String, i32) {
+    let code = if e.kind() == io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    };
+    let msg = format!(
+        "cannot start server '{}': {} (check the path, PATH and permissions)",
+        program.to_string_lossy(),
+        describe(e)
+    );
+    (msg, code)
+}
+
+fn run(cfg: &Config) -> Result<i32, String> {
+    install_signal_forwarding()
+        .map_err(|e| format!("cannot install signal handlers: {}", describe(&e)))?;
+    let fd = mount_connection(cfg)?;
 
     // From here on the mount exists: every exit path unmounts.
     let fail = |fd: i32, msg: String, code: i32| -> Result<i32, String> {
@@ -341,16 +389,6 @@ fn run(cfg: &Config) -> Result<i32, String> {
         eprintln!("{PROG}: {msg}");
         Ok(code)
     };
-
-    // SAFETY: fd is ours; F_SETFD with 0 clears FD_CLOEXEC.
-    if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } != 0 {
-        let e = io::Error::last_os_error();
-        return fail(
-            fd,
-            format!("cannot clear FD_CLOEXEC on {device}: {}", describe(&e)),
-            1,
-        );
-    }
     let sig = PENDING_SIGNAL.load(Ordering::SeqCst);
     if sig != 0 {
         return fail(
@@ -364,16 +402,7 @@ fn run(cfg: &Config) -> Result<i32, String> {
     let mut child = match Process::new(&argv[0]).args(&argv[1..]).spawn() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.kind() == io::ErrorKind::NotFound {
-                127
-            } else {
-                126
-            };
-            let msg = format!(
-                "cannot start server '{}': {} (check the path, PATH and permissions)",
-                argv[0].to_string_lossy(),
-                describe(&e)
-            );
+            let (msg, code) = spawn_error(&argv[0], &e);
             return fail(fd, msg, code);
         }
     };
@@ -401,4 +430,119 @@ fn run(cfg: &Config) -> Result<i32, String> {
         }
     };
     Ok(if code == 0 && !unmounted { 1 } else { code })
+}
+
+/// `mount.fuse-wb`: the mount(8) helper (see [`helper`]).
+fn helper_main(argv0: &OsStr, args: &[OsString]) -> i32 {
+    const NAME: &str = "mount.fuse-wb";
+    let call = match helper::parse_helper(argv0, args) {
+        Ok(helper::HelperCommand::Help) => {
+            print!("{}", helper::USAGE);
+            return 0;
+        }
+        Ok(helper::HelperCommand::Run(call)) => call,
+        Err(msg) => {
+            eprintln!("{NAME}: {msg}\nTry '{NAME} --help'.");
+            return 2;
+        }
+    };
+    let result = if call.cfg.dry_run || call.verbose {
+        dry_run(&call.cfg, true)
+    } else {
+        Ok(0)
+    };
+    let result = match result {
+        Ok(_) if !call.cfg.dry_run => run_detached(&call),
+        other => other,
+    };
+    match result {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("{NAME}: {msg}");
+            // mount(8)'s "mount failure".
+            32
+        }
+    }
+}
+
+/// Mounts, starts the server detached (own session, output to the log or
+/// /dev/null) and returns once the server answers on the mount.
+fn run_detached(call: &helper::HelperCall) -> Result<i32, String> {
+    let cfg = &call.cfg;
+    let output = |what: &str| -> Result<Stdio, String> {
+        match &call.log {
+            None => Ok(Stdio::null()),
+            Some(path) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map(Stdio::from)
+                .map_err(|e| format!("log {} ({what}): {}", path.to_string_lossy(), describe(&e))),
+        }
+    };
+    let (stdout, stderr) = (output("stdout")?, output("stderr")?);
+    let fd = mount_connection(cfg)?;
+    let argv = cli::server_argv(&cfg.server, fd);
+    let mut process = Process::new(&argv[0]);
+    process
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr);
+    // SAFETY: setsid(2) is async-signal-safe; nothing else runs between
+    // fork and exec.
+    unsafe {
+        process.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let spawned = process.spawn();
+    // The server holds the only reference to the connection from here on.
+    close_fd(fd);
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            unmount(&cfg.mountpoint);
+            let (msg, _) = spawn_error(&argv[0], &e);
+            return Err(msg);
+        }
+    };
+    // A stat of the root waits for INIT and a GETATTR: the server is
+    // serving. If it dies first, the connection is aborted and the stat
+    // fails (ENOTCONN).
+    match std::fs::metadata(&cfg.mountpoint) {
+        Ok(_) => Ok(0),
+        Err(e) => {
+            // Give a server that is dying a moment to be reaped.
+            let mut status = None;
+            for _ in 0..20 {
+                if let Ok(Some(st)) = child.try_wait() {
+                    status = Some(st);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if status.is_none() {
+                let _ = child.kill();
+                status = child.wait().ok();
+            }
+            unmount(&cfg.mountpoint);
+            let how = match status {
+                Some(st) => format!("server exited with status {}", exit_code(st)),
+                None => "server did not exit".to_string(),
+            };
+            Err(format!(
+                "the mount does not answer: {} ({how}; see its log{})",
+                describe(&e),
+                if call.log.is_none() {
+                    ": add -o log=FILE"
+                } else {
+                    ""
+                }
+            ))
+        }
+    }
 }
