@@ -17,7 +17,7 @@ use crate::vfs::{
     inode::{AtomicOpen, InodeOperations, Kind},
     iov::IovIter,
     mm::VmOperations,
-    sb::{StatFs, SuperOperations},
+    sb::{SeqFile, StatFs, SuperOperations},
     xattr::XattrOperations,
 };
 use kernel::prelude::*;
@@ -62,6 +62,11 @@ impl SuperOperations for FuseWb {
 
     fn umount_begin(sb: &SuperBlock) {
         sb.data().abort()
+    }
+
+    fn show_options(sb: &SuperBlock, out: &mut SeqFile) {
+        // SeqFile never fails a write (see its Write impl).
+        let _ = sb.data().opts.show(out);
     }
 }
 

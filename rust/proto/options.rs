@@ -135,6 +135,31 @@ impl MountOptions {
         Ok(())
     }
 
+    /// Writes the options as `/proc/mounts` shows them, each after a comma:
+    /// mainline's `fuse_show_options` (`user_id`, `group_id`,
+    /// `default_permissions`, `allow_other`, `max_read`), then `blksize` and
+    /// `allow_wbcache` when they were given.
+    pub(crate) fn show(&self, out: &mut impl core::fmt::Write) -> core::fmt::Result {
+        write!(out, ",user_id={}", self.user_id.unwrap_or(0))?;
+        write!(out, ",group_id={}", self.group_id.unwrap_or(0))?;
+        if self.default_permissions {
+            out.write_str(",default_permissions")?;
+        }
+        if self.allow_other {
+            out.write_str(",allow_other")?;
+        }
+        if let Some(n) = self.max_read {
+            write!(out, ",max_read={n}")?;
+        }
+        if let Some(n) = self.blksize {
+            write!(out, ",blksize={n}")?;
+        }
+        if self.allow_wbcache {
+            out.write_str(",allow_wbcache")?;
+        }
+        Ok(())
+    }
+
     /// Checks that the options a mount needs are all present.
     pub(crate) fn check_complete(&self) -> Result<(), OptError> {
         if self.fd.is_none() {
@@ -156,6 +181,35 @@ impl MountOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_as_mainline_then_ours() {
+        let mut s = String::new();
+        let o = parse(&[
+            ("fd", Some("3")),
+            ("rootmode", Some("40000")),
+            ("user_id", Some("1000")),
+            ("group_id", Some("100")),
+        ])
+        .unwrap();
+        o.show(&mut s).unwrap();
+        assert_eq!(s, ",user_id=1000,group_id=100");
+        let o = parse(&[
+            ("user_id", Some("0")),
+            ("group_id", Some("0")),
+            ("allow_wbcache", None),
+            ("allow_other", None),
+            ("max_read", Some("65536")),
+            ("default_permissions", None),
+        ])
+        .unwrap();
+        s.clear();
+        o.show(&mut s).unwrap();
+        assert_eq!(
+            s,
+            ",user_id=0,group_id=0,default_permissions,allow_other,max_read=65536,allow_wbcache"
+        );
+    }
 
     fn parse(opts: &[(&str, Option<&str>)]) -> Result<MountOptions, OptError> {
         let mut o = MountOptions::default();

@@ -287,6 +287,31 @@ pub(crate) trait SuperOperations: FileSystem {
 
     /// `umount -f`.
     fn umount_begin(sb: &SuperBlock<Self>);
+
+    /// The mount's options for `/proc/mounts`, each written as `,name[=value]`.
+    fn show_options(sb: &SuperBlock<Self>, out: &mut SeqFile);
+}
+
+/// A `seq_file` being filled, e.g. the options of one line of
+/// `/proc/mounts`; text goes in through [`core::fmt::Write`].
+///
+/// # Invariants
+///
+/// `ptr` is a `seq_file` the VFS lets us write to for the whole lifetime of
+/// the value (it only exists inside a `seq_file` show callback).
+pub(crate) struct SeqFile {
+    ptr: *mut bindings::seq_file,
+}
+
+impl core::fmt::Write for SeqFile {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        // SAFETY: `ptr` is writable by the type invariant; `s` is valid for
+        // `s.len()` bytes. On overflow seq_file marks itself full and calls
+        // the show callback again with a larger buffer, so the result is
+        // not an error here (as mainline's seq_printf callers ignore it).
+        unsafe { bindings::seq_write(self.ptr, s.as_ptr().cast(), s.len()) };
+        Ok(())
+    }
 }
 
 /// The C table of `T`'s superblock operations.
@@ -302,6 +327,7 @@ impl<T: SuperOperations> SopsVTable<T> {
         write_inode: Some(write_inode_callback::<T>),
         sync_fs: Some(sync_fs_callback::<T>),
         umount_begin: Some(umount_begin_callback::<T>),
+        show_options: Some(show_options_callback::<T>),
         // SAFETY: All-zero means "no operation" for the other fields.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
@@ -412,4 +438,21 @@ unsafe extern "C" fn statfs_callback<T: SuperOperations>(
 unsafe extern "C" fn umount_begin_callback<T: SuperOperations>(sb: *mut bindings::super_block) {
     // SAFETY: Valid, mounted superblock.
     T::umount_begin(unsafe { SuperBlock::<T>::from_raw(sb) });
+}
+
+/// # Safety
+///
+/// Called by the VFS (`show_vfsmnt` and friends) with a `seq_file` being
+/// filled and the root dentry of a mount of ours, whose superblock is alive.
+unsafe extern "C" fn show_options_callback<T: SuperOperations>(
+    m: *mut bindings::seq_file,
+    root: *mut bindings::dentry,
+) -> c_int {
+    // SAFETY: `root` is a valid dentry of ours, so `d_sb` is our live
+    // superblock.
+    let sb = unsafe { SuperBlock::<T>::from_raw((*root).d_sb) };
+    // INVARIANT: `m` is ours to write to for the duration of the callback.
+    let mut out = SeqFile { ptr: m };
+    T::show_options(sb, &mut out);
+    0
 }
