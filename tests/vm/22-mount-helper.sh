@@ -5,7 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 H=/sbin/mount.fuse-wb
 ln -sf "$BIN/fusewb-mount" "$H" || fail "cannot install $H in the VM"
-PATH=$EXBIN:$PATH
+# mount(8) runs helpers with its own PATH: the server goes where it looks.
+ln -sf "$EXBIN/passthrough_ll" /usr/local/bin/passthrough_ll || fail "cannot install passthrough_ll in the VM"
 m=$SCRATCH/helper
 mkdir -p "$m" "$SCRATCH/helper-back"
 echo data > "$SCRATCH/helper-back/f"
@@ -45,7 +46,8 @@ mount "$m" || fail "mount through /etc/fstab failed"
 grep -q " $m fuse-wb.passthrough_ll " /proc/mounts || fail "fstab mount: $(grep " $m " /proc/mounts)"
 [ "$(head -1 "$m/f")" = data ] || fail "fstab mount does not serve"
 umount "$m" || fail "umount of the fstab mount failed"
-sed -i "\\|^passthrough_ll#none $m |d" /etc/fstab
+# /etc/fstab may be a bind mount in the VM: rewrite it in place.
+grep -v "^passthrough_ll#none $m " /etc/fstab > "$SCRATCH/fstab" && cat "$SCRATCH/fstab" > /etc/fstab
 
 # 3. Failures: a server that does not exist, one that exits at once, one
 #    that rejects its options: the helper fails and nothing stays mounted.

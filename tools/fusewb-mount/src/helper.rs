@@ -296,6 +296,23 @@ pub fn parse_helper(argv0: &OsStr, args: &[OsString]) -> Result<HelperCommand, S
     }))
 }
 
+/// Where the server is looked up when mount(8) left no PATH (it runs
+/// helpers with a minimal environment).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The directories to search for a server without '/' in its name.
+pub fn search_path(path_var: Option<&OsStr>) -> Vec<OsString> {
+    let value = match path_var {
+        Some(p) if !p.is_empty() => p.as_bytes(),
+        _ => DEFAULT_PATH.as_bytes(),
+    };
+    value
+        .split(|&b| b == b':')
+        .filter(|d| !d.is_empty())
+        .map(|d| OsStr::from_bytes(d).to_os_string())
+        .collect()
+}
+
 /// Whether `argv0` names the mount(8) helper (`mount.fuse-wb[.SERVER]`).
 pub fn is_helper_name(argv0: &OsStr) -> bool {
     Path::new(argv0)
@@ -418,6 +435,13 @@ mod tests {
             parse_helper(OsStr::new("mount.fuse-wb"), &os(&["--help"])),
             Ok(HelperCommand::Help)
         );
+    }
+
+    #[test]
+    fn search_path_defaults_when_unset_or_empty() {
+        assert_eq!(search_path(Some(OsStr::new("/a::/b"))), os(&["/a", "/b"]));
+        assert_eq!(search_path(None).len(), 6);
+        assert_eq!(search_path(Some(OsStr::new(""))), search_path(None));
     }
 
     #[test]

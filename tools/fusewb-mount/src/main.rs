@@ -40,6 +40,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
 use std::process::{Command as Process, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
@@ -481,9 +482,32 @@ fn run_detached(call: &helper::HelperCall) -> Result<i32, String> {
         }
     };
     let (stdout, stderr) = (output("stdout")?, output("stderr")?);
+    // mount(8) may run its helpers without PATH: look the server up here.
+    let program = &cfg.server[0];
+    let program = if program.as_bytes().contains(&b'/') {
+        program.clone()
+    } else {
+        let path_var = std::env::var_os("PATH");
+        let dirs = helper::search_path(path_var.as_deref());
+        match dirs
+            .iter()
+            .map(|d| Path::new(d).join(program))
+            .find(|p| p.is_file())
+        {
+            Some(p) => p.into_os_string(),
+            None => {
+                let shown: Vec<String> = dirs.iter().map(|d| d.to_string_lossy().into()).collect();
+                return Err(format!(
+                    "server '{}' not found in {}",
+                    program.to_string_lossy(),
+                    shown.join(":")
+                ));
+            }
+        }
+    };
     let fd = mount_connection(cfg)?;
     let argv = cli::server_argv(&cfg.server, fd);
-    let mut process = Process::new(&argv[0]);
+    let mut process = Process::new(&program);
     process
         .args(&argv[1..])
         .stdin(Stdio::null())
