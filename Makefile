@@ -7,6 +7,7 @@
 #   make check      everything CI runs: host tests, clippy, rustfmt, the VM suite
 #   make demo       mount a libfuse server over fuse-wb in the VM and show it working
 #   make bench      benchmarks in the VM (measured, never failing on speed; see README)
+#   make xfstests XFSTESTS=DIR   the user's built xfstests in the VM: mainline vs fuse-wb
 #
 # KDIR defaults to the cached test kernel (scripts/build-kernel --print-kdir).
 
@@ -23,7 +24,7 @@ CARGO := cargo
 CARGO_FLAGS := --locked -q
 
 .PHONY: all modules setup kernel clean clippy fmt fmtcheck hosttest tools check vmtest demo \
-        bench bench-seed bench-dirty
+        bench bench-seed bench-dirty xfstests
 
 all: modules
 
@@ -61,6 +62,11 @@ demo: modules tools
 	@for ex in hello_ll passthrough_ll; do gcc -O2 -o tests/out/bin/$$ex \
 		/usr/share/doc/libfuse3-dev/examples/$$ex.c $$(pkg-config --cflags --libs fuse3); done
 	@$(ROOT)/scripts/vm-run $(ROOT)/tests/demo.sh
+
+# xfstests (README "xfstests"): the user's own built tree; without XFSTESTS
+# it explains how to get one and exits 0.
+xfstests: modules tools
+	@$(ROOT)/tests/xfstests/run
 
 # Benchmarks (README "Benchmarks"): part 1 (the seed's case) in a VM with
 # BENCH_MEM (its 1 GiB source and the copy both live in guest tmpfs), part 2
