@@ -156,11 +156,13 @@ pub(crate) fn iget(
     loop {
         // Room for this inode's FORGET, taken before the inode exists.
         let slot = Connection::forget_reservation()?;
-        // In write-through mode the server owns c/mtime: the VFS must not
-        // update them.
-        let nocmtime = !sb.data().has_writeback_cache();
+        // The server owns atime, and c/mtime too except those of regular
+        // files in write-back mode (mainline's `fuse_iget`). Without
+        // S_NOATIME a read dirties the inode and its close sends the
+        // kernel's (stale) c/mtime back with a SETATTR.
+        let nocmtime = !sb.data().has_writeback_cache() || !attr::same_type(a.mode, attr::S_IFREG);
         let (inode, new) = vinode::iget(sb, nodeid, |i| {
-            vinode::set_ops::<super::ops::FuseWb>(i, a.mode, a.rdev, nocmtime)
+            vinode::set_ops::<super::ops::FuseWb>(i, a.mode, a.rdev, true, nocmtime)
         })?;
         if new {
             *inode.data().lock.lock() = Some(slot);

@@ -646,14 +646,16 @@ pub(crate) fn ilookup<T: FileSystem>(sb: &SuperBlock<T>, key: u64) -> Option<ARe
 }
 
 /// Sets the type-dependent operations of a new inode with mode `mode`
-/// (`T`'s tables); `nocmtime`: the VFS must not update c/mtime of a regular
-/// file (the server owns them).
+/// (`T`'s tables); `noatime`: the VFS must not update its atime,
+/// `nocmtime`: nor its c/mtime (`S_NOATIME`, `S_NOCMTIME`: the server owns
+/// them).
 pub(crate) fn set_ops<
     T: InodeOperations + FileOperations + VmOperations + AddressSpaceOperations,
 >(
     inode: &Inode<T>,
     mode: u32,
     rdev: u32,
+    noatime: bool,
     nocmtime: bool,
 ) {
     let p = inode.as_ptr();
@@ -661,15 +663,18 @@ pub(crate) fn set_ops<
     // own its fields.
     unsafe {
         (*p).i_mode = mode as u16;
+        if noatime {
+            (*p).i_flags |= bindings::S_NOATIME;
+        }
+        if nocmtime {
+            (*p).i_flags |= bindings::S_NOCMTIME;
+        }
         match kind_of(mode) {
             Kind::Dir => {
                 (*p).i_op = IopsVTable::<T>::dir();
                 (*p).__bindgen_anon_3.i_fop = FileVTable::<T>::dir();
             }
             Kind::Reg => {
-                if nocmtime {
-                    (*p).i_flags |= bindings::S_NOCMTIME;
-                }
                 (*p).i_op = IopsVTable::<T>::file();
                 (*p).__bindgen_anon_3.i_fop = FileVTable::<T>::file();
                 (*(*p).i_mapping).a_ops = AopsVTable::<T>::build();
@@ -797,6 +802,7 @@ impl<T: InodeOperations> IopsVTable<T> {
     const LINK: bindings::inode_operations = bindings::inode_operations {
         get_link: Some(get_link_callback::<T>),
         getattr: Some(getattr_callback::<T>),
+        setattr: Some(setattr_callback::<T>),
         listxattr: Some(listxattr_callback::<T>),
         // SAFETY: All-zero means "no operation" for the other fields.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Attributes the server owns: reading files sends no SETATTR (the kernel
+# never updates atime: S_NOATIME, as mainline's fuse_iget), and a symlink's
+# own times and owner (touch -h, chown -h) reach the server (setattr on
+# symlinks). libfuse's passthrough_ll over tmpfs, fuse-wb write-through and
+# write-back, mainline alongside for the symlink checks.
+. "$(dirname "$0")/lib.sh"
+PT=$EXBIN/passthrough_ll
+[ -x "$PT" ] || fail "$PT missing (tests/run-checks builds it)"
+T=1000000000   # 2001-09-09, any time that is not "now"
+
+for run in fuse-wb:wt fuse-wb:wb mainline:wt; do
+  kind=${run%:*} mode=${run#*:}
+  b=$SCRATCH/times-back m=$SCRATCH/times-$kind-$mode
+  rm -rf "$b" && mkdir -p "$b"
+  for i in 1 2 3 4 5; do echo "file $i" > "$b/f$i"; done
+  ln -s f1 "$b/link"
+  popts=() mopts=()
+  if [ $mode = wb ]; then popts=(-o writeback) mopts=(-o allow_wbcache); fi
+  mount_server $kind "$m" "${mopts[@]}" "$m" -- "$PT" -f "${popts[@]}" -o source="$b" %m
+
+  if [ $kind = fuse-wb ]; then
+    st=$(conn_dir "$m")/stats
+    setattrs() { awk '$1 == "op.SETATTR.count" {print $2} END {if (!NR) print 0}' "$st" | tail -1; }
+    before=$(setattrs)
+    for i in 1 2 3 4 5; do cat "$m/f$i" > /dev/null; done
+    cat "$m"/f* > /dev/null
+    sync
+    after=$(setattrs)
+    [ "$after" = "$before" ] || fail "$run: reading 5 files sent $((after - before)) SETATTR(s)"
+    note "$run: reading 5 files twice sent no SETATTR"
+  fi
+
+  touch -h -d "@$T" "$m/link" || fail "$run: touch -h on a symlink failed"
+  [ "$(stat -c %Y "$b/link")" = $T ] || fail "$run: the symlink's mtime did not reach the server ($(stat -c %Y "$b/link"))"
+  [ "$(stat -c %Y "$b/f1")" != $T ] || fail "$run: touch -h changed the symlink's target"
+  chown -h 5001:5001 "$m/link" || fail "$run: chown -h on a symlink failed"
+  [ "$(stat -c %u:%g "$b/link")" = 5001:5001 ] || fail "$run: the symlink's owner did not reach the server"
+  [ "$(stat -c %u "$b/f1")" = 0 ] || fail "$run: chown -h changed the symlink's target"
+  [ "$(stat -c %Y:%u "$m/link")" = "$T:5001" ] || fail "$run: the mount shows $(stat -c %Y:%u "$m/link") for the symlink"
+  note "$run: touch -h and chown -h of a symlink reached the server"
+  unmount "$m"
+done
