@@ -91,6 +91,21 @@ pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
     let wb = writeback::is_wb(inode);
     let sa = setattr_args(inode, &conn, ia, wb);
     if wb {
+        // A chmod, chown or explicit times go after the dirty data: a WRITE
+        // arriving later would otherwise change the mtime (or, with
+        // KILLPRIV, the mode) on the server again (mainline's
+        // fuse_do_setattr: write_inode_now and fuse_set_nowrite).
+        let explicit = |t: SetTime| matches!(t, SetTime::At(..));
+        if sa.size.is_none()
+            && (sa.mode.is_some()
+                || sa.uid.is_some()
+                || sa.gid.is_some()
+                || explicit(ia.mtime())
+                || explicit(ia.atime()))
+        {
+            inode.write_and_wait_range(0, i64::MAX)?;
+            writeback::wait_all(inode)?;
+        }
         // Older background SETATTRs of the times must not land after ours.
         writeback::times_sent(inode)?;
     }

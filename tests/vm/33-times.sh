@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Attributes the server owns: reading files sends no SETATTR (the kernel
-# never updates atime: S_NOATIME, as mainline's fuse_iget), and a symlink's
-# own times and owner (touch -h, chown -h) reach the server (setattr on
-# symlinks). libfuse's passthrough_ll over tmpfs, fuse-wb write-through and
+# never updates atime: S_NOATIME, as mainline's fuse_iget), explicit times
+# and a chmod of a file with dirty data reach the server after the data, and
+# a symlink's own times and owner (touch -h, chown -h) reach the server
+# (setattr on symlinks). libfuse's passthrough_ll over tmpfs, fuse-wb write-through and
 # write-back, mainline alongside for the symlink checks.
 . "$(dirname "$0")/lib.sh"
 PT=$EXBIN/passthrough_ll
@@ -30,6 +31,23 @@ for run in fuse-wb:wt fuse-wb:wb mainline:wt; do
     [ "$after" = "$before" ] || fail "$run: reading 5 files sent $((after - before)) SETATTR(s)"
     note "$run: reading 5 files twice sent no SETATTR"
   fi
+
+  # Explicit times and a chmod go to the server after the dirty data
+  # (write-back: the data is written back first, as mainline), so a later
+  # WRITE cannot change the mtime again (cp -a: write, then futimens).
+  exec 3> "$m/dirty"
+  head -c $((1024 * 1024)) /dev/urandom >&3
+  touch -d "@$T" "$m/dirty" || fail "$run: touch -d failed"
+  [ "$(stat -c %s:%Y "$b/dirty")" = "$((1024 * 1024)):$T" ] ||
+    fail "$run: after touch -d of a file with dirty data the server has size:mtime $(stat -c %s:%Y "$b/dirty")"
+  head -c 4096 /dev/urandom >&3
+  chmod 600 "$m/dirty" || fail "$run: chmod failed"
+  [ "$(stat -c %s:%a "$b/dirty")" = "$((1024 * 1024 + 4096)):600" ] ||
+    fail "$run: after chmod of a file with dirty data the server has size:mode $(stat -c %s:%a "$b/dirty")"
+  touch -d "@$T" "$m/dirty"
+  exec 3>&-
+  [ "$(stat -c %Y "$b/dirty")" = $T ] || fail "$run: after close the server's mtime is $(stat -c %Y "$b/dirty"), not $T"
+  note "$run: touch -d and chmod of a file with dirty data reach the server after its data"
 
   touch -h -d "@$T" "$m/link" || fail "$run: touch -h on a symlink failed"
   [ "$(stat -c %Y "$b/link")" = $T ] || fail "$run: the symlink's mtime did not reach the server ($(stat -c %Y "$b/link"))"
