@@ -98,7 +98,7 @@ export MOUNT_OPTIONS="-osource=$b/scratch,allow_other,default_permissions"
 export TEST_FS_MOUNT_OPTS="-osource=$b/test,allow_other,default_permissions"
 export RESULT_BASE=$OUT/results-$name
 EOS
-  say "$config: ./check ${ARGS[*]} ($(grep -c . "$expunge") expunged)"
+  say "$config: ./check ${ARGS[*]} ($(grep -cEv '^[[:space:]]*(#|$)' "$expunge") expunged)"
   start=$(date +%s)
   (cd "$W" && ./check -E "$expunge" "${ARGS[@]}") 2>&1 | tee "$OUT/$name.out"
   say "$config: check ended with status ${PIPESTATUS[0]} after $(( $(date +%s) - start )) s"
