@@ -68,8 +68,18 @@ fn setattr_args(inode: &Inode, conn: &Connection, ia: &Iattr<'_>, wb: bool) -> S
     sa.mtime = ia.mtime();
     sa.fh = ia.file().and_then(|f| f.data()).map(|ff| ff.fh);
     if wb {
+        // A size change is a modification: its times are the kernel's to
+        // set, whether or not the caller asked (mainline's fuse_do_setattr
+        // adds ATTR_MTIME | ATTR_CTIME when the size changes).
+        let resized = sa
+            .size
+            .is_some_and(|s| i64::try_from(s).ok() != Some(inode.size()));
         match sa.mtime {
             SetTime::Now => {
+                let now = inode.now();
+                sa.mtime = SetTime::At(now.0, now.1);
+            }
+            SetTime::Omit if resized => {
                 let now = inode.now();
                 sa.mtime = SetTime::At(now.0, now.1);
             }

@@ -3,9 +3,10 @@
 # never updates atime: S_NOATIME, as mainline's fuse_iget), explicit times
 # and a chmod of a file with dirty data reach the server after the data, and
 # a symlink's own times and owner (touch -h, chown -h) reach the server
-# (setattr on symlinks). libfuse's passthrough_ll over tmpfs, fuse-wb write-through and
+# (setattr on symlinks), truncates and shared-mapping writes change mtime. libfuse's passthrough_ll over tmpfs, fuse-wb write-through and
 # write-back, mainline alongside for the symlink checks.
 . "$(dirname "$0")/lib.sh"
+command -v xfs_io > /dev/null || fail "xfs_io missing (scripts/setup installs xfsprogs)"
 PT=$EXBIN/passthrough_ll
 [ -x "$PT" ] || fail "$PT missing (tests/run-checks builds it)"
 T=1000000000   # 2001-09-09, any time that is not "now"
@@ -48,6 +49,17 @@ for run in fuse-wb:wt fuse-wb:wb mainline:wt; do
   exec 3>&-
   [ "$(stat -c %Y "$b/dirty")" = $T ] || fail "$run: after close the server's mtime is $(stat -c %Y "$b/dirty"), not $T"
   note "$run: touch -d and chmod of a file with dirty data reach the server after its data"
+
+  # A truncate that changes the size, and a write through a shared
+  # mapping, change the mtime the mount shows right after (xfstests
+  # generic/313 and generic/080).
+  truncate -s 4096 "$m/tr" && touch -d "@$T" "$m/tr" && truncate -s 100 "$m/tr" ||
+    fail "$run: truncate failed"
+  [ "$(stat -c %Y "$m/tr")" != $T ] || fail "$run: truncate did not change the mtime"
+  truncate -s 4096 "$m/tr" && touch -d "@$T" "$m/tr" || fail "$run: truncate/touch failed"
+  xfs_io -c "mmap 0 4k" -c "mwrite 0 4k" "$m/tr" > /dev/null || fail "$run: xfs_io mwrite failed"
+  [ "$(stat -c %Y "$m/tr")" != $T ] || fail "$run: a write through a shared mapping did not change the mtime"
+  note "$run: truncate and a shared-mapping write change the mtime"
 
   touch -h -d "@$T" "$m/link" || fail "$run: touch -h on a symlink failed"
   [ "$(stat -c %Y "$b/link")" = $T ] || fail "$run: the symlink's mtime did not reach the server ($(stat -c %Y "$b/link"))"

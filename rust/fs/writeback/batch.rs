@@ -138,6 +138,13 @@ pub(super) fn finish(
     pages: i64,
     result: Result,
 ) {
+    if !super::is_wb(inode) {
+        // Write-through mode (a shared mapping's pages): the server set the
+        // file's times; the next stat must ask it (as mainline after a
+        // writeback WRITE). Before the WRITE stops counting as in flight,
+        // so whoever waited for it sees the invalidation.
+        inode.data().invalidate_attrs(conn);
+    }
     let node = inode.data().wb.lock().inflight.remove_node(&id);
     drop(node);
     send_releases(conn, inode);
