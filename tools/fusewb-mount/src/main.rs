@@ -470,18 +470,19 @@ fn helper_main(argv0: &OsStr, args: &[OsString]) -> i32 {
 /// /dev/null) and returns once the server answers on the mount.
 fn run_detached(call: &helper::HelperCall) -> Result<i32, String> {
     let cfg = &call.cfg;
-    let output = |what: &str| -> Result<Stdio, String> {
-        match &call.log {
-            None => Ok(Stdio::null()),
-            Some(path) => std::fs::OpenOptions::new()
+    // The server's stdout and stderr: one open of the log, shared.
+    let (stdout, stderr) = match &call.log {
+        None => (Stdio::null(), Stdio::null()),
+        Some(path) => {
+            let log = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
-                .map(Stdio::from)
-                .map_err(|e| format!("log {} ({what}): {}", path.to_string_lossy(), describe(&e))),
+                .and_then(|f| Ok((f.try_clone()?, f)))
+                .map_err(|e| format!("log {}: {}", path.to_string_lossy(), describe(&e)))?;
+            (Stdio::from(log.0), Stdio::from(log.1))
         }
     };
-    let (stdout, stderr) = (output("stdout")?, output("stderr")?);
     // mount(8) may run its helpers without PATH: look the server up here.
     let program = &cfg.server[0];
     let program = if program.as_bytes().contains(&b'/') {
