@@ -33,31 +33,27 @@ run_fsx() { # LABEL MNT CONF
   done
 }
 
-for server in ${FSX_SERVERS:-passthrough_ll refserver}; do
-  for mode in ${FSX_MODES:-wt wb}; do
-    B=$SCRATCH/fsx-backing-$server-$mode; rm -rf "$B"; mkdir -p "$B"
-    m=$SCRATCH/fsx-$server-$mode
-    opts=(); sopts=()
-    if [ "$mode" = wb ]; then opts=(-o allow_wbcache); fi
-    if [ "$server" = passthrough_ll ]; then
-      [ "$mode" = wb ] && sopts=(-o writeback)
-      mount_server fuse-wb "$m" "${opts[@]}" "$m" -- "$EXBIN/passthrough_ll" -f "${sopts[@]}" -o source="$B" %m
-    else
-      [ "$mode" = wb ] && sopts=(--writeback)
-      mount_server fuse-wb "$m" "${opts[@]}" "$m" -- "$BIN/fusewb-refserver" --source "$B" "${sopts[@]}" %m
-    fi
-    wbc=$(awk '/^writeback_cache/{print $2}' "$(conn_dir "$m")/stats")
-    [ "$wbc" = $([ $mode = wb ] && echo 1 || echo 0) ] || fail "$server $mode: writeback_cache is $wbc"
-    conf=$CONF; [ "$server" = passthrough_ll ] && conf=$CONF_LL
-    run_fsx "$server-$mode" "$m" "$conf"
-    unmount "$m"
-  done
-done
+# fsx_on SERVER MODE: the seeds on a fresh mount of SERVER in MODE.
+fsx_on() {
+  local server=$1 mode=$2 B m opts sopts wbc conf
+  B=$SCRATCH/fsx-backing-$server-$mode; rm -rf "$B"; mkdir -p "$B"
+  m=$SCRATCH/fsx-$server-$mode
+  opts=(); sopts=()
+  if [ "$mode" = wb ]; then opts=(-o allow_wbcache); fi
+  if [ "$server" = passthrough_ll ]; then
+    [ "$mode" = wb ] && sopts=(-o writeback)
+    mount_server fuse-wb "$m" "${opts[@]}" "$m" -- "$EXBIN/passthrough_ll" -f "${sopts[@]}" -o source="$B" %m
+  else
+    [ "$mode" = wb ] && sopts=(--writeback)
+    mount_server fuse-wb "$m" "${opts[@]}" "$m" -- "$BIN/fusewb-refserver" --source "$B" "${sopts[@]}" %m
+  fi
+  wbc=$(awk '/^writeback_cache/{print $2}' "$(conn_dir "$m")/stats")
+  [ "$wbc" = $([ $mode = wb ] && echo 1 || echo 0) ] || fail "$server $mode: writeback_cache is $wbc"
+  conf=$CONF; [ "$server" = passthrough_ll ] && conf=$CONF_LL
+  run_fsx "$server-$mode" "$m" "$conf"
+  unmount "$m"
+}
 
-# Names change around the file under test, its inode stays: hard links of
-# it come and go (LINK replies carry the server's attributes, which must
-# not undo the kernel's size in write-back mode), and directories next to
-# it are made, renamed and removed.
 linker() { # FILE DIR STOPFILE
   local f=$1 d=$2 stop=$3 i=0
   mkdir -p "$d"
@@ -69,17 +65,44 @@ linker() { # FILE DIR STOPFILE
     i=$(((i + 1) % 4))
   done
 }
-for mode in ${FSX_MODES:-wt wb}; do
+
+# fsx_links MODE: the first seed on the reference server in MODE, with
+# links and directories changing around the file under test.
+fsx_links() {
+  local mode=$1 B m opts sopts seed stop lpid
   B=$SCRATCH/fsx-backing-links-$mode; rm -rf "$B"; mkdir -p "$B"
   m=$SCRATCH/fsx-links-$mode
   opts=(); sopts=()
   [ "$mode" = wb ] && { opts=(-o allow_wbcache); sopts=(--writeback); }
   mount_server fuse-wb "$m" "${opts[@]}" "$m" -- "$BIN/fusewb-refserver" --source "$B" "${sopts[@]}" %m
   seed=${SEEDS%% *}
-  stop=$SCRATCH/fsx-links-stop; rm -f "$stop"
+  stop=$SCRATCH/fsx-links-stop-$mode; rm -f "$stop"
   linker "$m/fsx-$seed" "$m/links" "$stop" &
   lpid=$!
   SEEDS=$seed run_fsx "refserver-$mode-links" "$m" "$CONF"
   touch "$stop"; wait $lpid
   unmount "$m"
+}
+
+# Every configuration on its own mount at once (fsx and its server keep
+# about one vCPU busy: under TCG this takes about half the time of one
+# after the other), and each mount sees other mounts' traffic meanwhile.
+jobs_=() pids=()
+for server in ${FSX_SERVERS:-passthrough_ll refserver}; do
+  for mode in ${FSX_MODES:-wt wb}; do
+    jobs_+=("fsx_on $server $mode")
+  done
 done
+for mode in ${FSX_MODES:-wt wb}; do
+  jobs_+=("fsx_links $mode")
+done
+for i in "${!jobs_[@]}"; do
+  ${jobs_[i]} > "$SCRATCH/fsx-job-$i.out" 2>&1 &
+  pids+=($!)
+done
+failed=()
+for i in "${!jobs_[@]}"; do
+  wait "${pids[i]}" || failed+=("${jobs_[i]}")
+  cat "$SCRATCH/fsx-job-$i.out"
+done
+[ ${#failed[@]} = 0 ] || fail "failed: ${failed[*]} (above)"
