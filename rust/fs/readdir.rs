@@ -74,25 +74,35 @@ pub(crate) fn readdir(file: &File, ctx: &mut DirEmitter) -> Result {
 fn link(parent: &Dentry, e: &abi::fuse_entry_out, name: &[u8], version: u64) -> Result {
     let dir = parent.inode().ok_or(EIO)?;
     let expiry = time::expiry(vfs::jiffies(), e.entry_valid, e.entry_valid_nsec, vfs::HZ);
-    match parent.child(name)? {
-        Child::Existing(d) => {
-            if let Some(i) = d.inode() {
-                if i.data().nodeid() == e.nodeid && attr::same_type(i.mode(), e.attr.mode) {
-                    i.data().inc_nlookup();
-                    inode::change_attributes(i, &e.attr, e.attr_valid, e.attr_valid_nsec, version);
-                    d.set_expiry(expiry);
-                    return Ok(());
+    // A cached name that is negative or names another node is dropped and
+    // the entry linked afresh (mainline's `fuse_direntplus_link` retries
+    // the same way); a second stale one (another task raced) gives up.
+    for _ in 0..2 {
+        match parent.child(name)? {
+            Child::Existing(d) => {
+                if let Some(i) = d.inode() {
+                    if i.data().nodeid() == e.nodeid && attr::same_type(i.mode(), e.attr.mode) {
+                        i.data().inc_nlookup();
+                        inode::change_attributes(
+                            i,
+                            &e.attr,
+                            e.attr_valid,
+                            e.attr_valid_nsec,
+                            version,
+                        );
+                        d.set_expiry(expiry);
+                        return Ok(());
+                    }
                 }
+                d.invalidate();
             }
-            // A stale name: drop it; the next lookup asks the server.
-            d.invalidate();
-            Err(vfs::estale())
-        }
-        Child::New(nc) => {
-            let i = inode::iget_entry(dir.sb(), e, version)?;
-            let d = nc.splice(i)?;
-            d.set_expiry(expiry);
-            Ok(())
+            Child::New(nc) => {
+                let i = inode::iget_entry(dir.sb(), e, version)?;
+                let d = nc.splice(i)?;
+                d.set_expiry(expiry);
+                return Ok(());
+            }
         }
     }
+    Err(vfs::estale())
 }

@@ -67,3 +67,28 @@ as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 [ "$(errno_of as_nobody cat "$m/f4096")" = ok ] || fail "nobody cannot read a 0644 file with allow_other"
 [ "$(errno_of as_nobody cat "$m/f1")" = EACCES ] || fail "nobody can read a 0640 root file (default_permissions)"
 unmount "$m"
+
+# A READDIRPLUS entry whose name the dcache holds for another node (the
+# file was replaced behind the mount's back) replaces the stale dentry with
+# the entry it names, as mainline's fuse_direntplus_link retries: the stat
+# after the listing needs no LOOKUP and shows the new file. (It used to
+# drop the stale dentry and give the entry back with FORGET.)
+m=$SCRATCH/tree-plus
+B2=$SCRATCH/backing-plus
+rm -rf "$B2"; mkdir -p "$B2"
+echo old > "$B2/swapped"
+mount_server fuse-wb "$m" "$m" -- "$EXBIN/passthrough_ll" -f -o timeout=3600 -o source="$B2" %m
+stats=$(conn_dir "$m")/stats
+opcount() { awk -v k="op.$1.count" '$1 == k { v = $2 } END { print v + 0 }' "$stats"; }
+old_ino=$(stat -c %i "$m/swapped") || fail "stat of swapped"
+echo new > "$B2/swapped.new" && mv "$B2/swapped.new" "$B2/swapped"
+ls "$m" > /dev/null || fail "ls of the plus mount"
+[ "$(opcount READDIRPLUS)" -gt 0 ] || fail "passthrough_ll was not sent READDIRPLUS"
+l0=$(opcount LOOKUP)
+new_ino=$(stat -c %i "$m/swapped") || fail "stat of swapped after the listing"
+l1=$(opcount LOOKUP)
+[ "$l1" = "$l0" ] || fail "the stat after READDIRPLUS named the replaced file sent LOOKUP ($l0 -> $l1)"
+[ "$new_ino" != "$old_ino" ] || fail "swapped still shows the old inode $old_ino"
+[ "$(cat "$m/swapped")" = new ] || fail "swapped reads the old contents"
+unmount "$m"
+note "READDIRPLUS replaced a stale dentry: inode $old_ino -> $new_ino without a LOOKUP"
