@@ -416,6 +416,19 @@ pub(crate) fn flush(file: &File, lock_owner: u64) -> Result {
     if inode.data().is_bad() {
         return Err(EIO);
     }
+    let res = flush_and_send(file, lock_owner);
+    // In write-back mode the kernel does not keep i_blocks: after the data
+    // reached the server, the cached count is stale (mainline invalidates
+    // STATX_BLOCKS here). Only a writer can have changed it.
+    if res.is_ok() && file.is_writable() && writeback::is_wb(inode) {
+        inode.data().invalidate_attrs(&inode.sb().data());
+    }
+    res
+}
+
+/// `flush` without the attribute invalidation: write back, wait, FLUSH.
+fn flush_and_send(file: &File, lock_owner: u64) -> Result {
+    let inode = file.inode();
     let conn = inode.sb().data();
     let res = writeback::flush_inode(inode).and(inode.check_errors());
     let Some(ff) = file.data() else { return res };

@@ -71,3 +71,20 @@ for run in fuse-wb:wt fuse-wb:wb mainline:wt; do
   note "$run: touch -h and chown -h of a symlink reached the server"
   unmount "$m"
 done
+
+# In write-back mode the kernel does not keep i_blocks: closing a file that
+# was written invalidates the cached attributes (mainline: STATX_BLOCKS in
+# fuse_flush), so st_blocks counts the data even with an hour's attribute
+# timeout (it stayed at the CREATE reply's 0).
+for kind in fuse-wb mainline; do
+  b=$SCRATCH/blocks-back m=$SCRATCH/blocks-$kind
+  rm -rf "$b" && mkdir -p "$b"
+  mopts=()
+  [ $kind = fuse-wb ] && mopts=(-o allow_wbcache)
+  mount_server $kind "$m" "${mopts[@]}" "$m" -- "$PT" -f -o writeback -o timeout=3600 -o source="$b" %m
+  head -c $((1024 * 1024)) /dev/urandom > "$m/blocks" || fail "$kind: writing 1 MiB failed"
+  got=$(stat -c %b "$m/blocks") want=$(stat -c %b "$b/blocks")
+  [ "$got" = "$want" ] || fail "$kind:wb: st_blocks after writing 1 MiB and closing is $got, the server has $want"
+  note "$kind:wb: st_blocks after writing 1 MiB and closing: $got, as the server"
+  unmount "$m"
+done
