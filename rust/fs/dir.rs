@@ -45,6 +45,7 @@ pub(crate) fn lookup(dir: &Inode, dentry: &Dentry) -> Result<Option<ARef<Dentry>
     dir.data().check()?;
     let conn = dir.sb().data();
     let name = dentry.name();
+    let dirops = inode::lock_dir(dir, &conn)?;
     let version = conn.attr_version();
     let (entry, inode) = match lookup_entry(&conn, dir.data().nodeid(), name) {
         Ok(e) if e.nodeid == 0 => (Some(e), None),
@@ -63,6 +64,7 @@ pub(crate) fn lookup(dir: &Inode, dentry: &Dentry) -> Result<Option<ARef<Dentry>
         Err(e) if e == ENOENT => (None, None),
         Err(e) => return Err(e),
     };
+    drop(dirops);
     let alias = dentry.splice(inode)?;
     let d = alias.as_deref().unwrap_or(dentry);
     let expiry = entry.map_or(0, |e| {

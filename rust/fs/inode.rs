@@ -40,6 +40,11 @@ pub(crate) struct FuseInode {
     /// Writeback state of a regular file (see `fs::writeback`).
     #[pin]
     pub(crate) wb: SpinLock<super::writeback::WbInode>,
+    /// Of a directory, when the server did not set FUSE_PARALLEL_DIROPS:
+    /// held across its LOOKUPs and READDIRs so that they do not overlap
+    /// (mainline's `fuse_lock_inode`). See [`lock_dir`].
+    #[pin]
+    dirops: vfs::wait::KillableLock,
 }
 
 impl FuseInode {
@@ -55,6 +60,7 @@ impl FuseInode {
             bad: AtomicBool::new(false),
             lock <- kernel::new_spinlock!(None, "fuse_wb::FuseInode::lock"),
             wb <- kernel::new_spinlock!(super::writeback::WbInode::new(), "fuse_wb::FuseInode::wb"),
+            dirops <- vfs::wait::KillableLock::new(),
         })
     }
 
@@ -105,6 +111,19 @@ impl FuseInode {
     pub(crate) fn inc_nlookup(&self) {
         self.nlookup.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Serialises LOOKUP and READDIR(PLUS) requests about directory `dir`
+/// unless the server set FUSE_PARALLEL_DIROPS (the VFS holds the
+/// directory's lock only shared for both). The wait is killable.
+pub(crate) fn lock_dir<'a>(
+    dir: &'a Inode,
+    conn: &Connection,
+) -> Result<Option<vfs::wait::KillableGuard<'a>>> {
+    if conn.params().has(u64::from(abi::FUSE_PARALLEL_DIROPS)) {
+        return Ok(None);
+    }
+    dir.data().dirops.lock().map(Some)
 }
 
 /// The data of `inode` changed through this mount (a write, fallocate,

@@ -40,6 +40,7 @@ pub(crate) fn readdir(file: &File, ctx: &mut DirEmitter) -> Result {
         abi::fuse_opcode_FUSE_READDIR
     };
     let kind = ReplyKind::Dirents { max: size, plus };
+    let _dirops = inode::lock_dir(inode, &conn)?;
     let version = conn.attr_version();
     let reply = conn.request(op, inode.data().nodeid(), &[pod::bytes_of(&arg)], kind)?;
     let mut full = false;

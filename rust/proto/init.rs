@@ -33,6 +33,7 @@ pub(crate) const SUPPORTED_FLAGS: u64 = (abi::FUSE_ASYNC_READ
     | abi::FUSE_NO_OPEN_SUPPORT
     | abi::FUSE_NO_OPENDIR_SUPPORT
     | abi::FUSE_MAX_PAGES
+    | abi::FUSE_PARALLEL_DIROPS
     | abi::FUSE_EXPLICIT_INVAL_DATA
     | abi::FUSE_SETXATTR_EXT
     | abi::FUSE_INIT_EXT) as u64

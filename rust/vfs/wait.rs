@@ -7,6 +7,7 @@
 
 use crate::vfs::bindings;
 use core::pin::pin;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
@@ -99,5 +100,49 @@ impl WaitQueue {
         // with an entry that a signal already removed.
         unsafe { bindings::finish_wait(self.inner.get(), entry.get()) };
         ret
+    }
+}
+
+/// A sleeping lock without data whose wait a fatal signal ends (as
+/// `mutex_lock_killable`): for holders that wait for the server, so that
+/// a task queued behind a stalled request stays killable.
+///
+/// Unfair (every release wakes all waiters, one of which takes it) and
+/// unknown to lockdep: only for short, leaf-level sections.
+#[pin_data]
+pub(crate) struct KillableLock {
+    held: AtomicBool,
+    #[pin]
+    wq: WaitQueue,
+}
+
+impl KillableLock {
+    /// An initialiser for a new, unlocked lock.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            held: AtomicBool::new(false),
+            wq <- WaitQueue::new(),
+        })
+    }
+
+    /// Takes the lock, sleeping while another task holds it; a fatal
+    /// signal ends the wait with `ERESTARTSYS`.
+    pub(crate) fn lock(&self) -> Result<KillableGuard<'_>> {
+        self.wq.wait_until(WaitMode::Killable, || {
+            self.held
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        })?;
+        Ok(KillableGuard(self))
+    }
+}
+
+/// Holds a [`KillableLock`] until dropped.
+pub(crate) struct KillableGuard<'a>(&'a KillableLock);
+
+impl Drop for KillableGuard<'_> {
+    fn drop(&mut self) {
+        self.0.held.store(false, Ordering::Release);
+        self.0.wq.wake_up_all();
     }
 }

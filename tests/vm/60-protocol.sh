@@ -877,6 +877,59 @@ t30_stuck_server_isolated() {
   note "$k: with a WRITE stuck, another mount's write + fsync, drop_caches and a write to the stuck mount took ${secs}s"
 }
 
+# 31. Without FUSE_PARALLEL_DIROPS in the server's INIT reply, the server
+# sees one LOOKUP or READDIR of a directory at a time (mainline's
+# fuse_lock_inode: the VFS holds the directory's lock only shared for both);
+# with it they overlap. While a LOOKUP of the root is answered 5 s late,
+# a LOOKUP of another name and a READDIR reach the server after its reply
+# (without the flag) or before it (with it). A task waiting for its turn
+# is killable (mainline's wait is not: noted).
+# lookup_reply NAME: the log line number of the first LOOKUP reply about NAME.
+lookup_reply() {
+  awk -v f="file=$1" '$1 == "REPLY" && / op=LOOKUP / { for (i = 2; i <= NF; i++) if ($i == f) { print NR; exit } }' "$PLOG"
+}
+t31_dirops() {
+  local k=$1 par a=lazylookup-a bg sb lsb victim ra lb rd
+  for par in no yes; do
+    local opts=(--slow-ms 5000 --file $a=0 --file b=0)
+    [ $par = yes ] && opts+=(--parallel-dirops)
+    proto_mount "$k" wt t31-$par "${opts[@]}"
+    check "$k: PARALLEL_DIROPS not offered" cond '[[ ,$(init_caps request), == *,PARALLEL_DIROPS,* ]]'
+    stat "$PM/$a" > /dev/null &
+    bg=$!
+    check "$k: the slow LOOKUP never reached the server" wait_for has_line $a LOOKUP
+    stat "$PM/b" > /dev/null &
+    sb=$!
+    ls -f "$PM" > /dev/null &
+    lsb=$!
+    if [ $par = no ]; then
+      sleep 0.5
+      stat "$PM/c" > /dev/null 2>&1 &
+      victim=$!
+      disown $victim
+      sleep 0.3
+      kill -9 $victim
+      soft "$k" "$k: a task waiting for its turn at the directory was not killable" \
+        cond 'ended $victim 2 && [ -z "$(lookup_reply $a)" ]'
+    fi
+    check "$k/$par: the slow stat failed" wait $bg
+    check "$k/$par: the other stat failed" wait $sb
+    check "$k/$par: ls failed" wait $lsb
+    ra=$(lookup_reply $a)
+    lb=$(plnums b LOOKUP | head -1)
+    rd=$(awk '$1 == "READDIR" { print NR; exit }' "$PLOG")
+    check "$k/$par: no LOOKUP reply, LOOKUP of b or READDIR in the log" cond '[ -n "$ra" ] && [ -n "$lb" ] && [ -n "$rd" ]'
+    if [ $par = no ]; then
+      check "$k: without PARALLEL_DIROPS a LOOKUP overlapped another (lines $lb < $ra)" [ "$lb" -gt "$ra" ]
+      check "$k: without PARALLEL_DIROPS a READDIR overlapped a LOOKUP (lines $rd < $ra)" [ "$rd" -gt "$ra" ]
+    else
+      check "$k: with PARALLEL_DIROPS the LOOKUP waited for another (lines $lb > $ra)" [ "$lb" -lt "$ra" ]
+      check "$k: with PARALLEL_DIROPS the READDIR waited for a LOOKUP (lines $rd > $ra)" [ "$rd" -lt "$ra" ]
+    fi
+    proto_umount
+  done
+}
+
 # --- Run -----------------------------------------------------------------------
 run t01_no_write_before_fsync fuse-wb
 run t02_write_count fuse-wb mainline
@@ -908,4 +961,5 @@ run t27_direct_io_file fuse-wb mainline
 run t28_keep_cache fuse-wb mainline
 run t29_copy_file_range fuse-wb mainline
 run t30_stuck_server_isolated fuse-wb mainline
+run t31_dirops fuse-wb mainline
 echo "60-protocol: $CHECKS checks passed"

@@ -112,6 +112,10 @@ pub fn parse_args(args: &[String]) -> Result<Cli, String> {
                 flag(&inline)?;
                 opts.atomic_o_trunc = true;
             }
+            "--parallel-dirops" => {
+                flag(&inline)?;
+                opts.parallel_dirops = true;
+            }
             "--keep-cache" => {
                 flag(&inline)?;
                 opts.keep_cache = true;

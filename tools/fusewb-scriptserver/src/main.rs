@@ -43,8 +43,8 @@
 //! the kernel's `max_readahead`, and as flags the intersection of what the
 //! kernel offered (`flags`, plus `flags2 << 32` when FUSE_INIT_EXT is
 //! offered) with ASYNC_READ, BIG_WRITES, MAX_PAGES, INIT_EXT, and
-//! ATOMIC_O_TRUNC with `--atomic-o-trunc`, WRITEBACK_CACHE with
-//! `--writeback`.
+//! ATOMIC_O_TRUNC with `--atomic-o-trunc`, PARALLEL_DIROPS with
+//! `--parallel-dirops`, WRITEBACK_CACHE with `--writeback`.
 //!
 //! # Scripting by file name
 //!
@@ -62,6 +62,7 @@
 //! | `lazy-`   | SETATTR that sets the size, OPEN and CREATE are applied and answered after `--slow-ms`, while the server serves other requests (a multi-threaded server); their lines carry `deferred_ms=` |
 //! | `lazytrunc-` | as `lazy-`, for SETATTR that sets the size only |
 //! | `hangattr-` | SETATTR that does not set the size is never answered |
+//! | `lazylookup-` | LOOKUP of the name is answered after `--slow-ms`, while the server serves other requests (its line carries `deferred_ms=`) |
 //!
 //! # Log
 //!
@@ -150,6 +151,7 @@
 //! --time-gran NS       INIT time_gran (default 1)
 //! --writeback          ask for FUSE_WRITEBACK_CACHE
 //! --atomic-o-trunc     ask for FUSE_ATOMIC_O_TRUNC
+//! --parallel-dirops    ask for FUSE_PARALLEL_DIROPS
 //! --keep-cache         answer OPEN/CREATE with FOPEN_KEEP_CACHE (every file)
 //! --slow-ms MS         delay of WRITE replies for slow- files (default 200)
 //! --file NAME=SIZE     pre-create NAME with SIZE bytes, byte i = i % 251
@@ -207,6 +209,7 @@ the replies:
   lazy-    size-setting SETATTR, OPEN, CREATE answered --slow-ms later,
            while other requests are served; lazytrunc-: that SETATTR only
   hangattr- SETATTR that does not set the size is never answered
+  lazylookup- LOOKUP of the name answered --slow-ms later, others served
 
 Log lines (see the crate documentation for every field):
   OPNAME unique=U nodeid=N uid=U gid=G pid=P [file=NAME] FIELDS...
@@ -221,6 +224,7 @@ Options:
   --time-gran NS       INIT time_gran (default 1)
   --writeback          ask for FUSE_WRITEBACK_CACHE
   --atomic-o-trunc     ask for FUSE_ATOMIC_O_TRUNC
+  --parallel-dirops    ask for FUSE_PARALLEL_DIROPS
   --keep-cache         answer OPEN/CREATE with FOPEN_KEEP_CACHE
   --slow-ms MS         delay for slow- files (default 200)
   --file NAME=SIZE     pre-create NAME, byte i = i % 251 (repeatable)

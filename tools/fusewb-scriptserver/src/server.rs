@@ -37,6 +37,8 @@ pub struct Options {
     pub writeback: bool,
     /// Ask for FUSE_ATOMIC_O_TRUNC.
     pub atomic_o_trunc: bool,
+    /// Ask for FUSE_PARALLEL_DIROPS.
+    pub parallel_dirops: bool,
     /// Answer OPEN/CREATE with FOPEN_KEEP_CACHE.
     pub keep_cache: bool,
     /// Delay of WRITE replies for `slow-` files.
@@ -58,6 +60,7 @@ impl Default for Options {
             time_gran: 1,
             writeback: false,
             atomic_o_trunc: false,
+            parallel_dirops: false,
             keep_cache: false,
             slow_ms: 200,
             no_create: false,
@@ -100,6 +103,9 @@ pub enum Script {
     LazyTrunc,
     /// SETATTR that does not change the size is never answered.
     HangAttr,
+    /// LOOKUP of the name is answered `--slow-ms` later, while the server
+    /// goes on serving other requests.
+    LazyLookup,
 }
 
 /// The scripts by name prefix, for the help text and `script_of`.
@@ -116,6 +122,7 @@ pub const SCRIPTS: &[(&str, Script)] = &[
     ("lazy-", Script::Lazy),
     ("lazytrunc-", Script::LazyTrunc),
     ("hangattr-", Script::HangAttr),
+    ("lazylookup-", Script::LazyLookup),
 ];
 
 pub fn script_of(name: &[u8]) -> Script {
@@ -724,6 +731,10 @@ impl Server {
         if self.opts.writeback {
             want |= initflags::WRITEBACK_CACHE;
         }
+        if self.opts.parallel_dirops {
+            want |= initflags::PARALLEL_DIROPS;
+        }
+
         let agreed = offered & want;
         let max_pages = if agreed & initflags::MAX_PAGES != 0 {
             self.opts.max_pages
@@ -760,6 +771,10 @@ impl Server {
         let (name, _) = proto::split_name(arg);
         q.file = Some(name.to_vec());
         q.f.kv("name", esc(name));
+        if !self.replaying && script_of(name) == Script::LazyLookup {
+            q.f.kv("deferred_ms", self.opts.slow_ms);
+            return Answer::Defer;
+        }
         if q.h.nodeid != fs::ROOT {
             return Answer::Err(self.not_dir_errno(q.h.nodeid));
         }
@@ -1809,6 +1824,36 @@ mod tests {
         e.u32(libc::O_RDONLY as u32).u32(0);
         let o = t.req(opcode::OPEN, id, &e.0);
         assert!(o.deferred, "{}", o.request_line);
+    }
+
+    #[test]
+    fn lazylookup_and_parallel_dirops() {
+        let mut t = T::new(Options {
+            parallel_dirops: true,
+            ..Options::default()
+        });
+        let o = t.init(KERNEL_FLAGS | initflags::PARALLEL_DIROPS);
+        let r = &o.reply.as_ref().unwrap().line;
+        assert!(r.contains(",PARALLEL_DIROPS,"), "{r}");
+        t.s.replaying = true;
+        t.create("lazylookup-a", libc::O_RDWR);
+        t.s.replaying = false;
+        let o = t.req(opcode::LOOKUP, fs::ROOT, b"lazylookup-a\0");
+        assert!(o.deferred && o.reply.is_none(), "{}", o.request_line);
+        assert!(o
+            .request_line
+            .ends_with(" name=lazylookup-a deferred_ms=200"));
+        let bytes = hdr(opcode::LOOKUP, t.unique, fs::ROOT, b"lazylookup-a\0");
+        let o = t.s.handle_deferred(&bytes);
+        let r = o.reply.unwrap();
+        assert!(
+            r.line.starts_with("REPLY ") && r.line.contains(" error=0 "),
+            "{}",
+            r.line
+        );
+        // Other names are answered at once.
+        let o = t.req(opcode::LOOKUP, fs::ROOT, b"lazy-b\0");
+        assert!(!o.deferred && o.reply.is_some());
     }
 
     #[test]
