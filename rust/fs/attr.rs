@@ -59,7 +59,11 @@ fn send(inode: &Inode, sa: &SetAttr, hold: Option<Hold>) -> Result<Option<abi::f
 /// SETATTR.
 fn setattr_args(inode: &Inode, conn: &Connection, ia: &Iattr<'_>, wb: bool) -> SetAttr {
     let mut sa = SetAttr::NONE;
-    sa.mode = ia.mode();
+    // A server that clears suid/sgid itself does not get the mode the VFS
+    // derived from the cached one (mainline's fuse_setattr).
+    if !(ia.kills_privs() && server_kills_privs(conn)) {
+        sa.mode = ia.mode();
+    }
     sa.uid = ia.uid().map(|u| conn.user_ns.uid_of(u));
     sa.gid = ia.gid().map(|g| conn.user_ns.gid_of(g));
     // CAST: the VFS checked the new size is non-negative.
@@ -67,6 +71,13 @@ fn setattr_args(inode: &Inode, conn: &Connection, ia: &Iattr<'_>, wb: bool) -> S
     sa.atime = ia.atime();
     sa.mtime = ia.mtime();
     sa.fh = ia.file().and_then(|f| f.data()).map(|ff| ff.fh);
+    if conn.params().has(u64::from(abi::FUSE_HANDLE_KILLPRIV_V2)) {
+        // The server clears them when asked: on a chown of anything but a
+        // directory, and a truncate by someone without CAP_FSETID.
+        let chown = sa.uid.is_some() || sa.gid.is_some();
+        sa.kill_suidgid = (chown && inode.kind() != vfs::inode::Kind::Dir)
+            || (sa.size.is_some() && !vfs::cred::current_has_fsetid());
+    }
     if wb {
         // A size change is a modification: its times are the kernel's to
         // set, whether or not the caller asked (mainline's fuse_do_setattr
@@ -94,10 +105,28 @@ fn setattr_args(inode: &Inode, conn: &Connection, ia: &Iattr<'_>, wb: bool) -> S
     sa
 }
 
+/// Whether the server clears suid/sgid itself where a request says so
+/// (HANDLE_KILLPRIV_V2; version 1 is not offered).
+fn server_kills_privs(conn: &Connection) -> bool {
+    conn.params().has(u64::from(abi::FUSE_HANDLE_KILLPRIV_V2))
+}
+
 /// `inode_operations.setattr` (after `setattr_prepare`).
 pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
     inode.data().check()?;
     let conn = inode.sb().data();
+    if ia.kills_privs()
+        && server_kills_privs(&conn)
+        && ia.size().is_none()
+        && ia.uid().is_none()
+        && ia.gid().is_none()
+        && matches!(ia.atime(), SetTime::Omit)
+        && matches!(ia.mtime(), SetTime::Omit)
+    {
+        // Only the suid/sgid clearing of a write (file_remove_privs): the
+        // server does it itself.
+        return Ok(());
+    }
     let wb = writeback::is_wb(inode);
     let sa = setattr_args(inode, &conn, ia, wb);
     if wb {

@@ -185,6 +185,20 @@ fn open_wire_flags(conn: &Connection, flags: u32) -> u32 {
     flags & !strip
 }
 
+/// `fuse_open_in.open_flags` for the wire flags `wire_flags`:
+/// FUSE_OPEN_KILL_SUIDGID when a server that clears suid/sgid itself
+/// (HANDLE_KILLPRIV_V2) truncates at OPEN for a task without CAP_FSETID.
+pub(crate) fn open_kill_flags(conn: &Connection, wire_flags: u32) -> u32 {
+    if wire_flags & flags::O_TRUNC != 0
+        && conn.params().has(u64::from(abi::FUSE_HANDLE_KILLPRIV_V2))
+        && !crate::vfs::cred::current_has_fsetid()
+    {
+        abi::FUSE_OPEN_KILL_SUIDGID
+    } else {
+        0
+    }
+}
+
 /// The open flags CREATE sends: as OPEN's, but O_CREAT and O_EXCL go to
 /// the server (it creates the file).
 pub(crate) fn create_wire_flags(conn: &Connection, flags: u32) -> u32 {
@@ -210,7 +224,7 @@ fn send_open(conn: &Connection, inode: &Inode, op: u32, flags: u32) -> Result<Fu
     };
     let arg = abi::fuse_open_in {
         flags: wire_flags,
-        open_flags: 0,
+        open_flags: open_kill_flags(conn, wire_flags),
     };
     let (nodeid, args) = (inode.data().nodeid(), [pod::bytes_of(&arg)]);
     let reply = match drain.clone() {

@@ -183,11 +183,12 @@ pub(crate) fn create_open(
         return Ok(Created::MadeOnly);
     }
     let z = name_z(dentry.name())?;
+    let wire_flags = super::file::create_wire_flags(&conn, flags);
     let arg = abi::fuse_create_in {
-        flags: super::file::create_wire_flags(&conn, flags),
+        flags: wire_flags,
         mode,
         umask: 0,
-        open_flags: 0,
+        open_flags: super::file::open_kill_flags(&conn, wire_flags),
     };
     let version = conn.attr_version();
     let reply = match conn.request(

@@ -35,30 +35,55 @@ pub(crate) fn write_iter(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>) -> Result
     let ff = file.data().ok_or(EIO)?;
     let direct = iocb.is_direct() || ff.open_flags & abi::FOPEN_DIRECT_IO != 0;
     let wb = writeback::is_wb(inode);
+    let conn = inode.sb().data();
     let mut start = 0;
+    let mut cached = false;
     let written = {
         let _lock = inode.lock();
         let count = iocb.write_checks(from)?;
         if count == 0 {
             return Ok(0);
         }
+        // A server with HANDLE_KILLPRIV_V2 clears suid/sgid itself when a
+        // WRITE says so (FUSE_WRITE_KILL_SUIDGID: a writer without
+        // CAP_FSETID); a write that must clear them goes to it at once,
+        // not through the cache (as mainline's fuse_cache_write_iter).
+        let v2 = conn.params().has(u64::from(abi::FUSE_HANDLE_KILLPRIV_V2));
+        let kill = v2 && inode.should_drop_suidgid();
+        let write_flags = if v2 && !vfs::cred::current_has_fsetid() {
+            abi::FUSE_WRITE_KILL_SUIDGID
+        } else {
+            0
+        };
         file.remove_privs()?;
-        if wb && !direct {
+        if wb && !direct && !kill {
             file.update_time()?;
             start = iocb.pos();
+            cached = true;
             iocb.perform_write(from)?
         } else {
-            direct_write(iocb, from, count)?
+            let n = direct_write(iocb, from, count, write_flags)?;
+            if kill {
+                // The server changed the mode.
+                inode.data().invalidate_attrs(&conn);
+            }
+            n
         }
     };
-    if wb && !direct && written > 0 {
+    if cached && written > 0 {
         writeback::write_behind(inode, start, iocb.pos());
     }
     iocb.write_sync(written)
 }
 
-/// Synchronous WRITEs of `count` bytes at the kiocb's position.
-fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> Result<usize> {
+/// Synchronous WRITEs of `count` bytes at the kiocb's position, with
+/// `write_flags` (`FUSE_WRITE_*`).
+fn direct_write(
+    iocb: &mut Kiocb<'_>,
+    from: &mut IovIter<'_>,
+    count: usize,
+    write_flags: u32,
+) -> Result<usize> {
     let file = iocb.file();
     let inode = file.inode();
     let conn = inode.sb().data();
@@ -72,7 +97,7 @@ fn direct_write(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>, count: usize) -> R
         let at = pos.saturating_add(done as i64);
         // CAST: `at` is non-negative.
         let n = pw::chunk_len(at as u64, count - done, max, max_pages, vfs::PAGE_SIZE);
-        match write_chunk(&conn, inode, ff, from, at, n) {
+        match write_chunk(&conn, inode, ff, from, at, n, write_flags) {
             Ok((written, sent)) => {
                 done += written;
                 if written < sent {
@@ -134,6 +159,7 @@ fn write_chunk(
     from: &mut IovIter<'_>,
     at: i64,
     n: usize,
+    write_flags: u32,
 ) -> Result<(usize, usize)> {
     let (mut msg, data, got) = write_message(from, n)?;
     if got == 0 {
@@ -144,7 +170,7 @@ fn write_chunk(
         // CAST: non-negative.
         offset: at as u64,
         size: got as u32,
-        write_flags: 0,
+        write_flags,
         lock_owner: 0,
         flags: ff.flags,
         padding: 0,

@@ -34,6 +34,9 @@ pub(crate) const SUPPORTED_FLAGS: u64 = (abi::FUSE_ASYNC_READ
     | abi::FUSE_NO_OPENDIR_SUPPORT
     | abi::FUSE_MAX_PAGES
     | abi::FUSE_PARALLEL_DIROPS
+    // Not HANDLE_KILLPRIV: libfuse accepts it by default, and a server
+    // running as root (passthrough_ll) then clears nothing on a write.
+    | abi::FUSE_HANDLE_KILLPRIV_V2
     | abi::FUSE_EXPLICIT_INVAL_DATA
     | abi::FUSE_SETXATTR_EXT
     | abi::FUSE_INIT_EXT) as u64

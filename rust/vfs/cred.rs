@@ -152,6 +152,14 @@ pub(crate) fn current_creds(user_ns: &UserNs, pid_ns: &PidNs) -> Creds {
     }
 }
 
+/// Whether the current task has CAP_FSETID: its writes, truncates and
+/// chowns keep suid/sgid.
+pub(crate) fn current_has_fsetid() -> bool {
+    // SAFETY: `capable` checks the current task's credentials; callable
+    // from any task context. CAST: capability numbers fit c_int.
+    unsafe { bindings::capable(bindings::CAP_FSETID as i32) }
+}
+
 /// Whether all of the current task's uids and gids equal `uid`/`gid`: the
 /// rule for who may use a mount without `allow_other` (as mainline).
 pub(crate) fn current_is_exactly(uid: bindings::kuid_t, gid: bindings::kgid_t) -> bool {

@@ -407,6 +407,18 @@ impl<T: FileSystem> Inode<T> {
         unsafe { bindings::generic_fillattr(idmap, mask, self.0.get(), stat) }
     }
 
+    /// Whether a write or truncate by the current task must clear suid/sgid
+    /// (`setattr_should_drop_suidgid`: set, regular file, no CAP_FSETID).
+    pub(crate) fn should_drop_suidgid(&self) -> bool {
+        // SAFETY: Live inode; the nop idmap is a static.
+        unsafe {
+            bindings::setattr_should_drop_suidgid(
+                core::ptr::addr_of_mut!(bindings::nop_mnt_idmap),
+                self.0.get(),
+            ) != 0
+        }
+    }
+
     /// Checks `mask` against the mode, owner and groups (default_permissions).
     pub(crate) fn generic_permission(&self, mask: i32) -> Result {
         // SAFETY: Live inode; the nop idmap is a static.
@@ -921,6 +933,13 @@ impl<'a, T: FileSystem> Iattr<'a, T> {
 
     fn has(&self, bit: u32) -> bool {
         self.valid() & bit != 0
+    }
+
+    /// Whether the change clears suid/sgid (`ATTR_KILL_SUID`/`SGID`: a
+    /// write, truncate or chown by someone without CAP_FSETID); the VFS
+    /// then computed [`Self::mode`] from the cached mode.
+    pub(crate) fn kills_privs(&self) -> bool {
+        self.has(bindings::ATTR_KILL_SUID | bindings::ATTR_KILL_SGID)
     }
 
     /// New mode (the file type bits included, as mainline sends it).

@@ -930,6 +930,76 @@ t31_dirops() {
   done
 }
 
+# 32. HANDLE_KILLPRIV_V2: the server clears suid/sgid where a request says
+# so. A task without CAP_FSETID: its write to a 06755 file is a WRITE with
+# kill_suidgid=1 sent at once (in write-back mode too), its truncate and
+# chown a SETATTR with kill_suidgid, its truncating open an OPEN with
+# FUSE_OPEN_KILL_SUIDGID, never a SETATTR of the mode the kernel derived
+# from its cache; the mode shown afterwards is the server's. A writer with
+# CAP_FSETID asks nothing and keeps the bits.
+t32_killpriv_v2() {
+  local k=$1 mode f line
+  for mode in wb wt; do
+    f=t32-$mode
+    proto_mount "$k" $mode $f --killpriv-v2 --atomic-o-trunc
+    check "$k: HANDLE_KILLPRIV_V2 not agreed" cond '[[ ,$(init_caps reply), == *,HANDLE_KILLPRIV_V2,* ]]'
+    pio_start setpriv --bounding-set=-fsetid --inh-caps=-fsetid
+    must open h "$PM/$f" rdwr,creat
+    must pwrite h 0 4096
+    must fchmod h 6755
+    log_mark
+    must pwrite h 0 1
+    line=$(since $f WRITE "$LOGMARK" | tail -1)
+    check "$k $mode: the write to a 06755 file was not a WRITE with kill_suidgid=1 at once: '$line'" \
+      grep -q ' kill_suidgid=1' <<< "$line"
+    check "$k $mode: a SETATTR of the mode for the write: $(since $f SETATTR "$LOGMARK" | grep ' mode=')" \
+      cond '[ -z "$(since $f SETATTR "$LOGMARK" | grep " mode=")" ]'
+    must fstatx h
+    check "$k $mode: mode after the write: $PIO_REPLY" [ "$(fields mode <<< "$PIO_REPLY")" = 0100755 ]
+    must fchmod h 6755
+    log_mark
+    must ftruncate h 100
+    line=$(since $f SETATTR "$LOGMARK" | tail -1)
+    check "$k $mode: the truncate was not a SETATTR with kill_suidgid and no mode: '$line'" \
+      cond '[[ $line == *" size=100 "* && $line == *" kill_suidgid"* && $line != *" mode="* ]]'
+    must fstatx h
+    check "$k $mode: mode after the truncate: $PIO_REPLY" [ "$(fields mode <<< "$PIO_REPLY")" = 0100755 ]
+    must fchmod h 6755
+    log_mark
+    must fchown h 0 0
+    line=$(since $f SETATTR "$LOGMARK" | tail -1)
+    check "$k $mode: the chown was not a SETATTR with kill_suidgid and no mode: '$line'" \
+      cond '[[ $line == *" valid="*" uid=0 "* && $line == *" kill_suidgid"* && $line != *" mode="* ]]'
+    must fchmod h 6755
+    log_mark
+    must open t "$PM/$f" rdwr,trunc
+    line=$(since $f OPEN "$LOGMARK" | tail -1)
+    check "$k $mode: the truncating open was not an OPEN with FUSE_OPEN_KILL_SUIDGID: '$line'" \
+      cond '[[ $line == *TRUNC* && $line == *" open_flags=0x1"* ]]'
+    must fstatx t
+    check "$k $mode: mode after the truncating open: $PIO_REPLY" [ "$(fields mode <<< "$PIO_REPLY")" = 0100755 ]
+    must close t
+    must close h
+    pio_stop
+    # With CAP_FSETID: nothing asked, the bits stay.
+    chmod 6755 "$PM/$f"
+    pio_start
+    must open h "$PM/$f" rdwr
+    log_mark
+    must pwrite h 0 1
+    must fsync h
+    line=$(since $f WRITE "$LOGMARK" | tail -1)
+    check "$k $mode: a write with CAP_FSETID asked to clear suid/sgid: '$line'" \
+      cond '[ -n "$line" ] && ! grep -q kill_suidgid <<< "$line"'
+    must fstatx h
+    check "$k $mode: mode after a write with CAP_FSETID: $PIO_REPLY" [ "$(fields mode <<< "$PIO_REPLY")" = 0106755 ]
+    must close h
+    pio_stop
+    proto_umount
+    note "$k $mode: write, truncate, chown and O_TRUNC open without CAP_FSETID ask the server to clear suid/sgid"
+  done
+}
+
 # --- Run -----------------------------------------------------------------------
 run t01_no_write_before_fsync fuse-wb
 run t02_write_count fuse-wb mainline
@@ -962,4 +1032,5 @@ run t28_keep_cache fuse-wb mainline
 run t29_copy_file_range fuse-wb mainline
 run t30_stuck_server_isolated fuse-wb mainline
 run t31_dirops fuse-wb mainline
+run t32_killpriv_v2 fuse-wb mainline
 echo "60-protocol: $CHECKS checks passed"

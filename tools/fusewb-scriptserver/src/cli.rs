@@ -116,6 +116,10 @@ pub fn parse_args(args: &[String]) -> Result<Cli, String> {
                 flag(&inline)?;
                 opts.parallel_dirops = true;
             }
+            "--killpriv-v2" => {
+                flag(&inline)?;
+                opts.killpriv_v2 = true;
+            }
             "--keep-cache" => {
                 flag(&inline)?;
                 opts.keep_cache = true;

@@ -44,7 +44,10 @@
 //! kernel offered (`flags`, plus `flags2 << 32` when FUSE_INIT_EXT is
 //! offered) with ASYNC_READ, BIG_WRITES, MAX_PAGES, INIT_EXT, and
 //! ATOMIC_O_TRUNC with `--atomic-o-trunc`, PARALLEL_DIROPS with
-//! `--parallel-dirops`, WRITEBACK_CACHE with `--writeback`.
+//! `--parallel-dirops`, HANDLE_KILLPRIV_V2 with `--killpriv-v2`,
+//! WRITEBACK_CACHE with `--writeback`. Suid/sgid (mode 06000) are cleared
+//! where a request asks (FUSE_WRITE_KILL_SUIDGID, FATTR_KILL_SUIDGID, or
+//! FUSE_OPEN_KILL_SUIDGID with O_TRUNC), never otherwise.
 //!
 //! # Scripting by file name
 //!
@@ -152,6 +155,7 @@
 //! --writeback          ask for FUSE_WRITEBACK_CACHE
 //! --atomic-o-trunc     ask for FUSE_ATOMIC_O_TRUNC
 //! --parallel-dirops    ask for FUSE_PARALLEL_DIROPS
+//! --killpriv-v2        ask for FUSE_HANDLE_KILLPRIV_V2
 //! --keep-cache         answer OPEN/CREATE with FOPEN_KEEP_CACHE (every file)
 //! --slow-ms MS         delay of WRITE replies for slow- files (default 200)
 //! --file NAME=SIZE     pre-create NAME with SIZE bytes, byte i = i % 251
@@ -225,6 +229,7 @@ Options:
   --writeback          ask for FUSE_WRITEBACK_CACHE
   --atomic-o-trunc     ask for FUSE_ATOMIC_O_TRUNC
   --parallel-dirops    ask for FUSE_PARALLEL_DIROPS
+  --killpriv-v2        ask for FUSE_HANDLE_KILLPRIV_V2
   --keep-cache         answer OPEN/CREATE with FOPEN_KEEP_CACHE
   --slow-ms MS         delay for slow- files (default 200)
   --file NAME=SIZE     pre-create NAME, byte i = i % 251 (repeatable)

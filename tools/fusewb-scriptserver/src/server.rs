@@ -39,6 +39,9 @@ pub struct Options {
     pub atomic_o_trunc: bool,
     /// Ask for FUSE_PARALLEL_DIROPS.
     pub parallel_dirops: bool,
+    /// Ask for FUSE_HANDLE_KILLPRIV_V2 (suid/sgid are cleared where
+    /// WRITE, SETATTR, OPEN or CREATE say so, whether or not it is).
+    pub killpriv_v2: bool,
     /// Answer OPEN/CREATE with FOPEN_KEEP_CACHE.
     pub keep_cache: bool,
     /// Delay of WRITE replies for `slow-` files.
@@ -61,6 +64,7 @@ impl Default for Options {
             writeback: false,
             atomic_o_trunc: false,
             parallel_dirops: false,
+            killpriv_v2: false,
             keep_cache: false,
             slow_ms: 200,
             no_create: false,
@@ -734,7 +738,9 @@ impl Server {
         if self.opts.parallel_dirops {
             want |= initflags::PARALLEL_DIROPS;
         }
-
+        if self.opts.killpriv_v2 {
+            want |= initflags::HANDLE_KILLPRIV_V2;
+        }
         let agreed = offered & want;
         let max_pages = if agreed & initflags::MAX_PAGES != 0 {
             self.opts.max_pages
@@ -924,14 +930,26 @@ impl Server {
     }
 
     /// Opens `nodeid` (a regular file) and builds the `fuse_open_out`.
-    fn do_open(&mut self, q: &mut Req, nodeid: u64, flags: u32) -> Result<OpenOut, i32> {
+    /// `open_flags` are those of `fuse_open_in`/`fuse_create_in`.
+    fn do_open(
+        &mut self,
+        q: &mut Req,
+        nodeid: u64,
+        flags: u32,
+        open_flags_in: u32,
+    ) -> Result<OpenOut, i32> {
         let n = self.fs.node_mut(nodeid).ok_or(libc::ENOENT)?;
         if n.kind == Kind::Dir {
             return Err(libc::EISDIR);
         }
-        if flags as i32 & libc::O_TRUNC != 0 && n.data.size() != 0 {
-            n.data.truncate(0);
-            n.touch_data();
+        if flags as i32 & libc::O_TRUNC != 0 {
+            if n.data.size() != 0 {
+                n.data.truncate(0);
+                n.touch_data();
+            }
+            if open_flags_in & proto::FUSE_OPEN_KILL_SUIDGID != 0 {
+                n.mode &= !0o6000;
+            }
         }
         let mut open_flags = match script_of(&n.name) {
             Script::DirectIo => proto::FOPEN_DIRECT_IO,
@@ -971,7 +989,7 @@ impl Server {
         if self.defer(q, false) {
             return Answer::Defer;
         }
-        match self.do_open(q, q.h.nodeid, flags) {
+        match self.do_open(q, q.h.nodeid, flags, open_flags) {
             Ok(o) => Answer::Ok(o.encode()),
             Err(e) => Answer::Err(e),
         }
@@ -1007,7 +1025,7 @@ impl Server {
                 Err(e) => return Answer::Err(e),
             },
         };
-        let open = match self.do_open(q, id, c.flags) {
+        let open = match self.do_open(q, id, c.flags, c.open_flags) {
             Ok(o) => o,
             Err(e) => return Answer::Err(e),
         };
@@ -1854,6 +1872,41 @@ mod tests {
         // Other names are answered at once.
         let o = t.req(opcode::LOOKUP, fs::ROOT, b"lazy-b\0");
         assert!(!o.deferred && o.reply.is_some());
+    }
+
+    #[test]
+    fn open_kill_suidgid_with_o_trunc_only() {
+        let mut t = T::new(Options {
+            killpriv_v2: true,
+            atomic_o_trunc: true,
+            ..Options::default()
+        });
+        let o = t.init(KERNEL_FLAGS | initflags::HANDLE_KILLPRIV_V2);
+        let r = &o.reply.as_ref().unwrap().line;
+        assert!(r.contains(",HANDLE_KILLPRIV_V2,"), "{r}");
+        let (id, _) = t.create("f", libc::O_RDWR);
+        t.s.fs.node_mut(id).unwrap().mode = 0o106755;
+        let open = |t: &mut T, flags: i32, open_flags: u32| {
+            let mut e = Enc::default();
+            e.u32(flags as u32).u32(open_flags);
+            let o = t.req(opcode::OPEN, id, &e.0);
+            assert_eq!(parts(&o).0, 0, "{o:?}");
+            t.s.fs.node(id).unwrap().mode
+        };
+        // The flag without O_TRUNC, and O_TRUNC without the flag: kept.
+        assert_eq!(
+            open(&mut t, libc::O_RDWR, proto::FUSE_OPEN_KILL_SUIDGID),
+            0o106755
+        );
+        assert_eq!(open(&mut t, libc::O_RDWR | libc::O_TRUNC, 0), 0o106755);
+        assert_eq!(
+            open(
+                &mut t,
+                libc::O_RDWR | libc::O_TRUNC,
+                proto::FUSE_OPEN_KILL_SUIDGID
+            ),
+            0o100755
+        );
     }
 
     #[test]

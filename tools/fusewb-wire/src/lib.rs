@@ -58,6 +58,7 @@ pub mod initflags {
     pub const BIG_WRITES: u64 = 1 << 5;
     pub const WRITEBACK_CACHE: u64 = 1 << 16;
     pub const PARALLEL_DIROPS: u64 = 1 << 18;
+    pub const HANDLE_KILLPRIV_V2: u64 = 1 << 28;
     pub const MAX_PAGES: u64 = 1 << 22;
     pub const INIT_EXT: u64 = 1 << 30;
 
@@ -157,6 +158,8 @@ pub const FUSE_FSYNC_FDATASYNC: u32 = 1 << 0;
 pub const FUSE_RELEASE_FLUSH: u32 = 1 << 0;
 pub const FUSE_RELEASE_FLOCK_UNLOCK: u32 = 1 << 1;
 /// `fuse_open_out.open_flags`.
+/// `fuse_open_in.open_flags`: clear suid/sgid on a truncating open.
+pub const FUSE_OPEN_KILL_SUIDGID: u32 = 1 << 0;
 pub const FOPEN_DIRECT_IO: u32 = 1 << 0;
 pub const FOPEN_KEEP_CACHE: u32 = 1 << 1;
 
