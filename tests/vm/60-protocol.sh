@@ -891,8 +891,11 @@ lookup_reply() {
 t31_dirops() {
   local k=$1 par a=lazylookup-a bg sb lsb victim ra lb rd
   for par in no yes; do
-    local opts=(--slow-ms 5000 --file $a=0 --file b=0)
-    [ $par = yes ] && opts+=(--parallel-dirops)
+    # Without the flag the slow reply must outlast the victim's start, its
+    # wait and its end on a loaded TCG host: 15 s.
+    local opts=(--file $a=0 --file b=0)
+    [ $par = yes ] && opts+=(--parallel-dirops --slow-ms 5000)
+    [ $par = no ] && opts+=(--slow-ms 15000)
     proto_mount "$k" wt t31-$par "${opts[@]}"
     check "$k: PARALLEL_DIROPS not offered" cond '[[ ,$(init_caps request), == *,PARALLEL_DIROPS,* ]]'
     stat "$PM/$a" > /dev/null &
@@ -903,14 +906,15 @@ t31_dirops() {
     ls -f "$PM" > /dev/null &
     lsb=$!
     if [ $par = no ]; then
-      sleep 0.5
       stat "$PM/c" > /dev/null 2>&1 &
       victim=$!
       disown $victim
-      sleep 0.3
+      # Killed once it sleeps in the directory's queue, not while starting.
+      check "$k: the third stat never waited for its turn (no D state)" wait_for blocked $victim
+      check "$k: the slow LOOKUP was answered before the third stat queued" cond '[ -z "$(lookup_reply $a)" ]'
       kill -9 $victim
       soft "$k" "$k: a task waiting for its turn at the directory was not killable" \
-        cond 'ended $victim 2 && [ -z "$(lookup_reply $a)" ]'
+        cond 'ended $victim 3 && [ -z "$(lookup_reply $a)" ]'
     fi
     check "$k/$par: the slow stat failed" wait $bg
     check "$k/$par: the other stat failed" wait $sb

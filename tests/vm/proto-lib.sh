@@ -207,6 +207,13 @@ running() {
   st=${st##*) }
   [ "${st%% *}" != Z ]
 }
+# blocked PID: PID sleeps uninterruptibly (D, which a killable wait is too).
+blocked() {
+  local st
+  { read -r st < "/proc/$1/stat"; } 2> /dev/null || return 1
+  st=${st##*) }
+  [ "${st%% *}" = D ]
+}
 # task_dump PID: where PID is in the kernel, to stderr (for a failure).
 task_dump() {
   { echo "--- task $1: $(cut -d' ' -f3 "/proc/$1/stat" 2> /dev/null) $(cat "/proc/$1/wchan" 2> /dev/null)"
