@@ -61,7 +61,7 @@ fn setattr_args(inode: &Inode, conn: &Connection, ia: &Iattr<'_>, wb: bool) -> S
     let mut sa = SetAttr::NONE;
     // A server that clears suid/sgid itself does not get the mode the VFS
     // derived from the cached one (mainline's fuse_setattr).
-    if !(ia.kills_privs() && server_kills_privs(conn)) {
+    if !(ia.kills_privs() && conn.params().server_kills_privs()) {
         sa.mode = ia.mode();
     }
     sa.uid = ia.uid().map(|u| conn.user_ns.uid_of(u));
@@ -71,7 +71,7 @@ fn setattr_args(inode: &Inode, conn: &Connection, ia: &Iattr<'_>, wb: bool) -> S
     sa.atime = ia.atime();
     sa.mtime = ia.mtime();
     sa.fh = ia.file().and_then(|f| f.data()).map(|ff| ff.fh);
-    if conn.params().has(u64::from(abi::FUSE_HANDLE_KILLPRIV_V2)) {
+    if conn.params().server_kills_privs() {
         // The server clears them when asked: on a chown of anything but a
         // directory, and a truncate by someone without CAP_FSETID.
         let chown = sa.uid.is_some() || sa.gid.is_some();
@@ -105,18 +105,12 @@ fn setattr_args(inode: &Inode, conn: &Connection, ia: &Iattr<'_>, wb: bool) -> S
     sa
 }
 
-/// Whether the server clears suid/sgid itself where a request says so
-/// (HANDLE_KILLPRIV_V2; version 1 is not offered).
-fn server_kills_privs(conn: &Connection) -> bool {
-    conn.params().has(u64::from(abi::FUSE_HANDLE_KILLPRIV_V2))
-}
-
 /// `inode_operations.setattr` (after `setattr_prepare`).
 pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
     inode.data().check()?;
     let conn = inode.sb().data();
     if ia.kills_privs()
-        && server_kills_privs(&conn)
+        && conn.params().server_kills_privs()
         && ia.size().is_none()
         && ia.uid().is_none()
         && ia.gid().is_none()

@@ -190,7 +190,7 @@ fn open_wire_flags(conn: &Connection, flags: u32) -> u32 {
 /// (HANDLE_KILLPRIV_V2) truncates at OPEN for a task without CAP_FSETID.
 pub(crate) fn open_kill_flags(conn: &Connection, wire_flags: u32) -> u32 {
     if wire_flags & flags::O_TRUNC != 0
-        && conn.params().has(u64::from(abi::FUSE_HANDLE_KILLPRIV_V2))
+        && conn.params().server_kills_privs()
         && !crate::vfs::cred::current_has_fsetid()
     {
         abi::FUSE_OPEN_KILL_SUIDGID

@@ -48,7 +48,7 @@ pub(crate) fn write_iter(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>) -> Result
         // WRITE says so (FUSE_WRITE_KILL_SUIDGID: a writer without
         // CAP_FSETID); a write that must clear them goes to it at once,
         // not through the cache (as mainline's fuse_cache_write_iter).
-        let v2 = conn.params().has(u64::from(abi::FUSE_HANDLE_KILLPRIV_V2));
+        let v2 = conn.params().server_kills_privs();
         let kill = v2 && inode.should_drop_suidgid();
         let write_flags = if v2 && !vfs::cred::current_has_fsetid() {
             abi::FUSE_WRITE_KILL_SUIDGID

@@ -96,6 +96,12 @@ impl Negotiated {
     pub(crate) fn has(&self, flag: u64) -> bool {
         self.flags & flag != 0
     }
+
+    /// Whether the server clears suid/sgid itself where a request says so
+    /// (HANDLE_KILLPRIV_V2; version 1 is not offered).
+    pub(crate) fn server_kills_privs(&self) -> bool {
+        self.has(u64::from(abi::FUSE_HANDLE_KILLPRIV_V2))
+    }
 }
 
 /// Interprets the INIT reply `payload` for the `offered` flags and
