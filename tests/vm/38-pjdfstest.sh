@@ -52,21 +52,8 @@ pjd() {
   note "$run: $(grep '^Summary' "$SCRATCH/pjd.$run.log")"
 }
 
-# The three runs go at once, each on its own mount and backing directory:
-# pjdfstest and its server keep about one vCPU busy, so under TCG this
-# takes about half the time of one after the other.
-runs=(mainline:wt fuse-wb:wt fuse-wb:wb)
-pids=()
-for run in "${runs[@]}"; do
-  pjd $run > "$SCRATCH/pjd.$run.out" 2>&1 &
-  pids+=($!)
-done
-failed=()
-for i in "${!runs[@]}"; do
-  wait "${pids[i]}" || failed+=("${runs[i]}")
-  cat "$SCRATCH/pjd.${runs[i]}.out"
-done
-[ ${#failed[@]} = 0 ] || fail "pjdfstest did not run through on ${failed[*]} (above)"
+# The three runs go at once, each on its own mount and backing directory.
+run_parallel "pjd mainline:wt" "pjd fuse-wb:wt" "pjd fuse-wb:wb"
 
 for run in fuse-wb:wt fuse-wb:wb; do
   # Passed on mainline, not on fuse-wb.

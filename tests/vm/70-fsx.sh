@@ -84,10 +84,9 @@ fsx_links() {
   unmount "$m"
 }
 
-# Every configuration on its own mount at once (fsx and its server keep
-# about one vCPU busy: under TCG this takes about half the time of one
-# after the other), and each mount sees other mounts' traffic meanwhile.
-jobs_=() pids=()
+# Every configuration on its own mount at once; each mount sees other
+# mounts' traffic meanwhile.
+jobs_=()
 for server in ${FSX_SERVERS:-passthrough_ll refserver}; do
   for mode in ${FSX_MODES:-wt wb}; do
     jobs_+=("fsx_on $server $mode")
@@ -96,13 +95,4 @@ done
 for mode in ${FSX_MODES:-wt wb}; do
   jobs_+=("fsx_links $mode")
 done
-for i in "${!jobs_[@]}"; do
-  ${jobs_[i]} > "$SCRATCH/fsx-job-$i.out" 2>&1 &
-  pids+=($!)
-done
-failed=()
-for i in "${!jobs_[@]}"; do
-  wait "${pids[i]}" || failed+=("${jobs_[i]}")
-  cat "$SCRATCH/fsx-job-$i.out"
-done
-[ ${#failed[@]} = 0 ] || fail "failed: ${failed[*]} (above)"
+run_parallel "${jobs_[@]}"
