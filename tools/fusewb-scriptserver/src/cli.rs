@@ -120,6 +120,18 @@ pub fn parse_args(args: &[String]) -> Result<Cli, String> {
                 flag(&inline)?;
                 opts.killpriv_v2 = true;
             }
+            "--xattr" => {
+                flag(&inline)?;
+                opts.xattr = true;
+            }
+            "--posix-acl" => {
+                flag(&inline)?;
+                opts.posix_acl = true;
+            }
+            "--dont-mask" => {
+                flag(&inline)?;
+                opts.dont_mask = true;
+            }
             "--keep-cache" => {
                 flag(&inline)?;
                 opts.keep_cache = true;
@@ -231,6 +243,9 @@ mod tests {
             "1000",
             "--writeback",
             "--atomic-o-trunc",
+            "--xattr",
+            "--posix-acl",
+            "--dont-mask",
             "--keep-cache",
             "--slow-ms",
             "10",
@@ -259,6 +274,7 @@ mod tests {
             (5, 16 << 20, 32, 1000, 10)
         );
         assert!(o.writeback && o.atomic_o_trunc && o.keep_cache);
+        assert!(o.xattr && o.posix_acl && o.dont_mask);
         assert!(o.no_create && o.no_flush && o.no_fsync);
         assert!(o.no_fallocate && o.no_lseek && o.no_copy_file_range);
         assert_eq!(c.files, vec![("a".into(), 8192), ("b".into(), 0)]);

@@ -263,6 +263,8 @@ pub struct Node {
     pub nlookup: u64,
     /// Still in the root directory (false once unlinked).
     pub linked: bool,
+    /// Extended attributes (`--xattr`), by name.
+    pub xattrs: std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 impl Node {
@@ -280,6 +282,7 @@ impl Node {
             data: Data::default(),
             nlookup: 0,
             linked: true,
+            xattrs: Default::default(),
         }
     }
 

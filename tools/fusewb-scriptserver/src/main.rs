@@ -29,7 +29,11 @@
 //! with FUSE_ATOMIC_O_TRUNC) or CREATE truncates. Served: INIT, LOOKUP, FORGET,
 //! BATCH_FORGET, GETATTR, SETATTR, OPEN, CREATE, MKNOD, UNLINK, READ, WRITE,
 //! FLUSH, FSYNC, RELEASE, FALLOCATE, LSEEK, COPY_FILE_RANGE, STATFS,
-//! OPENDIR, READDIR, RELEASEDIR, ACCESS, DESTROY; INTERRUPT is logged and
+//! OPENDIR, READDIR, RELEASEDIR, ACCESS, DESTROY, and with `--xattr` (or
+//! `--posix-acl`) GETXATTR, SETXATTR, LISTXATTR, REMOVEXATTR on in-memory
+//! attributes (setting `system.posix_acl_access` also sets the mode's
+//! permission bits from the ACL, and clears sgid when the request says
+//! FUSE_SETXATTR_ACL_KILL_SGID); INTERRUPT is logged and
 //! ignored (as libfuse without an interrupt handler: the request is
 //! answered normally); everything else gets ENOSYS. A READ on a handle
 //! opened O_WRONLY is served (and flagged in the log).
@@ -45,7 +49,10 @@
 //! offered) with ASYNC_READ, BIG_WRITES, MAX_PAGES, INIT_EXT, and
 //! ATOMIC_O_TRUNC with `--atomic-o-trunc`, PARALLEL_DIROPS with
 //! `--parallel-dirops`, HANDLE_KILLPRIV_V2 with `--killpriv-v2`,
-//! WRITEBACK_CACHE with `--writeback`. Suid/sgid (mode 06000) are cleared
+//! SETXATTR_EXT with `--xattr` or `--posix-acl`, POSIX_ACL with
+//! `--posix-acl`, DONT_MASK with `--dont-mask` (CREATE and MKNOD then
+//! apply the request's umask to the mode), WRITEBACK_CACHE with
+//! `--writeback`. Suid/sgid (mode 06000) are cleared
 //! where a request asks (FUSE_WRITE_KILL_SUIDGID, FATTR_KILL_SUIDGID, or
 //! FUSE_OPEN_KILL_SUIDGID with O_TRUNC), never otherwise.
 //!
@@ -66,6 +73,7 @@
 //! | `lazytrunc-` | as `lazy-`, for SETATTR that sets the size only |
 //! | `hangattr-` | SETATTR that does not set the size is never answered |
 //! | `lazylookup-` | LOOKUP of the name is answered after `--slow-ms`, while the server serves other requests (its line carries `deferred_ms=`) |
+//! | `badacl-` | GETXATTR of `system.posix_acl_*` answers a malformed ACL (`--xattr`) |
 //!
 //! # Log
 //!
@@ -121,6 +129,10 @@
 //! OPENDIR     flags=0x open_flags=0x
 //! READDIR     fh= offset= size=
 //! ACCESS      mask=0x
+//! GETXATTR    size= name=
+//! LISTXATTR   size=
+//! SETXATTR    size= flags=0x setxattr_flags=0x [acl_kill_sgid] name=
+//! REMOVEXATTR name=
 //! INTERRUPT   target=UNIQUE
 //! other       len=
 //! ```
@@ -156,6 +168,10 @@
 //! --atomic-o-trunc     ask for FUSE_ATOMIC_O_TRUNC
 //! --parallel-dirops    ask for FUSE_PARALLEL_DIROPS
 //! --killpriv-v2        ask for FUSE_HANDLE_KILLPRIV_V2
+//! --xattr              serve GETXATTR, SETXATTR, LISTXATTR, REMOVEXATTR (in
+//!                      memory; else they get ENOSYS) and ask for SETXATTR_EXT
+//! --posix-acl          ask for FUSE_POSIX_ACL (implies --xattr)
+//! --dont-mask          ask for FUSE_DONT_MASK (CREATE and MKNOD apply the umask)
 //! --keep-cache         answer OPEN/CREATE with FOPEN_KEEP_CACHE (every file)
 //! --slow-ms MS         delay of WRITE replies for slow- files (default 200)
 //! --file NAME=SIZE     pre-create NAME with SIZE bytes, byte i = i % 251
@@ -214,6 +230,7 @@ the replies:
            while other requests are served; lazytrunc-: that SETATTR only
   hangattr- SETATTR that does not set the size is never answered
   lazylookup- LOOKUP of the name answered --slow-ms later, others served
+  badacl-     GETXATTR of system.posix_acl_* answers a malformed ACL
 
 Log lines (see the crate documentation for every field):
   OPNAME unique=U nodeid=N uid=U gid=G pid=P [file=NAME] FIELDS...
@@ -230,6 +247,9 @@ Options:
   --atomic-o-trunc     ask for FUSE_ATOMIC_O_TRUNC
   --parallel-dirops    ask for FUSE_PARALLEL_DIROPS
   --killpriv-v2        ask for FUSE_HANDLE_KILLPRIV_V2
+  --xattr              serve GETXATTR/SETXATTR/LISTXATTR/REMOVEXATTR (in memory)
+  --posix-acl          ask for FUSE_POSIX_ACL (implies --xattr)
+  --dont-mask          ask for FUSE_DONT_MASK (CREATE/MKNOD apply the umask)
   --keep-cache         answer OPEN/CREATE with FOPEN_KEEP_CACHE
   --slow-ms MS         delay for slow- files (default 200)
   --file NAME=SIZE     pre-create NAME, byte i = i % 251 (repeatable)

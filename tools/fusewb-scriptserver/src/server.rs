@@ -42,6 +42,13 @@ pub struct Options {
     /// Ask for FUSE_HANDLE_KILLPRIV_V2 (suid/sgid are cleared where
     /// WRITE, SETATTR, OPEN or CREATE say so, whether or not it is).
     pub killpriv_v2: bool,
+    /// Serve GETXATTR, SETXATTR, LISTXATTR and REMOVEXATTR (and ask for
+    /// FUSE_SETXATTR_EXT); else they get ENOSYS.
+    pub xattr: bool,
+    /// Ask for FUSE_POSIX_ACL (implies `xattr`).
+    pub posix_acl: bool,
+    /// Ask for FUSE_DONT_MASK: CREATE and MKNOD apply the umask here.
+    pub dont_mask: bool,
     /// Answer OPEN/CREATE with FOPEN_KEEP_CACHE.
     pub keep_cache: bool,
     /// Delay of WRITE replies for `slow-` files.
@@ -65,6 +72,9 @@ impl Default for Options {
             atomic_o_trunc: false,
             parallel_dirops: false,
             killpriv_v2: false,
+            xattr: false,
+            posix_acl: false,
+            dont_mask: false,
             keep_cache: false,
             slow_ms: 200,
             no_create: false,
@@ -110,6 +120,9 @@ pub enum Script {
     /// LOOKUP of the name is answered `--slow-ms` later, while the server
     /// goes on serving other requests.
     LazyLookup,
+    /// GETXATTR of a `system.posix_acl_*` attribute answers a malformed
+    /// ACL (version 1, no entries, 2 stray bytes).
+    BadAcl,
 }
 
 /// The scripts by name prefix, for the help text and `script_of`.
@@ -127,6 +140,7 @@ pub const SCRIPTS: &[(&str, Script)] = &[
     ("lazytrunc-", Script::LazyTrunc),
     ("hangattr-", Script::HangAttr),
     ("lazylookup-", Script::LazyLookup),
+    ("badacl-", Script::BadAcl),
 ];
 
 pub fn script_of(name: &[u8]) -> Script {
@@ -318,6 +332,8 @@ pub struct Server {
     pub fs: Fs,
     /// Negotiated minor version (41 until INIT says otherwise).
     minor: u32,
+    /// INIT flags agreed on.
+    agreed: u64,
     pub stats: Stats,
     /// Handling a deferred request now: no deferring again.
     replaying: bool,
@@ -329,6 +345,7 @@ impl Server {
             opts,
             fs: Fs::new(uid, gid),
             minor: proto::KERNEL_MINOR_VERSION,
+            agreed: 0,
             stats: Stats::default(),
             replaying: false,
         }
@@ -618,6 +635,11 @@ impl Server {
                 Answer::Ok(Vec::new())
             }
             opcode::FALLOCATE => self.fallocate(q, arg),
+            opcode::GETXATTR | opcode::LISTXATTR | opcode::SETXATTR | opcode::REMOVEXATTR
+                if self.opts.xattr || self.opts.posix_acl =>
+            {
+                self.xattr(q, arg)
+            }
             opcode::LSEEK => self.lseek(q, arg),
             opcode::COPY_FILE_RANGE => self.copy_file_range(q, arg),
             opcode::STATFS => {
@@ -741,7 +763,17 @@ impl Server {
         if self.opts.killpriv_v2 {
             want |= initflags::HANDLE_KILLPRIV_V2;
         }
+        if self.opts.xattr || self.opts.posix_acl {
+            want |= initflags::SETXATTR_EXT;
+        }
+        if self.opts.posix_acl {
+            want |= initflags::POSIX_ACL;
+        }
+        if self.opts.dont_mask {
+            want |= initflags::DONT_MASK;
+        }
         let agreed = offered & want;
+        self.agreed = agreed;
         let max_pages = if agreed & initflags::MAX_PAGES != 0 {
             self.opts.max_pages
         } else {
@@ -1020,10 +1052,15 @@ impl Server {
         let id = match self.fs.lookup(&c.name) {
             Some(_) if c.flags as i32 & libc::O_EXCL != 0 => return Answer::Err(libc::EEXIST),
             Some(id) => id,
-            None => match self.fs.create_file(&c.name, c.mode, q.h.uid, q.h.gid) {
-                Ok(id) => id,
-                Err(e) => return Answer::Err(e),
-            },
+            None => {
+                match self
+                    .fs
+                    .create_file(&c.name, self.masked(c.mode, c.umask), q.h.uid, q.h.gid)
+                {
+                    Ok(id) => id,
+                    Err(e) => return Answer::Err(e),
+                }
+            }
         };
         let open = match self.do_open(q, id, c.flags, c.open_flags) {
             Ok(o) => o,
@@ -1055,7 +1092,10 @@ impl Server {
         if !fs::is_regular_mode(m.mode) {
             return Answer::Err(libc::EPERM);
         }
-        let id = match self.fs.create_file(&m.name, m.mode, q.h.uid, q.h.gid) {
+        let id = match self
+            .fs
+            .create_file(&m.name, self.masked(m.mode, m.umask), q.h.uid, q.h.gid)
+        {
             Ok(id) => id,
             Err(e) => return Answer::Err(e),
         };
@@ -1065,6 +1105,107 @@ impl Server {
         self.fs.add_lookup(id);
         q.r.kv("ino", id);
         Answer::Ok(entry.encode())
+    }
+
+    /// The mode of a new file asked as `mode`: with FUSE_DONT_MASK the
+    /// kernel left the `umask` to the server (no default ACLs here).
+    fn masked(&self, mode: u32, umask: u32) -> u32 {
+        if self.agreed & initflags::DONT_MASK != 0 {
+            mode & !(umask & 0o777)
+        } else {
+            mode
+        }
+    }
+
+    /// GETXATTR, LISTXATTR, SETXATTR, REMOVEXATTR on the node's in-memory
+    /// attributes. Setting `system.posix_acl_access` also sets the mode's
+    /// permission bits from it (owner, mask or group, other), and clears
+    /// sgid when FUSE_SETXATTR_ACL_KILL_SGID says so, as a filesystem with
+    /// ACLs does.
+    fn xattr(&mut self, q: &mut Req, arg: &[u8]) -> Answer {
+        let op = q.h.opcode;
+        let (size, name, set) = if op == opcode::SETXATTR {
+            let ext = self.agreed & initflags::SETXATTR_EXT != 0;
+            let Some(s) = proto::SetxattrIn::decode(arg, ext) else {
+                return malformed(q);
+            };
+            q.f.kv("size", s.size)
+                .hex("flags", u64::from(s.flags))
+                .hex("setxattr_flags", u64::from(s.setxattr_flags));
+            q.f.word_if(
+                s.setxattr_flags & proto::FUSE_SETXATTR_ACL_KILL_SGID != 0,
+                "acl_kill_sgid",
+            );
+            (s.size, s.name.clone(), Some(s))
+        } else if op == opcode::REMOVEXATTR {
+            (0, proto::split_name(arg).0.to_vec(), None)
+        } else {
+            let Some((size, name)) = proto::getxattr_in(arg) else {
+                return malformed(q);
+            };
+            q.f.kv("size", size);
+            (size, name.to_vec(), None)
+        };
+        if op != opcode::LISTXATTR {
+            q.f.kv("name", esc(&name));
+        }
+        let Some(n) = self.fs.node_mut(q.h.nodeid) else {
+            return Answer::Err(libc::ENOENT);
+        };
+        let bad_acl =
+            script_of(&n.name) == Script::BadAcl && name.starts_with(b"system.posix_acl_");
+        let value = match op {
+            opcode::GETXATTR if bad_acl => vec![1, 0, 0, 0, 0xff, 0xff],
+            opcode::GETXATTR => match n.xattrs.get(&name) {
+                Some(v) => v.clone(),
+                None => return Answer::Err(libc::ENODATA),
+            },
+            opcode::LISTXATTR => {
+                let mut l = Vec::new();
+                for k in n.xattrs.keys() {
+                    l.extend_from_slice(k);
+                    l.push(0);
+                }
+                l
+            }
+            opcode::SETXATTR => {
+                let Some(s) = set else {
+                    return malformed(q);
+                };
+                let exists = n.xattrs.contains_key(&name);
+                if s.flags & libc::XATTR_CREATE as u32 != 0 && exists {
+                    return Answer::Err(libc::EEXIST);
+                }
+                if s.flags & libc::XATTR_REPLACE as u32 != 0 && !exists {
+                    return Answer::Err(libc::ENODATA);
+                }
+                if name == b"system.posix_acl_access" {
+                    if let Some(bits) = acl_mode_bits(&s.value) {
+                        n.mode = n.mode & !0o777 | bits;
+                    }
+                    if s.setxattr_flags & proto::FUSE_SETXATTR_ACL_KILL_SGID != 0 {
+                        n.mode &= !0o2000;
+                    }
+                }
+                n.xattrs.insert(name, s.value);
+                n.ctime = fs::Ts::now();
+                return Answer::Ok(Vec::new());
+            }
+            _ => {
+                if n.xattrs.remove(&name).is_none() {
+                    return Answer::Err(libc::ENODATA);
+                }
+                n.ctime = fs::Ts::now();
+                return Answer::Ok(Vec::new());
+            }
+        };
+        if size == 0 {
+            return Answer::Ok(proto::getxattr_out(value.len() as u32));
+        }
+        if value.len() > size as usize {
+            return Answer::Err(libc::ERANGE);
+        }
+        Answer::Ok(value)
     }
 
     /// The request's node as a regular file: its script, or the errno.
@@ -1332,6 +1473,33 @@ impl Server {
         }
         Answer::Ok(out)
     }
+}
+
+/// The permission bits a POSIX ACL in xattr form implies (owner from
+/// USER_OBJ, group class from MASK or else GROUP_OBJ, other from OTHER);
+/// `None` if it is not a well-formed version-2 ACL.
+fn acl_mode_bits(v: &[u8]) -> Option<u32> {
+    const USER_OBJ: u16 = 0x01;
+    const GROUP_OBJ: u16 = 0x04;
+    const MASK: u16 = 0x10;
+    const OTHER: u16 = 0x20;
+    let (head, entries) = (v.get(..4)?, v.get(4..)?);
+    if u32::from_le_bytes(head.try_into().ok()?) != 2 || entries.len() % 8 != 0 {
+        return None;
+    }
+    let (mut user, mut group, mut mask, mut other) = (None, None, None, None);
+    for e in entries.chunks_exact(8) {
+        let tag = u16::from_le_bytes([e[0], e[1]]);
+        let perm = u32::from(u16::from_le_bytes([e[2], e[3]]) & 7);
+        match tag {
+            USER_OBJ => user = Some(perm),
+            GROUP_OBJ => group = Some(perm),
+            MASK => mask = Some(perm),
+            OTHER => other = Some(perm),
+            _ => {}
+        }
+    }
+    Some(user? << 6 | mask.or(group)? << 3 | other?)
 }
 
 fn malformed(q: &mut Req) -> Answer {
@@ -1907,6 +2075,128 @@ mod tests {
             ),
             0o100755
         );
+    }
+
+    #[test]
+    fn xattrs_and_acls() {
+        let mut t = T::new(Options {
+            posix_acl: true,
+            dont_mask: true,
+            ..Options::default()
+        });
+        let o = t.init(
+            KERNEL_FLAGS | initflags::POSIX_ACL | initflags::DONT_MASK | initflags::SETXATTR_EXT,
+        );
+        let r = &o.reply.as_ref().unwrap().line;
+        assert!(
+            r.contains(",DONT_MASK,") && r.contains(",POSIX_ACL,") && r.contains(",SETXATTR_EXT"),
+            "{r}"
+        );
+        // DONT_MASK: the umask is applied here.
+        let m = MknodIn {
+            mode: 0o100666,
+            rdev: 0,
+            umask: 0o027,
+            name: b"m".to_vec(),
+        };
+        assert_eq!(parts(&t.req(opcode::MKNOD, 1, &m.encode())).0, 0);
+        let mid = t.s.fs.lookup(b"m").unwrap();
+        assert_eq!(t.s.fs.node(mid).unwrap().mode, 0o100640);
+        let (id, _) = t.create("f", libc::O_RDWR);
+        let get = |t: &mut T, size: u32, name: &[u8]| {
+            let mut e = Enc::default();
+            e.u32(size).u32(0).bytes(name).zeros(1);
+            parts(&t.req(opcode::GETXATTR, id, &e.0))
+        };
+        let set = |t: &mut T, flags: u32, sflags: u32, name: &[u8], value: &[u8]| {
+            let s = proto::SetxattrIn {
+                size: value.len() as u32,
+                flags,
+                setxattr_flags: sflags,
+                name: name.to_vec(),
+                value: value.to_vec(),
+            };
+            parts(&t.req(opcode::SETXATTR, id, &s.encode())).0
+        };
+        assert_eq!(get(&mut t, 64, b"user.a").0, -libc::ENODATA);
+        assert_eq!(
+            set(&mut t, libc::XATTR_REPLACE as u32, 0, b"user.a", b"1"),
+            -libc::ENODATA
+        );
+        assert_eq!(set(&mut t, 0, 0, b"user.a", b"xyz"), 0);
+        assert_eq!(
+            set(&mut t, libc::XATTR_CREATE as u32, 0, b"user.a", b"1"),
+            -libc::EEXIST
+        );
+        assert_eq!(get(&mut t, 0, b"user.a"), (0, proto::getxattr_out(3)));
+        assert_eq!(get(&mut t, 2, b"user.a").0, -libc::ERANGE);
+        assert_eq!(get(&mut t, 3, b"user.a"), (0, b"xyz".to_vec()));
+        // An access ACL sets the mode bits (mask rw- for the group class)
+        // and, when asked, clears sgid.
+        t.s.fs.node_mut(id).unwrap().mode = 0o102644;
+        let mut acl = Enc::default();
+        acl.u32(2);
+        for (tag, perm, id) in [
+            (1u16, 7u16, u32::MAX),
+            (2, 4, 65534),
+            (4, 4, u32::MAX),
+            (0x10, 6, u32::MAX),
+            (0x20, 0, u32::MAX),
+        ] {
+            acl.u16(tag).u16(perm).u32(id);
+        }
+        let name = b"system.posix_acl_access";
+        let s = proto::SetxattrIn {
+            size: acl.0.len() as u32,
+            flags: 0,
+            setxattr_flags: proto::FUSE_SETXATTR_ACL_KILL_SGID,
+            name: name.to_vec(),
+            value: acl.0.clone(),
+        };
+        let o = t.req(opcode::SETXATTR, id, &s.encode());
+        assert_eq!(parts(&o).0, 0);
+        let line = &o.request_line;
+        assert!(
+            line.contains("setxattr_flags=0x1 acl_kill_sgid name=system.posix_acl_access"),
+            "{line}"
+        );
+        assert_eq!(t.s.fs.node(id).unwrap().mode, 0o100760);
+        let o = t.req(opcode::LISTXATTR, id, &[64, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            parts(&o),
+            (0, b"system.posix_acl_access\0user.a\0".to_vec())
+        );
+        assert_eq!(parts(&t.req(opcode::REMOVEXATTR, id, b"user.a\0")).0, 0);
+        assert_eq!(
+            parts(&t.req(opcode::REMOVEXATTR, id, b"user.a\0")).0,
+            -libc::ENODATA
+        );
+        assert_eq!(acl_mode_bits(&acl.0[..10]), None);
+    }
+
+    #[test]
+    fn xattrs_get_enosys_without_the_option() {
+        let mut t = T::new(Options::default());
+        let o = t.init(
+            KERNEL_FLAGS | initflags::POSIX_ACL | initflags::DONT_MASK | initflags::SETXATTR_EXT,
+        );
+        let r = &o.reply.as_ref().unwrap().line;
+        assert!(
+            !r.contains("DONT_MASK") && !r.contains("POSIX_ACL") && !r.contains("SETXATTR_EXT"),
+            "{r}"
+        );
+        let m = MknodIn {
+            mode: 0o100666,
+            rdev: 0,
+            umask: 0o027,
+            name: b"m".to_vec(),
+        };
+        assert_eq!(parts(&t.req(opcode::MKNOD, 1, &m.encode())).0, 0);
+        let id = t.s.fs.lookup(b"m").unwrap();
+        // Without DONT_MASK the mode is taken as sent.
+        assert_eq!(t.s.fs.node(id).unwrap().mode, 0o100666);
+        let o = t.req(opcode::GETXATTR, id, b"\0\0\0\0\0\0\0\0user.a\0");
+        assert_eq!(parts(&o).0, -libc::ENOSYS);
     }
 
     #[test]

@@ -56,9 +56,12 @@ pub mod initflags {
     pub const ASYNC_READ: u64 = 1 << 0;
     pub const ATOMIC_O_TRUNC: u64 = 1 << 3;
     pub const BIG_WRITES: u64 = 1 << 5;
+    pub const DONT_MASK: u64 = 1 << 6;
     pub const WRITEBACK_CACHE: u64 = 1 << 16;
     pub const PARALLEL_DIROPS: u64 = 1 << 18;
+    pub const POSIX_ACL: u64 = 1 << 20;
     pub const HANDLE_KILLPRIV_V2: u64 = 1 << 28;
+    pub const SETXATTR_EXT: u64 = 1 << 29;
     pub const MAX_PAGES: u64 = 1 << 22;
     pub const INIT_EXT: u64 = 1 << 30;
 
@@ -160,6 +163,8 @@ pub const FUSE_RELEASE_FLOCK_UNLOCK: u32 = 1 << 1;
 /// `fuse_open_out.open_flags`.
 /// `fuse_open_in.open_flags`: clear suid/sgid on a truncating open.
 pub const FUSE_OPEN_KILL_SUIDGID: u32 = 1 << 0;
+/// `fuse_setxattr_in.setxattr_flags`: clear sgid along with the ACL set.
+pub const FUSE_SETXATTR_ACL_KILL_SGID: u32 = 1 << 0;
 pub const FOPEN_DIRECT_IO: u32 = 1 << 0;
 pub const FOPEN_KEEP_CACHE: u32 = 1 << 1;
 
@@ -203,6 +208,10 @@ pub mod opcode {
     pub const STATFS: u32 = 17;
     pub const RELEASE: u32 = 18;
     pub const FSYNC: u32 = 20;
+    pub const SETXATTR: u32 = 21;
+    pub const GETXATTR: u32 = 22;
+    pub const LISTXATTR: u32 = 23;
+    pub const REMOVEXATTR: u32 = 24;
     pub const FLUSH: u32 = 25;
     pub const INIT: u32 = 26;
     pub const OPENDIR: u32 = 27;
@@ -622,6 +631,67 @@ impl OpenOut {
 
 /// `struct fuse_write_out` (8 bytes); also COPY_FILE_RANGE's reply.
 pub fn write_out(size: u32) -> Vec<u8> {
+    let mut e = Enc::default();
+    e.u32(size).u32(0);
+    e.0
+}
+
+/// `struct fuse_setxattr_in` (16 bytes with FUSE_SETXATTR_EXT, else the
+/// first 8), the name, then `size` bytes of value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SetxattrIn {
+    pub size: u32,
+    pub flags: u32,
+    pub setxattr_flags: u32,
+    pub name: Vec<u8>,
+    pub value: Vec<u8>,
+}
+
+impl SetxattrIn {
+    /// `ext`: the connection agreed on FUSE_SETXATTR_EXT. `None` if short
+    /// or the value is not `size` bytes.
+    pub fn decode(b: &[u8], ext: bool) -> Option<Self> {
+        let mut r = Rd::new(b);
+        let (size, flags) = (r.u32()?, r.u32()?);
+        let (setxattr_flags, head) = if ext { (r.u32()?, 16) } else { (0, 8) };
+        let (name, value) = split_name(b.get(head..)?);
+        if value.len() != size as usize {
+            return None;
+        }
+        Some(Self {
+            size,
+            flags,
+            setxattr_flags,
+            name: name.to_vec(),
+            value: value.to_vec(),
+        })
+    }
+
+    /// Encoder (extended form), used by the tests to build requests.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::default();
+        e.u32(self.size)
+            .u32(self.flags)
+            .u32(self.setxattr_flags)
+            .u32(0)
+            .bytes(&self.name)
+            .zeros(1)
+            .bytes(&self.value);
+        e.0
+    }
+}
+
+/// `struct fuse_getxattr_in` (8 bytes: the buffer size), then for GETXATTR
+/// the name: `(size, name)`.
+pub fn getxattr_in(b: &[u8]) -> Option<(u32, &[u8])> {
+    let mut r = Rd::new(b);
+    let size = r.u32()?;
+    r.u32()?;
+    Some((size, split_name(b.get(8..)?).0))
+}
+
+/// `struct fuse_getxattr_out` (8 bytes): the size a value or list needs.
+pub fn getxattr_out(size: u32) -> Vec<u8> {
     let mut e = Enc::default();
     e.u32(size).u32(0);
     e.0
@@ -1441,6 +1511,33 @@ mod tests {
         let bad = dirent_raw(1, 1, 200, DT_REG, b"abcdefgh");
         assert_eq!(bad.len(), 32);
         assert_eq!(at_u32(&bad, 16), 200);
+    }
+
+    #[test]
+    fn xattr_args() {
+        let s = SetxattrIn {
+            size: 3,
+            flags: 1,
+            setxattr_flags: FUSE_SETXATTR_ACL_KILL_SGID,
+            name: b"user.a".to_vec(),
+            value: b"xyz".to_vec(),
+        };
+        let b = s.encode();
+        assert_eq!(SetxattrIn::decode(&b, true), Some(s.clone()));
+        // The old 8-byte form: no setxattr_flags.
+        let mut old = b[..8].to_vec();
+        old.extend_from_slice(&b[16..]);
+        let d = SetxattrIn::decode(&old, false).unwrap();
+        assert_eq!((d.setxattr_flags, d.name, d.value), (0, s.name, s.value));
+        // A value shorter than its size is malformed.
+        assert_eq!(SetxattrIn::decode(&b[..b.len() - 1], true), None);
+        assert_eq!(
+            getxattr_in(b"\x10\0\0\0\0\0\0\0user.a\0"),
+            Some((16, &b"user.a"[..]))
+        );
+        assert_eq!(getxattr_in(&[0; 8]), Some((0, &b""[..])));
+        assert_eq!(getxattr_in(&[0; 7]), None);
+        assert_eq!(getxattr_out(7), [7, 0, 0, 0, 0, 0, 0, 0]);
     }
 
     #[test]
