@@ -22,6 +22,8 @@
 #include <linux/namei.h>
 #include <linux/pagemap.h>
 #include <linux/poll.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 #include <linux/splice.h>
 #include <linux/statfs.h>
 #include <linux/sysfs.h>
@@ -56,6 +58,7 @@ const int FUSEWB_CONST_WB_RECLAIMABLE = WB_RECLAIMABLE;
 const int FUSEWB_CONST_FALLOC_FL_KEEP_SIZE = FALLOC_FL_KEEP_SIZE;
 const int FUSEWB_CONST_FALLOC_FL_PUNCH_HOLE = FALLOC_FL_PUNCH_HOLE;
 const int FUSEWB_CONST_FALLOC_FL_ZERO_RANGE = FALLOC_FL_ZERO_RANGE;
+const unsigned long FUSEWB_CONST_SB_POSIXACL = SB_POSIXACL;
 const unsigned int FUSEWB_CONST_ATTR_MODE = ATTR_MODE;
 const unsigned int FUSEWB_CONST_ATTR_UID = ATTR_UID;
 const unsigned int FUSEWB_CONST_ATTR_GID = ATTR_GID;

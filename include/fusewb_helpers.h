@@ -17,6 +17,8 @@
 #include <linux/pagemap.h>
 #include <linux/pid_namespace.h>
 #include <linux/poll.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -109,6 +111,12 @@ long fusewb_splice_copy_file_range(struct file *in, loff_t pos_in, struct file *
 unsigned long fusewb_totalram_pages(void);
 gfp_t fusewb_mapping_gfp_mask(struct address_space *mapping);
 s64 fusewb_wb_stat_sum(struct backing_dev_info *bdi, int item);
+
+/* POSIX ACLs. */
+void fusewb_posix_acl_release(struct posix_acl *acl);
+size_t fusewb_posix_acl_xattr_size(const struct posix_acl *acl);
+struct posix_acl *fusewb_acl_dont_cache(void);
+vfsgid_t fusewb_i_gid_into_vfsgid(struct mnt_idmap *idmap, const struct inode *inode);
 
 /* Module parameters (defined in helpers.c, read by Rust). */
 extern unsigned int fusewb_max_pages_limit;

@@ -72,6 +72,11 @@ void fusewb_wb_writeback_add(struct backing_dev_info *bdi, s64 pages) { wb_stat_
 struct user_namespace *fusewb_get_user_ns(struct user_namespace *ns) { return get_user_ns(ns); }
 void fusewb_put_user_ns(struct user_namespace *ns) { put_user_ns(ns); }
 
+void fusewb_posix_acl_release(struct posix_acl *acl) { posix_acl_release(acl); }
+size_t fusewb_posix_acl_xattr_size(const struct posix_acl *acl) { return posix_acl_xattr_size(acl->a_count); }
+struct posix_acl *fusewb_acl_dont_cache(void) { return ACL_DONT_CACHE; }
+vfsgid_t fusewb_i_gid_into_vfsgid(struct mnt_idmap *idmap, const struct inode *inode) { return i_gid_into_vfsgid(idmap, inode); }
+
 void fusewb_inode_lock(struct inode *inode) { inode_lock(inode); }
 void fusewb_inode_unlock(struct inode *inode) { inode_unlock(inode); }
 void fusewb_inode_lock_parent(struct inode *inode) { inode_lock_nested(inode, I_MUTEX_PARENT); }

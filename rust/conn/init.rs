@@ -84,6 +84,13 @@ impl Connection {
         self.init_wait.wake_up_all();
     }
 
+    /// Whether the kernel checks permissions from the mode (and ACLs): the
+    /// mount option `default_permissions`, or FUSE_POSIX_ACL from the
+    /// server (as mainline).
+    pub(crate) fn default_permissions(&self) -> bool {
+        self.opts.default_permissions || self.params().posix_acl()
+    }
+
     /// Whether the server agreed to the write-back cache (INIT).
     pub(crate) fn has_writeback_cache(&self) -> bool {
         self.params().has(u64::from(abi::FUSE_WRITEBACK_CACHE))

@@ -159,9 +159,12 @@ pub(crate) fn setattr(inode: &Inode, ia: &Iattr<'_>) -> Result {
             version,
         ),
         // Killed while the server has it: the change may happen at any
-        // time, so the cache follows it now (below); the attributes are
-        // asked again.
-        None => inode.data().invalidate_attrs(&conn),
+        // time, so the cache follows it now (below); the attributes (and
+        // ACLs, which a chmod may change) are asked again.
+        None => {
+            inode.data().invalidate_attrs(&conn);
+            super::acl::forget_cached(&conn, inode);
+        }
     }
     if wb {
         if let SetTime::At(s, n) = sa.mtime {

@@ -212,7 +212,7 @@ pub(crate) fn permission(inode: &Inode, mask: i32) -> Result {
     let nonblock = mask & MAY_NOT_BLOCK != 0;
     let mut refreshed = false;
     let is_reg = inode.kind() == Kind::Reg;
-    if (conn.opts.default_permissions || (mask & MAY_EXEC != 0 && is_reg))
+    if (conn.default_permissions() || (mask & MAY_EXEC != 0 && is_reg))
         && !inode.data().attr_valid()
     {
         if nonblock {
@@ -221,7 +221,7 @@ pub(crate) fn permission(inode: &Inode, mask: i32) -> Result {
         refresh(inode)?;
         refreshed = true;
     }
-    if conn.opts.default_permissions {
+    if conn.default_permissions() {
         let r = inode.generic_permission(mask);
         if r == Err(EACCES) && !refreshed {
             if nonblock {

@@ -179,9 +179,17 @@ pub(crate) fn iget(
         // files in write-back mode (mainline's `fuse_iget`). Without
         // S_NOATIME a read dirties the inode and its close sends the
         // kernel's (stale) c/mtime back with a SETATTR.
-        let nocmtime = !sb.data().has_writeback_cache() || !attr::same_type(a.mode, attr::S_IFREG);
+        let conn = sb.data();
+        let how = vinode::NewInode {
+            noatime: true,
+            nocmtime: !conn.has_writeback_cache() || !attr::same_type(a.mode, attr::S_IFREG),
+            // Only ACLs the kernel enforces are cached (see `acl`); the
+            // root inode, made before INIT, starts caching when its
+            // attributes are first refreshed.
+            cache_acls: conn.params().posix_acl(),
+        };
         let (inode, new) = vinode::iget(sb, nodeid, |i| {
-            vinode::set_ops::<super::ops::FuseWb>(i, a.mode, a.rdev, true, nocmtime)
+            vinode::set_ops::<super::ops::FuseWb>(i, a.mode, a.rdev, how)
         })?;
         if new {
             *inode.data().lock.lock() = Some(slot);
@@ -219,6 +227,7 @@ pub(crate) fn change_attributes(
     valid_nsec: u32,
     version: u64,
 ) {
+    super::acl::forget_cached(&inode.sb().data(), inode);
     apply(
         inode,
         a,

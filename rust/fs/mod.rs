@@ -9,6 +9,7 @@
 //! Everything here is safe Rust over the `vfs` glue and the `conn`
 //! connection.
 
+pub(crate) mod acl;
 pub(crate) mod attr;
 pub(crate) mod dir;
 pub(crate) mod file;

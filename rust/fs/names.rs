@@ -84,10 +84,11 @@ fn make_entry(
 /// `inode_operations.mknod` (and `create`): MKNOD.
 pub(crate) fn mknod(dir: &Inode, dentry: &Dentry, mode: u32, rdev: u32) -> Result {
     let z = name_z(dentry.name())?;
+    let (mode, umask) = super::acl::create_mode(&dir.sb().data(), mode);
     let arg = abi::fuse_mknod_in {
         mode,
         rdev,
-        umask: 0,
+        umask,
         padding: 0,
     };
     make_entry(
@@ -100,11 +101,12 @@ pub(crate) fn mknod(dir: &Inode, dentry: &Dentry, mode: u32, rdev: u32) -> Resul
     Ok(())
 }
 
-/// `inode_operations.mkdir`: MKDIR (`mode`: the permission bits, already
-/// masked by the VFS with the umask).
+/// `inode_operations.mkdir`: MKDIR (`mode`: the permission bits; the
+/// umask is applied here, see `acl::create_mode`).
 pub(crate) fn mkdir(dir: &Inode, dentry: &Dentry, mode: u32) -> Result {
     let z = name_z(dentry.name())?;
-    let arg = abi::fuse_mkdir_in { mode, umask: 0 };
+    let (mode, umask) = super::acl::create_mode(&dir.sb().data(), mode);
+    let arg = abi::fuse_mkdir_in { mode, umask };
     make_entry(
         dir,
         dentry,
@@ -184,10 +186,11 @@ pub(crate) fn create_open(
     }
     let z = name_z(dentry.name())?;
     let wire_flags = super::file::create_wire_flags(&conn, flags);
+    let (mode, umask) = super::acl::create_mode(&conn, mode);
     let arg = abi::fuse_create_in {
         flags: wire_flags,
         mode,
-        umask: 0,
+        umask,
         open_flags: super::file::open_kill_flags(&conn, wire_flags),
     };
     let version = conn.attr_version();

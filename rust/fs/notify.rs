@@ -80,6 +80,8 @@ impl Notifications for Notifier {
 fn inval_inode(conn: &Connection, sb: &SuperBlock, nodeid: u64, off: i64, len: i64) -> Result {
     let inode = vfs::inode::ilookup(sb, nodeid).ok_or(ENOENT)?;
     inode.data().invalidate_attrs(conn);
+    // getfacl reads the VFS's cached ACL without looking at the attributes.
+    super::acl::forget_cached(conn, &inode);
     let Some((start, end)) = wire::inval_range(off, len) else {
         return Ok(());
     };

@@ -5,12 +5,13 @@
 //! `FileSystem` side, the data types and the mount flow, is in `mount`).
 
 use super::file::FuseFile;
-use super::xattr;
+use super::{acl, xattr};
 use super::{attr, dir, file as ffile, inode as finode, lock, names, readdir, write, writeback};
 use super::{Dentry, File, Iattr, Inode, Kiocb, Readahead, SuperBlock};
 use crate::vfs::file::flags;
 use crate::vfs::lock::{FileLock, LockCmd, LockDone};
 use crate::vfs::{
+    acl::{Acl, AclType, PosixAcl},
     dentry::DentryOperations,
     file::{DirEmitter, FileOperations},
     folio::{AddressSpaceOperations, LockedFolio, WritebackCtl},
@@ -103,6 +104,18 @@ impl InodeOperations for FuseWb {
 
     fn listxattr(inode: &Inode, buf: &mut [u8]) -> Result<usize> {
         xattr::listxattr(inode, buf)
+    }
+
+    fn get_inode_acl(inode: &Inode, ty: AclType, rcu: bool) -> Result<Option<PosixAcl>> {
+        acl::get_inode_acl(inode, ty, rcu)
+    }
+
+    fn get_acl(inode: &Inode, ty: AclType) -> Result<Option<PosixAcl>> {
+        acl::get_acl(inode, ty)
+    }
+
+    fn set_acl(inode: &Inode, a: Option<&Acl>, ty: AclType) -> Result {
+        acl::set_acl(inode, a, ty)
     }
 
     fn mkdir(dir: &Inode, dentry: &Dentry, mode: u32) -> Result {

@@ -29,7 +29,7 @@ fn xattr_err(e: Error) -> Error {
 
 /// GETXATTR or LISTXATTR (`op`, with `args` after the size): the value
 /// into `buf`, or its size for an empty `buf`.
-fn get_value(
+pub(super) fn get_value(
     conn: &Connection,
     inode: &Inode,
     op: u32,
@@ -103,6 +103,20 @@ pub(crate) fn listxattr(inode: &Inode, buf: &mut [u8]) -> Result<usize> {
 pub(crate) fn setxattr(inode: &Inode, name: &[u8], value: Option<&[u8]>, flags: u32) -> Result {
     inode.data().check()?;
     let conn = inode.sb().data();
+    set_value(&conn, inode, name, value, flags, 0)
+}
+
+/// SETXATTR of `name` to `value` with `flags` and `setxattr_flags`
+/// (`FUSE_SETXATTR_*`: only servers with FUSE_SETXATTR_EXT get them), or
+/// REMOVEXATTR (no value).
+pub(super) fn set_value(
+    conn: &Connection,
+    inode: &Inode,
+    name: &[u8],
+    value: Option<&[u8]>,
+    flags: u32,
+    setxattr_flags: u32,
+) -> Result {
     let z = name_z(name)?;
     let nodeid = inode.data().nodeid();
     let r = match value {
@@ -114,7 +128,7 @@ pub(crate) fn setxattr(inode: &Inode, name: &[u8], value: Option<&[u8]>, flags: 
             let arg = abi::fuse_setxattr_in {
                 size: u32::try_from(v.len()).map_err(|_| E2BIG)?,
                 flags,
-                setxattr_flags: 0,
+                setxattr_flags,
                 padding: 0,
             };
             // Without FUSE_SETXATTR_EXT the argument is the old 8 bytes.
@@ -136,7 +150,7 @@ pub(crate) fn setxattr(inode: &Inode, name: &[u8], value: Option<&[u8]>, flags: 
     };
     r.map_err(xattr_err)?;
     // The attributes may change with it (ACLs, capabilities), and ctime.
-    inode.data().invalidate_attrs(&conn);
-    super::inode::ctime_changed(inode, &conn);
+    inode.data().invalidate_attrs(conn);
+    super::inode::ctime_changed(inode, conn);
     Ok(())
 }

@@ -38,6 +38,8 @@ pub(crate) const SUPPORTED_FLAGS: u64 = (abi::FUSE_ASYNC_READ
     // running as root (passthrough_ll) then clears nothing on a write.
     | abi::FUSE_HANDLE_KILLPRIV_V2
     | abi::FUSE_EXPLICIT_INVAL_DATA
+    | abi::FUSE_DONT_MASK
+    | abi::FUSE_POSIX_ACL
     | abi::FUSE_SETXATTR_EXT
     | abi::FUSE_INIT_EXT) as u64
     // INVAL_ENTRY with FUSE_EXPIRE_ONLY is understood (libfuse's
@@ -95,6 +97,18 @@ impl Negotiated {
     /// Whether `flag` (an `abi::FUSE_*` INIT flag) was agreed on.
     pub(crate) fn has(&self, flag: u64) -> bool {
         self.flags & flag != 0
+    }
+
+    /// Whether the kernel enforces the server's POSIX ACLs (FUSE_POSIX_ACL;
+    /// implies `default_permissions`).
+    pub(crate) fn posix_acl(&self) -> bool {
+        self.has(u64::from(abi::FUSE_POSIX_ACL))
+    }
+
+    /// Whether the server applies the umask to new nodes itself
+    /// (FUSE_DONT_MASK).
+    pub(crate) fn dont_mask(&self) -> bool {
+        self.has(u64::from(abi::FUSE_DONT_MASK))
     }
 
     /// Whether the server clears suid/sgid itself where a request says so
@@ -173,7 +187,10 @@ mod tests {
     #[test]
     fn negotiates() {
         let o = out(|o| {
-            o.flags = abi::FUSE_MAX_PAGES | abi::FUSE_ASYNC_READ | abi::FUSE_POSIX_ACL;
+            o.flags = abi::FUSE_MAX_PAGES
+                | abi::FUSE_ASYNC_READ
+                | abi::FUSE_POSIX_ACL
+                | abi::FUSE_HANDLE_KILLPRIV;
             o.max_pages = 1000;
             o.max_write = 1 << 20;
             o.max_readahead = 1 << 30;
@@ -185,7 +202,8 @@ mod tests {
         assert_eq!(n.max_readahead, 128 << 10);
         assert_eq!(n.time_gran, 1);
         assert!(n.has(u64::from(abi::FUSE_ASYNC_READ)));
-        assert!(!n.has(u64::from(abi::FUSE_POSIX_ACL)), "not offered");
+        assert!(n.posix_acl() && !n.dont_mask());
+        assert!(!n.has(u64::from(abi::FUSE_HANDLE_KILLPRIV)), "not offered");
         assert!(!n.has(u64::from(abi::FUSE_WRITEBACK_CACHE)), "not offered");
         let o = out(|o| o.flags |= abi::FUSE_WRITEBACK_CACHE);
         let n = negotiate(pod::bytes_of(&o), offered_flags(false), 0, 256).unwrap();

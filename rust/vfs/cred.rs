@@ -39,6 +39,16 @@ impl UserNs {
         Self { ptr }
     }
 
+    /// The namespace, for the C calls of this layer.
+    pub(super) fn as_ptr(&self) -> *mut bindings::user_namespace {
+        self.ptr
+    }
+
+    /// Whether this is the initial user namespace.
+    pub(crate) fn is_initial(&self) -> bool {
+        core::ptr::eq(self.ptr, core::ptr::addr_of!(bindings::init_user_ns))
+    }
+
     /// Maps a uid of this namespace to a kernel uid (invalid if unmapped).
     pub(crate) fn make_kuid(&self, uid: u32) -> bindings::kuid_t {
         // SAFETY: `ptr` is valid (type invariant).
@@ -150,6 +160,14 @@ pub(crate) fn current_creds(user_ns: &UserNs, pid_ns: &PidNs) -> Creds {
         // CAST: pid_t is non-negative for a live task; 0 if not in the namespace.
         pid: pid.max(0) as u32,
     }
+}
+
+/// The current task's umask (what a filesystem with POSIX ACLs applies to a
+/// new node's mode itself, unless its server does).
+pub(crate) fn current_umask() -> u32 {
+    // SAFETY: Reads the current task's fs_struct; callable from any task
+    // context. CAST: a umask is 0..=0o777.
+    unsafe { bindings::current_umask() as u32 }
 }
 
 /// Whether the current task has CAP_FSETID: its writes, truncates and

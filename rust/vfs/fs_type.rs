@@ -72,7 +72,9 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     ) -> core::result::Result<(Arc<Self::SbData>, Self::MountData), MountError>;
 
     /// Sets a new superblock up (its bdi exists; `vfs` set the block size,
-    /// the tables and the time granularity 1 ns) and returns the root inode.
+    /// the tables, the time granularity 1 ns and `SB_POSIXACL`: ACLs go
+    /// through `InodeOperations`' ACL methods, and the VFS leaves the umask
+    /// of new nodes to the filesystem) and returns the root inode.
     fn fill_super(sb: &SuperBlock<Self>) -> Result<ARef<Inode<Self>>>;
 
     /// The root dentry exists: the mount goes live (`mount` is what
@@ -455,6 +457,8 @@ unsafe extern "C" fn fill_super_callback<
         (*sb).s_xattr = XattrVTable::<T>::build().as_ptr().cast();
         (*sb).s_maxbytes = bindings::MAX_LFS_FILESIZE;
         (*sb).s_time_gran = 1;
+        // See `FileSystem::fill_super`.
+        (*sb).s_flags |= bindings::SB_POSIXACL;
         (*sb).s_subtype = core::mem::replace(&mut ctx.subtype, core::ptr::null_mut()).cast_const();
     }
     // SAFETY: The superblock is being set up; the bdi is freed with it.

@@ -5,6 +5,7 @@
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
+use super::acl::{Acl, AclType, PosixAcl};
 use super::dentry::Dentry;
 use super::file::{File, FileOperations, FileVTable};
 use super::folio::{AddressSpaceOperations, AopsVTable};
@@ -419,6 +420,25 @@ impl<T: FileSystem> Inode<T> {
         }
     }
 
+    /// Drops the ACLs the VFS cached for this inode (the server may have
+    /// changed them); an inode whose ACLs are never cached starts caching.
+    pub(crate) fn forget_cached_acls(&self) {
+        // SAFETY: Live inode.
+        unsafe { bindings::forget_all_cached_acls(self.0.get()) }
+    }
+
+    /// Whether the caller is in the inode's group or has CAP_FSETID over
+    /// it: if not, setting an ACL clears the sgid bit (mounts are not
+    /// idmapped: the nop idmap).
+    pub(crate) fn caller_in_group_or_capable(&self) -> bool {
+        // SAFETY: Live inode; the nop idmap is a static.
+        unsafe {
+            let idmap = core::ptr::addr_of_mut!(bindings::nop_mnt_idmap);
+            let gid = bindings::fusewb_i_gid_into_vfsgid(idmap, self.0.get());
+            bindings::in_group_or_capable(idmap, self.0.get(), gid)
+        }
+    }
+
     /// Checks `mask` against the mode, owner and groups (default_permissions).
     pub(crate) fn generic_permission(&self, mask: i32) -> Result {
         // SAFETY: Live inode; the nop idmap is a static.
@@ -657,29 +677,43 @@ pub(crate) fn ilookup<T: FileSystem>(sb: &SuperBlock<T>, key: u64) -> Option<ARe
     NonNull::new(p).map(|nn| unsafe { ARef::<Inode<T>>::from_raw(nn.cast()) })
 }
 
+/// How a new inode is set up besides its type (see [`set_ops`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NewInode {
+    /// The VFS must not update its atime (`S_NOATIME`: the server owns it).
+    pub(crate) noatime: bool,
+    /// Nor its c/mtime (`S_NOCMTIME`).
+    pub(crate) nocmtime: bool,
+    /// The VFS may cache its ACLs (else `ACL_DONT_CACHE`: every check asks
+    /// the filesystem).
+    pub(crate) cache_acls: bool,
+}
+
 /// Sets the type-dependent operations of a new inode with mode `mode`
-/// (`T`'s tables); `noatime`: the VFS must not update its atime,
-/// `nocmtime`: nor its c/mtime (`S_NOATIME`, `S_NOCMTIME`: the server owns
-/// them).
+/// (`T`'s tables), and its flags as `how` says.
 pub(crate) fn set_ops<
     T: InodeOperations + FileOperations + VmOperations + AddressSpaceOperations,
 >(
     inode: &Inode<T>,
     mode: u32,
     rdev: u32,
-    noatime: bool,
-    nocmtime: bool,
+    how: NewInode,
 ) {
     let p = inode.as_ptr();
     // SAFETY: `inode` is new and locked (called from `iget`'s init), so we
     // own its fields.
     unsafe {
         (*p).i_mode = mode as u16;
-        if noatime {
+        if how.noatime {
             (*p).i_flags |= bindings::S_NOATIME;
         }
-        if nocmtime {
+        if how.nocmtime {
             (*p).i_flags |= bindings::S_NOCMTIME;
+        }
+        if !how.cache_acls {
+            let dont = bindings::fusewb_acl_dont_cache();
+            (*p).i_acl = dont;
+            (*p).i_default_acl = dont;
         }
         match kind_of(mode) {
             Kind::Dir => {
@@ -735,6 +769,18 @@ pub(crate) trait InodeOperations: FileSystem {
     /// The names of `inode`'s extended attributes, each NUL-terminated,
     /// copied into `buf`, or, for an empty `buf`, their length.
     fn listxattr(inode: &Inode<Self>, buf: &mut [u8]) -> Result<usize>;
+
+    /// The ACL of `ty` for the VFS's permission checks (`get_inode_acl`;
+    /// cached by the VFS unless the inode says not to); `rcu`: the caller
+    /// may not sleep.
+    fn get_inode_acl(inode: &Inode<Self>, ty: AclType, rcu: bool) -> Result<Option<PosixAcl>>;
+
+    /// The ACL of `ty` for getxattr(2) of `system.posix_acl_*` (`get_acl`).
+    fn get_acl(inode: &Inode<Self>, ty: AclType) -> Result<Option<PosixAcl>>;
+
+    /// Sets the ACL of `ty`, or removes it (`None`), under the inode lock
+    /// (`set_acl`); the VFS checked ownership and the ACL's validity.
+    fn set_acl(inode: &Inode<Self>, acl: Option<&Acl>, ty: AclType) -> Result;
 
     /// Makes the directory `dentry` in `dir` (`mode`: permission bits only).
     fn mkdir(dir: &Inode<Self>, dentry: &Dentry<Self>, mode: u32) -> Result;
@@ -798,6 +844,9 @@ impl<T: InodeOperations> IopsVTable<T> {
         link: Some(link_callback::<T>),
         rename: Some(rename_callback::<T>),
         atomic_open: Some(atomic_open_callback::<T>),
+        get_inode_acl: Some(get_inode_acl_callback::<T>),
+        get_acl: Some(get_acl_callback::<T>),
+        set_acl: Some(set_acl_callback::<T>),
         // SAFETY: All-zero means "no operation" for the other fields.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
@@ -807,6 +856,9 @@ impl<T: InodeOperations> IopsVTable<T> {
         permission: Some(permission_callback::<T>),
         setattr: Some(setattr_callback::<T>),
         listxattr: Some(listxattr_callback::<T>),
+        get_inode_acl: Some(get_inode_acl_callback::<T>),
+        get_acl: Some(get_acl_callback::<T>),
+        set_acl: Some(set_acl_callback::<T>),
         // SAFETY: All-zero means "no operation" for the other fields.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
@@ -883,6 +935,73 @@ unsafe extern "C" fn permission_callback<T: InodeOperations>(
     let inode = unsafe { Inode::<T>::from_raw(inode) };
     from_result(|| {
         T::permission(inode, mask)?;
+        Ok(0)
+    })
+}
+
+/// An ACL result for the VFS: the reference, NULL for none, or an error.
+fn acl_to_raw(r: Result<Option<PosixAcl>>) -> *mut bindings::posix_acl {
+    match r {
+        Ok(Some(acl)) => acl.into_raw(),
+        Ok(None) => core::ptr::null_mut(),
+        Err(e) => e.to_ptr(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a valid inode of ours (directory, regular or
+/// special file).
+unsafe extern "C" fn get_inode_acl_callback<T: InodeOperations>(
+    inode: *mut bindings::inode,
+    ty: c_int,
+    rcu: bool,
+) -> *mut bindings::posix_acl {
+    // SAFETY: Valid per the VFS contract.
+    let inode = unsafe { Inode::<T>::from_raw(inode) };
+    let Some(ty) = AclType::from_raw(ty) else {
+        return super::eopnotsupp().to_ptr();
+    };
+    acl_to_raw(T::get_inode_acl(inode, ty, rcu))
+}
+
+/// # Safety
+///
+/// Called by the VFS with a positive dentry of ours (not a symlink).
+unsafe extern "C" fn get_acl_callback<T: InodeOperations>(
+    _idmap: *mut bindings::mnt_idmap,
+    dentry: *mut bindings::dentry,
+    ty: c_int,
+) -> *mut bindings::posix_acl {
+    // SAFETY: Positive dentry of ours.
+    let inode = unsafe { Inode::<T>::from_raw((*dentry).d_inode) };
+    let Some(ty) = AclType::from_raw(ty) else {
+        return super::eopnotsupp().to_ptr();
+    };
+    acl_to_raw(T::get_acl(inode, ty))
+}
+
+/// # Safety
+///
+/// Called by the VFS with a positive dentry of ours whose inode it holds
+/// locked, and a valid ACL (or NULL) for the call.
+unsafe extern "C" fn set_acl_callback<T: InodeOperations>(
+    _idmap: *mut bindings::mnt_idmap,
+    dentry: *mut bindings::dentry,
+    acl: *mut bindings::posix_acl,
+    ty: c_int,
+) -> c_int {
+    // SAFETY: Positive dentry of ours.
+    let inode = unsafe { Inode::<T>::from_raw((*dentry).d_inode) };
+    let acl = if acl.is_null() {
+        None
+    } else {
+        // SAFETY: The VFS holds the ACL for the call.
+        Some(unsafe { Acl::from_raw(acl) })
+    };
+    from_result(|| {
+        let ty = AclType::from_raw(ty).ok_or(EINVAL)?;
+        T::set_acl(inode, acl, ty)?;
         Ok(0)
     })
 }

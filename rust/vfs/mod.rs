@@ -12,6 +12,7 @@
 //! [`fs_type::FileSystem`] (`Inode<T>`, `File<T>`, `Dentry<T>`,
 //! `SuperBlock<T>`), so this layer names nothing of the filesystem above it.
 
+pub(crate) mod acl;
 mod bindings;
 pub(crate) mod cred;
 pub(crate) mod dentry;
@@ -93,6 +94,11 @@ pub(crate) fn enametoolong() -> Error {
 /// `EOPNOTSUPP`.
 pub(crate) fn eopnotsupp() -> Error {
     errno(bindings::EOPNOTSUPP)
+}
+
+/// `ENODATA`.
+pub(crate) fn enodata() -> Error {
+    errno(bindings::ENODATA)
 }
 
 /// `ENOLCK`.

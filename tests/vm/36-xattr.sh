@@ -4,7 +4,8 @@
 # (write-through and write-back; mainline too with XATTR_MAINLINE=1, passed
 # with VM_RUN_ENV): every result equals what tmpfs itself gives, and the values reach the backing files. A server
 # without xattr support (the reference server) gives EOPNOTSUPP, and keeps
-# giving it without being asked again.
+# giving it without being asked again. POSIX ACLs and the umask through the
+# same server give what mainline gives.
 . "$(dirname "$0")/lib.sh"
 PT=$EXBIN/passthrough_ll
 [ -x "$PT" ] || fail "$PT missing (tests/run-checks builds it)"
@@ -93,6 +94,58 @@ print(os.getxattr(sys.argv[1], "user.big") == bytes(range(256)) * 16, os.getxatt
   [ "$r" = "True b'on a dir'" ] || fail "$run: the values did not reach the backing files ($r)"
   note "$run: $(wc -l < "$SCRATCH/xattr.out.ref") results as on tmpfs"
 done
+
+# POSIX ACLs through passthrough_ll (no FUSE_POSIX_ACL, no DONT_MASK): the
+# kernel applies the umask itself, and getfacl/setfacl reach the server's
+# backing files (tmpfs enforces and inherits them there). Every result
+# equals mainline's on the same server; differences from tmpfs itself
+# (the umask meets a default ACL in the kernel, not in tmpfs) are noted.
+# acl_checks DIR: prints one line per step.
+acl_checks() {
+  (
+    cd "$1" || exit 1
+    umask 027
+    one() { tr '\n' ' ' | sed 's/ $//'; }
+    : > f && mkdir dir && mkfifo fifo
+    echo "modes under umask 027: $(stat -c '%n:%a' f dir fifo | one)"
+    echo "setfacl: $(setfacl -m u:65534:rw f 2>&1 && echo ok)"
+    echo "getfacl: $(getfacl -cn f 2>&1 | one) mode $(stat -c %a f)"
+    echo "default ACL: $(setfacl -d -m u:65534:rwx dir 2>&1 && echo ok) $(getfacl -cnd dir 2>&1 | one)"
+    : > dir/g && mkdir dir/sub
+    echo "inherited by a file: $(getfacl -cn dir/g 2>&1 | one) mode $(stat -c %a dir/g)"
+    echo "inherited by a dir: $(getfacl -cn dir/sub 2>&1 | one) mode $(stat -c %a dir/sub)"
+    echo "names: $(python3 -c 'import os; print(sorted(os.listxattr("f")))')"
+    echo "setfacl -b: $(setfacl -b f 2>&1 && echo ok) $(getfacl -cn f 2>&1 | one) mode $(stat -c %a f)"
+    echo "setfacl -k: $(setfacl -k dir 2>&1 && echo ok) $(getfacl -cnd dir 2>&1 | one)"
+  )
+}
+aref=$SCRATCH/acl-ref
+rm -rf "$aref"
+mkdir -p "$aref"
+acl_checks "$aref" > "$SCRATCH/acl.out.tmpfs" 2>&1
+for run in mainline:wt fuse-wb:wt fuse-wb:wb; do
+  kind=${run%:*} mode=${run#*:}
+  m=$SCRATCH/acl-$kind-$mode
+  b=$SCRATCH/acl-backing-$kind-$mode
+  rm -rf "$b"
+  mkdir -p "$b"
+  mopts=() popts=(-o xattr)
+  if [ $mode = wb ]; then
+    popts=(-o xattr,writeback)
+    mopts=(-o allow_wbcache)
+  fi
+  mount_server $kind "$m" "${mopts[@]}" "$m" -- "$PT" -f "${popts[@]}" -o source="$b" %m
+  acl_checks "$m" > "$SCRATCH/acl.out.$run" 2>&1
+  unmount "$m"
+  grep -q "^setfacl: ok" "$SCRATCH/acl.out.$run" || { cat "$SCRATCH/acl.out.$run"; fail "$run: setfacl failed (above)"; }
+  if [ $run != mainline:wt ]; then
+    diff "$SCRATCH/acl.out.mainline:wt" "$SCRATCH/acl.out.$run" ||
+      fail "$run: ACL results differ from mainline's (above)"
+  fi
+  note "$run: $(wc -l < "$SCRATCH/acl.out.$run") ACL steps$([ $run = mainline:wt ] || echo ", as on mainline")"
+done
+diff "$SCRATCH/acl.out.tmpfs" "$SCRATCH/acl.out.mainline:wt" > "$SCRATCH/acl.diff" ||
+  note "ACLs through FUSE differ from tmpfs itself (mainline too): $(grep '^>' "$SCRATCH/acl.diff" | tr '\n' ' ')"
 
 # A server without xattrs: EOPNOTSUPP, remembered.
 for kind in fuse-wb mainline; do

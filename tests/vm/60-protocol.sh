@@ -1005,6 +1005,84 @@ t32_killpriv_v2() {
 }
 
 # --- Run -----------------------------------------------------------------------
+
+# 33. POSIX ACLs and the umask (mainline's fs/fuse/acl.c). With a server
+# without POSIX_ACL or DONT_MASK, the kernel applies the umask itself and
+# sends it along, and getfacl/setfacl pass through to the server without
+# being cached or enforced. With both flags (and attribute caching), the
+# mode goes unmasked, the kernel enforces the ACL (default_permissions
+# implied), caches it until it is set again, and asks the server to clear
+# sgid when an owner outside the group sets one.
+t33_acl() {
+  local k=$1 line n1 n2 n3 nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+  proto_mount "$k" wt t33-pass --xattr
+  check "$k: POSIX_ACL or DONT_MASK not offered" \
+    cond '[[ ,$(init_caps request), == *,DONT_MASK,*POSIX_ACL,* ]]'
+  (umask 027 && : > "$PM/a" && python3 -c 'import os, sys; os.mknod(sys.argv[1], 0o100666)' "$PM/b")
+  line=$(plines a CREATE)
+  check "$k: the CREATE under umask 027 was not masked and marked: '$line'" \
+    cond '[[ $line == *" mode=0100640 umask=027 "* ]]'
+  line=$(plines b MKNOD)
+  check "$k: the MKNOD under umask 027 was not masked and marked: '$line'" \
+    cond '[[ $line == *" mode=0100640 "*" umask=027 "* ]]'
+  check "$k: setfacl without POSIX_ACL: $(setfacl -m u:65534:r "$PM/a" 2>&1)" setfacl -m u:65534:r "$PM/a"
+  line=$(plines a SETXATTR | tail -1)
+  check "$k: no SETXATTR of the access ACL (or one asking to clear sgid): '$line'" \
+    cond '[[ $line == *" name=system.posix_acl_access"* && $line != *acl_kill_sgid* ]]'
+  n1=$(plines a GETXATTR | grep -c posix_acl_access)
+  check "$k: getfacl does not show the ACL the server has: $(getfacl -pcn "$PM/a" 2>&1 | tr '\n' ' ')" \
+    cond 'getfacl -pcn "$PM/a" | grep -qx "user:65534:r--"'
+  getfacl -pcn "$PM/a" > /dev/null
+  n2=$(plines a GETXATTR | grep -c posix_acl_access)
+  soft "$k" "$k: without POSIX_ACL an ACL was cached (GETXATTRs $n1 -> $n2 for two getfacl)" [ "$n2" -ge $((n1 + 2)) ]
+  check "$k: removing the ACL failed" python3 -c 'import os, sys; os.removexattr(sys.argv[1], "system.posix_acl_access")' "$PM/a"
+  check "$k: no REMOVEXATTR of the access ACL" cond 'plines a REMOVEXATTR | grep -q " name=system.posix_acl_access"'
+  proto_umount
+
+  proto_mount "$k" wt t33-acl -o allow_other --posix-acl --dont-mask --attr-timeout 60
+  check "$k: POSIX_ACL and DONT_MASK not agreed" \
+    cond '[[ ,$(init_caps reply), == *,DONT_MASK,*POSIX_ACL,* ]]'
+  (umask 027 && : > "$PM/c")
+  line=$(plines c CREATE)
+  check "$k: with DONT_MASK the CREATE was masked or not marked: '$line'" \
+    cond '[[ $line == *" mode=0100666 umask=027 "* ]]'
+  check "$k: the server's umask did not show: $(stat -c %a "$PM/c")" [ "$(stat -c %a "$PM/c")" = 640 ]
+  # allow_other: the server would let anyone read.
+  check "$k: POSIX_ACL without default_permissions: nobody read a 0640 root file" \
+    [ "$(errno_of "${nobody[@]}" cat "$PM/c")" = EACCES ]
+  setfacl -m u:65534:r "$PM/c"
+  check "$k: the ACL did not let nobody read: $(errno_of "${nobody[@]}" cat "$PM/c")" \
+    [ "$(errno_of "${nobody[@]}" cat "$PM/c")" = ok ]
+  n1=$(plines c GETXATTR | grep -c posix_acl_access)
+  "${nobody[@]}" cat "$PM/c"
+  n2=$(plines c GETXATTR | grep -c posix_acl_access)
+  check "$k: the enforced ACL was not cached (GETXATTRs $n1 -> $n2)" [ "$n2" = "$n1" ]
+  setfacl -x u:65534 "$PM/c"
+  check "$k: the ACL set again was not taken: nobody still reads" \
+    [ "$(errno_of "${nobody[@]}" cat "$PM/c")" = EACCES ]
+  n3=$(plines c GETXATTR | grep -c posix_acl_access)
+  check "$k: no GETXATTR after the ACL was set again ($n2 -> $n3)" [ "$n3" -gt "$n2" ]
+  # (A file without an ACL: this server does not carry chmod into one.)
+  : > "$PM/d"
+  chown 65534:1234 "$PM/d"
+  chmod 2770 "$PM/d"
+  check "$k: the owner could not set an ACL" "${nobody[@]}" setfacl -m u:0:r "$PM/d"
+  line=$(plines d SETXATTR | tail -1)
+  check "$k: an owner outside the group set an ACL without acl_kill_sgid: '$line'" \
+    cond '[[ $line == *" acl_kill_sgid "* ]]'
+  check "$k: sgid after the server cleared it: $(stat -c %a "$PM/d")" [ "$(stat -c %a "$PM/d")" = 770 ]
+  # A malformed ACL from the server: EINVAL for getfacl and for a
+  # permission check that needs it, nothing else.
+  : > "$PM/badacl-e"
+  chmod 640 "$PM/badacl-e"
+  check "$k: getfacl of a malformed ACL: $(errno_of getfacl -p "$PM/badacl-e")" \
+    [ "$(errno_of getfacl -p "$PM/badacl-e")" = EINVAL ]
+  check "$k: a permission check with a malformed ACL: $(errno_of "${nobody[@]}" cat "$PM/badacl-e")" \
+    [ "$(errno_of "${nobody[@]}" cat "$PM/badacl-e")" = EINVAL ]
+  proto_umount
+  note "$k: umask applied and sent; ACLs passed through without POSIX_ACL, enforced and cached with it"
+}
+
 run t01_no_write_before_fsync fuse-wb
 run t02_write_count fuse-wb mainline
 run t03_write_cache_flag fuse-wb mainline
@@ -1037,4 +1115,5 @@ run t29_copy_file_range fuse-wb mainline
 run t30_stuck_server_isolated fuse-wb mainline
 run t31_dirops fuse-wb mainline
 run t32_killpriv_v2 fuse-wb mainline
+run t33_acl fuse-wb mainline
 echo "60-protocol: $CHECKS checks passed"

@@ -245,7 +245,8 @@ drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 # $SCRATCH/proto-NAME (PM) logging to $SCRATCH/proto-NAME.log (PLOG). KIND is
 # fuse-wb or mainline. MODE: wb (write-back: -o allow_wbcache on fuse-wb and
 # --writeback for the server), wt (neither), mnt-only (only allow_wbcache),
-# srv-only (only --writeback).
+# srv-only (only --writeback). `-o OPTS` before the server's arguments adds
+# mount options.
 proto_mount() {
   local kind=$1 mode=$2 name=$3
   shift 3
@@ -257,6 +258,10 @@ proto_mount() {
     srv-only) sopts=(--writeback) ;;
     *) fail "proto_mount: unknown mode $mode" ;;
   esac
+  if [ "${1-}" = -o ]; then
+    mopts+=(-o "$2")
+    shift 2
+  fi
   PM=$SCRATCH/proto-$name
   PLOG=$SCRATCH/proto-$name.log
   rm -f "$PLOG"
