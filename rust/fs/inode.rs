@@ -187,6 +187,8 @@ pub(crate) fn iget(
             // root inode, made before INIT, starts caching when its
             // attributes are first refreshed.
             cache_acls: conn.params().posix_acl(),
+            // A symlink's target never changes (only INVAL_INODE drops it).
+            cache_link: conn.params().cache_symlinks(),
         };
         let (inode, new) = vinode::iget(sb, nodeid, |i| {
             vinode::set_ops::<super::ops::FuseWb>(i, a.mode, a.rdev, how)

@@ -85,8 +85,14 @@ fn inval_inode(conn: &Connection, sb: &SuperBlock, nodeid: u64, off: i64, len: i
     let Some((start, end)) = wire::inval_range(off, len) else {
         return Ok(());
     };
-    if inode.kind() != Kind::Reg {
-        return Ok(());
+    match inode.kind() {
+        // A cached symlink target (CACHE_SYMLINKS) is read again.
+        Kind::Link => {
+            inode.invalidate_pages();
+            return Ok(());
+        }
+        Kind::Reg => {}
+        _ => return Ok(()),
     }
     if writeback::is_wb(&inode) {
         // Dirty data is newer than the server's: it goes there first, in

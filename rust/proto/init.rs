@@ -40,6 +40,7 @@ pub(crate) const SUPPORTED_FLAGS: u64 = (abi::FUSE_ASYNC_READ
     | abi::FUSE_EXPLICIT_INVAL_DATA
     | abi::FUSE_DONT_MASK
     | abi::FUSE_POSIX_ACL
+    | abi::FUSE_CACHE_SYMLINKS
     | abi::FUSE_SETXATTR_EXT
     | abi::FUSE_INIT_EXT) as u64
     // INVAL_ENTRY with FUSE_EXPIRE_ONLY is understood (libfuse's
@@ -103,6 +104,12 @@ impl Negotiated {
     /// implies `default_permissions`).
     pub(crate) fn posix_acl(&self) -> bool {
         self.has(u64::from(abi::FUSE_POSIX_ACL))
+    }
+
+    /// Whether symlink targets are kept in the page cache once read
+    /// (FUSE_CACHE_SYMLINKS).
+    pub(crate) fn cache_symlinks(&self) -> bool {
+        self.has(u64::from(abi::FUSE_CACHE_SYMLINKS))
     }
 
     /// Whether the server applies the umask to new nodes itself

@@ -6,7 +6,7 @@
 
 use super::file::File;
 use super::fs_type::FileSystem;
-use super::inode::Inode;
+use super::inode::{Inode, InodeOperations};
 use crate::vfs::bindings;
 use kernel::alloc::{flags::GFP_KERNEL, KVVec};
 use kernel::error::from_result;
@@ -459,6 +459,49 @@ impl<T: AddressSpaceOperations> AopsVTable<T> {
     pub(crate) fn build() -> &'static bindings::address_space_operations {
         &Self::TABLE
     }
+}
+
+/// The C table of the address space of a symlink whose target is kept in
+/// the page cache: `page_get_link_raw` reads page 0 through `read_folio`,
+/// which asks `T::readlink`.
+pub(crate) struct LinkAopsVTable<T: InodeOperations>(core::marker::PhantomData<T>);
+
+impl<T: InodeOperations> LinkAopsVTable<T> {
+    const TABLE: bindings::address_space_operations = bindings::address_space_operations {
+        read_folio: Some(link_read_folio_callback::<T>),
+        // SAFETY: All-zero means "no operation" for the other fields.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    /// The table, for `i_mapping->a_ops`.
+    pub(crate) fn build() -> &'static bindings::address_space_operations {
+        &Self::TABLE
+    }
+}
+
+/// # Safety
+///
+/// Called by the page cache with the locked folio at index 0 of one of our
+/// symlinks.
+unsafe extern "C" fn link_read_folio_callback<T: InodeOperations>(
+    _file: *mut bindings::file,
+    folio: *mut bindings::folio,
+) -> c_int {
+    // SAFETY: The folio's mapping host is our inode while the folio is locked.
+    let inode =
+        unsafe { Inode::<T>::from_raw((*(*folio).__bindgen_anon_1.__bindgen_anon_1.mapping).host) };
+    // SAFETY: The folio is locked and we must unlock it.
+    let mut lf = unsafe { LockedFolio::from_raw(folio) };
+    from_result(|| {
+        // NUL-terminated; the rest of the folio is zeroed.
+        let target = T::readlink(inode)?;
+        if target.len() > lf.size() {
+            return Err(kernel::error::code::EIO);
+        }
+        lf.fill(&target);
+        lf.mark_uptodate();
+        Ok(0)
+    })
 }
 
 /// # Safety

@@ -8,7 +8,7 @@
 use super::acl::{Acl, AclType, PosixAcl};
 use super::dentry::Dentry;
 use super::file::{File, FileOperations, FileVTable};
-use super::folio::{AddressSpaceOperations, AopsVTable};
+use super::folio::{AddressSpaceOperations, AopsVTable, LinkAopsVTable};
 use super::fs_type::FileSystem;
 use super::mm::VmOperations;
 use super::sb::SuperBlock;
@@ -687,6 +687,9 @@ pub(crate) struct NewInode {
     /// The VFS may cache its ACLs (else `ACL_DONT_CACHE`: every check asks
     /// the filesystem).
     pub(crate) cache_acls: bool,
+    /// A symlink's target is kept in its page cache once read (else every
+    /// path walk through it asks `InodeOperations::readlink`).
+    pub(crate) cache_link: bool,
 }
 
 /// Sets the type-dependent operations of a new inode with mode `mode`
@@ -724,6 +727,12 @@ pub(crate) fn set_ops<
                 (*p).i_op = IopsVTable::<T>::file();
                 (*p).__bindgen_anon_3.i_fop = FileVTable::<T>::file();
                 (*(*p).i_mapping).a_ops = AopsVTable::<T>::build();
+            }
+            Kind::Link if how.cache_link => {
+                (*p).i_op = IopsVTable::<T>::link_cached();
+                (*(*p).i_mapping).a_ops = LinkAopsVTable::<T>::build();
+                // `page_get_link_raw` needs the page mapped in the kernel.
+                bindings::inode_nohighmem(p);
             }
             Kind::Link => {
                 (*p).i_op = IopsVTable::<T>::link();
@@ -872,6 +881,15 @@ impl<T: InodeOperations> IopsVTable<T> {
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
 
+    const LINK_CACHED: bindings::inode_operations = bindings::inode_operations {
+        get_link: Some(bindings::page_get_link_raw),
+        getattr: Some(getattr_callback::<T>),
+        setattr: Some(setattr_callback::<T>),
+        listxattr: Some(listxattr_callback::<T>),
+        // SAFETY: All-zero means "no operation" for the other fields.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
     fn dir() -> &'static bindings::inode_operations {
         &Self::DIR
     }
@@ -882,6 +900,10 @@ impl<T: InodeOperations> IopsVTable<T> {
 
     fn link() -> &'static bindings::inode_operations {
         &Self::LINK
+    }
+
+    fn link_cached() -> &'static bindings::inode_operations {
+        &Self::LINK_CACHED
     }
 }
 

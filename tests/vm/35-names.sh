@@ -135,3 +135,33 @@ for run in "${runs[@]}"; do
   diff -r --no-dereference "$ref" "$b" || fail "$run: the server's contents differ"
   note "$run: $(wc -l < "$SCRATCH/names.list.ref") entries and $(wc -l < "$SCRATCH/names.out.ref") results as on tmpfs (${SECONDS}s so far)"
 done
+
+# CACHE_SYMLINKS: with it from the server, a symlink's target read once is
+# kept (one READLINK for five readlinks and five path walks through it);
+# without it, every one asks. Mainline alike.
+b=$SCRATCH/links-backing
+st=$SCRATCH/links.stats
+for kind in fuse-wb mainline; do
+  for cache in yes no; do
+    rm -rf "$b"
+    mkdir -p "$b"
+    echo x > "$b/target"
+    ln -s target "$b/l"
+    m=$SCRATCH/links-$kind
+    sopts=()
+    [ $cache = yes ] && sopts=(--cache-symlinks)
+    mount_server $kind "$m" "$m" -- "$REF" --source "$b" --stats "$st" "${sopts[@]}" %m
+    for _ in 1 2 3 4 5; do
+      [ "$(readlink "$m/l")" = target ] || fail "$kind: readlink gave '$(readlink "$m/l")'"
+      [ "$(cat "$m/l")" = x ] || fail "$kind: reading through the symlink failed"
+    done
+    unmount "$m"
+    n=$(awk '$1 == "op.READLINK.count" { print $2 }' "$st")
+    if [ $cache = yes ]; then
+      [ "${n:-0}" = 1 ] || fail "$kind: with CACHE_SYMLINKS, $n READLINKs for five readlinks and walks (expected 1)"
+    else
+      [ "${n:-0}" -ge 5 ] || fail "$kind: without CACHE_SYMLINKS, only $n READLINKs for five readlinks and walks"
+    fi
+    note "$kind: CACHE_SYMLINKS $cache: $n READLINK(s) for five readlinks and five walks through the link"
+  done
+done

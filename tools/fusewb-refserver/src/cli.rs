@@ -25,6 +25,8 @@ options (one of --source and --sink-pattern is required):
   --locks                 keep POSIX and flock locks in the server (FUSE_POSIX_LOCKS,
                           FUSE_FLOCK_LOCKS: GETLK, SETLK, SETLKW as OFD locks on the
                           backing files; --source only); without it the kernel keeps them
+  --cache-symlinks        request FUSE_CACHE_SYMLINKS: the kernel keeps symlink
+                          targets once read
   --max-write BYTES       max_write at INIT (default 1048576; suffixes K, M: KiB, MiB)
   --write-latency-us N    sleep N microseconds in every WRITE before replying
   --random-delay-us MAX   sleep a random 0..=MAX microseconds at the start of every
@@ -55,6 +57,8 @@ pub struct Options {
     pub writeback: bool,
     /// Serve locks (`FUSE_POSIX_LOCKS`, `FUSE_FLOCK_LOCKS`).
     pub locks: bool,
+    /// Request `FUSE_CACHE_SYMLINKS`.
+    pub cache_symlinks: bool,
     /// `max_write` to ask for at INIT.
     pub max_write: u32,
     /// Delay before replying to each WRITE.
@@ -127,6 +131,7 @@ where
     let mut fd = None;
     let mut writeback = false;
     let mut locks = false;
+    let mut cache_symlinks = false;
     let mut max_write = DEFAULT_MAX_WRITE;
     let mut write_latency = Duration::ZERO;
     let mut random_delay = Duration::ZERO;
@@ -151,6 +156,7 @@ where
             "--sink-pattern" => sink = Some(parse_seed(&value("--sink-pattern")?)?),
             "--writeback" if inline.is_none() => writeback = true,
             "--locks" if inline.is_none() => locks = true,
+            "--cache-symlinks" if inline.is_none() => cache_symlinks = true,
             "--max-write" => max_write = parse_size(&value("--max-write")?)?,
             "--write-latency-us" => {
                 let v = value("--write-latency-us")?;
@@ -189,6 +195,7 @@ where
         fd: fd.ok_or("the connection /dev/fd/N is required")?,
         writeback,
         locks,
+        cache_symlinks,
         max_write,
         write_latency,
         random_delay,
@@ -217,6 +224,7 @@ mod tests {
                 fd: 3,
                 writeback: false,
                 locks: false,
+                cache_symlinks: false,
                 max_write: DEFAULT_MAX_WRITE,
                 write_latency: Duration::ZERO,
                 random_delay: Duration::ZERO,
@@ -230,6 +238,7 @@ mod tests {
         let o = run(&[
             "--writeback",
             "--locks",
+            "--cache-symlinks",
             "--max-write=128K",
             "--write-latency-us",
             "250",
@@ -241,7 +250,7 @@ mod tests {
         ])
         .unwrap();
         assert!(o.writeback);
-        assert!(o.locks);
+        assert!(o.locks && o.cache_symlinks);
         assert_eq!(o.max_write, 128 * 1024);
         assert_eq!(o.write_latency, Duration::from_micros(250));
         assert_eq!(o.random_delay, Duration::from_micros(40));

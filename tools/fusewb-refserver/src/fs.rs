@@ -578,6 +578,11 @@ pub(crate) fn configure(opts: &Options, config: &mut KernelConfig) {
             eprintln!("fusewb-refserver: kernel does not offer {missing:?}; write-through");
         }
     }
+    if opts.cache_symlinks {
+        if let Err(missing) = config.add_capabilities(InitFlags::FUSE_CACHE_SYMLINKS) {
+            eprintln!("fusewb-refserver: kernel does not offer {missing:?}; symlinks uncached");
+        }
+    }
     if let Err(nearest) = config.set_max_write(opts.max_write) {
         eprintln!(
             "fusewb-refserver: max_write {} refused, using {nearest}",
