@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! IOCTL on regular files, restricted as mainline restricts it for FUSE
+//! IOCTL on regular files and directories (FUSE_IOCTL_DIR; servers of
+//! protocol 7.18 on), restricted as mainline restricts it for FUSE
 //! filesystems: the command's `_IOC_SIZE` and direction say what is copied
 //! from the caller's memory to the server and back; nothing else of the
 //! caller's memory is reachable. ENOSYS from the server is ENOTTY.
@@ -8,7 +9,7 @@
 use super::{dir, File};
 use crate::abi;
 use crate::proto::{ioctl as wire, pod, reply::ReplyKind};
-use crate::vfs;
+use crate::vfs::{self, inode::Kind};
 use core::mem::size_of;
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
@@ -21,8 +22,12 @@ pub(crate) fn ioctl(file: &File, cmd: u32, arg: usize) -> Result<i32> {
         return Err(EACCES);
     }
     inode.data().check()?;
+    let dir = inode.kind() == Kind::Dir;
+    if dir && conn.params().minor < 18 {
+        return Err(ENOTTY);
+    }
     let fh = file.data().ok_or(EIO)?.fh;
-    let arg_in = wire::ioctl_in(fh, cmd, arg as u64);
+    let arg_in = wire::ioctl_in(fh, dir, cmd, arg as u64);
     let in_size = usize::try_from(arg_in.in_size).map_err(|_| EINVAL)?;
     let out_size = usize::try_from(arg_in.out_size).map_err(|_| EINVAL)?;
     let mut data = KVec::new();

@@ -26,6 +26,7 @@ pub(crate) const DEFAULT_MAX_BACKGROUND: u16 = 12;
 pub(crate) const SUPPORTED_FLAGS: u64 = (abi::FUSE_ASYNC_READ
     | abi::FUSE_POSIX_LOCKS
     | abi::FUSE_FLOCK_LOCKS
+    | abi::FUSE_HAS_IOCTL_DIR
     | abi::FUSE_ATOMIC_O_TRUNC
     | abi::FUSE_BIG_WRITES
     | abi::FUSE_AUTO_INVAL_DATA

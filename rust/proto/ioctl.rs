@@ -30,12 +30,13 @@ pub(crate) fn sizes(cmd: u32) -> (u32, u32) {
     (in_size, out_size)
 }
 
-/// The argument of IOCTL `cmd` with the user's `arg`, on handle `fh`.
-pub(crate) fn ioctl_in(fh: u64, cmd: u32, arg: u64) -> abi::fuse_ioctl_in {
+/// The argument of IOCTL `cmd` with the user's `arg`, on handle `fh` (of
+/// a directory: `dir`, FUSE_IOCTL_DIR).
+pub(crate) fn ioctl_in(fh: u64, dir: bool, cmd: u32, arg: u64) -> abi::fuse_ioctl_in {
     let (in_size, out_size) = sizes(cmd);
     abi::fuse_ioctl_in {
         fh,
-        flags: 0,
+        flags: if dir { abi::FUSE_IOCTL_DIR } else { 0 },
         cmd,
         arg,
         in_size,
@@ -85,11 +86,12 @@ mod tests {
         assert_eq!(sizes(IO), (0, 0));
         assert_eq!(sizes(IOWR), (100, 100));
         assert_eq!(sizes(u32::MAX), (16383, 16383));
-        let a = ioctl_in(4, IOW, 0x7fff_0000);
+        let a = ioctl_in(4, false, IOW, 0x7fff_0000);
         assert_eq!(
             (a.fh, a.cmd, a.arg, a.in_size, a.out_size, a.flags),
             (4, IOW, 0x7fff_0000, 8, 0, 0)
         );
+        assert_eq!(ioctl_in(4, true, IOR, 0).flags, abi::FUSE_IOCTL_DIR);
     }
 
     fn reply(result: i32, flags: u32, data: &[u8]) -> Vec<u8> {

@@ -347,6 +347,7 @@ impl<T: FileOperations + VmOperations> FileVTable<T> {
         fsync: Some(fsync_callback::<T>),
         llseek: Some(bindings::generic_file_llseek),
         read: Some(bindings::generic_read_dir),
+        unlocked_ioctl: Some(ioctl_callback::<T>),
         // SAFETY: All-zero means "no operation" for the other fields.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
@@ -513,7 +514,7 @@ unsafe extern "C" fn fsync_callback<T: FileOperations>(
 
 /// # Safety
 ///
-/// Called by the VFS with an open regular file of ours.
+/// Called by the VFS with an open regular file or directory of ours.
 unsafe extern "C" fn ioctl_callback<T: FileOperations>(
     file: *mut bindings::file,
     cmd: c_uint,
