@@ -121,7 +121,7 @@ pub enum Script {
     /// goes on serving other requests.
     LazyLookup,
     /// GETXATTR of a `system.posix_acl_*` attribute answers a malformed
-    /// ACL (version 1, no entries, 2 stray bytes).
+    /// ACL (version 2, then 2 bytes that are no entry).
     BadAcl,
 }
 
@@ -1155,7 +1155,7 @@ impl Server {
         let bad_acl =
             script_of(&n.name) == Script::BadAcl && name.starts_with(b"system.posix_acl_");
         let value = match op {
-            opcode::GETXATTR if bad_acl => vec![1, 0, 0, 0, 0xff, 0xff],
+            opcode::GETXATTR if bad_acl => vec![2, 0, 0, 0, 0xff, 0xff],
             opcode::GETXATTR => match n.xattrs.get(&name) {
                 Some(v) => v.clone(),
                 None => return Answer::Err(libc::ENODATA),
