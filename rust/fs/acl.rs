@@ -12,7 +12,11 @@
 //!   (FUSE_SETXATTR_ACL_KILL_SGID). The server updates the mode itself.
 //! - Without it, getfacl and setfacl only pass through to the server (which
 //!   may enforce them itself): never cached, never used for a check. That
-//!   is what servers from before FUSE_POSIX_ACL expect.
+//!   is what servers from before FUSE_POSIX_ACL expect. (The cost: the
+//!   permission check of someone other than the owner cannot be answered
+//!   in an RCU path walk, which goes on as a ref walk. Mainline has the
+//!   same until an inode's first attribute refresh, after which it caches
+//!   "no ACL" in the slot getfacl reads too.)
 //!
 //! The VFS leaves the umask to a filesystem with ACLs (`SB_POSIXACL`):
 //! [`create_mode`] applies it to a new node's mode unless the server
