@@ -134,7 +134,7 @@ wait_for() {
   local i
   for ((i = 0; i < 600; i++)); do
     "$@" && return 0
-    sleep 0.1
+    nap 0.1
   done
   return 1
 }
@@ -158,7 +158,9 @@ plnums() {
 plinesn() {
   awk -v op="$2" -v f="file=$1" '$1 == op { for (i = 2; i <= NF; i++) if ($i == f) { print NR, $0; next } }' "$PLOG"
 }
-pcount() { plines "$1" "$2" | wc -l; }
+pcount() {
+  awk -v op="$2" -v f="file=$1" '$1 == op { for (i = 2; i <= NF; i++) if ($i == f) { n++; next } } END { print n + 0 }' "$PLOG"
+}
 has_line() { [ "$(pcount "$1" "$2")" -gt 0 ]; }
 # fields KEY: the value of KEY= on each input line (empty if absent).
 fields() {
@@ -224,7 +226,7 @@ ended() {
   local i
   for ((i = 0; i < $2 * 10; i++)); do
     running "$1" || return 0
-    sleep 0.1
+    nap 0.1
   done
   return 1
 }
