@@ -914,7 +914,7 @@ t31_dirops() {
       check "$k: the slow LOOKUP was answered before the third stat queued" cond '[ -z "$(lookup_reply $a)" ]'
       kill -9 $victim
       soft "$k" "$k: a task waiting for its turn at the directory was not killable" \
-        cond 'ended $victim 3 && [ -z "$(lookup_reply $a)" ]'
+        cond 'ended $victim 10 && [ -z "$(lookup_reply $a)" ]'
     fi
     check "$k/$par: the slow stat failed" wait $bg
     check "$k/$par: the other stat failed" wait $sb
