@@ -61,6 +61,19 @@ for k, v in out:
 EOF
 }
 
+# mount_pt KIND MODE MNT BACKING: passthrough_ll -o xattr of a fresh, empty
+# BACKING on MNT (MODE wb: -o writeback, and allow_wbcache on fuse-wb).
+mount_pt() {
+  local kind=$1 mode=$2 m=$3 b=$4 mopts=() popts=(-o xattr)
+  rm -rf "$b"
+  mkdir -p "$b"
+  if [ "$mode" = wb ]; then
+    popts=(-o xattr,writeback)
+    [ "$kind" = fuse-wb ] && mopts=(-o allow_wbcache)
+  fi
+  mount_server "$kind" "$m" "${mopts[@]}" "$m" -- "$PT" -f "${popts[@]}" -o source="$b" %m
+}
+
 ref=$SCRATCH/xattr-ref
 rm -rf "$ref"
 mkdir -p "$ref"
@@ -75,14 +88,7 @@ for run in "${runs[@]}"; do
   kind=${run%:*} mode=${run#*:}
   m=$SCRATCH/xattr-$kind-$mode
   b=$SCRATCH/xattr-backing
-  rm -rf "$b"
-  mkdir -p "$b"
-  mopts=() popts=(-o xattr)
-  if [ $mode = wb ]; then
-    popts=(-o xattr,writeback)
-    mopts=(-o allow_wbcache)
-  fi
-  mount_server $kind "$m" "${mopts[@]}" "$m" -- "$PT" -f "${popts[@]}" -o source="$b" %m
+  mount_pt $kind $mode "$m" "$b"
   checks "$m" > "$SCRATCH/xattr.out.$run" 2>&1 || fail "the checks failed on $run"
   diff "$SCRATCH/xattr.out.ref" "$SCRATCH/xattr.out.$run" || fail "$run: results differ from tmpfs (above)"
   unmount "$m"
@@ -126,15 +132,7 @@ acl_checks "$aref" > "$SCRATCH/acl.out.tmpfs" 2>&1
 for run in mainline:wt fuse-wb:wt fuse-wb:wb; do
   kind=${run%:*} mode=${run#*:}
   m=$SCRATCH/acl-$kind-$mode
-  b=$SCRATCH/acl-backing-$kind-$mode
-  rm -rf "$b"
-  mkdir -p "$b"
-  mopts=() popts=(-o xattr)
-  if [ $mode = wb ]; then
-    popts=(-o xattr,writeback)
-    mopts=(-o allow_wbcache)
-  fi
-  mount_server $kind "$m" "${mopts[@]}" "$m" -- "$PT" -f "${popts[@]}" -o source="$b" %m
+  mount_pt $kind $mode "$m" "$SCRATCH/acl-backing-$kind-$mode"
   acl_checks "$m" > "$SCRATCH/acl.out.$run" 2>&1
   unmount "$m"
   grep -q "^setfacl: ok" "$SCRATCH/acl.out.$run" || { cat "$SCRATCH/acl.out.$run"; fail "$run: setfacl failed (above)"; }
