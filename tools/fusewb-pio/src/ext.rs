@@ -34,6 +34,8 @@
 //!                          pread(2) LEN bytes of HSRC at SRCOFF into the
 //!                          map (the kernel's copy takes the write faults),
 //!                          munmap; answers the count read
+//! linkat H PATH            linkat(2) of H's file (AT_EMPTY_PATH, as root;
+//!                          e.g. one opened with tmpfile) as PATH
 //! truncate PATH SIZE       truncate(2) by path: no open file, so no flush
 //!                          of other writers' dirty data and no handle
 //! catch SIG                SIG: usr1 usr2 alrm; a handler that counts, with
@@ -232,6 +234,7 @@ impl Pio {
             b"caught" => Ok(CAUGHT.load(Ordering::Relaxed).to_string()),
             b"failnth" => fail_nth(a),
             b"truncate" => truncate_path(a),
+            b"linkat" => self.linkat(a),
             _ => return None,
         })
     }
@@ -251,6 +254,26 @@ impl Pio {
         // SAFETY: plain system call on a descriptor.
         retry(|| i64::from(unsafe { libc::syncfs(fd) }))?;
         Ok(millis(t0))
+    }
+
+    fn linkat(&self, a: &[&[u8]]) -> Res<String> {
+        let fd = self.fd_at(a, 1)?;
+        let path = std::ffi::CString::new(word(a, 2)?)
+            .map_err(|_| exc("ValueError", "embedded null byte"))?;
+        let empty = c"";
+        // SAFETY: both strings are NUL-terminated and outlive the call.
+        retry(|| {
+            i64::from(unsafe {
+                libc::linkat(
+                    fd,
+                    empty.as_ptr(),
+                    libc::AT_FDCWD,
+                    path.as_ptr(),
+                    libc::AT_EMPTY_PATH,
+                )
+            })
+        })?;
+        Ok(String::new())
     }
 
     fn fchown(&self, a: &[&[u8]]) -> Res<String> {

@@ -19,7 +19,8 @@
 //!
 //! ```text
 //! open H PATH FLAGS        FLAGS: comma list of rdonly wronly rdwr creat excl
-//!                          trunc append direct sync; mode 0644; O_CLOEXEC
+//!                          trunc append direct sync tmpfile (PATH: the
+//!                          directory); mode 0644; O_CLOEXEC
 //! close H | fsync H | fdatasync H | ftruncate H SIZE | fchmod H OCTAL
 //! pwrite H OFF LEN [BASE]  LEN bytes, byte i = (BASE + i) % 251; BASE
 //!                          defaults to OFF; answers the count written
@@ -51,6 +52,7 @@
 //! copy HIN OFFIN HOUT OFFOUT LEN
 //!                          copy_file_range(2) until LEN or 0; answers the count
 //! catch SIG | caught       count SIG (usr1 usr2 alrm) in a handler, answer EINTR
+//! linkat H PATH            linkat(2) of H's file with AT_EMPTY_PATH
 //! ```
 //!
 //! `H` is a handle: any word, naming the file descriptor of its last
@@ -315,6 +317,7 @@ fn open_flags(list: &[u8]) -> Res<libc::c_int> {
             b"append" => libc::O_APPEND,
             b"direct" => libc::O_DIRECT,
             b"sync" => libc::O_SYNC,
+            b"tmpfile" => libc::O_TMPFILE,
             _ => return Err(exc("KeyError", py_repr(f))),
         };
     }

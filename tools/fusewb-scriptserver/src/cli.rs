@@ -160,6 +160,10 @@ pub fn parse_args(args: &[String]) -> Result<Cli, String> {
                 flag(&inline)?;
                 opts.no_copy_file_range = true;
             }
+            "--no-tmpfile" => {
+                flag(&inline)?;
+                opts.no_tmpfile = true;
+            }
             _ if a.starts_with('-') => return Err(format!("unknown option '{a}'")),
             _ => {
                 if fd.is_some() {
@@ -258,6 +262,7 @@ mod tests {
             "--no-fallocate",
             "--no-lseek",
             "--no-copy-file-range",
+            "--no-tmpfile",
             "/dev/fd/5",
         ]);
         assert_eq!(c.fd, 5);
@@ -276,7 +281,7 @@ mod tests {
         assert!(o.writeback && o.atomic_o_trunc && o.keep_cache);
         assert!(o.xattr && o.posix_acl && o.dont_mask);
         assert!(o.no_create && o.no_flush && o.no_fsync);
-        assert!(o.no_fallocate && o.no_lseek && o.no_copy_file_range);
+        assert!(o.no_fallocate && o.no_lseek && o.no_copy_file_range && o.no_tmpfile);
         assert_eq!(c.files, vec![("a".into(), 8192), ("b".into(), 0)]);
     }
 

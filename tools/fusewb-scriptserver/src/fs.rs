@@ -373,14 +373,55 @@ impl Fs {
         Ok(id)
     }
 
+    /// Makes an unnamed regular file (TMPFILE), named `tmpfile` in the log
+    /// until LINK gives it a name; it lives while the kernel holds lookups.
+    pub fn create_unnamed(&mut self, mode: u32, uid: u32, gid: u32) -> u64 {
+        let id = self.next_nodeid;
+        self.next_nodeid += 1;
+        let mut n = Node::new(b"tmpfile", Kind::File, S_IFREG | (mode & 0o7777), uid, gid);
+        n.linked = false;
+        self.nodes.insert(id, n);
+        id
+    }
+
+    /// Gives the file `nodeid` one more name, `name` in the root directory
+    /// (LINK; EPERM for the root, ENOENT for an unknown node).
+    pub fn link(&mut self, nodeid: u64, name: &[u8]) -> Result<(), i32> {
+        if name.is_empty() || name.contains(&b'/') || name == b"." || name == b".." {
+            return Err(libc::EINVAL);
+        }
+        if name.len() > 255 {
+            return Err(libc::ENAMETOOLONG);
+        }
+        if self.entries.contains_key(name) {
+            return Err(libc::EEXIST);
+        }
+        let n = self.nodes.get_mut(&nodeid).ok_or(libc::ENOENT)?;
+        if n.kind != Kind::File {
+            return Err(libc::EPERM);
+        }
+        n.name = name.to_vec();
+        n.linked = true;
+        n.ctime = Ts::now();
+        self.entries.insert(name.to_vec(), nodeid);
+        Ok(())
+    }
+
+    /// The number of names of `nodeid` in the root directory.
+    pub fn links(&self, nodeid: u64) -> u32 {
+        let n = self.entries.values().filter(|&&id| id == nodeid).count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
     /// Removes `name` from the root directory. The node lives on while
-    /// the kernel still holds lookups of it.
+    /// it has another name or the kernel still holds lookups of it.
     pub fn unlink(&mut self, name: &[u8]) -> Result<u64, i32> {
         let id = self.entries.remove(name).ok_or(libc::ENOENT)?;
+        let linked = self.links(id) > 0;
         if let Some(n) = self.nodes.get_mut(&id) {
-            n.linked = false;
+            n.linked = linked;
             n.ctime = Ts::now();
-            if n.nlookup == 0 {
+            if n.nlookup == 0 && !linked {
                 self.nodes.remove(&id);
             }
         }

@@ -17,6 +17,8 @@
 //! subdirectories). Files are created by CREATE, or by MKNOD (`S_IFREG`
 //! only; other types get EPERM) followed by OPEN when CREATE is refused,
 //! removed by UNLINK (an unlinked file lives on until its last FORGET),
+//! made unnamed by TMPFILE (`--no-tmpfile`: ENOSYS) and given more names
+//! by LINK,
 //! and pre-created with `--file NAME=SIZE` (byte `i` is `i % 251`).
 //! Contents are sparse, in 4 KiB blocks: LSEEK's SEEK_DATA/SEEK_HOLE
 //! report allocated blocks as data (a block written even partly is data
@@ -27,7 +29,7 @@
 //! O_APPEND is not applied by the server: a WRITE goes to the offset it
 //! carries. O_TRUNC in the flags of OPEN (the kernel passes it there only
 //! with FUSE_ATOMIC_O_TRUNC) or CREATE truncates. Served: INIT, LOOKUP, FORGET,
-//! BATCH_FORGET, GETATTR, SETATTR, OPEN, CREATE, MKNOD, UNLINK, READ, WRITE,
+//! BATCH_FORGET, GETATTR, SETATTR, OPEN, CREATE, MKNOD, TMPFILE, LINK, UNLINK, READ, WRITE,
 //! FLUSH, FSYNC, RELEASE, FALLOCATE, LSEEK, COPY_FILE_RANGE, STATFS,
 //! OPENDIR, READDIR, RELEASEDIR, ACCESS, DESTROY, and with `--xattr` (or
 //! `--posix-acl`) GETXATTR, SETXATTR, LISTXATTR, REMOVEXATTR on in-memory
@@ -114,6 +116,8 @@
 //! OPEN        flags=0x oflags=WRONLY|APPEND|... open_flags=0x
 //! CREATE      flags=0x oflags=... mode=0OCT umask=0OCT open_flags=0x name=
 //! MKNOD       mode=0OCT rdev=0x umask=0OCT name=
+//! TMPFILE     as CREATE (name=/, file=tmpfile)
+//! LINK        oldnodeid= name=
 //! UNLINK      name=
 //! READ        fh= offset= size= end= read_flags=0x lock_owner=0x flags=0x [wronly_fh=1]
 //! WRITE       fh= offset= size= end= write_flags=0x cache=0|1 [kill_suidgid=1]
@@ -146,7 +150,7 @@
 //! were too short (the reply is EINVAL). REPLY extras: INIT: the reply's
 //! `major= minor= flags=0x flags2=0x caps= max_write= max_pages= time_gran=
 //! max_readahead=`; LOOKUP: `ino= attr_size=`; CREATE: `fh= [open_flags=0x]
-//! ino=`; MKNOD: `ino=`; OPEN: `fh= [open_flags=0x]` (the FOPEN_ flags of
+//! ino=`; TMPFILE as CREATE; MKNOD and LINK: `ino=`; OPEN: `fh= [open_flags=0x]` (the FOPEN_ flags of
 //! the reply, when not 0); OPENDIR: `fh=`; GETATTR: `attr_size= attr_mtime=S.NS`;
 //! SETATTR: `attr_size=`; WRITE: `delay_ms=` (`slow-`), `short=1`
 //! (`short-`); LSEEK: `offset=`. Examples:
@@ -177,8 +181,8 @@
 //! --file NAME=SIZE     pre-create NAME with SIZE bytes, byte i = i % 251
 //!                      (repeatable; at most 1G)
 //! --no-create          CREATE gets ENOSYS (the kernel falls back to MKNOD+OPEN)
-//! --no-flush, --no-fsync, --no-fallocate, --no-lseek, --no-copy-file-range
-//!                      that request gets ENOSYS
+//! --no-flush, --no-fsync, --no-fallocate, --no-lseek, --no-copy-file-range,
+//! --no-tmpfile         that request gets ENOSYS
 //! -f                   ignored (it always runs in the foreground)
 //! ```
 //!
@@ -254,7 +258,8 @@ Options:
   --slow-ms MS         delay for slow- files (default 200)
   --file NAME=SIZE     pre-create NAME, byte i = i % 251 (repeatable)
   --no-create, --no-flush, --no-fsync, --no-fallocate, --no-lseek,
-  --no-copy-file-range that request gets ENOSYS
+  --no-copy-file-range, --no-tmpfile
+                       that request gets ENOSYS
   -f                   ignored (always in the foreground)
   -h, --help           print this help
 

@@ -59,6 +59,7 @@ pub struct Options {
     pub no_fallocate: bool,
     pub no_lseek: bool,
     pub no_copy_file_range: bool,
+    pub no_tmpfile: bool,
 }
 
 impl Default for Options {
@@ -83,6 +84,7 @@ impl Default for Options {
             no_fallocate: false,
             no_lseek: false,
             no_copy_file_range: false,
+            no_tmpfile: false,
         }
     }
 }
@@ -377,10 +379,9 @@ impl Server {
             mtimensec: n.mtime.nsec,
             ctimensec: n.ctime.nsec,
             mode: n.mode,
-            nlink: match (n.kind, n.linked) {
-                (Kind::Dir, _) => 2,
-                (Kind::File, true) => 1,
-                (Kind::File, false) => 0,
+            nlink: match n.kind {
+                Kind::Dir => 2,
+                Kind::File => self.fs.links(nodeid),
             },
             uid: n.uid,
             gid: n.gid,
@@ -573,6 +574,8 @@ impl Server {
             opcode::OPEN => self.open(q, arg),
             opcode::CREATE => self.create(q, arg),
             opcode::MKNOD => self.mknod(q, arg),
+            opcode::TMPFILE => self.tmpfile(q, arg),
+            opcode::LINK => self.link(q, arg),
             opcode::UNLINK => {
                 let (name, _) = proto::split_name(arg);
                 q.file = Some(name.to_vec());
@@ -1107,6 +1110,71 @@ impl Server {
         Answer::Ok(entry.encode())
     }
 
+    /// TMPFILE in the root: an unnamed file (logged as `tmpfile` until a
+    /// LINK names it), opened; answered as CREATE.
+    fn tmpfile(&mut self, q: &mut Req, arg: &[u8]) -> Answer {
+        let Some(c) = CreateIn::decode(arg) else {
+            return malformed(q);
+        };
+        q.file = Some(b"tmpfile".to_vec());
+        Self::log_open_flags(q, c.flags);
+        q.f.oct("mode", c.mode)
+            .oct("umask", c.umask)
+            .hex("open_flags", u64::from(c.open_flags))
+            .kv("name", esc(&c.name));
+        if self.opts.no_tmpfile {
+            return Answer::Err(libc::ENOSYS);
+        }
+        if q.h.nodeid != fs::ROOT {
+            return Answer::Err(self.not_dir_errno(q.h.nodeid));
+        }
+        if !fs::is_regular_mode(c.mode) {
+            return Answer::Err(libc::EINVAL);
+        }
+        let id = self
+            .fs
+            .create_unnamed(self.masked(c.mode, c.umask), q.h.uid, q.h.gid);
+        let open = match self.do_open(q, id, c.flags, c.open_flags) {
+            Ok(o) => o,
+            Err(e) => return Answer::Err(e),
+        };
+        let Some(entry) = self.entry_of(id, false) else {
+            return Answer::Err(libc::ENOENT);
+        };
+        self.fs.add_lookup(id);
+        q.r.kv("ino", id);
+        let mut e = proto::Enc::default();
+        entry.put(&mut e);
+        open.put(&mut e);
+        Answer::Ok(e.0)
+    }
+
+    /// LINK of `oldnodeid` as a name in the root: answered with its entry.
+    fn link(&mut self, q: &mut Req, arg: &[u8]) -> Answer {
+        let Some(old) = arg
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+        else {
+            return malformed(q);
+        };
+        let (name, _) = proto::split_name(arg.get(8..).unwrap_or_default());
+        q.file = Some(name.to_vec());
+        q.f.kv("oldnodeid", old).kv("name", esc(name));
+        if q.h.nodeid != fs::ROOT {
+            return Answer::Err(self.not_dir_errno(q.h.nodeid));
+        }
+        if let Err(e) = self.fs.link(old, name) {
+            return Answer::Err(e);
+        }
+        let Some(entry) = self.entry_of(old, false) else {
+            return Answer::Err(libc::ENOENT);
+        };
+        self.fs.add_lookup(old);
+        q.r.kv("ino", old);
+        Answer::Ok(entry.encode())
+    }
+
     /// The mode of a new file asked as `mode`: with FUSE_DONT_MASK the
     /// kernel left the `umask` to the server (no default ACLs here).
     fn masked(&self, mode: u32, umask: u32) -> u32 {
@@ -1606,6 +1674,17 @@ mod tests {
             .encode();
             self.req(opcode::READ, nodeid, &a)
         }
+        /// MKNOD of a regular file `name`, mode 0666 under umask 027: its node.
+        fn mknod_0666_027(&mut self, name: &[u8]) -> u64 {
+            let m = MknodIn {
+                mode: 0o100666,
+                rdev: 0,
+                umask: 0o027,
+                name: name.to_vec(),
+            };
+            assert_eq!(parts(&self.req(opcode::MKNOD, 1, &m.encode())).0, 0);
+            self.s.fs.lookup(name).unwrap()
+        }
         fn getattr(&mut self, nodeid: u64) -> Attr {
             let o = self.req(opcode::GETATTR, nodeid, &[0; 16]);
             let (err, p) = parts(&o);
@@ -2093,14 +2172,7 @@ mod tests {
             "{r}"
         );
         // DONT_MASK: the umask is applied here.
-        let m = MknodIn {
-            mode: 0o100666,
-            rdev: 0,
-            umask: 0o027,
-            name: b"m".to_vec(),
-        };
-        assert_eq!(parts(&t.req(opcode::MKNOD, 1, &m.encode())).0, 0);
-        let mid = t.s.fs.lookup(b"m").unwrap();
+        let mid = t.mknod_0666_027(b"m");
         assert_eq!(t.s.fs.node(mid).unwrap().mode, 0o100640);
         let (id, _) = t.create("f", libc::O_RDWR);
         let get = |t: &mut T, size: u32, name: &[u8]| {
@@ -2185,14 +2257,7 @@ mod tests {
             !r.contains("DONT_MASK") && !r.contains("POSIX_ACL") && !r.contains("SETXATTR_EXT"),
             "{r}"
         );
-        let m = MknodIn {
-            mode: 0o100666,
-            rdev: 0,
-            umask: 0o027,
-            name: b"m".to_vec(),
-        };
-        assert_eq!(parts(&t.req(opcode::MKNOD, 1, &m.encode())).0, 0);
-        let id = t.s.fs.lookup(b"m").unwrap();
+        let id = t.mknod_0666_027(b"m");
         // Without DONT_MASK the mode is taken as sent.
         assert_eq!(t.s.fs.node(id).unwrap().mode, 0o100666);
         let o = t.req(opcode::GETXATTR, id, b"\0\0\0\0\0\0\0\0user.a\0");
@@ -2258,6 +2323,59 @@ mod tests {
         assert_eq!(
             parts(&t.req(opcode::SETATTR, 1, &s.encode())).0,
             -libc::EISDIR
+        );
+    }
+
+    #[test]
+    fn tmpfile_link_unlink() {
+        let mut t = T::new(Options::default());
+        t.init(KERNEL_FLAGS);
+        let c = CreateIn {
+            flags: (libc::O_RDWR | libc::O_TMPFILE) as u32,
+            mode: 0o100640,
+            umask: 0o22,
+            open_flags: 0,
+            name: b"/".to_vec(),
+        };
+        let o = t.req(opcode::TMPFILE, 1, &c.encode());
+        assert!(o.request_line.contains(" file=tmpfile "), "{o:?}");
+        let (err, p) = parts(&o);
+        assert_eq!(err, 0, "{o:?}");
+        assert_eq!(p.len(), proto::ENTRY_OUT_SIZE + proto::OPEN_OUT_SIZE);
+        let (id, fh) = (u64_at(&p, 0), u64_at(&p, proto::ENTRY_OUT_SIZE));
+        assert_eq!(t.getattr(id).nlink, 0);
+        assert_eq!(t.getattr(id).mode, 0o100640);
+        assert_eq!(parts(&t.write(id, fh, 0, b"abc", 0)).0, 0);
+        let mut l = Enc::default();
+        l.u64(id);
+        let mut a = l.0.clone();
+        a.extend_from_slice(b"named\0");
+        let o = t.req(opcode::LINK, 1, &a);
+        assert!(
+            o.request_line
+                .ends_with(&format!(" file=named oldnodeid={id} name=named")),
+            "{o:?}"
+        );
+        assert_eq!(parts(&o).0, 0);
+        assert_eq!(t.getattr(id).nlink, 1);
+        // The second name: EEXIST for a taken one, then two links.
+        assert_eq!(parts(&t.req(opcode::LINK, 1, &a)).0, -libc::EEXIST);
+        let mut a2 = l.0.clone();
+        a2.extend_from_slice(b"other\0");
+        assert_eq!(parts(&t.req(opcode::LINK, 1, &a2)).0, 0);
+        assert_eq!(t.getattr(id).nlink, 2);
+        assert_eq!(parts(&t.req(opcode::UNLINK, 1, b"named\0")).0, 0);
+        assert_eq!(t.getattr(id).nlink, 1);
+        assert_eq!(parts(&t.read(id, fh, 0, 10)).1, b"abc");
+        // Without it: ENOSYS.
+        let mut t = T::new(Options {
+            no_tmpfile: true,
+            ..Options::default()
+        });
+        t.init(KERNEL_FLAGS);
+        assert_eq!(
+            parts(&t.req(opcode::TMPFILE, 1, &c.encode())).0,
+            -libc::ENOSYS
         );
     }
 

@@ -226,6 +226,7 @@ pub mod opcode {
     pub const FALLOCATE: u32 = 43;
     pub const LSEEK: u32 = 46;
     pub const COPY_FILE_RANGE: u32 = 47;
+    pub const TMPFILE: u32 = 51;
 
     /// The opcode's name without the `FUSE_` prefix (`OP<n>` if unknown).
     pub fn name(op: u32) -> std::borrow::Cow<'static, str> {
