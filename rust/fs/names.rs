@@ -184,6 +184,56 @@ pub(crate) fn create_open(
         mknod(dir, dentry, mode, 0)?;
         return Ok(Created::MadeOnly);
     }
+    match make_open(dir, dentry, file, flags, mode, abi::fuse_opcode_FUSE_CREATE) {
+        Ok(ff) => Ok(Created::Opened(ff)),
+        Err(e) if e == vfs::enosys() => {
+            mknod(dir, dentry, mode, 0)?;
+            Ok(Created::MadeOnly)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `inode_operations.tmpfile` (open(2) with O_TMPFILE): TMPFILE, which
+/// makes an unnamed file and opens it, as mainline's `fuse_tmpfile`. A
+/// server without it (ENOSYS, remembered) makes it EOPNOTSUPP, which
+/// callers of O_TMPFILE take as "not on this filesystem".
+pub(crate) fn tmpfile(
+    dir: &Inode,
+    file: &super::File,
+    mode: u32,
+) -> Result<KBox<super::file::FuseFile>> {
+    dir.data().check()?;
+    let conn = dir.sb().data();
+    if conn.is_enosys(abi::fuse_opcode_FUSE_TMPFILE) {
+        return Err(vfs::eopnotsupp());
+    }
+    match make_open(
+        dir,
+        file.dentry(),
+        file,
+        file.flags(),
+        mode,
+        abi::fuse_opcode_FUSE_TMPFILE,
+    ) {
+        Err(e) if e == vfs::enosys() => Err(vfs::eopnotsupp()),
+        r => r,
+    }
+}
+
+/// CREATE or TMPFILE (`op`, both `fuse_create_in` and the name, answered
+/// by an entry and an open handle) of a regular file `mode` for `dentry`
+/// (for TMPFILE the VFS's unnamed "/", which mainline sends too), opened
+/// as `file` with `flags`; `dentry` gets the new inode.
+fn make_open(
+    dir: &Inode,
+    dentry: &Dentry,
+    file: &super::File,
+    flags: u32,
+    mode: u32,
+    op: u32,
+) -> Result<KBox<super::file::FuseFile>> {
+    let conn = dir.sb().data();
     let z = name_z(dentry.name())?;
     let wire_flags = super::file::create_wire_flags(&conn, flags);
     let (mode, umask) = super::acl::create_mode(&conn, mode);
@@ -194,19 +244,12 @@ pub(crate) fn create_open(
         open_flags: super::file::open_kill_flags(&conn, wire_flags),
     };
     let version = conn.attr_version();
-    let reply = match conn.request(
-        abi::fuse_opcode_FUSE_CREATE,
+    let reply = conn.request(
+        op,
         dir.data().nodeid(),
         &[pod::bytes_of(&arg), &z],
         ReplyKind::Create,
-    ) {
-        Ok(r) => r,
-        Err(e) if e == vfs::enosys() => {
-            mknod(dir, dentry, mode, 0)?;
-            return Ok(Created::MadeOnly);
-        }
-        Err(e) => return Err(e),
-    };
+    )?;
     let (ebytes, obytes) = reply.split_at(core::mem::size_of::<abi::fuse_entry_out>());
     let e = pod::read_exact::<abi::fuse_entry_out>(ebytes).ok_or(EIO)?;
     let o = pod::read_exact::<abi::fuse_open_out>(obytes).ok_or(EIO)?;
@@ -228,7 +271,7 @@ pub(crate) fn create_open(
     };
     let ff = super::file::register(&inode, file, KBox::new(ff, GFP_KERNEL)?)?;
     dentry.instantiate(inode);
-    Ok(Created::Opened(ff))
+    Ok(ff)
 }
 
 /// `inode_operations.unlink`: UNLINK.

@@ -165,6 +165,10 @@ impl InodeOperations for FuseWb {
             names::Created::MadeOnly => Ok(AtomicOpen::NoOpen(None)),
         }
     }
+
+    fn tmpfile(dir: &Inode, file: &File, mode: u32) -> Result<KBox<FuseFile>> {
+        names::tmpfile(dir, file, mode)
+    }
 }
 
 #[vtable]

@@ -94,6 +94,7 @@ pub(crate) fn opcode_name(op: u32) -> &'static str {
         abi::fuse_opcode_FUSE_READDIRPLUS => "READDIRPLUS",
         abi::fuse_opcode_FUSE_LSEEK => "LSEEK",
         abi::fuse_opcode_FUSE_COPY_FILE_RANGE => "COPY_FILE_RANGE",
+        abi::fuse_opcode_FUSE_TMPFILE => "TMPFILE",
         _ => "OTHER",
     }
 }

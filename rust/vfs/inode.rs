@@ -822,6 +822,12 @@ pub(crate) trait InodeOperations: FileSystem {
         flags: u32,
         mode: u32,
     ) -> Result<AtomicOpen<Self>>;
+
+    /// open(2) with O_TMPFILE in `dir`: makes an unnamed regular file
+    /// (`mode` with `S_IFREG`), instantiates `file`'s dentry with it and
+    /// returns the open file's state; the VFS makes it linkable (unless
+    /// O_EXCL) for linkat(2).
+    fn tmpfile(dir: &Inode<Self>, file: &File<Self>, mode: u32) -> Result<KBox<Self::FileData>>;
 }
 
 /// How an atomic open ended.
@@ -853,6 +859,7 @@ impl<T: InodeOperations> IopsVTable<T> {
         link: Some(link_callback::<T>),
         rename: Some(rename_callback::<T>),
         atomic_open: Some(atomic_open_callback::<T>),
+        tmpfile: Some(tmpfile_callback::<T>),
         get_inode_acl: Some(get_inode_acl_callback::<T>),
         get_acl: Some(get_acl_callback::<T>),
         set_acl: Some(set_acl_callback::<T>),
@@ -1399,6 +1406,37 @@ unsafe extern "C" fn atomic_open_callback<T: InodeOperations>(
             };
             drop(alias);
             r
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS (`vfs_tmpfile`) with a directory of ours and a file
+/// being opened whose `f_path.dentry` is a new negative dentry.
+unsafe extern "C" fn tmpfile_callback<T: InodeOperations>(
+    _idmap: *mut bindings::mnt_idmap,
+    dir: *mut bindings::inode,
+    file: *mut bindings::file,
+    mode: bindings::umode_t,
+) -> c_int {
+    // SAFETY: Valid per the VFS contract.
+    let (dirp, f) = unsafe { (Inode::<T>::from_raw(dir), File::<T>::from_raw(file)) };
+    match T::tmpfile(dirp, f, u32::from(mode)) {
+        Ok(ff) => {
+            // INVARIANT: `private_data` holds our `KBox<T::FileData>` from now;
+            // if the open fails, the VFS releases the file (and it).
+            // SAFETY: The file is being opened; we own `private_data`; its
+            // dentry is referenced by the file.
+            unsafe {
+                (*file).private_data = kernel::types::ForeignOwnable::into_foreign(ff) as *mut _;
+                bindings::finish_open(
+                    file,
+                    (*file).f_path.dentry,
+                    Some(bindings::generic_file_open),
+                )
+            }
         }
         Err(e) => e.to_errno(),
     }

@@ -1083,6 +1083,56 @@ t33_acl() {
   note "$k: umask applied and sent; ACLs passed through without POSIX_ACL, enforced and cached with it"
 }
 
+# 34. O_TMPFILE (mainline fuse_tmpfile): TMPFILE carries the masked mode,
+# the umask and the VFS's name "/"; the unnamed file's data is written
+# back (or through) as any file's, linkat(2) names it (LINK), and the
+# named file has the data on the server; with O_EXCL it cannot be linked.
+# A server without TMPFILE: EOPNOTSUPP, and it is asked once.
+t34_tmpfile() {
+  local k=$1 mode line ino
+  for mode in wb wt; do
+    proto_mount "$k" $mode t34-$mode
+    umask 027
+    pio_start
+    umask 022
+    must open t "$PM" rdwr,tmpfile
+    line=$(plines tmpfile TMPFILE | tail -1)
+    check "$k $mode: TMPFILE '$line', expected mode=0100640 umask=027 name=/" \
+      cond '[[ "$line " == *" mode=0100640 umask=027 "*" name=/ "* ]]'
+    ino=$(awk '$1 == "REPLY" && / op=TMPFILE / { for (i = 2; i <= NF; i++) if (index($i, "ino=") == 1) print substr($i, 5) }' "$PLOG" | tail -1)
+    must pwrite t 0 8192
+    must pwrite t 8192 4096
+    must linkat t "$PM/named"
+    line=$(plines named LINK | tail -1)
+    check "$k $mode: LINK '$line', expected oldnodeid=$ino" \
+      cond '[ -n "$ino" ] && [[ "$line " == *" oldnodeid=$ino name=named "* ]]'
+    must close t
+    check "$k $mode: the linked file has $(stat -c %h "$PM/named") links" [ "$(stat -c %h "$PM/named")" = 1 ]
+    drop_caches
+    must open r "$PM/named" rdonly
+    check "$k $mode: the linked file's data (from the server)" pio check r 0 12288
+    must close r
+    check "$k $mode: no READ of the linked file after drop_caches" has_line named READ
+    # O_EXCL: not linkable (the VFS's I_LINKABLE), nothing reaches the server.
+    must open x "$PM" rdwr,tmpfile,excl
+    check "$k $mode: an O_EXCL tmpfile was linked" cond '! pio linkat x "$PM/excl"'
+    check "$k $mode: linkat of an O_EXCL tmpfile: $(pio_err), expected ENOENT" [ "$(pio_err)" = ENOENT ]
+    check "$k $mode: LINK sent for an O_EXCL tmpfile" [ "$(pcount excl LINK)" = 0 ]
+    must close x
+    pio_stop
+    proto_umount
+  done
+  proto_mount "$k" wb t34-no --no-tmpfile
+  pio_start
+  check "$k: O_TMPFILE without TMPFILE worked" cond '! pio open t "$PM" rdwr,tmpfile'
+  check "$k: O_TMPFILE without TMPFILE: $(pio_err), expected ENOTSUP" [ "$(pio_err)" = ENOTSUP ]
+  check "$k: O_TMPFILE again worked" cond '! pio open t "$PM" rdwr,tmpfile'
+  check "$k: TMPFILE asked $(pcount tmpfile TMPFILE) times after ENOSYS, expected 1" [ "$(pcount tmpfile TMPFILE)" = 1 ]
+  pio_stop
+  proto_umount
+  note "$k: O_TMPFILE made, written, linked and read back in wb and wt; O_EXCL unlinkable; no TMPFILE: ENOTSUP, asked once"
+}
+
 run t01_no_write_before_fsync fuse-wb
 run t02_write_count fuse-wb mainline
 run t03_write_cache_flag fuse-wb mainline
@@ -1116,4 +1166,5 @@ run t30_stuck_server_isolated fuse-wb mainline
 run t31_dirops fuse-wb mainline
 run t32_killpriv_v2 fuse-wb mainline
 run t33_acl fuse-wb mainline
+run t34_tmpfile fuse-wb mainline
 echo "60-protocol: $CHECKS checks passed"
