@@ -20,6 +20,9 @@ pub struct Config {
     pub opts: Options,
     /// `--file NAME=SIZE`, in order.
     pub files: Vec<(String, u64)>,
+    /// `--splice`: read requests with splice(2) through a pipe (libfuse's
+    /// way) instead of read(2).
+    pub splice: bool,
 }
 
 /// A number with an optional binary suffix: `K`, `M`, `G` (or `k`, `m`,
@@ -67,6 +70,7 @@ pub fn parse_args(args: &[String]) -> Result<Cli, String> {
     let mut log = None;
     let mut fd = None;
     let mut files = Vec::new();
+    let mut splice = false;
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
@@ -164,6 +168,10 @@ pub fn parse_args(args: &[String]) -> Result<Cli, String> {
                 flag(&inline)?;
                 opts.no_tmpfile = true;
             }
+            "--splice" => {
+                flag(&inline)?;
+                splice = true;
+            }
             _ if a.starts_with('-') => return Err(format!("unknown option '{a}'")),
             _ => {
                 if fd.is_some() {
@@ -188,6 +196,7 @@ pub fn parse_args(args: &[String]) -> Result<Cli, String> {
         log,
         opts,
         files,
+        splice,
     }))
 }
 
@@ -263,6 +272,7 @@ mod tests {
             "--no-lseek",
             "--no-copy-file-range",
             "--no-tmpfile",
+            "--splice",
             "/dev/fd/5",
         ]);
         assert_eq!(c.fd, 5);
@@ -283,6 +293,7 @@ mod tests {
         assert!(o.no_create && o.no_flush && o.no_fsync);
         assert!(o.no_fallocate && o.no_lseek && o.no_copy_file_range && o.no_tmpfile);
         assert_eq!(c.files, vec![("a".into(), 8192), ("b".into(), 0)]);
+        assert!(c.splice);
     }
 
     #[test]

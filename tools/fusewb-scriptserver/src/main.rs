@@ -183,6 +183,8 @@
 //! --no-create          CREATE gets ENOSYS (the kernel falls back to MKNOD+OPEN)
 //! --no-flush, --no-fsync, --no-fallocate, --no-lseek, --no-copy-file-range,
 //! --no-tmpfile         that request gets ENOSYS
+//! --splice             read requests with splice(2) through a pipe, as
+//!                      libfuse does, instead of read(2)
 //! -f                   ignored (it always runs in the foreground)
 //! ```
 //!
@@ -260,6 +262,7 @@ Options:
   --no-create, --no-flush, --no-fsync, --no-fallocate, --no-lseek,
   --no-copy-file-range, --no-tmpfile
                        that request gets ENOSYS
+  --splice             read requests by splice(2) through a pipe (as libfuse)
   -f                   ignored (always in the foreground)
   -h, --help           print this help
 
@@ -318,7 +321,17 @@ fn main() {
             std::process::exit(2);
         }
     }
-    let code = serve(cfg.fd, &log, &mut server);
+    let pipe = match cfg.splice {
+        true => match raw::SplicePipe::new(BUF_SIZE) {
+            Ok(p) => Some(p),
+            Err(msg) => {
+                eprintln!("{PROG}: --splice: {msg}");
+                std::process::exit(2);
+            }
+        },
+        false => None,
+    };
+    let code = serve(cfg.fd, &log, &mut server, pipe.as_ref());
     let summary = format!(
         "{PROG}: {}",
         server
@@ -362,7 +375,7 @@ fn send_reply(fd: i32, log: &Log, reply: &server::Pending) {
 
 /// Serves until the connection goes away or a signal asks to stop;
 /// returns the exit status.
-fn serve(fd: i32, log: &Log, server: &mut Server) -> i32 {
+fn serve(fd: i32, log: &Log, server: &mut Server, pipe: Option<&raw::SplicePipe>) -> i32 {
     let mut buf = vec![0u8; BUF_SIZE];
     // Requests put off (`lazy-`): when to handle them, and their bytes.
     let mut later: std::collections::VecDeque<(std::time::Instant, Vec<u8>)> =
@@ -402,7 +415,11 @@ fn serve(fd: i32, log: &Log, server: &mut Server) -> i32 {
             log.line("# connection closed (poll reported an error)");
             return 0;
         }
-        let n = match raw::read_request(fd, &mut buf) {
+        let got = match pipe {
+            Some(p) => p.read_request(fd, &mut buf),
+            None => raw::read_request(fd, &mut buf),
+        };
+        let n = match got {
             Received::Request(n) => n,
             Received::Retry => continue,
             Received::Closed(e) => {

@@ -198,6 +198,11 @@ pub enum Received {
 pub fn read_request(fd: i32, buf: &mut [u8]) -> Received {
     // SAFETY: buf is a live buffer of buf.len() bytes.
     let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    received(n)
+}
+
+/// What a read(2) or splice(2) of the connection that returned `n` means.
+fn received(n: isize) -> Received {
     if n < 0 {
         return match last_errno() {
             libc::EINTR | libc::EAGAIN | libc::ENOENT => Received::Retry,
@@ -209,6 +214,85 @@ pub fn read_request(fd: i32, buf: &mut [u8]) -> Received {
         return Received::EndOfFile;
     }
     Received::Request(n as usize)
+}
+
+/// A pipe that requests are read through, as libfuse does: splice(2) moves
+/// one request from the connection into the pipe, read(2) takes it out.
+pub struct SplicePipe {
+    rd: i32,
+    wr: i32,
+}
+
+impl SplicePipe {
+    /// A pipe that holds `size` bytes (F_SETPIPE_SZ; above
+    /// /proc/sys/fs/pipe-max-size only for root).
+    pub fn new(size: usize) -> Result<SplicePipe, String> {
+        let mut fds = [0; 2];
+        // SAFETY: fds has room for the two descriptors.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
+        }
+        let p = SplicePipe {
+            rd: fds[0],
+            wr: fds[1],
+        };
+        let want =
+            libc::c_int::try_from(size).map_err(|_| format!("pipe size {size} too large"))?;
+        // SAFETY: plain fcntl on a descriptor we own.
+        if unsafe { libc::fcntl(p.wr, libc::F_SETPIPE_SZ, want) } < 0 {
+            return Err(format!(
+                "F_SETPIPE_SZ {size}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(p)
+    }
+
+    /// Reads one request from the connection `fd` through the pipe into
+    /// `buf` (splice(2) of at most `buf.len()` bytes, then read(2)).
+    pub fn read_request(&self, fd: i32, buf: &mut [u8]) -> Received {
+        // SAFETY: plain splice(2) between two descriptors, no offsets.
+        let n = unsafe {
+            libc::splice(
+                fd,
+                std::ptr::null_mut(),
+                self.wr,
+                std::ptr::null_mut(),
+                buf.len(),
+                0,
+            )
+        };
+        let n = match received(n) {
+            Received::Request(n) => n,
+            other => return other,
+        };
+        let mut got = 0;
+        while got < n {
+            let Some(rest) = buf.get_mut(got..n) else {
+                return Received::Failed(libc::EOVERFLOW);
+            };
+            // SAFETY: rest is a live buffer of rest.len() bytes.
+            let r = unsafe { libc::read(self.rd, rest.as_mut_ptr().cast(), rest.len()) };
+            if r < 0 && last_errno() == libc::EINTR {
+                continue;
+            }
+            if r <= 0 {
+                return Received::Failed(if r < 0 { last_errno() } else { libc::EPIPE });
+            }
+            got += r as usize;
+        }
+        Received::Request(n)
+    }
+}
+
+impl Drop for SplicePipe {
+    fn drop(&mut self) {
+        // SAFETY: closes the descriptors this pipe owns.
+        unsafe {
+            libc::close(self.rd);
+            libc::close(self.wr);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -225,6 +309,22 @@ mod tests {
     fn close(fd: i32) {
         // SAFETY: closes a descriptor this test opened.
         unsafe { libc::close(fd) };
+    }
+
+    #[test]
+    fn splice_pipe_reads_one_message() {
+        let (r, w) = pipe();
+        let msg: Vec<u8> = (0..10000u32).map(|i| (i % 251) as u8).collect();
+        write_fd_all(w, &msg);
+        let sp = SplicePipe::new(1 << 16).unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        match sp.read_request(r, &mut buf) {
+            Received::Request(n) => assert_eq!(&buf[..n], &msg[..]),
+            other => panic!("{other:?}"),
+        }
+        close(w);
+        assert!(matches!(sp.read_request(r, &mut buf), Received::EndOfFile));
+        close(r);
     }
 
     #[test]
