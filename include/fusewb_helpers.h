@@ -16,6 +16,7 @@
 #include <linux/kdev_t.h>
 #include <linux/pagemap.h>
 #include <linux/pid_namespace.h>
+#include <linux/pipe_fs_i.h>
 #include <linux/poll.h>
 #include <linux/posix_acl.h>
 #include <linux/posix_acl_xattr.h>
@@ -108,6 +109,8 @@ void fusewb_folio_start_writeback(struct folio *folio);
 struct folio *fusewb_page_folio(struct page *page);
 void fusewb_folio_lock(struct folio *folio);
 long fusewb_splice_copy_file_range(struct file *in, loff_t pos_in, struct file *out, loff_t pos_out, size_t len);
+unsigned int fusewb_pipe_occupancy(const struct pipe_inode_info *pipe);
+unsigned int fusewb_pipe_max_usage(const struct pipe_inode_info *pipe);
 unsigned long fusewb_totalram_pages(void);
 gfp_t fusewb_mapping_gfp_mask(struct address_space *mapping);
 s64 fusewb_wb_stat_sum(struct backing_dev_info *bdi, int item);

@@ -7,7 +7,7 @@
 //! descriptor aborts the connection.
 
 use crate::conn::Connection;
-use crate::vfs::iov::IovIter;
+use crate::vfs::iov::{IovIter, MsgDst};
 use crate::vfs::misc::{self, MiscDevice, PollTable};
 use crate::vfs::once::OnceArc;
 use kernel::prelude::*;
@@ -65,8 +65,8 @@ impl MiscDevice for Device {
         // one unless a mount being made still holds the file).
     }
 
-    /// read(2): the next request for the server.
-    fn read(d: &DevFile, dst: &mut IovIter<'_>, nonblock: bool) -> Result<usize> {
+    /// read(2) or splice(2): the next request for the server.
+    fn read(d: &DevFile, dst: &mut dyn MsgDst, nonblock: bool) -> Result<usize> {
         // As mainline: reading a device that is not mounted yet is refused.
         let conn = d.connection().ok_or(EPERM)?;
         conn.dev_read(dst, nonblock)

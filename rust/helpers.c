@@ -95,6 +95,8 @@ void fusewb_folio_lock(struct folio *folio) { folio_lock(folio); }
 long fusewb_splice_copy_file_range(struct file *in, loff_t pos_in, struct file *out, loff_t pos_out, size_t len)
 { return splice_copy_file_range(in, pos_in, out, pos_out, len); }
 unsigned long fusewb_totalram_pages(void) { return totalram_pages(); }
+unsigned int fusewb_pipe_occupancy(const struct pipe_inode_info *pipe) { return pipe_occupancy(pipe->head, pipe->tail); }
+unsigned int fusewb_pipe_max_usage(const struct pipe_inode_info *pipe) { return pipe->max_usage; }
 gfp_t fusewb_mapping_gfp_mask(struct address_space *mapping) { return mapping_gfp_mask(mapping); }
 s64 fusewb_wb_stat_sum(struct backing_dev_info *bdi, int item) { return wb_stat_sum(&bdi->wb, item); }
 

@@ -8,7 +8,7 @@ use super::request::{Phase, Request};
 use super::Connection;
 use crate::abi;
 use crate::proto::{self, reply::Header, request::Creds, ProtoError};
-use crate::vfs::{self, iov::IovIter, wait::WaitMode, wait::WaitQueue};
+use crate::vfs::{self, iov::IovIter, iov::MsgDst, wait::WaitMode, wait::WaitQueue};
 use core::mem::size_of;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -64,8 +64,8 @@ impl Connection {
     }
 
     /// read(2) on the device: hands the next message to the server.
-    pub(crate) fn dev_read(&self, dst: &mut IovIter<'_>, nonblock: bool) -> Result<usize> {
-        let cap = dst.len();
+    pub(crate) fn dev_read(&self, dst: &mut dyn MsgDst, nonblock: bool) -> Result<usize> {
+        let cap = dst.room();
         let max_write = self.params().max_write as usize;
         let need = (proto::request::IN_HEADER + size_of::<abi::fuse_write_in>())
             .saturating_add(max_write)
@@ -155,7 +155,7 @@ impl Connection {
     /// `None` if it does not fit (the request fails, the next is read).
     fn read_request(
         &self,
-        dst: &mut IovIter<'_>,
+        dst: &mut dyn MsgDst,
         cap: usize,
         req: &Arc<Request>,
     ) -> Result<Option<usize>> {
@@ -169,7 +169,8 @@ impl Connection {
             return Ok(None);
         }
         let sent = dst
-            .write_all(&req.msg)
+            .begin(len)
+            .and_then(|()| dst.write_all(&req.msg))
             .and_then(|()| req.data.iter().try_for_each(|c| dst.write_all(c)));
         if let Err(e) = sent {
             self.fail_sent(req);
@@ -187,7 +188,7 @@ impl Connection {
 
     /// Copies a one-way message to `dst` (of `cap` bytes); `None` if it
     /// does not fit (it is dropped: nobody waits for it).
-    fn read_oneway(dst: &mut IovIter<'_>, cap: usize, m: &super::Oneway) -> Result<Option<usize>> {
+    fn read_oneway(dst: &mut dyn MsgDst, cap: usize, m: &super::Oneway) -> Result<Option<usize>> {
         let len = m
             .data
             .iter()
@@ -195,6 +196,7 @@ impl Connection {
         if len > cap {
             return Ok(None);
         }
+        dst.begin(len)?;
         dst.write_all(&m.msg)?;
         m.data.iter().try_for_each(|c| dst.write_all(c))?;
         Ok(Some(len))
@@ -202,7 +204,7 @@ impl Connection {
 
     /// Writes the INTERRUPT of `req` to `dst`; `None` if the request ended
     /// meanwhile (it needs none).
-    fn read_interrupt(dst: &mut IovIter<'_>, req: &Request) -> Result<Option<usize>> {
+    fn read_interrupt(dst: &mut dyn MsgDst, req: &Request) -> Result<Option<usize>> {
         if req.is_done() {
             return Ok(None);
         }
@@ -218,6 +220,7 @@ impl Connection {
             &[proto::pod::bytes_of(&arg)],
         )
         .map_err(|_| EINVAL)?;
+        dst.begin(buf.len())?;
         dst.write_all(&buf)?;
         Ok(Some(buf.len()))
     }
@@ -225,7 +228,7 @@ impl Connection {
     /// Writes `forgets` as one FORGET or BATCH_FORGET to `dst`.
     fn read_forgets(
         &self,
-        dst: &mut IovIter<'_>,
+        dst: &mut dyn MsgDst,
         forgets: &[abi::fuse_forget_one],
         batch: bool,
     ) -> Result<usize> {
@@ -234,6 +237,7 @@ impl Connection {
         buf.extend_with(len, 0, GFP_KERNEL)?;
         proto::request::encode_forgets(&mut buf, self.unique(), forgets, batch)
             .map_err(|_| EINVAL)?;
+        dst.begin(len)?;
         dst.write_all(&buf)?;
         Ok(len)
     }

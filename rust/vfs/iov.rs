@@ -7,6 +7,35 @@
 use crate::vfs::bindings;
 use kernel::prelude::*;
 
+/// Where one read of a message device puts one message: the reader's
+/// buffer ([`IovIter`], read(2)) or pages for a pipe
+/// ([`super::pipe::PipePages`], splice(2)).
+pub(crate) trait MsgDst {
+    /// The most bytes it can take.
+    fn room(&self) -> usize;
+
+    /// Makes ready for a message of `len` bytes (at most [`Self::room`]),
+    /// before its first byte is written.
+    fn begin(&mut self, len: usize) -> Result;
+
+    /// Appends all of `data` (within the `len` given to `begin`).
+    fn write_all(&mut self, data: &[u8]) -> Result;
+}
+
+impl MsgDst for IovIter<'_> {
+    fn room(&self) -> usize {
+        self.len()
+    }
+
+    fn begin(&mut self, _len: usize) -> Result {
+        Ok(())
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> Result {
+        IovIter::write_all(self, data)
+    }
+}
+
 /// An `iov_iter` borrowed for the duration of a `read_iter`/`write_iter` call.
 ///
 /// # Invariants

@@ -4,7 +4,8 @@
 //!
 //! C header: [`include/linux/miscdevice.h`](srctree/include/linux/miscdevice.h)
 
-use super::iov::IovIter;
+use super::iov::{IovIter, MsgDst};
+use super::pipe::PipePages;
 use super::wait::WaitQueue;
 use super::StaticCell;
 use crate::vfs::bindings;
@@ -30,8 +31,9 @@ pub(crate) trait MiscDevice: Sized + 'static {
     /// The last close of the file.
     fn release(data: Arc<Self::Data>);
 
-    /// read(2) into `dst`; `nonblock` for O_NONBLOCK or IOCB_NOWAIT.
-    fn read(data: &Self::Data, dst: &mut IovIter<'_>, nonblock: bool) -> Result<usize>;
+    /// read(2) into a user buffer, or splice(2) into pages for a pipe
+    /// (`dst`); `nonblock` for O_NONBLOCK or IOCB_NOWAIT.
+    fn read(data: &Self::Data, dst: &mut dyn MsgDst, nonblock: bool) -> Result<usize>;
 
     /// write(2) from `src`.
     fn write(data: &Self::Data, src: &mut IovIter<'_>) -> Result<usize>;
@@ -133,9 +135,9 @@ impl<T: MiscDevice> MiscVTable<T> {
         poll: Some(poll_callback::<T>),
         llseek: Some(bindings::noop_llseek),
         // libfuse moves requests and replies through pipes with splice(2):
-        // the generic helpers turn that into one read_iter / write_iter
-        // call per message.
-        splice_read: Some(bindings::copy_splice_read),
+        // a read fills pages for the message it takes; a write is one
+        // write_iter call per message (the generic helper).
+        splice_read: Some(splice_read_callback::<T>),
         splice_write: Some(bindings::iter_file_splice_write),
         // SAFETY: All-zero is a valid value for the remaining fields (no ops).
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
@@ -257,6 +259,32 @@ unsafe extern "C" fn read_iter_callback<T: MiscDevice>(
         // CAST: A message is at most u32::MAX bytes.
         Ok(n as isize)
     })
+}
+
+/// # Safety
+///
+/// Called by the VFS (splice(2) from the device) with an open device file
+/// and a valid pipe, locked.
+unsafe extern "C" fn splice_read_callback<T: MiscDevice>(
+    file: *mut bindings::file,
+    _ppos: *mut bindings::loff_t,
+    pipe: *mut bindings::pipe_inode_info,
+    len: usize,
+    _flags: c_uint,
+) -> isize {
+    // SAFETY: `file` is our device file for the duration of the call.
+    let Some(d) = (unsafe { dev_file::<T>(file) }) else {
+        return EINVAL.to_errno() as isize;
+    };
+    // SAFETY: `file` is valid.
+    let nonblock = unsafe { (*file).f_flags } & bindings::O_NONBLOCK != 0;
+    // SAFETY: `pipe` is valid and locked (caller).
+    let mut pages = unsafe { PipePages::new(pipe, len) };
+    match T::read(&d, &mut pages, nonblock) {
+        // SAFETY: The same pipe, still locked.
+        Ok(_) => unsafe { pages.into_pipe(pipe) },
+        Err(e) => e.to_errno() as isize,
+    }
 }
 
 /// # Safety

@@ -25,6 +25,7 @@ pub(crate) mod lock;
 pub(crate) mod misc;
 pub(crate) mod mm;
 pub(crate) mod once;
+pub(crate) mod pipe;
 pub(crate) mod sb;
 pub(crate) mod sysfs;
 pub(crate) mod wait;

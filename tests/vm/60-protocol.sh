@@ -1133,6 +1133,49 @@ t34_tmpfile() {
   note "$k: O_TMPFILE made, written, linked and read back in wb and wt; O_EXCL unlinkable; no TMPFILE: ENOTSUP, asked once"
 }
 
+# 35. Requests read by splice(2) through a pipe, as libfuse reads them
+# (fuse-wb fills pages for the message it hands out, as mainline's
+# fuse_dev_splice_read, no longer a page per page of pipe room): 1 MiB
+# WRITEs, READs after drop_caches, UNLINK and FORGETs reach the server
+# as with read(2), and the data comes back.
+t35_splice() {
+  local k=$1 max n
+  proto_mount "$k" wt t35 --splice
+  pio_start
+  must open h "$PM/f" wronly,creat
+  must pwrite h 0 $((3 * MIB))
+  must close h
+  max=$(plines f WRITE | fields size | sort -n | tail -1)
+  n=$(pcount f WRITE)
+  check "$k: 3 MiB in $n WRITEs of at most $max bytes, expected 3 of 1 MiB" cond '[ "$n" = 3 ] && [ "$max" = $MIB ]'
+  drop_caches
+  must open r "$PM/f" rdonly
+  check "$k: the data read back through a spliced server differs" pio check r 0 $((3 * MIB))
+  must close r
+  check "$k: no READ after drop_caches" has_line f READ
+  rm "$PM/f"
+  check "$k: no UNLINK" has_line f UNLINK
+  pio_stop
+  drop_caches
+  check "$k: no FORGET of the file" wait_for cond 'grep -q "^\(BATCH_\)\?FORGET " "$PLOG"'
+  # Pages allocated for small requests: the server splices with room for
+  # 16 MiB (4096 pages); a request of one page must not cost 4096.
+  local names=() i p0 p1 per
+  for i in $(seq 50); do names+=("$PM/missing-$i"); done
+  p0=$(pgallocs)
+  stat "${names[@]}" > /dev/null 2>&1
+  p1=$(pgallocs)
+  per=$(((p1 - p0) / 50))
+  # (Mainline allocates an array of pipe_buffers for the whole pipe per
+  # request: 4096 x 40 bytes, about 64 pages; noted only.)
+  soft "$k" "$k: $((p1 - p0)) pages allocated for 50 LOOKUPs read by splice ($per each)" [ "$per" -lt 32 ]
+  check "$k: a reply failed: $(grep -m1 write_error= "$PLOG")" cond '! grep -q write_error= "$PLOG"'
+  proto_umount
+  note "$k: a server reading by splice(2): 3 x 1 MiB WRITEs, READs, UNLINK and FORGET, data intact; 50 LOOKUPs: $((p1 - p0)) pages allocated in the system"
+}
+# pgallocs: pages allocated in the system so far (/proc/vmstat pgalloc_*).
+pgallocs() { awk '$1 ~ /^pgalloc_/ { n += $2 } END { print n }' /proc/vmstat; }
+
 run t01_no_write_before_fsync fuse-wb
 run t02_write_count fuse-wb mainline
 run t03_write_cache_flag fuse-wb mainline
@@ -1167,4 +1210,5 @@ run t31_dirops fuse-wb mainline
 run t32_killpriv_v2 fuse-wb mainline
 run t33_acl fuse-wb mainline
 run t34_tmpfile fuse-wb mainline
+run t35_splice fuse-wb mainline
 echo "60-protocol: $CHECKS checks passed"
