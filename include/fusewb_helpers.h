@@ -65,6 +65,7 @@ size_t fusewb_readahead_length(struct readahead_control *ractl);
 /* Waiting, signals, poll, user copies. */
 void fusewb_init_waitqueue_head(struct wait_queue_head *wq);
 void fusewb_wake_up_all(struct wait_queue_head *wq);
+void fusewb_wake_up(struct wait_queue_head *wq);
 void fusewb_poll_wait(struct file *filp, struct wait_queue_head *wq, struct poll_table_struct *pt);
 size_t fusewb_iov_iter_count(const struct iov_iter *iter);
 u64 fusewb_get_jiffies_64(void);

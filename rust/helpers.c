@@ -46,6 +46,7 @@ size_t fusewb_readahead_length(struct readahead_control *ractl) { return readahe
 
 void fusewb_init_waitqueue_head(struct wait_queue_head *wq) { init_waitqueue_head(wq); }
 void fusewb_wake_up_all(struct wait_queue_head *wq) { wake_up_all(wq); }
+void fusewb_wake_up(struct wait_queue_head *wq) { wake_up(wq); }
 void fusewb_poll_wait(struct file *filp, struct wait_queue_head *wq, struct poll_table_struct *pt) { poll_wait(filp, wq, pt); }
 size_t fusewb_iov_iter_count(const struct iov_iter *iter) { return iov_iter_count(iter); }
 u64 fusewb_get_jiffies_64(void) { return get_jiffies_64(); }

@@ -75,7 +75,7 @@ impl Connection {
             }
         };
         if moved {
-            self.readers.wake_up_all();
+            self.readers.wake_up_one();
         }
     }
 

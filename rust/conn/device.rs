@@ -87,8 +87,10 @@ impl Connection {
                     if nonblock {
                         return Err(EAGAIN);
                     }
+                    // One server thread is woken per message (as
+                    // mainline): the others sleep on.
                     self.readers
-                        .wait_until(WaitMode::Interruptible, || self.has_work_or_aborted())?;
+                        .wait_exclusive(WaitMode::Interruptible, || self.has_work_or_aborted())?;
                     None
                 }
                 Some(Item::Request(req)) => self.read_request(dst, cap, &req)?,

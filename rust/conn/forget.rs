@@ -45,6 +45,6 @@ impl Connection {
             }
             g.forgets.insert(node);
         }
-        self.readers.wake_up_all();
+        self.readers.wake_up_one();
     }
 }

@@ -35,7 +35,7 @@ impl Connection {
             place(&mut g, node)
         };
         if wake {
-            self.readers.wake_up_all();
+            self.readers.wake_up_one();
         }
         Ok(())
     }
@@ -71,7 +71,7 @@ impl Connection {
             }
         };
         if queued.is_some() {
-            self.readers.wake_up_all();
+            self.readers.wake_up_one();
         }
     }
 

@@ -310,7 +310,7 @@ impl Connection {
             }
             g.oneway.insert(node);
         }
-        self.readers.wake_up_all();
+        self.readers.wake_up_one();
         Ok(())
     }
 

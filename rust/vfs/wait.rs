@@ -60,12 +60,32 @@ impl WaitQueue {
         unsafe { bindings::fusewb_wake_up_all(self.inner.get()) }
     }
 
+    /// Wakes up every non-exclusive waiter (pollers, [`Self::wait_until`])
+    /// and one exclusive waiter ([`Self::wait_exclusive`]): for one new
+    /// piece of work that one waiter takes.
+    pub(crate) fn wake_up_one(&self) {
+        // SAFETY: `inner` is an initialised wait queue (type invariant).
+        unsafe { bindings::fusewb_wake_up(self.inner.get()) }
+    }
+
     /// Sleeps until `cond` returns true, or a signal (per `mode`) arrives,
     /// in which case it returns `ERESTARTSYS`.
     ///
     /// `cond` runs with the task state already set: it must not sleep (it
     /// may take spinlocks).
-    pub(crate) fn wait_until(&self, mode: WaitMode, mut cond: impl FnMut() -> bool) -> Result {
+    pub(crate) fn wait_until(&self, mode: WaitMode, cond: impl FnMut() -> bool) -> Result {
+        self.wait(mode, 0, cond)
+    }
+
+    /// As [`Self::wait_until`], as an exclusive waiter: [`Self::wake_up_one`]
+    /// wakes only one of them (at the queue's end, after the non-exclusive
+    /// ones). A waiter that a signal ends finds `cond` true if it was the
+    /// one woken, so it takes the work and no wakeup is lost.
+    pub(crate) fn wait_exclusive(&self, mode: WaitMode, cond: impl FnMut() -> bool) -> Result {
+        self.wait(mode, bindings::WQ_FLAG_EXCLUSIVE, cond)
+    }
+
+    fn wait(&self, mode: WaitMode, flags: u32, mut cond: impl FnMut() -> bool) -> Result {
         if cond() {
             return Ok(());
         }
@@ -75,9 +95,11 @@ impl WaitQueue {
             WaitMode::Uninterruptible => bindings::TASK_UNINTERRUPTIBLE,
         };
         let entry = pin!(Opaque::<bindings::wait_queue_entry>::uninit());
+        // CAST: WQ_FLAG_* fit in c_int.
+        let flags = flags as i32;
         // SAFETY: `entry` is pinned on this stack frame for the whole wait and
         // is removed from the queue by `finish_wait` before it goes away.
-        unsafe { bindings::init_wait_entry(entry.get(), 0) };
+        unsafe { bindings::init_wait_entry(entry.get(), flags) };
         let mut ret = Ok(());
         loop {
             // SAFETY: Both pointers are valid: the queue by the type invariant,
