@@ -43,6 +43,10 @@ pub(crate) const SUPPORTED_FLAGS: u64 = (abi::FUSE_ASYNC_READ
     | abi::FUSE_POSIX_ACL
     | abi::FUSE_CACHE_SYMLINKS
     | abi::FUSE_SETXATTR_EXT
+    // The device splices: reads fill pages for the message, writes go
+    // through write_iter. Not SPLICE_MOVE: spliced pages are copied.
+    | abi::FUSE_SPLICE_READ
+    | abi::FUSE_SPLICE_WRITE
     | abi::FUSE_INIT_EXT) as u64
     // INVAL_ENTRY with FUSE_EXPIRE_ONLY is understood (libfuse's
     // fuse_lowlevel_notify_expire_entry needs this).

@@ -1141,6 +1141,8 @@ t34_tmpfile() {
 t35_splice() {
   local k=$1 max n
   proto_mount "$k" wt t35 --splice
+  check "$k: SPLICE_READ and SPLICE_WRITE not offered: $(init_caps request)" \
+    cond '[[ ,$(init_caps request), == *,SPLICE_WRITE,*SPLICE_READ,* ]]'
   pio_start
   must open h "$PM/f" wronly,creat
   must pwrite h 0 $((3 * MIB))
