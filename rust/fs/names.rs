@@ -269,7 +269,19 @@ fn make_open(
             return Err(err);
         }
     };
-    let ff = super::file::register(&inode, file, KBox::new(ff, GFP_KERNEL)?)?;
+    let (fh, fh_flags) = (ff.fh, ff.flags);
+    let Ok(ff) = KBox::new(ff, GFP_KERNEL) else {
+        // The server opened it: give the handle back (the inode's
+        // lookup goes with its last reference).
+        super::file::release_handle(
+            &conn,
+            &inode,
+            abi::fuse_opcode_FUSE_RELEASE,
+            &crate::proto::request::release_in(fh, fh_flags, None),
+        );
+        return Err(ENOMEM);
+    };
+    let ff = super::file::register(&inode, file, ff)?;
     dentry.instantiate(inode);
     Ok(ff)
 }

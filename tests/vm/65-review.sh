@@ -835,6 +835,40 @@ r18_direct_read_hole() {
   note "$k: O_DIRECT read of a hole below unwritten dirty data read zeros"
 }
 
+# 19. (Review of the O_TMPFILE change.) An allocation that fails after the
+# server made and opened the file (CREATE or TMPFILE) must still give
+# its handle back: every allocation of the open fails in turn, and at
+# unmount the server holds no open handle. (Before: the KBox of the open
+# file failing left the server's handle open.)
+r19_create_open_faults() {
+  local k=$1 n op left out summary fails=0
+  fault_setup
+  proto_mount "$k" wb r19
+  out=$SCRATCH/r19.out
+  for op in creat tmpfile; do
+    for ((n = 1; n <= 60; n++)); do
+      if [ $op = creat ]; then
+        printf 'failnth %s\nopen h %s wronly,creat\nfailnth\nclose h\n' $n "$PM/r19-$n" |
+          "$BIN/fusewb-pio" > "$out" 2>&1
+      else
+        printf 'failnth %s\nopen h %s rdwr,tmpfile\nfailnth\nclose h\n' $n "$PM" |
+          "$BIN/fusewb-pio" > "$out" 2>&1
+      fi
+      [ "$(sed -n 2p "$out" | cut -d' ' -f1-2)" = "err ENOMEM" ] && fails=$((fails + 1))
+      left=$(sed -n 3p "$out")
+      # The fault was not injected: the open passed fewer than N points.
+      [ "$left" = "ok 0" ] || break
+    done
+    check "$k $op: the walk did not end within 60 allocations" [ "$left" != "ok 0" ]
+  done
+  check "$k: no open failed with ENOMEM" [ $fails -gt 0 ]
+  proto_umount
+  summary=$(grep '^# fusewb-scriptserver:' "$PLOG" | tail -1)
+  check "$k: handles left open on the server after the faults: $summary" \
+    cond '[[ $summary == *" 0 open handles"* ]]'
+  note "$k: $fails opens (CREATE, TMPFILE) failed with ENOMEM in turn; the server holds no handle afterwards"
+}
+
 run r01_umount_abort_race fuse-wb
 run r02_stat_vs_append fuse-wb
 run r03_max_read_unaligned fuse-wb mainline
@@ -858,4 +892,5 @@ run r15_mkwrite_kernel_copy fuse-wb
 run r16_sync_vs_stalled_times fuse-wb
 run r17_killed_close_during_truncate fuse-wb mainline
 run r18_direct_read_hole fuse-wb mainline
+run r19_create_open_faults fuse-wb
 echo "65-review: $CHECKS checks passed"
