@@ -169,6 +169,12 @@ impl InodeOperations for FuseWb {
     fn tmpfile(dir: &Inode, file: &File, mode: u32) -> Result<KBox<FuseFile>> {
         names::tmpfile(dir, file, mode)
     }
+
+    /// As mainline's `fuse_sync_release` after a failed `finish_open`: the
+    /// writer registration goes, RELEASE is sent.
+    fn open_failed(inode: &Inode, data: KBox<FuseFile>) {
+        ffile::release(inode, data)
+    }
 }
 
 #[vtable]

@@ -828,6 +828,12 @@ pub(crate) trait InodeOperations: FileSystem {
     /// returns the open file's state; the VFS makes it linkable (unless
     /// O_EXCL) for linkat(2).
     fn tmpfile(dir: &Inode<Self>, file: &File<Self>, mode: u32) -> Result<KBox<Self::FileData>>;
+
+    /// `atomic_open` or `tmpfile` made and opened `inode` (`data`), but
+    /// the VFS refused the open before it completed (`finish_open` failed:
+    /// an LSM, a permission event, a lease): no `release` follows, so the
+    /// open's state is given back here.
+    fn open_failed(inode: &Inode<Self>, data: KBox<Self::FileData>);
 }
 
 /// How an atomic open ended.
@@ -1396,14 +1402,18 @@ unsafe extern "C" fn atomic_open_callback<T: InodeOperations>(
         },
         Ok(AtomicOpen::Opened(alias, ff)) => {
             let d = alias.as_ref().map_or(dentry, |a| a.as_ptr());
-            // INVARIANT: `private_data` holds our `KBox<T::FileData>` from now;
-            // if the open fails, the VFS releases the file (and it).
+            // INVARIANT: `private_data` holds our `KBox<T::FileData>` from now,
+            // for `release`, or taken back below if the file never opens.
             // SAFETY: The file is being opened; we own `private_data`; `d`
             // is referenced (by the VFS, or by `alias` until below).
             let r = unsafe {
                 (*file).private_data = kernel::types::ForeignOwnable::into_foreign(ff) as *mut _;
                 bindings::finish_open(file, d, Some(bindings::generic_file_open))
             };
+            if r != 0 {
+                // SAFETY: As above; `d` is positive (CREATE instantiated it).
+                unsafe { reclaim_failed_open::<T>(file, d) };
+            }
             drop(alias);
             r
         }
@@ -1425,19 +1435,52 @@ unsafe extern "C" fn tmpfile_callback<T: InodeOperations>(
     let (dirp, f) = unsafe { (Inode::<T>::from_raw(dir), File::<T>::from_raw(file)) };
     match T::tmpfile(dirp, f, u32::from(mode)) {
         Ok(ff) => {
-            // INVARIANT: `private_data` holds our `KBox<T::FileData>` from now;
-            // if the open fails, the VFS releases the file (and it).
+            // INVARIANT: `private_data` holds our `KBox<T::FileData>` from now,
+            // for `release`, or taken back below if the file never opens.
             // SAFETY: The file is being opened; we own `private_data`; its
-            // dentry is referenced by the file.
+            // dentry is referenced by `vfs_tmpfile` for the whole call.
             unsafe {
                 (*file).private_data = kernel::types::ForeignOwnable::into_foreign(ff) as *mut _;
-                bindings::finish_open(
-                    file,
-                    (*file).f_path.dentry,
-                    Some(bindings::generic_file_open),
-                )
+                let d = (*file).f_path.dentry;
+                let r = bindings::finish_open(file, d, Some(bindings::generic_file_open));
+                if r != 0 {
+                    // `d` is positive: `T::tmpfile` instantiated it.
+                    reclaim_failed_open::<T>(file, d);
+                }
+                r
             }
         }
         Err(e) => e.to_errno(),
     }
+}
+
+/// After `finish_open` failed: if the file never became open
+/// (FMODE_OPENED clear), the VFS frees it without `release`, so the state
+/// in `private_data` is taken back and given to `T::open_failed`. If it
+/// did open (a later check failed), `release` follows as usual.
+///
+/// # Safety
+///
+/// `file` is the file the caller is opening, whose `private_data` holds a
+/// `KBox<T::FileData>` put there by the caller (or is NULL); `dentry` is
+/// the positive dentry of one of our inodes it was opened on, referenced.
+unsafe fn reclaim_failed_open<T: InodeOperations>(
+    file: *mut bindings::file,
+    dentry: *mut bindings::dentry,
+) {
+    // SAFETY: `file` is valid and not yet visible to anyone else (caller).
+    let (mode, data) = unsafe { ((*file).f_mode, (*file).private_data) };
+    if mode & bindings::FMODE_OPENED != 0 || data.is_null() {
+        return;
+    }
+    // SAFETY: As above: the box is ours again, and the file no longer
+    // points to it.
+    let ff = unsafe {
+        (*file).private_data = core::ptr::null_mut();
+        <KBox<T::FileData> as kernel::types::ForeignOwnable>::from_foreign(data)
+    };
+    // SAFETY: `dentry` is positive and referenced (caller), so its inode
+    // is one of ours and lives for this call.
+    let inode = unsafe { Inode::<T>::from_raw((*dentry).d_inode) };
+    T::open_failed(inode, ff);
 }
