@@ -352,9 +352,10 @@ impl Fs {
         self.entries.get(name).copied()
     }
 
-    /// Creates a regular file `name` in the root directory (EEXIST if the
-    /// name is taken; EINVAL for an empty name or one with a `/`).
-    pub fn create_file(&mut self, name: &[u8], mode: u32, uid: u32, gid: u32) -> Result<u64, i32> {
+    /// Whether `name` can become a new name in the root directory: EINVAL for
+    /// an empty name, `.`, `..` or one with a `/`, ENAMETOOLONG beyond 255
+    /// bytes, EEXIST if it is taken.
+    fn check_new_name(&self, name: &[u8]) -> Result<(), i32> {
         if name.is_empty() || name.contains(&b'/') || name == b"." || name == b".." {
             return Err(libc::EINVAL);
         }
@@ -364,6 +365,13 @@ impl Fs {
         if self.entries.contains_key(name) {
             return Err(libc::EEXIST);
         }
+        Ok(())
+    }
+
+    /// Creates a regular file `name` in the root directory (EEXIST if the
+    /// name is taken; EINVAL for an empty name or one with a `/`).
+    pub fn create_file(&mut self, name: &[u8], mode: u32, uid: u32, gid: u32) -> Result<u64, i32> {
+        self.check_new_name(name)?;
         let id = self.next_nodeid;
         self.next_nodeid += 1;
         let mode = S_IFREG | (mode & 0o7777);
@@ -387,15 +395,7 @@ impl Fs {
     /// Gives the file `nodeid` one more name, `name` in the root directory
     /// (LINK; EPERM for the root, ENOENT for an unknown node).
     pub fn link(&mut self, nodeid: u64, name: &[u8]) -> Result<(), i32> {
-        if name.is_empty() || name.contains(&b'/') || name == b"." || name == b".." {
-            return Err(libc::EINVAL);
-        }
-        if name.len() > 255 {
-            return Err(libc::ENAMETOOLONG);
-        }
-        if self.entries.contains_key(name) {
-            return Err(libc::EEXIST);
-        }
+        self.check_new_name(name)?;
         let n = self.nodes.get_mut(&nodeid).ok_or(libc::ENOENT)?;
         if n.kind != Kind::File {
             return Err(libc::EPERM);

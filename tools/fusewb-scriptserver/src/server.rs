@@ -1030,16 +1030,39 @@ impl Server {
         }
     }
 
-    fn create(&mut self, q: &mut Req, arg: &[u8]) -> Answer {
-        let Some(c) = CreateIn::decode(arg) else {
-            return malformed(q);
-        };
-        q.file = Some(c.name.clone());
+    /// Logs a CREATE or TMPFILE request for the file logged as `file`.
+    fn log_create(q: &mut Req, c: &CreateIn, file: Vec<u8>) {
+        q.file = Some(file);
         Self::log_open_flags(q, c.flags);
         q.f.oct("mode", c.mode)
             .oct("umask", c.umask)
             .hex("open_flags", u64::from(c.open_flags))
             .kv("name", esc(&c.name));
+    }
+
+    /// Opens the new file `id` for a CREATE or TMPFILE and answers with its
+    /// entry and the open (the entry counts as a lookup).
+    fn open_reply(&mut self, q: &mut Req, id: u64, c: &CreateIn) -> Answer {
+        let open = match self.do_open(q, id, c.flags, c.open_flags) {
+            Ok(o) => o,
+            Err(e) => return Answer::Err(e),
+        };
+        let Some(entry) = self.entry_of(id, false) else {
+            return Answer::Err(libc::ENOENT);
+        };
+        self.fs.add_lookup(id);
+        q.r.kv("ino", id);
+        let mut e = proto::Enc::default();
+        entry.put(&mut e);
+        open.put(&mut e);
+        Answer::Ok(e.0)
+    }
+
+    fn create(&mut self, q: &mut Req, arg: &[u8]) -> Answer {
+        let Some(c) = CreateIn::decode(arg) else {
+            return malformed(q);
+        };
+        Self::log_create(q, &c, c.name.clone());
         if self.opts.no_create {
             return Answer::Err(libc::ENOSYS);
         }
@@ -1065,19 +1088,7 @@ impl Server {
                 }
             }
         };
-        let open = match self.do_open(q, id, c.flags, c.open_flags) {
-            Ok(o) => o,
-            Err(e) => return Answer::Err(e),
-        };
-        let Some(entry) = self.entry_of(id, false) else {
-            return Answer::Err(libc::ENOENT);
-        };
-        self.fs.add_lookup(id);
-        q.r.kv("ino", id);
-        let mut e = proto::Enc::default();
-        entry.put(&mut e);
-        open.put(&mut e);
-        Answer::Ok(e.0)
+        self.open_reply(q, id, &c)
     }
 
     fn mknod(&mut self, q: &mut Req, arg: &[u8]) -> Answer {
@@ -1116,12 +1127,7 @@ impl Server {
         let Some(c) = CreateIn::decode(arg) else {
             return malformed(q);
         };
-        q.file = Some(b"tmpfile".to_vec());
-        Self::log_open_flags(q, c.flags);
-        q.f.oct("mode", c.mode)
-            .oct("umask", c.umask)
-            .hex("open_flags", u64::from(c.open_flags))
-            .kv("name", esc(&c.name));
+        Self::log_create(q, &c, b"tmpfile".to_vec());
         if self.opts.no_tmpfile {
             return Answer::Err(libc::ENOSYS);
         }
@@ -1134,19 +1140,7 @@ impl Server {
         let id = self
             .fs
             .create_unnamed(self.masked(c.mode, c.umask), q.h.uid, q.h.gid);
-        let open = match self.do_open(q, id, c.flags, c.open_flags) {
-            Ok(o) => o,
-            Err(e) => return Answer::Err(e),
-        };
-        let Some(entry) = self.entry_of(id, false) else {
-            return Answer::Err(libc::ENOENT);
-        };
-        self.fs.add_lookup(id);
-        q.r.kv("ino", id);
-        let mut e = proto::Enc::default();
-        entry.put(&mut e);
-        open.put(&mut e);
-        Answer::Ok(e.0)
+        self.open_reply(q, id, &c)
     }
 
     /// LINK of `oldnodeid` as a name in the root: answered with its entry.
