@@ -76,6 +76,7 @@
 //! | `hangattr-` | SETATTR that does not set the size is never answered |
 //! | `lazylookup-` | LOOKUP of the name is answered after `--slow-ms`, while the server serves other requests (its line carries `deferred_ms=`) |
 //! | `badacl-` | GETXATTR of `system.posix_acl_*` answers a malformed ACL (`--xattr`) |
+//! | `suidlater-` | CREATE answers the mode it made, then the file gets S_ISUID (another client's `chmod u+s`) |
 //!
 //! # Log
 //!

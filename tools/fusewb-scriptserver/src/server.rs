@@ -125,6 +125,9 @@ pub enum Script {
     /// GETXATTR of a `system.posix_acl_*` attribute answers a malformed
     /// ACL (version 2, then 2 bytes that are no entry).
     BadAcl,
+    /// CREATE answers the mode it made, then the file gets S_ISUID, as if
+    /// another client of the back end ran `chmod u+s` at once.
+    SuidLater,
 }
 
 /// The scripts by name prefix, for the help text and `script_of`.
@@ -143,6 +146,7 @@ pub const SCRIPTS: &[(&str, Script)] = &[
     ("hangattr-", Script::HangAttr),
     ("lazylookup-", Script::LazyLookup),
     ("badacl-", Script::BadAcl),
+    ("suidlater-", Script::SuidLater),
 ];
 
 pub fn script_of(name: &[u8]) -> Script {
@@ -1088,7 +1092,13 @@ impl Server {
                 }
             }
         };
-        self.open_reply(q, id, &c)
+        let answer = self.open_reply(q, id, &c);
+        if script_of(&c.name) == Script::SuidLater {
+            if let Some(n) = self.fs.node_mut(id) {
+                n.mode |= 0o4000;
+            }
+        }
+        answer
     }
 
     fn mknod(&mut self, q: &mut Req, arg: &[u8]) -> Answer {
