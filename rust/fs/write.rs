@@ -36,6 +36,13 @@ pub(crate) fn write_iter(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>) -> Result
     let direct = iocb.is_direct() || ff.open_flags & abi::FOPEN_DIRECT_IO != 0;
     let wb = writeback::is_wb(inode);
     let conn = inode.sb().data();
+    if wb && ff.open_flags & abi::FOPEN_DIRECT_IO == 0 {
+        // The mode decides below whether the write clears suid/sgid; in
+        // write-back mode no WRITE reaches the server now to clear them
+        // there, so expired attributes are refreshed first (as mainline's
+        // fuse_cache_write_iter: a GETATTR per write with a zero timeout).
+        super::dir::update_attributes(inode)?;
+    }
     let mut start = 0;
     let mut cached = false;
     let written = {

@@ -1178,6 +1178,35 @@ t35_splice() {
 # pgallocs: pages allocated in the system so far (/proc/vmstat pgalloc_*).
 pgallocs() { awk '$1 ~ /^pgalloc_/ { n += $2 } END { print n }' /proc/vmstat; }
 
+# 36. In write-back mode a write refreshes expired attributes first, as
+# mainline: whether it must clear suid/sgid depends on the server's mode,
+# and no WRITE reaches the server now to clear them there. A suidlater-
+# file gets S_ISUID right after its CREATE (another client's chmod u+s);
+# attributes expire at once (timeout 0). A writer without CAP_FSETID: the
+# kernel learns the mode (GETATTR) and clears the bit (SETATTR mode=0100644).
+t36_write_refreshes_mode() {
+  local k=$1 f=suidlater-t36 line got um
+  proto_mount "$k" wb t36
+  um=$(umask)
+  umask 022
+  pio_start setpriv --bounding-set=-fsetid --inh-caps=-fsetid
+  umask "$um"
+  must open h "$PM/$f" rdwr,creat
+  log_mark
+  must pwrite h 0 4096
+  check "$k: no GETATTR before the write's SETATTR: $(since $f GETATTR "$LOGMARK" | head -1)" \
+    cond '[ -n "$(since $f GETATTR "$LOGMARK")" ]'
+  line=$(since $f SETATTR "$LOGMARK" | grep ' mode=' | tail -1)
+  check "$k: no SETATTR mode=0100644 after a write to a file the server made 04644: '$line'" \
+    grep -q ' mode=0100644' <<< "$line"
+  must close h
+  pio_stop
+  got=$(stat -c %a "$PM/$f")
+  check "$k: the server's mode after the write: $got, expected 644" [ "$got" = 644 ]
+  proto_umount
+  note "$k: a write after the server set S_ISUID refreshed the mode and cleared it"
+}
+
 run t01_no_write_before_fsync fuse-wb
 run t02_write_count fuse-wb mainline
 run t03_write_cache_flag fuse-wb mainline
@@ -1213,4 +1242,5 @@ run t32_killpriv_v2 fuse-wb mainline
 run t33_acl fuse-wb mainline
 run t34_tmpfile fuse-wb mainline
 run t35_splice fuse-wb mainline
+run t36_write_refreshes_mode fuse-wb mainline
 echo "60-protocol: $CHECKS checks passed"
