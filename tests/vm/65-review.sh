@@ -869,6 +869,39 @@ r19_create_open_faults() {
   note "$k: $fails opens (CREATE, TMPFILE) failed with ENOMEM in turn; the server holds no handle afterwards"
 }
 
+# 20. (Review of the O_TMPFILE change.) An open that fails after the server
+# made and opened the file but before the VFS counts the file as opened
+# (FMODE_OPENED; here a fanotify permission event denies it, as an LSM or a
+# lease break can) must give the server's handle back: the VFS frees such a
+# file without calling release. O_CREAT (atomic_open, CREATE) and O_TMPFILE
+# (TMPFILE); at unmount the server holds no open handle. (Before: the handle
+# of each and the open file's state were leaked.)
+r20_open_denied_after_create() {
+  local k=$1 fan=$SCRATCH/r20.fan lpid summary
+  klog_mark
+  proto_mount "$k" wb r20
+  python3 "$ROOT/tests/vm/data/fanotify-deny.py" "$PM" > "$fan" 2>&1 &
+  lpid=$!
+  wait_for grep -q '^ready' "$fan" || { cat "$fan" >&2; fail "$k: the fanotify listener did not start"; }
+  pio_start
+  check "$k: an O_CREAT open denied by fanotify fails with EPERM" \
+    cond '! pio open h "$PM/r20" wronly,creat && [ "$(pio_err)" = EPERM ]'
+  check "$k: an O_TMPFILE open denied by fanotify fails with EPERM" \
+    cond '! pio open h "$PM" rdwr,tmpfile && [ "$(pio_err)" = EPERM ]'
+  pio_stop
+  kill "$lpid"
+  wait "$lpid" 2> /dev/null
+  check "$k: the listener denied both opens" cond '[ "$(grep -c "^deny " "$fan")" = 2 ]'
+  check "$k: the server made the file (CREATE)" has_line r20 CREATE
+  check "$k: the server made the unnamed file (TMPFILE)" has_line tmpfile TMPFILE
+  proto_umount
+  summary=$(grep '^# fusewb-scriptserver:' "$PLOG" | tail -1)
+  check "$k: handles left open on the server after the denied opens: $summary" \
+    cond '[[ $summary == *" 0 open handles"* ]]'
+  check "$k: kernel log clean" klog_clean
+  note "$k: opens denied after CREATE and TMPFILE left no handle open on the server"
+}
+
 run r01_umount_abort_race fuse-wb
 run r02_stat_vs_append fuse-wb
 run r03_max_read_unaligned fuse-wb mainline
@@ -893,4 +926,5 @@ run r16_sync_vs_stalled_times fuse-wb
 run r17_killed_close_during_truncate fuse-wb mainline
 run r18_direct_read_hole fuse-wb mainline
 run r19_create_open_faults fuse-wb
+run r20_open_denied_after_create fuse-wb mainline
 echo "65-review: $CHECKS checks passed"
