@@ -323,7 +323,10 @@ r07_launder_faults() {
   local k=$1 n f b_in b_out bpid res left cover inj0 stacks launders=0 errs=0 oks=()
   fault_setup
   with_param write_behind 0
-  proto_mount "$k" wb r07 --slow-ms 2000
+  # Attributes stay valid: the second pwrite must dirty page 1 while the
+  # server sleeps in page 0's WRITE, not wait behind it for a GETATTR (a
+  # write-back write refreshes expired attributes first).
+  proto_mount "$k" wb r07 --slow-ms 2000 --attr-timeout 60
   hold_writeback "$k"
   pio_start
   b_out=$SCRATCH/r07-b.out
