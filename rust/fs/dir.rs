@@ -132,9 +132,21 @@ pub(crate) fn revalidate(dentry: &Dentry, rcu: bool, flags: u32) -> Result<bool>
 
 /// Sends GETATTR and applies the reply to `inode`.
 pub(crate) fn refresh(inode: &Inode) -> Result {
+    refresh_by(inode, None)
+}
+
+/// As `refresh`, for a regular file through its open file `ff` when there
+/// is one with a server handle: FUSE_GETATTR_FH with the handle (as
+/// mainline's fuse_update_attributes), which a server may need for a file
+/// unlinked while open.
+pub(crate) fn refresh_by(inode: &Inode, ff: Option<&super::file::FuseFile>) -> Result {
     let conn = inode.sb().data();
     let version = conn.attr_version();
-    let arg = abi::fuse_getattr_in::default();
+    let mut arg = abi::fuse_getattr_in::default();
+    if let Some(ff) = ff.filter(|f| !f.no_release() && inode.kind() == Kind::Reg) {
+        arg.getattr_flags = abi::FUSE_GETATTR_FH;
+        arg.fh = ff.fh;
+    }
     let reply = conn.request(
         abi::fuse_opcode_FUSE_GETATTR,
         inode.data().nodeid(),
@@ -157,13 +169,14 @@ pub(crate) fn refresh(inode: &Inode) -> Result {
     Ok(())
 }
 
-/// Refreshes the attributes if their timeout expired.
-pub(crate) fn update_attributes(inode: &Inode) -> Result {
+/// Refreshes the attributes if their timeout expired (through the open
+/// file `ff`, if given: see `refresh_by`).
+pub(crate) fn update_attributes(inode: &Inode, ff: Option<&super::file::FuseFile>) -> Result {
     inode.data().check()?;
     if inode.data().attr_valid() {
         return Ok(());
     }
-    refresh(inode)
+    refresh_by(inode, ff)
 }
 
 /// `inode_operations.getattr`: fresh attributes into the inode (the glue

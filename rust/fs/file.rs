@@ -299,7 +299,7 @@ pub(crate) fn before_read(file: &File, pos: i64, len: usize) -> Result {
     let conn = inode.sb().data();
     let end = pos.saturating_add(i64::try_from(len).unwrap_or(i64::MAX));
     if conn.params().has(u64::from(abi::FUSE_AUTO_INVAL_DATA)) || end > inode.size() {
-        dir::update_attributes(inode)?;
+        dir::update_attributes(inode, file.data())?;
     }
     Ok(())
 }
@@ -307,7 +307,7 @@ pub(crate) fn before_read(file: &File, pos: i64, len: usize) -> Result {
 /// Before llseek: SEEK_END needs a fresh size.
 pub(crate) fn before_llseek(file: &File, whence: u32) -> Result {
     if whence == flags::SEEK_END {
-        dir::update_attributes(file.inode())?;
+        dir::update_attributes(file.inode(), file.data())?;
     }
     Ok(())
 }

@@ -41,7 +41,7 @@ pub(crate) fn write_iter(iocb: &mut Kiocb<'_>, from: &mut IovIter<'_>) -> Result
         // write-back mode no WRITE reaches the server now to clear them
         // there, so expired attributes are refreshed first (as mainline's
         // fuse_cache_write_iter: a GETATTR per write with a zero timeout).
-        super::dir::update_attributes(inode)?;
+        super::dir::update_attributes(inode, Some(ff))?;
     }
     let mut start = 0;
     let mut cached = false;
