@@ -26,7 +26,9 @@ pub(crate) struct FuseFile {
     pub(crate) fh: u64,
     /// `FOPEN_*` flags from the server.
     pub(crate) open_flags: u32,
-    /// The `O_*` flags of the open.
+    /// The file's `O_*` flags as the VFS keeps them once open (without
+    /// O_CREAT, O_EXCL, O_NOCTTY and O_TRUNC): READ, WRITE and RELEASE
+    /// carry them, as mainline's `file->f_flags`.
     pub(crate) flags: u32,
     /// The server does not implement OPEN(DIR): no RELEASE either.
     no_release: bool,
@@ -46,7 +48,7 @@ impl FuseFile {
         FuseFile {
             fh: 0,
             open_flags: 0,
-            flags,
+            flags: file_flags(flags),
             no_release: true,
             flock_owner: AtomicU64::new(0),
             poll_wait: OnceArc::new(),
@@ -64,7 +66,7 @@ impl FuseFile {
         Self {
             fh,
             open_flags,
-            flags,
+            flags: file_flags(flags),
             no_release: false,
             flock_owner: AtomicU64::new(0),
             poll_wait: OnceArc::new(),
@@ -164,14 +166,51 @@ pub(crate) fn open(inode: &Inode, file: &File) -> Result<KBox<FuseFile>> {
     }
     let ff = send_open(&conn, inode, op, flags)?;
     if inode.kind() == Kind::Reg && ff.open_flags & abi::FOPEN_KEEP_CACHE == 0 {
-        if writeback::is_wb(inode) {
-            // Dirty data is newer than the server's: write it first.
-            let _ = inode.write_and_wait_range(0, i64::MAX);
-            let _ = writeback::wait_all(inode);
-        }
-        inode.invalidate_pages();
+        drop_cache(inode);
     }
     register(inode, file, KBox::new(ff, GFP_KERNEL)?)
+}
+
+/// An open without FOPEN_KEEP_CACHE: cached data may be older than the
+/// server's and is dropped (dirty data, newer, is written first).
+fn drop_cache(inode: &Inode) {
+    if writeback::is_wb(inode) {
+        let _ = inode.write_and_wait_range(0, i64::MAX);
+        let _ = writeback::wait_all(inode);
+    }
+    inode.invalidate_pages();
+}
+
+/// After CREATE or TMPFILE opened `inode` with the wire flags
+/// `wire_flags` and the server's `open_flags`. The file is new, unless
+/// another client made the name after our LOOKUP: then it may be a file
+/// this kernel knows under another name, with cached (even dirty) pages
+/// and, in write-back mode, a size the reply did not change. If the
+/// server truncated it (O_TRUNC, which the VFS does not apply to a file
+/// atomic_open reports as created), so do the cache and the size, as
+/// after a truncating OPEN; else the cache is dropped as at OPEN. (Dirty
+/// data whose WRITE is already in flight may still land after the
+/// server's truncation, as on mainline: the truncation could not be
+/// ordered after it, the inode being unknown until the reply.)
+pub(crate) fn after_create(conn: &Connection, inode: &Inode, wire_flags: u32, open_flags: u32) {
+    if inode.kind() != Kind::Reg || (inode.size() == 0 && !inode.has_cached_pages()) {
+        // New (or empty and uncached): nothing is stale.
+        return;
+    }
+    if wire_flags & flags::O_TRUNC != 0 {
+        let _lock = inode.lock();
+        inode.data().invalidate_attrs(conn);
+        inode.truncate_setsize(0);
+        writeback::send_releases(conn, inode);
+    } else if open_flags & abi::FOPEN_KEEP_CACHE == 0 {
+        drop_cache(inode);
+    }
+}
+
+/// The open flags `flags` as an open file keeps them (the VFS drops the
+/// creation flags from `f_flags` after `open`).
+fn file_flags(flags: u32) -> u32 {
+    flags & !(flags::O_CREAT | flags::O_EXCL | flags::O_NOCTTY | flags::O_TRUNC)
 }
 
 /// The open flags the server sees. As mainline: creation flags are the
@@ -199,14 +238,23 @@ pub(crate) fn open_kill_flags(conn: &Connection, wire_flags: u32) -> u32 {
     }
 }
 
-/// The open flags CREATE sends: as OPEN's, but O_CREAT and O_EXCL go to
-/// the server (it creates the file).
-pub(crate) fn create_wire_flags(conn: &Connection, flags: u32) -> u32 {
-    let mut strip = flags::O_NOCTTY;
-    if !conn.params().has(u64::from(abi::FUSE_ATOMIC_O_TRUNC)) {
-        strip |= flags::O_TRUNC;
+/// The open flags CREATE sends, as mainline: all but O_NOCTTY. O_CREAT
+/// and O_EXCL go to the server (it creates the file), and so does O_TRUNC
+/// with or without ATOMIC_O_TRUNC: the name may exist on the server by now
+/// (made by another client), and the VFS truncates no file its
+/// atomic_open reports as created.
+pub(crate) fn create_wire_flags(flags: u32) -> u32 {
+    flags & !flags::O_NOCTTY
+}
+
+/// `fuse_create_in.open_flags` for the wire flags `wire_flags`: as OPEN's,
+/// but an O_EXCL create makes a new file, with nothing to clear.
+pub(crate) fn create_kill_flags(conn: &Connection, wire_flags: u32) -> u32 {
+    if wire_flags & flags::O_EXCL != 0 {
+        0
+    } else {
+        open_kill_flags(conn, wire_flags)
     }
-    flags & !strip
 }
 
 /// OPEN or OPENDIR (`op`) of `inode` with the open flags `flags`; a server

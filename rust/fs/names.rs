@@ -235,13 +235,13 @@ fn make_open(
 ) -> Result<KBox<super::file::FuseFile>> {
     let conn = dir.sb().data();
     let z = name_z(dentry.name())?;
-    let wire_flags = super::file::create_wire_flags(&conn, flags);
+    let wire_flags = super::file::create_wire_flags(flags);
     let (mode, umask) = super::acl::create_mode(&conn, mode);
     let arg = abi::fuse_create_in {
         flags: wire_flags,
         mode,
         umask,
-        open_flags: super::file::open_kill_flags(&conn, wire_flags),
+        open_flags: super::file::create_kill_flags(&conn, wire_flags),
     };
     let version = conn.attr_version();
     let reply = conn.request(
@@ -269,6 +269,7 @@ fn make_open(
             return Err(err);
         }
     };
+    super::file::after_create(&conn, &inode, wire_flags, o.open_flags);
     let (fh, fh_flags) = (ff.fh, ff.flags);
     let Ok(ff) = KBox::new(ff, GFP_KERNEL) else {
         // The server opened it: give the handle back (the inode's

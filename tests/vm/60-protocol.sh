@@ -1207,6 +1207,46 @@ t36_write_refreshes_mode() {
   note "$k: a write after the server set S_ISUID refreshed the mode and cleared it"
 }
 
+# 37. The flags of CREATE and RELEASE are mainline's. CREATE carries
+# O_TRUNC whether or not the server truncates atomically at OPEN (the name
+# may exist on the server by now, made by another client, and the VFS
+# truncates no file atomic_open reports as created); only O_NOCTTY is
+# dropped (an O_EXCL create has no O_TRUNC: the VFS drops it). READ,
+# WRITE and RELEASE carry the file's flags without O_CREAT, O_EXCL and
+# O_TRUNC.
+t37_create_release_flags() {
+  local k=$1 line f bad
+  proto_mount "$k" wt t37 --killpriv-v2
+  pio_start setpriv --bounding-set=-fsetid --inh-caps=-fsetid
+  must open h "$PM/t37a" rdwr,creat,trunc
+  must pwrite h 0 4096
+  must pread h 0 4096
+  must close h
+  must open h "$PM/t37b" wronly,creat,excl,trunc
+  must close h
+  pio_stop
+  line=$(plines t37a CREATE)
+  check "$k: CREATE(O_CREAT|O_TRUNC) without ATOMIC_O_TRUNC: '$line'" \
+    cond '[[ $line == *" oflags=RDWR|CREAT|TRUNC "* ]]'
+  check "$k: a truncating CREATE without CAP_FSETID lacks FUSE_OPEN_KILL_SUIDGID: '$line'" \
+    cond '[[ $line == *" open_flags=0x1 "* ]]'
+  line=$(plines t37b CREATE)
+  check "$k: O_EXCL CREATE: '$line'" cond '[[ $line == *" oflags=WRONLY|CREAT|EXCL "* && $line == *" open_flags=0x0 "* ]]'
+  for f in t37a t37b; do
+    check "$k: no RELEASE of $f" wait_for has_line $f RELEASE
+  done
+  bad=$( (plines t37a READ; plines t37a WRITE; plines t37a RELEASE; plines t37b RELEASE) | awk '{
+    for (i = 2; i <= NF; i++) if ($i ~ /^flags=0x/) {
+      # O_CREAT 0x40, O_EXCL 0x80, O_TRUNC 0x200 (hex digits 2 and 3 from the right)
+      h = substr($i, 9); v = 0
+      for (j = 1; j <= length(h); j++) v = v * 16 + index("0123456789abcdef", tolower(substr(h, j, 1))) - 1
+      if (int(v / 64) % 4 != 0 || int(v / 512) % 2 != 0) print $0
+    } }')
+  check "$k: requests of the open files carry creation flags: $bad" [ -z "$bad" ]
+  proto_umount
+  note "$k: CREATE keeps O_TRUNC (with FUSE_OPEN_KILL_SUIDGID), RELEASE/READ/WRITE carry no creation flags"
+}
+
 run t01_no_write_before_fsync fuse-wb
 run t02_write_count fuse-wb mainline
 run t03_write_cache_flag fuse-wb mainline
@@ -1243,4 +1283,5 @@ run t33_acl fuse-wb mainline
 run t34_tmpfile fuse-wb mainline
 run t35_splice fuse-wb mainline
 run t36_write_refreshes_mode fuse-wb mainline
+run t37_create_release_flags fuse-wb mainline
 echo "60-protocol: $CHECKS checks passed"

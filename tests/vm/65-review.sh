@@ -905,6 +905,49 @@ r20_open_denied_after_create() {
   note "$k: opens denied after CREATE and TMPFILE left no handle open on the server"
 }
 
+# 21. (Review of sending O_TRUNC in CREATE.) A truncating O_CREAT open may
+# CREATE over a file this kernel knows under another name (another client
+# made the name after our LOOKUP; ghost- names are never found by LOOKUP):
+# the server truncates it, and so must the kernel: size 0, the cached and
+# dirty data gone, and nothing of it written back to the server later.
+# (Before: the size stayed and the dirty data came back at the next
+# writeback.)
+r21_create_over_known_file() {
+  local k=$1 size
+  [ "$k" = fuse-wb ] && with_param write_behind 0
+  proto_mount "$k" wb r21
+  hold_writeback "$k"
+  pio_start
+  must open h "$PM/ghost-a" rdwr,creat
+  must pwrite h 0 8192
+  must linkat h "$PM/ghost-b"
+  # A name LOOKUP finds, to look at the server's file at the end.
+  must linkat h "$PM/r21"
+  must open t "$PM/ghost-b" wronly,creat,trunc
+  check "$k: the truncating open of the other name was no CREATE" has_line ghost-b CREATE
+  must fstat h
+  size=${PIO_REPLY#ok size=}
+  size=${size%% *}
+  soft "$k" "size after the server truncated the file: $size, expected 0" [ "$size" = 0 ]
+  must close t
+  must fsync h
+  must close h
+  pio_stop
+  drop_caches
+  pio_start
+  must open r "$PM/r21" rdonly
+  must fstat r
+  size=${PIO_REPLY#ok size=}
+  size=${size%% *}
+  soft "$k" "the server's size after fsync: $size, expected 0 (dirty data written back over the truncation)" \
+    [ "$size" = 0 ]
+  must close r
+  pio_stop
+  proto_umount
+  restore_params
+  note "$k: CREATE over a known dirty file with O_TRUNC: size $size on the server afterwards"
+}
+
 run r01_umount_abort_race fuse-wb
 run r02_stat_vs_append fuse-wb
 run r03_max_read_unaligned fuse-wb mainline
@@ -930,4 +973,5 @@ run r17_killed_close_during_truncate fuse-wb mainline
 run r18_direct_read_hole fuse-wb mainline
 run r19_create_open_faults fuse-wb
 run r20_open_denied_after_create fuse-wb mainline
+run r21_create_over_known_file fuse-wb mainline
 echo "65-review: $CHECKS checks passed"

@@ -77,6 +77,7 @@
 //! | `lazylookup-` | LOOKUP of the name is answered after `--slow-ms`, while the server serves other requests (its line carries `deferred_ms=`) |
 //! | `badacl-` | GETXATTR of `system.posix_acl_*` answers a malformed ACL (`--xattr`) |
 //! | `suidlater-` | CREATE answers the mode it made, then the file gets S_ISUID (another client's `chmod u+s`) |
+//! | `ghost-` | LOOKUP answers ENOENT though the name exists (another client made it just after): the kernel CREATEs over it |
 //!
 //! # Log
 //!
@@ -238,6 +239,8 @@ the replies:
   hangattr- SETATTR that does not set the size is never answered
   lazylookup- LOOKUP of the name answered --slow-ms later, others served
   badacl-     GETXATTR of system.posix_acl_* answers a malformed ACL
+  suidlater-  CREATE answers the mode it made, then the file gets S_ISUID
+  ghost-      LOOKUP answers ENOENT though the name exists
 
 Log lines (see the crate documentation for every field):
   OPNAME unique=U nodeid=N uid=U gid=G pid=P [file=NAME] FIELDS...

@@ -128,6 +128,9 @@ pub enum Script {
     /// CREATE answers the mode it made, then the file gets S_ISUID, as if
     /// another client of the back end ran `chmod u+s` at once.
     SuidLater,
+    /// LOOKUP of the name answers ENOENT though it exists, as if another
+    /// client made it just after: the kernel then CREATEs over it.
+    Ghost,
 }
 
 /// The scripts by name prefix, for the help text and `script_of`.
@@ -147,6 +150,7 @@ pub const SCRIPTS: &[(&str, Script)] = &[
     ("lazylookup-", Script::LazyLookup),
     ("badacl-", Script::BadAcl),
     ("suidlater-", Script::SuidLater),
+    ("ghost-", Script::Ghost),
 ];
 
 pub fn script_of(name: &[u8]) -> Script {
@@ -822,6 +826,9 @@ impl Server {
         }
         if q.h.nodeid != fs::ROOT {
             return Answer::Err(self.not_dir_errno(q.h.nodeid));
+        }
+        if script_of(name) == Script::Ghost {
+            return Answer::Err(libc::ENOENT);
         }
         let Some(id) = self.fs.lookup(name) else {
             return Answer::Err(libc::ENOENT);
