@@ -57,9 +57,14 @@ impl Connection {
     /// Fails a request that was moved to `processing` but could not be
     /// handed to the server.
     pub(super) fn fail_sent(&self, req: &Arc<Request>) {
+        self.fail_sent_with(req, EIO);
+    }
+
+    /// As `fail_sent`, with `err`.
+    fn fail_sent_with(&self, req: &Arc<Request>, err: Error) {
         let removed = self.inner.lock().processing.remove(&req.unique);
         if removed.is_some() {
-            self.complete(req, Err(EIO));
+            self.complete(req, Err(err));
         }
     }
 
@@ -167,7 +172,15 @@ impl Connection {
             .iter()
             .fold(req.msg.len(), |n, c| n.saturating_add(c.len()));
         if len > cap {
-            self.fail_sent(req);
+            // Larger than the reader's buffer (which holds any WRITE): as
+            // mainline, EIO, but E2BIG for SETXATTR, whose value alone may
+            // be too large.
+            let err = if req.opcode == abi::fuse_opcode_FUSE_SETXATTR {
+                E2BIG
+            } else {
+                EIO
+            };
+            self.fail_sent_with(req, err);
             return Ok(None);
         }
         let sent = dst

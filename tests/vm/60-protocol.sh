@@ -1247,6 +1247,24 @@ t37_create_release_flags() {
   note "$k: CREATE keeps O_TRUNC (with FUSE_OPEN_KILL_SUIDGID), RELEASE/READ/WRITE carry no creation flags"
 }
 
+# 38. A request larger than the server's read buffer (which holds any
+# WRITE) fails, as on mainline: a SETXATTR with E2BIG (its value alone may
+# be too large), and the connection goes on. A server reading 8 KiB at a
+# time (max_write 4 KiB) and a 12 KiB value.
+t38_request_too_large() {
+  local k=$1 f=t38 out big
+  proto_mount "$k" wt t38 --xattr --max-write 4096 --read-size 8192 --file t38=10
+  big=$(printf '%12288s' '' | tr ' ' x)
+  out=$(setfattr -n user.big -v "$big" "$PM/$f" 2>&1)
+  check "$k: setxattr of a 12 KiB value through an 8 KiB server buffer: '$out'" \
+    cond '[[ $out == *"Argument list too long"* ]]'
+  check "$k: the oversized SETXATTR reached the server" cond '[ "$(pcount $f SETXATTR)" = 0 ]'
+  check "$k: a small setxattr after it failed" setfattr -n user.small -v 1 "$PM/$f"
+  check "$k: the small value reads back" cond '[ "$(getfattr --only-values -n user.small "$PM/$f" 2> /dev/null)" = 1 ]'
+  proto_umount
+  note "$k: a 12 KiB SETXATTR to a server reading 8 KiB: E2BIG; the connection goes on"
+}
+
 run t01_no_write_before_fsync fuse-wb
 run t02_write_count fuse-wb mainline
 run t03_write_cache_flag fuse-wb mainline
@@ -1284,4 +1302,5 @@ run t34_tmpfile fuse-wb mainline
 run t35_splice fuse-wb mainline
 run t36_write_refreshes_mode fuse-wb mainline
 run t37_create_release_flags fuse-wb mainline
+run t38_request_too_large fuse-wb mainline
 echo "60-protocol: $CHECKS checks passed"

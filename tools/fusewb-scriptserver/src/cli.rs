@@ -23,7 +23,16 @@ pub struct Config {
     /// `--splice`: read requests with splice(2) through a pipe (libfuse's
     /// way) instead of read(2).
     pub splice: bool,
+    /// `--read-size BYTES`: the read(2) buffer (default `READ_SIZE`).
+    pub read_size: usize,
 }
+
+/// The read(2) buffer by default: the largest WRITE (`--max-write` up to
+/// 16 MiB) plus headers.
+pub const READ_SIZE: usize = MAX_MAX_WRITE as usize + 4096;
+
+/// The smallest read(2) buffer the kernels accept.
+pub const MIN_READ_SIZE: usize = 8192;
 
 /// A number with an optional binary suffix: `K`, `M`, `G` (or `k`, `m`,
 /// `g`, with an optional `iB`/`B`).
@@ -71,6 +80,7 @@ pub fn parse_args(args: &[String]) -> Result<Cli, String> {
     let mut fd = None;
     let mut files = Vec::new();
     let mut splice = false;
+    let mut read_size = READ_SIZE;
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
@@ -172,6 +182,14 @@ pub fn parse_args(args: &[String]) -> Result<Cli, String> {
                 flag(&inline)?;
                 splice = true;
             }
+            "--read-size" => {
+                read_size = num(
+                    name,
+                    &value(&mut i)?,
+                    MIN_READ_SIZE as u64,
+                    READ_SIZE as u64,
+                )?;
+            }
             _ if a.starts_with('-') => return Err(format!("unknown option '{a}'")),
             _ => {
                 if fd.is_some() {
@@ -197,6 +215,7 @@ pub fn parse_args(args: &[String]) -> Result<Cli, String> {
         opts,
         files,
         splice,
+        read_size,
     }))
 }
 
@@ -273,6 +292,8 @@ mod tests {
             "--no-copy-file-range",
             "--no-tmpfile",
             "--splice",
+            "--read-size",
+            "8k",
             "/dev/fd/5",
         ]);
         assert_eq!(c.fd, 5);
@@ -294,6 +315,7 @@ mod tests {
         assert!(o.no_fallocate && o.no_lseek && o.no_copy_file_range && o.no_tmpfile);
         assert_eq!(c.files, vec![("a".into(), 8192), ("b".into(), 0)]);
         assert!(c.splice);
+        assert_eq!(c.read_size, 8192);
     }
 
     #[test]

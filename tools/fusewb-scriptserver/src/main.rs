@@ -187,6 +187,9 @@
 //! --no-tmpfile         that request gets ENOSYS
 //! --splice             read requests with splice(2) through a pipe, as
 //!                      libfuse does, instead of read(2)
+//! --read-size BYTES    read(2) requests into a buffer of BYTES (8K..16M+4K;
+//!                      default the largest): a request that does not fit
+//!                      is failed by the kernel
 //! -f                   ignored (it always runs in the foreground)
 //! ```
 //!
@@ -210,9 +213,9 @@ use server::Server;
 
 const PROG: &str = "fusewb-scriptserver";
 
-/// Read buffer: the largest WRITE (`--max-write` up to 16 MiB) plus
-/// headers.
-const BUF_SIZE: usize = server::MAX_MAX_WRITE as usize + 4096;
+/// The splice pipe's size: the largest WRITE (`--max-write` up to 16 MiB)
+/// plus headers.
+const BUF_SIZE: usize = cli::READ_SIZE;
 
 const USAGE: &str = "\
 Usage: fusewb-scriptserver [OPTIONS] /dev/fd/N
@@ -267,6 +270,8 @@ Options:
   --no-copy-file-range, --no-tmpfile
                        that request gets ENOSYS
   --splice             read requests by splice(2) through a pipe (as libfuse)
+  --read-size BYTES    read(2) buffer (8K..16M+4K, default the largest); a
+                       request that does not fit is failed by the kernel
   -f                   ignored (always in the foreground)
   -h, --help           print this help
 
@@ -335,7 +340,7 @@ fn main() {
         },
         false => None,
     };
-    let code = serve(cfg.fd, &log, &mut server, pipe.as_ref());
+    let code = serve(cfg.fd, &log, &mut server, pipe.as_ref(), cfg.read_size);
     let summary = format!(
         "{PROG}: {}",
         server
@@ -379,8 +384,14 @@ fn send_reply(fd: i32, log: &Log, reply: &server::Pending) {
 
 /// Serves until the connection goes away or a signal asks to stop;
 /// returns the exit status.
-fn serve(fd: i32, log: &Log, server: &mut Server, pipe: Option<&raw::SplicePipe>) -> i32 {
-    let mut buf = vec![0u8; BUF_SIZE];
+fn serve(
+    fd: i32,
+    log: &Log,
+    server: &mut Server,
+    pipe: Option<&raw::SplicePipe>,
+    read_size: usize,
+) -> i32 {
+    let mut buf = vec![0u8; read_size];
     // Requests put off (`lazy-`): when to handle them, and their bytes.
     let mut later: std::collections::VecDeque<(std::time::Instant, Vec<u8>)> =
         std::collections::VecDeque::new();
