@@ -32,6 +32,9 @@ options (one of --source and --sink-pattern is required):
   --random-delay-us MAX   sleep a random 0..=MAX microseconds at the start of every
                           request (pseudo-random, seeded from the process id), to
                           shuffle the timing of replies; adds to --write-latency-us
+  --threads N             serve with N threads reading the connection (default 1):
+                          requests, and their --write-latency-us, overlap as with a
+                          network back end
   --stats FILE            write request statistics to FILE on exit and on SIGUSR1
   -h, --help              this text
 ";
@@ -66,9 +69,14 @@ pub struct Options {
     /// Upper bound of the random delay at the start of every request
     /// (`--random-delay-us`; zero: none).
     pub random_delay: Duration,
+    /// Threads reading the connection (`--threads`, at least 1).
+    pub threads: usize,
     /// Where to write statistics.
     pub stats: Option<PathBuf>,
 }
+
+/// Most `--threads`.
+pub const MAX_THREADS: usize = 256;
 
 /// Default `--max-write`: 1 MiB.
 pub const DEFAULT_MAX_WRITE: u32 = 1 << 20;
@@ -136,6 +144,7 @@ where
     let mut write_latency = Duration::ZERO;
     let mut random_delay = Duration::ZERO;
     let mut stats = None;
+    let mut threads = 1;
 
     let mut args = args.into_iter().map(Into::into);
     while let Some(arg) = args.next() {
@@ -172,6 +181,13 @@ where
                     .map_err(|_| format!("invalid --random-delay-us {v:?}"))?;
                 random_delay = Duration::from_micros(us);
             }
+            "--threads" => {
+                let v = value("--threads")?;
+                threads = match v.parse::<usize>() {
+                    Ok(n) if (1..=MAX_THREADS).contains(&n) => n,
+                    _ => return Err(format!("--threads wants 1 to {MAX_THREADS}, got {v:?}")),
+                };
+            }
             "--stats" => stats = Some(PathBuf::from(value("--stats")?)),
             s if s.starts_with('-') => return Err(format!("unknown option {arg:?}")),
             _ => {
@@ -199,6 +215,7 @@ where
         max_write,
         write_latency,
         random_delay,
+        threads,
         stats,
     }))
 }
@@ -228,6 +245,7 @@ mod tests {
                 max_write: DEFAULT_MAX_WRITE,
                 write_latency: Duration::ZERO,
                 random_delay: Duration::ZERO,
+                threads: 1,
                 stats: None,
             }
         );

@@ -652,12 +652,29 @@ pub(crate) fn random_delay(opts: &Options) {
 }
 
 /// What both back ends do before storing a WRITE of `len` bytes: wait
-/// `--random-delay-us`, count it and wait `--write-latency-us`.
-pub(crate) fn before_write(opts: &Options, stats: &Mutex<Stats>, len: usize) {
+/// `--random-delay-us`, count it and wait `--write-latency-us`. The WRITE
+/// counts as in flight until the returned guard is dropped (after the
+/// reply).
+pub(crate) fn before_write<'a>(
+    opts: &Options,
+    stats: &'a Mutex<Stats>,
+    len: usize,
+) -> WriteInFlight<'a> {
     random_delay(opts);
     lock(stats).record_write(len as u64);
+    let guard = WriteInFlight(stats);
     if !opts.write_latency.is_zero() {
         std::thread::sleep(opts.write_latency);
+    }
+    guard
+}
+
+/// A WRITE being served (see `before_write`).
+pub(crate) struct WriteInFlight<'a>(&'a Mutex<Stats>);
+
+impl Drop for WriteInFlight<'_> {
+    fn drop(&mut self) {
+        lock(self.0).write_done();
     }
 }
 
@@ -931,7 +948,7 @@ impl Filesystem for RefFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        before_write(&self.opts, &self.stats, data.len());
+        let _in_flight = before_write(&self.opts, &self.stats, data.len());
         let res = self
             .file(fh)
             .and_then(|f| f.write_all_at(data, offset).map_err(errno));

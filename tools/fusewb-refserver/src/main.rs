@@ -33,8 +33,11 @@
 //!   RELEASE, FALLOCATE, ...), sleep a random 0..=MAX µs (splitmix64 seeded
 //!   from the process id), so that replies come with irregular timing: for
 //!   stress tests that look for races in the kernel. In a WRITE it comes
-//!   before `--write-latency-us`. Requests are served one at a time, so the
-//!   delays add up.
+//!   before `--write-latency-us`. With one thread requests are served one
+//!   at a time, so the delays add up.
+//! - `--threads N` (default 1): N threads read the connection and serve
+//!   requests at once (fuser's event loops on the one descriptor), so
+//!   `--write-latency-us` of concurrent WRITEs overlaps, as over a network.
 //! - `--stats FILE`: write request statistics (per-opcode counts and bytes, a
 //!   power-of-two histogram of WRITE sizes; `key value` lines, see
 //!   [`stats::Stats::render`]) when the server ends (SIGTERM, SIGINT, or the
@@ -134,8 +137,10 @@ fn handle_signals(report: Report) -> std::io::Result<()> {
 
 /// Serves the connection `fd` with `fs` until it ends. Access control is
 /// the kernel's (allow_other, default_permissions).
-fn serve<FS: Filesystem>(fs: FS, fd: OwnedFd) -> std::io::Result<()> {
-    Session::from_fd(fs, fd, SessionACL::All, Config::default()).and_then(Session::run)
+fn serve<FS: Filesystem>(fs: FS, fd: OwnedFd, threads: usize) -> std::io::Result<()> {
+    let mut config = Config::default();
+    config.n_threads = Some(threads);
+    Session::from_fd(fs, fd, SessionACL::All, config).and_then(Session::run)
 }
 
 fn main() -> ExitCode {
@@ -189,9 +194,13 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let result = match served {
-        Served::Sink(sink) => serve(sinkfs::SinkFs::new(opts.clone(), sink, stats), fd),
+        Served::Sink(sink) => serve(
+            sinkfs::SinkFs::new(opts.clone(), sink, stats),
+            fd,
+            opts.threads,
+        ),
         Served::Dir(dir) => match fs::RefFs::new(&dir, opts.clone(), stats) {
-            Ok(fs) => serve(fs, fd),
+            Ok(fs) => serve(fs, fd, opts.threads),
             Err(e) => {
                 eprintln!("fusewb-refserver: {}: {e}", dir.display());
                 return ExitCode::FAILURE;

@@ -289,7 +289,7 @@ impl Filesystem for SinkFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        before_write(&self.opts, &self.stats, data.len());
+        let _in_flight = before_write(&self.opts, &self.stats, data.len());
         let r = self.sink().write(fh.0, offset, data);
         match r {
             Ok(log) => {

@@ -2,7 +2,7 @@
 //! sizes in power-of-two buckets, written as `key value` lines in the format
 //! `fusewb_proto::stats` defines (the module's own, `rust/proto/stats.rs`).
 
-use fusewb_proto::stats::{bucket, write_hist, write_op, write_total, BUCKETS};
+use fusewb_proto::stats::{bucket, write_hist, write_line, write_op, write_total, BUCKETS};
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
@@ -15,13 +15,22 @@ pub struct Stats {
     /// `write_hist[k]` counts WRITEs whose size has bucket `k` (see
     /// `fusewb_proto::stats::bucket`).
     write_hist: [u64; BUCKETS],
+    /// WRITEs being served now (between `record_write` and `write_done`).
+    writes_in_flight: u64,
+    /// The most WRITEs served at once.
+    writes_in_flight_max: u64,
 }
+
+/// The key of the most WRITEs the server had at once.
+pub const WRITES_IN_FLIGHT_MAX: &str = "server_writes_inflight_max";
 
 impl Default for Stats {
     fn default() -> Self {
         Self {
             ops: BTreeMap::new(),
             write_hist: [0; BUCKETS],
+            writes_in_flight: 0,
+            writes_in_flight_max: 0,
         }
     }
 }
@@ -35,10 +44,18 @@ impl Stats {
         e.1 += bytes;
     }
 
-    /// Records one WRITE of `size` bytes (its opcode entry and its bucket).
+    /// Records one WRITE of `size` bytes (its opcode entry and its bucket)
+    /// that starts being served; `write_done` ends it.
     pub fn record_write(&mut self, size: u64) {
         self.record("WRITE", size);
         self.write_hist[bucket(size)] += 1;
+        self.writes_in_flight += 1;
+        self.writes_in_flight_max = self.writes_in_flight_max.max(self.writes_in_flight);
+    }
+
+    /// A WRITE recorded by `record_write` was answered.
+    pub fn write_done(&mut self) {
+        self.writes_in_flight = self.writes_in_flight.saturating_sub(1);
     }
 
     /// The statistics as text, one `key value` line each:
@@ -54,7 +71,8 @@ impl Stats {
     /// ```
     ///
     /// `write_size_le.N` counts WRITEs of more than N/2 and at most N bytes
-    /// (N = 1 for sizes 0 and 1); empty buckets are left out.
+    /// (N = 1 for sizes 0 and 1); empty buckets are left out. After WRITEs,
+    /// `server_writes_inflight_max N`: the most served at once.
     pub fn render(&self) -> String {
         let mut out = String::new();
         let total: u64 = self.ops.values().map(|v| v.0).sum();
@@ -64,6 +82,13 @@ impl Stats {
             let _ = write_op(&mut out, op, *count, *bytes);
         }
         let _ = write_hist(&mut out, &self.write_hist);
+        if self.writes_in_flight_max > 0 {
+            let _ = write_line(
+                &mut out,
+                format_args!("{WRITES_IN_FLIGHT_MAX}"),
+                self.writes_in_flight_max,
+            );
+        }
         out
     }
 }
@@ -115,8 +140,13 @@ mod tests {
              op.WRITE.count 3\n\
              op.WRITE.bytes 235168\n\
              write_size_le.4096 1\n\
-             write_size_le.131072 2\n"
+             write_size_le.131072 2\n\
+             server_writes_inflight_max 3\n"
         );
+        s.write_done();
+        s.write_done();
+        s.record_write(1);
+        assert!(s.render().ends_with("server_writes_inflight_max 3\n"));
     }
 
     #[test]
