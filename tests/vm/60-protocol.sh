@@ -1183,7 +1183,8 @@ pgallocs() { awk '$1 ~ /^pgalloc_/ { n += $2 } END { print n }' /proc/vmstat; }
 # and no WRITE reaches the server now to clear them there. A suidlater-
 # file gets S_ISUID right after its CREATE (another client's chmod u+s);
 # attributes expire at once (timeout 0). A writer without CAP_FSETID: the
-# kernel learns the mode (GETATTR) and clears the bit (SETATTR mode=0100644).
+# kernel learns the mode (GETATTR, through the open file's handle) and
+# clears the bit (SETATTR mode=0100644).
 t36_write_refreshes_mode() {
   local k=$1 f=suidlater-t36 line got um
   proto_mount "$k" wb t36
@@ -1194,8 +1195,10 @@ t36_write_refreshes_mode() {
   must open h "$PM/$f" rdwr,creat
   log_mark
   must pwrite h 0 4096
-  check "$k: no GETATTR before the write's SETATTR: $(since $f GETATTR "$LOGMARK" | head -1)" \
-    cond '[ -n "$(since $f GETATTR "$LOGMARK")" ]'
+  line=$(since $f GETATTR "$LOGMARK" | head -1)
+  check "$k: no GETATTR before the write's SETATTR" [ -n "$line" ]
+  check "$k: the write's GETATTR does not name the open file (FUSE_GETATTR_FH): '$line'" \
+    cond '[[ $line == *" getattr_flags=0x1 fh="* && $line != *" fh=0"* ]]'
   line=$(since $f SETATTR "$LOGMARK" | grep ' mode=' | tail -1)
   check "$k: no SETATTR mode=0100644 after a write to a file the server made 04644: '$line'" \
     grep -q ' mode=0100644' <<< "$line"
