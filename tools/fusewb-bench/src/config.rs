@@ -112,17 +112,68 @@ impl DirtyBackend {
     }
 }
 
+/// Most server threads (`fusewb-refserver --threads` accepts 1 to 256).
+pub const MAX_THREADS: u32 = 256;
+
+/// How one reference server of the seed benchmark is started: its threads
+/// (`--threads`) and its `--max-write`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerSetting {
+    /// Threads reading the connection.
+    pub threads: u32,
+    /// `max_write` offered at INIT, bytes.
+    pub max_write: u64,
+}
+
+impl ServerSetting {
+    /// Short label, as `t8 mw1M`.
+    pub fn label(self) -> String {
+        format!(
+            "t{} mw{}",
+            self.threads,
+            crate::report::size_label(self.max_write)
+        )
+    }
+}
+
+/// Parses a byte count: a whole number, optionally followed by `K` or `M`
+/// (binary multiples; `k`, `m`, `KiB`, `MiB` too), at least 1 and at most
+/// 4 GiB - 1 (the reference server's `--max-write` range).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = if let Some(n) = t.strip_suffix("KiB").or_else(|| t.strip_suffix(['K', 'k']))
+    {
+        (n, 1u64 << 10)
+    } else if let Some(n) = t.strip_suffix("MiB").or_else(|| t.strip_suffix(['M', 'm'])) {
+        (n, 1u64 << 20)
+    } else {
+        (t, 1)
+    };
+    let v: u64 = num.parse().map_err(|_| {
+        format!("{s:?} is not a byte count (a whole number, optionally with K or M)")
+    })?;
+    v.checked_mul(mult)
+        .filter(|v| (1..=u64::from(u32::MAX)).contains(v))
+        .ok_or_else(|| format!("{s:?} is out of range (1 byte to 4 GiB - 1)"))
+}
+
 /// Everything that can be set from the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// `BENCH_CP_MB`: size of the file copied with `cp`, MiB (1024).
+    /// `BENCH_CP_MB`: size of the file copied with `cp`, MiB (2048).
     pub cp_mb: u64,
     /// `BENCH_DD_MB`: bytes written by each `dd`, MiB (256).
     pub dd_mb: u64,
     /// `BENCH_BIG_MB`: size copied in the dirty-memory run, MiB (2048).
     pub big_mb: u64,
-    /// `BENCH_LATENCIES`: the server's added WRITE latencies, µs ("0 1000").
+    /// `BENCH_LATENCIES`: the server's added WRITE latencies, µs ("0 1000 5000").
     pub latencies: Vec<u64>,
+    /// `BENCH_THREADS`: the server's thread counts ("1 8").
+    pub threads: Vec<u32>,
+    /// `BENCH_MAX_WRITES`: the server's `--max-write` values, bytes ("1M 8M").
+    pub max_writes: Vec<u64>,
+    /// `BENCH_REPS`: timed runs of every case (3).
+    pub reps: u32,
     /// `BENCH_CONFIGS`: configurations run ("raw wt wb ml ml-wb").
     pub kinds: Vec<Kind>,
     /// `BENCH_VERIFY`: compare every written file with the source (1).
@@ -142,10 +193,17 @@ pub struct Settings {
 /// The environment variables read, for the help text.
 pub const ENV_HELP: &str = "\
 environment (defaults in parentheses):
-  BENCH_CP_MB             size of the file copied with cp, MiB (1024)
+  BENCH_CP_MB             size of the file copied with cp, MiB (2048)
   BENCH_DD_MB             bytes written by each dd, MiB (256; at most BENCH_CP_MB)
   BENCH_BIG_MB            size written in the dirty-memory run, MiB (2048)
-  BENCH_LATENCIES         server WRITE latencies to run, microseconds (\"0 1000\")
+  BENCH_LATENCIES         server WRITE latencies to run, microseconds (\"0 1000 5000\")
+  BENCH_THREADS           server threads (fusewb-refserver --threads, 1 to 256) to run
+                          cp with (\"1 8\")
+  BENCH_MAX_WRITES        server max_write values (--max-write; suffixes K, M) to run cp
+                          with (\"1M 8M\"); dd runs with the first thread count and the
+                          first max_write only
+  BENCH_REPS              timed runs of every case; the table shows the median and
+                          min-max (3)
   BENCH_CONFIGS           configurations to run (\"raw wt wb ml ml-wb\")
   BENCH_VERIFY            1: compare every written file with its source (1)
   BENCH_DROP_CACHES       1: sync and drop caches before each operation (1)
@@ -181,10 +239,46 @@ fn flag(name: &str, v: Option<String>) -> Result<bool, String> {
     }
 }
 
+/// A list of values separated by blanks or commas, duplicates dropped,
+/// first occurrence first; `default` if unset or blank.
+fn list<T: PartialEq + Clone>(
+    name: &str,
+    v: Option<String>,
+    default: &[T],
+    parse_one: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    let Some(v) = v.filter(|v| !v.trim().is_empty()) else {
+        return Ok(default.to_vec());
+    };
+    let mut out = Vec::new();
+    for w in v.split([' ', ',', '\t']).filter(|w| !w.is_empty()) {
+        let x = parse_one(w).map_err(|e| format!("{name}: {e}"))?;
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    if out.is_empty() {
+        return Err(format!(
+            "{name}={v:?}: no values; leave it unset for the default"
+        ));
+    }
+    Ok(out)
+}
+
+/// One server thread count (1 to [`MAX_THREADS`]).
+fn parse_threads(w: &str) -> Result<u32, String> {
+    match w.parse::<u32>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{w:?} is not a thread count from 1 to {MAX_THREADS}"
+        )),
+    }
+}
+
 impl Settings {
     /// Reads the settings through `get` (the environment, or a test map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let cp_mb = number("BENCH_CP_MB", get("BENCH_CP_MB"), 1024, 1)?;
+        let cp_mb = number("BENCH_CP_MB", get("BENCH_CP_MB"), 2048, 1)?;
         let dd_mb = number("BENCH_DD_MB", get("BENCH_DD_MB"), 256, 1)?;
         if dd_mb > cp_mb {
             return Err(format!(
@@ -192,21 +286,29 @@ impl Settings {
             ));
         }
         let big_mb = number("BENCH_BIG_MB", get("BENCH_BIG_MB"), 2048, 1)?;
-        let latencies = match get("BENCH_LATENCIES").filter(|v| !v.trim().is_empty()) {
-            None => vec![0, 1000],
-            Some(v) => {
-                let mut l = Vec::new();
-                for w in v.split([' ', ',']).filter(|w| !w.is_empty()) {
-                    let n: u64 = w
-                        .parse()
-                        .map_err(|_| format!("BENCH_LATENCIES: {w:?} is not a whole number"))?;
-                    if !l.contains(&n) {
-                        l.push(n);
-                    }
-                }
-                l
-            }
-        };
+        let latencies = list(
+            "BENCH_LATENCIES",
+            get("BENCH_LATENCIES"),
+            &[0, 1000, 5000],
+            |w| {
+                w.parse::<u64>()
+                    .map_err(|_| format!("{w:?} is not a whole number of microseconds"))
+            },
+        )?;
+        let threads = list(
+            "BENCH_THREADS",
+            get("BENCH_THREADS"),
+            &[1, 8],
+            parse_threads,
+        )?;
+        let max_writes = list(
+            "BENCH_MAX_WRITES",
+            get("BENCH_MAX_WRITES"),
+            &[1 << 20, 8 << 20],
+            parse_size,
+        )?;
+        let reps = number("BENCH_REPS", get("BENCH_REPS"), 3, 1)?;
+        let reps = u32::try_from(reps).map_err(|_| format!("BENCH_REPS={reps}: too many"))?;
         let kinds = match get("BENCH_CONFIGS").filter(|v| !v.trim().is_empty()) {
             None => Kind::ALL.to_vec(),
             Some(v) => {
@@ -232,6 +334,9 @@ impl Settings {
             dd_mb,
             big_mb,
             latencies,
+            threads,
+            max_writes,
+            reps,
             kinds,
             verify,
             drop_caches,
@@ -249,6 +354,19 @@ impl Settings {
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Self, String> {
         Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// The server settings of the cp runs: every thread count with every
+    /// max_write, thread counts outer. The first one is also dd's.
+    pub fn server_settings(&self) -> Vec<ServerSetting> {
+        self.threads
+            .iter()
+            .flat_map(|&threads| {
+                self.max_writes
+                    .iter()
+                    .map(move |&max_write| ServerSetting { threads, max_write })
+            })
+            .collect()
     }
 }
 
@@ -271,10 +389,13 @@ mod tests {
         assert_eq!(
             s,
             Settings {
-                cp_mb: 1024,
+                cp_mb: 2048,
                 dd_mb: 256,
                 big_mb: 2048,
-                latencies: vec![0, 1000],
+                latencies: vec![0, 1000, 5000],
+                threads: vec![1, 8],
+                max_writes: vec![1 << 20, 8 << 20],
+                reps: 3,
                 kinds: Kind::ALL.to_vec(),
                 verify: true,
                 drop_caches: true,
@@ -308,7 +429,7 @@ mod tests {
         assert_eq!(s.dirty_dir.as_deref(), Some("/x"));
         assert_eq!(s.dirty_latency_us, 250);
         // Empty values mean the default.
-        assert_eq!(with(&[("BENCH_CP_MB", "")]).unwrap().cp_mb, 1024);
+        assert_eq!(with(&[("BENCH_CP_MB", "")]).unwrap().cp_mb, 2048);
         assert_eq!(
             with(&[("BENCH_DIRTY_BACKEND", " ")]).unwrap().dirty_backend,
             DirtyBackend::Sink
@@ -340,6 +461,71 @@ mod tests {
             e.contains("BENCH_DIRTY_BACKEND") && e.contains("sink or dir"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn server_lists() {
+        let s = with(&[
+            ("BENCH_THREADS", "8,1 8\t256"),
+            ("BENCH_MAX_WRITES", "8M 128K,1MiB 4096 64k 2m"),
+            ("BENCH_REPS", " 5 "),
+        ])
+        .unwrap();
+        assert_eq!(s.threads, vec![8, 1, 256]);
+        assert_eq!(
+            s.max_writes,
+            vec![8 << 20, 128 << 10, 1 << 20, 4096, 64 << 10, 2 << 20]
+        );
+        assert_eq!(s.reps, 5);
+        let s = with(&[("BENCH_THREADS", "1 8"), ("BENCH_MAX_WRITES", "1M 8M")]).unwrap();
+        let labels: Vec<String> = s.server_settings().iter().map(|x| x.label()).collect();
+        assert_eq!(labels, ["t1 mw1M", "t1 mw8M", "t8 mw1M", "t8 mw8M"]);
+        assert_eq!(
+            s.server_settings()[0],
+            ServerSetting {
+                threads: 1,
+                max_write: 1 << 20
+            }
+        );
+        // Blank means the default.
+        assert_eq!(
+            with(&[("BENCH_THREADS", "  ")]).unwrap().threads,
+            vec![1, 8]
+        );
+    }
+
+    #[test]
+    fn server_list_errors() {
+        for (k, v, want) in [
+            ("BENCH_THREADS", "0", "1 to 256"),
+            ("BENCH_THREADS", "257", "1 to 256"),
+            ("BENCH_THREADS", "1 x", "\"x\""),
+            ("BENCH_THREADS", ",", "no values"),
+            ("BENCH_MAX_WRITES", "1G", "byte count"),
+            ("BENCH_MAX_WRITES", "0", "out of range"),
+            ("BENCH_MAX_WRITES", "4096M", "out of range"),
+            ("BENCH_MAX_WRITES", "M", "byte count"),
+            ("BENCH_MAX_WRITES", "-1K", "byte count"),
+            ("BENCH_REPS", "0", "at least 1"),
+            ("BENCH_REPS", "three", "whole number"),
+        ] {
+            let e = with(&[(k, v)]).unwrap_err();
+            assert!(e.contains(k) && e.contains(want), "{k}={v}: {e}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size(" 1M "), Ok(1 << 20));
+        assert_eq!(parse_size("8MiB"), Ok(8 << 20));
+        assert_eq!(parse_size("128K"), Ok(128 << 10));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("4095M"), Ok(4095 << 20));
+        assert_eq!(parse_size("4294967295"), Ok(u64::from(u32::MAX)));
+        assert!(parse_size("4294967296").is_err());
+        assert!(parse_size("").is_err());
+        assert!(parse_size("1.5M").is_err());
     }
 
     #[test]

@@ -377,6 +377,9 @@ pub fn run(env: &Env, s: &Settings, out: &Path) -> Result<(), String> {
             mnt: &mnt,
             backing,
             latency_us: s.dirty_latency_us,
+            // The server's defaults: one thread, max_write 1 MiB.
+            threads: 1,
+            max_write: None,
             stats: &stats_file,
         },
     )?;

@@ -2,7 +2,7 @@
 //! (`make bench` starts them with scripts/vm-run).
 //!
 //! ```text
-//! fusewb-bench seed  [--out FILE]   part 1: cp and dd on fuse-wb, mainline FUSE and the raw back end
+//! fusewb-bench seed  [--out FILE]   part 1: cp and dd on fuse-wb, mainline FUSE and the raw back end (FILE and FILE.tsv)
 //! fusewb-bench dirty [--out FILE]   part 2: dirty memory during a large copy into a write-back mount
 //! ```
 //!
@@ -12,9 +12,11 @@
 
 mod config;
 mod dirty;
+mod matrix;
 mod report;
 mod seed;
 mod stats;
+mod summary;
 mod sys;
 
 use std::path::PathBuf;
@@ -28,9 +30,13 @@ Runs inside the fuse-wb test VM as root, with fuse_wb.ko loaded (make bench).
 
   seed    cp of a BENCH_CP_MB file and dd of BENCH_DD_MB at 4K, 128K and 1M
           blocks on fuse-wb write-through and write-back, mainline FUSE without
-          and with write-back (all over fusewb-refserver, without and with an
-          added latency per WRITE), and on the raw back end; prints a table and
-          saves it (default $FUSEWB_ROOT/tests/out/bench-seed.txt)
+          and with write-back (all over fusewb-refserver, with every latency
+          per WRITE of BENCH_LATENCIES; cp also with every BENCH_THREADS x
+          BENCH_MAX_WRITES server, dd with the first of each), and on the raw
+          back end, every case BENCH_REPS times; prints a table of medians with
+          min-max and the goals of issue 12, and saves it (default
+          $FUSEWB_ROOT/tests/out/bench-seed.txt) with every run in a TSV file
+          next to it (bench-seed.tsv; tools/fusewb-bench/plot.py draws it)
   dirty   writes BENCH_BIG_MB into a fuse-wb write-back mount whose server keeps
           no data in guest RAM (BENCH_DIRTY_BACKEND: sink, the default, checks
           every WRITE against the data written and stores nothing; dir, a

@@ -9,6 +9,11 @@ use std::collections::BTreeMap;
 /// Keys of a connection's `stats` that the bench reads.
 pub use fusewb_proto::stats::{DIRTY_PAGES, WRITEBACK_CACHE, WRITEBACK_INFLIGHT_BYTES};
 
+/// Key of the reference server's statistics: the most WRITEs it served at
+/// once (written only after at least one WRITE). The same string as
+/// `fusewb-refserver`'s `stats::WRITES_IN_FLIGHT_MAX`.
+pub const SERVER_WRITES_INFLIGHT_MAX: &str = "server_writes_inflight_max";
+
 /// Bytes of a WRITE request that are not data, in the kernel's
 /// `op.WRITE.bytes` (`fuse_in_header` + `fuse_write_in`).
 // CAST: 80.
@@ -96,6 +101,21 @@ pub fn histogram(map: &BTreeMap<String, u64>) -> Vec<(u64, u64)> {
     h
 }
 
+/// The system CPU time of all CPUs in `/proc/stat`, in clock ticks
+/// (USER_HZ): the sum of the `cpu ` line's system, irq and softirq fields
+/// (its 3rd, 6th and 7th numbers). None if there is no such line.
+pub fn proc_stat_sys_ticks(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let nums: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let field = |i: usize| nums.get(i).copied();
+    Some(field(2)? + field(5)? + field(6)?)
+}
+
 /// `/proc/meminfo` to a map of bytes (`Dirty:  123 kB` -> `Dirty` =
 /// 125952). Lines without a `kB` unit (HugePages_Total: 0) are counts and
 /// kept as they are; lines that do not parse are skipped.
@@ -172,6 +192,24 @@ mod tests {
         assert!(parse_kv("a 1\nb x\n").unwrap_err().contains("line 2"));
         assert!(parse_kv("a 1 2\n").is_err());
         assert!(parse_kv("a -1\n").is_err());
+    }
+
+    #[test]
+    fn proc_stat() {
+        let text = "cpu  100 5 30 9000 12 4 6 0 0 0\ncpu0 50 2 15 4500 6 2 3 0 0 0\n\
+            intr 1 2 3\nctxt 99\n";
+        assert_eq!(proc_stat_sys_ticks(text), Some(30 + 4 + 6));
+        // The cpu0 line alone is not the total.
+        assert_eq!(proc_stat_sys_ticks("cpu0 1 2 3 4 5 6 7\n"), None);
+        assert_eq!(proc_stat_sys_ticks("cpu  1 2 3 4 5\n"), None);
+        assert_eq!(proc_stat_sys_ticks("cpu  1 2 x 4 5 6 7\n"), None);
+        assert_eq!(proc_stat_sys_ticks(""), None);
+    }
+
+    #[test]
+    fn inflight_key() {
+        let m = parse_kv("op.WRITE.count 4\nserver_writes_inflight_max 3\n").unwrap();
+        assert_eq!(m.get(SERVER_WRITES_INFLIGHT_MAX), Some(&3));
     }
 
     #[test]

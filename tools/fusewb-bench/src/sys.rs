@@ -161,6 +161,30 @@ pub fn meminfo() -> Result<BTreeMap<String, u64>, String> {
     Ok(stats::parse_meminfo(&text))
 }
 
+/// The guest's system CPU time so far, seconds: `/proc/stat`'s `cpu `
+/// line, system + irq + softirq, divided by USER_HZ.
+pub fn sys_cpu_secs() -> Result<f64, String> {
+    let text = std::fs::read_to_string("/proc/stat")
+        .map_err(|e| format!("cannot read /proc/stat: {}", describe(&e)))?;
+    let ticks = stats::proc_stat_sys_ticks(&text)
+        .ok_or("/proc/stat has no complete 'cpu ' line (system, irq, softirq)")?;
+    // CAST: tick counts stay far below 2^53.
+    Ok(ticks as f64 / user_hz())
+}
+
+/// USER_HZ, the unit of `/proc/stat`: `sysconf(_SC_CLK_TCK)`, or 100 (its
+/// value on every Linux architecture) if that fails.
+pub fn user_hz() -> f64 {
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        // CAST: a small positive number.
+        hz as f64
+    } else {
+        100.0
+    }
+}
+
 /// A small text file's content, trimmed ("?" if it cannot be read).
 pub fn read_small(path: &str) -> String {
     std::fs::read_to_string(path)
@@ -208,7 +232,51 @@ pub struct ServerSpec<'a> {
     pub mnt: &'a Path,
     pub backing: Backing<'a>,
     pub latency_us: u64,
+    /// `--threads` (1: the option is left out, the server's default).
+    pub threads: u32,
+    /// `--max-write` in bytes (None: left out, the server's 1 MiB).
+    pub max_write: Option<u64>,
     pub stats: &'a Path,
+}
+
+impl ServerSpec<'_> {
+    /// The arguments of `fusewb-mount` after the mount point `mnt`
+    /// (canonical): `-- SERVER ARGS... %m`, preceded by the mount options.
+    pub fn mount_args(&self, env: &Env, mnt: &Path) -> Vec<OsString> {
+        let mut a: Vec<OsString> = Vec::new();
+        if self.kind.is_mainline() {
+            a.push("--mainline".into());
+        } else if self.kind.server_writeback() {
+            a.extend(["-o".into(), "allow_wbcache".into()]);
+        }
+        a.extend([
+            mnt.as_os_str().to_owned(),
+            "--".into(),
+            env.bin.join("fusewb-refserver").into_os_string(),
+        ]);
+        a.extend(self.backing.server_args());
+        if self.kind.server_writeback() {
+            a.push("--writeback".into());
+        }
+        if self.latency_us > 0 {
+            a.extend([
+                "--write-latency-us".into(),
+                self.latency_us.to_string().into(),
+            ]);
+        }
+        if self.threads > 1 {
+            a.extend(["--threads".into(), self.threads.to_string().into()]);
+        }
+        if let Some(mw) = self.max_write {
+            a.extend(["--max-write".into(), mw.to_string().into()]);
+        }
+        a.extend([
+            "--stats".into(),
+            self.stats.as_os_str().to_owned(),
+            "%m".into(),
+        ]);
+        a
+    }
 }
 
 /// A mounted reference server (fusewb-mount running in the background).
@@ -230,23 +298,7 @@ impl Mount {
             return Err(format!("{} is already a mount point", mnt.display()));
         }
         let mut cmd = Command::new(env.bin.join("fusewb-mount"));
-        if spec.kind.is_mainline() {
-            cmd.arg("--mainline");
-        } else if spec.kind.server_writeback() {
-            cmd.args(["-o", "allow_wbcache"]);
-        }
-        cmd.arg(&mnt)
-            .arg("--")
-            .arg(env.bin.join("fusewb-refserver"))
-            .args(spec.backing.server_args());
-        if spec.kind.server_writeback() {
-            cmd.arg("--writeback");
-        }
-        if spec.latency_us > 0 {
-            cmd.arg("--write-latency-us")
-                .arg(spec.latency_us.to_string());
-        }
-        cmd.arg("--stats").arg(spec.stats).arg("%m");
+        cmd.args(spec.mount_args(env, &mnt));
         cmd.stdin(Stdio::null());
         let child = cmd.spawn().map_err(|e| {
             format!(
@@ -514,5 +566,45 @@ mod tests {
                 OsString::from("0xd1a70002")
             ]
         );
+    }
+
+    fn words(a: &[OsString]) -> String {
+        let v: Vec<String> = a.iter().map(|s| s.to_string_lossy().into_owned()).collect();
+        v.join(" ")
+    }
+
+    #[test]
+    fn mount_args_of_specs() {
+        let env = Env {
+            bin: "/b".into(),
+            scratch: "/s".into(),
+            root: "/r".into(),
+        };
+        let mut spec = ServerSpec {
+            kind: Kind::WbBack,
+            mnt: Path::new("/m"),
+            backing: Backing::Sink(1),
+            latency_us: 0,
+            threads: 1,
+            max_write: None,
+            stats: Path::new("/st"),
+        };
+        assert_eq!(
+            words(&spec.mount_args(&env, Path::new("/m"))),
+            "-o allow_wbcache /m -- /b/fusewb-refserver --sink-pattern 0x1 --writeback \
+             --stats /st %m"
+        );
+        spec.kind = Kind::Mainline;
+        spec.backing = Backing::Dir(Path::new("/d"));
+        spec.latency_us = 5000;
+        spec.threads = 8;
+        spec.max_write = Some(8 << 20);
+        assert_eq!(
+            words(&spec.mount_args(&env, Path::new("/m"))),
+            "--mainline /m -- /b/fusewb-refserver --source /d --write-latency-us 5000 \
+             --threads 8 --max-write 8388608 --stats /st %m"
+        );
+        spec.kind = Kind::WbThrough;
+        assert!(words(&spec.mount_args(&env, Path::new("/m"))).starts_with("/m -- "));
     }
 }
