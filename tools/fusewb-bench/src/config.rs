@@ -368,6 +368,27 @@ impl Settings {
             })
             .collect()
     }
+
+    /// The label of the first server setting (dd's), or "-" when none.
+    pub fn first_server_label(&self) -> String {
+        self.server_settings()
+            .first()
+            .map(|x| x.label())
+            .unwrap_or_else(|| "-".into())
+    }
+
+    /// Settings from `pairs` (name, value), the rest at their defaults; for
+    /// the unit tests of the modules that take settings.
+    #[cfg(test)]
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Self::from_lookup(|k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+        .expect("test settings parse")
+    }
 }
 
 #[cfg(test)]

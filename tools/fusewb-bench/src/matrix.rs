@@ -149,11 +149,7 @@ pub fn plan_summary(s: &Settings, cases: &[Case]) -> String {
     let raw = count(&|c| !c.kind.is_fuse());
     let cp = count(&|c| c.kind.is_fuse() && c.op == Op::Cp);
     let dd = count(&|c| c.kind.is_fuse() && c.op != Op::Cp);
-    let first = s
-        .server_settings()
-        .first()
-        .map(|x| x.label())
-        .unwrap_or_else(|| "-".into());
+    let first = s.first_server_label();
     format!(
         "plan: {} timed runs = {} cases x {} repetitions (raw back end: {raw} cases; \
          cp: {cp} cases over {} latencies x {} server settings; dd: {dd} cases, with the \
@@ -176,13 +172,7 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        Settings::from_lookup(|k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        })
-        .unwrap()
+        Settings::from_pairs(pairs)
     }
 
     #[test]

@@ -57,11 +57,7 @@ fn header(env: &Env, s: &Settings) -> String {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get().to_string())
         .unwrap_or_else(|_| "?".into());
-    let first = s
-        .server_settings()
-        .first()
-        .map(|x| x.label())
-        .unwrap_or_else(|| "-".into());
+    let first = s.first_server_label();
     format!(
         "fuse-wb benchmark, part 1: the seed's case\n\
          kernel {}, {cpus} CPUs, MemTotal {mem}; source and backing directory on a tmpfs ({}/bench-data)\n\

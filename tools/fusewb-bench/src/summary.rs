@@ -423,13 +423,7 @@ mod tests {
     }
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        Settings::from_lookup(|k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        })
-        .unwrap()
+        Settings::from_pairs(pairs)
     }
 
     #[test]
