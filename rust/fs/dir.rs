@@ -181,7 +181,7 @@ pub(crate) fn update_attributes(inode: &Inode, ff: Option<&super::file::FuseFile
 
 /// `inode_operations.getattr`: fresh attributes into the inode (the glue
 /// then fills `stat` from it).
-pub(crate) fn getattr(inode: &Inode, _mask: u32, flags: u32) -> Result {
+pub(crate) fn getattr(inode: &Inode, mask: u32, flags: u32) -> Result {
     let conn = inode.sb().data();
     if !allow_current(&conn) {
         return Err(EACCES);
@@ -191,7 +191,10 @@ pub(crate) fn getattr(inode: &Inode, _mask: u32, flags: u32) -> Result {
         flags & vfs::inode::flags::AT_STATX_SYNC_TYPE == vfs::inode::flags::AT_STATX_FORCE_SYNC;
     let dont =
         flags & vfs::inode::flags::AT_STATX_SYNC_TYPE == vfs::inode::flags::AT_STATX_DONT_SYNC;
-    if sync || (!dont && !inode.data().attr_valid()) {
+    // A READ may have changed atime on the server (mainline's inval_mask).
+    let stale = !inode.data().attr_valid()
+        || (mask & vfs::inode::flags::STATX_ATIME != 0 && inode.data().atime_stale());
+    if sync || (!dont && stale) {
         refresh(inode)?;
     }
     Ok(())
@@ -276,7 +279,9 @@ pub(crate) fn readlink(inode: &Inode) -> Result<KVec<u8>> {
         inode.data().nodeid(),
         &[],
         ReplyKind::Data { max },
-    )?;
+    );
+    inode::invalidate_atime(inode);
+    let reply = reply?;
     if reply.is_empty() || reply.contains(&0) {
         return Err(EIO);
     }

@@ -390,12 +390,14 @@ pub(crate) fn read_range(
         flags: ff.flags,
         padding: 0,
     };
-    conn.request(
+    let reply = conn.request(
         abi::fuse_opcode_FUSE_READ,
         inode.data().nodeid(),
         &[pod::bytes_of(&arg)],
         ReplyKind::Data { max: len },
-    )
+    );
+    super::inode::invalidate_atime(inode);
+    reply
 }
 
 /// A READ that returned less than asked for ended at the server's EOF.

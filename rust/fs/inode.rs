@@ -33,6 +33,10 @@ pub(crate) struct FuseInode {
     mtime: AtomicU64,
     mtime_nsec: AtomicU64,
     bad: AtomicBool,
+    /// The server may have changed atime since the cached attributes came
+    /// (a READ, READLINK or READDIR went to it): a stat that wants atime
+    /// asks the server (mainline's `inval_mask` with STATX_ATIME).
+    atime_stale: AtomicBool,
     /// Serialises attribute updates (mainline's `fi->lock`) and holds the
     /// node the inode's FORGET will use, allocated when the inode is made.
     #[pin]
@@ -58,6 +62,7 @@ impl FuseInode {
             mtime: AtomicU64::new(0),
             mtime_nsec: AtomicU64::new(0),
             bad: AtomicBool::new(false),
+            atime_stale: AtomicBool::new(false),
             lock <- kernel::new_spinlock!(None, "fuse_wb::FuseInode::lock"),
             wb <- kernel::new_spinlock!(super::writeback::WbInode::new(), "fuse_wb::FuseInode::wb"),
             dirops <- vfs::wait::KillableLock::new(),
@@ -107,6 +112,11 @@ impl FuseInode {
             .store(conn.next_attr_version(), Ordering::Relaxed);
     }
 
+    /// Whether atime may be stale (see `invalidate_atime`).
+    pub(crate) fn atime_stale(&self) -> bool {
+        self.atime_stale.load(Ordering::Acquire)
+    }
+
     /// Counts one more lookup handed out by the server.
     pub(crate) fn inc_nlookup(&self) {
         self.nlookup.fetch_add(1, Ordering::Relaxed);
@@ -124,6 +134,16 @@ pub(crate) fn lock_dir<'a>(
         return Ok(None);
     }
     dir.data().dirops.lock().map(Some)
+}
+
+/// The server was asked to read `inode` (its data, symlink target or
+/// directory), which may have changed its atime: the next stat that wants
+/// atime asks the server, as mainline's `fuse_invalidate_atime` (not on a
+/// read-only mount).
+pub(crate) fn invalidate_atime(inode: &Inode) {
+    if !inode.sb().is_read_only() {
+        inode.data().atime_stale.store(true, Ordering::Release);
+    }
 }
 
 /// The data of `inode` changed through this mount (a write, fallocate,
@@ -269,6 +289,7 @@ fn apply(
             time::expiry(vfs::jiffies(), valid_sec, valid_nsec, vfs::HZ),
             Ordering::Release,
         );
+        fi.atime_stale.store(false, Ordering::Release);
         let blkbits = attr::blkbits(a.blksize, conn.opts.blksize, inode.sb().blocksize_bits());
         old_size = inode.size();
         mtime_changed = fi.mtime.swap(a.mtime, Ordering::Relaxed) != a.mtime

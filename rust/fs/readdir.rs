@@ -42,7 +42,9 @@ pub(crate) fn readdir(file: &File, ctx: &mut DirEmitter) -> Result {
     let kind = ReplyKind::Dirents { max: size, plus };
     let _dirops = inode::lock_dir(inode, &conn)?;
     let version = conn.attr_version();
-    let reply = conn.request(op, inode.data().nodeid(), &[pod::bytes_of(&arg)], kind)?;
+    let reply = conn.request(op, inode.data().nodeid(), &[pod::bytes_of(&arg)], kind);
+    inode::invalidate_atime(inode);
+    let reply = reply?;
     let mut full = false;
     for d in dirent::iter(&reply, plus) {
         // The reply was validated when it arrived; this cannot fail.

@@ -71,6 +71,7 @@ unsafe impl<T: FileSystem> AlwaysRefCounted for Inode<T> {
 /// requests of `statx` (`AT_STATX_*`).
 pub(crate) mod flags {
     use crate::vfs::bindings;
+    pub(crate) use bindings::STATX_ATIME;
     pub(crate) use bindings::{AT_STATX_DONT_SYNC, AT_STATX_FORCE_SYNC, AT_STATX_SYNC_TYPE};
     pub(crate) use bindings::{RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT};
 

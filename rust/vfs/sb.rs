@@ -108,6 +108,15 @@ impl<T: FileSystem> SuperBlock<T> {
         // SAFETY: Reading a field of a live superblock.
         unsafe { (*self.0.get()).s_blocksize_bits }
     }
+
+    /// Whether the filesystem is mounted read-only (`sb_rdonly`).
+    pub(crate) fn is_read_only(&self) -> bool {
+        // SAFETY: Reading a field of a live superblock; a remount changes
+        // it under `s_umount`, and a stale answer only costs a GETATTR.
+        unsafe {
+            core::ptr::read_volatile(&raw const (*self.0.get()).s_flags) & bindings::SB_RDONLY != 0
+        }
+    }
 }
 
 /// A link to a mounted superblock from an object that may outlive the

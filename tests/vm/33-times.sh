@@ -4,7 +4,8 @@
 # and a chmod of a file with dirty data reach the server after the data, and
 # a symlink's own times and owner (touch -h, chown -h) reach the server
 # (setattr on symlinks), truncates and shared-mapping writes change mtime. libfuse's passthrough_ll over tmpfs, fuse-wb write-through and
-# write-back, mainline alongside for the symlink checks.
+# write-back, mainline alongside for the symlink checks; a read makes the next
+# stat fetch atime from the server.
 . "$(dirname "$0")/lib.sh"
 command -v xfs_io > /dev/null || fail "xfs_io missing (scripts/setup installs xfsprogs)"
 PT=$EXBIN/passthrough_ll
@@ -86,5 +87,48 @@ for kind in fuse-wb mainline; do
   got=$(stat -c %b "$m/blocks") want=$(stat -c %b "$b/blocks")
   [ "$got" = "$want" ] || fail "$kind:wb: st_blocks after writing 1 MiB and closing is $got, the server has $want"
   note "$kind:wb: st_blocks after writing 1 MiB and closing: $got, as the server"
+  unmount "$m"
+done
+
+# The server owns atime, and a READ, READLINK or READDIR may change it: the
+# next stat asks the server even within the attribute timeout (mainline's
+# fuse_invalidate_atime; xfstests generic/003). On a read-only mount the
+# cached atime stays (and no GETATTR is sent).
+for run in fuse-wb:wt fuse-wb:wb mainline:wt mainline:wb fuse-wb:ro mainline:ro; do
+  kind=${run%:*} mode=${run#*:}
+  b=$SCRATCH/atime-back m=$SCRATCH/atime-$kind-$mode
+  rm -rf "$b" && mkdir -p "$b/d" && echo data > "$b/f" && ln -s f "$b/l"
+  touch -a -h -d "@$T" "$b/f" "$b/d" "$b/l"
+  popts=() mopts=()
+  case $mode in
+    wb) popts=(-o writeback); [ $kind = fuse-wb ] && mopts=(-o allow_wbcache) ;;
+    ro) mopts=(-o ro) ;;
+  esac
+  mount_server $kind "$m" "${mopts[@]}" "$m" -- "$PT" -f "${popts[@]}" -o timeout=3600 -o source="$b" %m
+  for x in f d l; do
+    [ "$(stat -c %X "$m/$x")" = $T ] || fail "$run: $x has atime $(stat -c %X "$m/$x") before it is read, not $T"
+  done
+  cat "$m/f" > /dev/null && ls "$m/d" > /dev/null && readlink "$m/l" > /dev/null || fail "$run: reading failed"
+  for x in f d l; do
+    [ "$(stat -c %X "$b/$x")" != $T ] || fail "$run: reading $x did not change its atime on the server (tmpfs)"
+    got=$(stat -c %X "$m/$x")
+    if [ $mode = ro ]; then
+      [ "$got" = $T ] || fail "$run: $x shows atime $got after a read on a read-only mount, not the cached $T"
+    else
+      [ "$got" = "$(stat -c %X "$b/$x")" ] ||
+        fail "$run: $x shows atime $got after it was read, the server has $(stat -c %X "$b/$x")"
+    fi
+  done
+  if [ $kind = fuse-wb ]; then
+    getattrs() { awk '$1 == "op.GETATTR.count" {print $2} END {if (!NR) print 0}' "$(conn_dir "$m")/stats" | tail -1; }
+    g0=$(getattrs)
+    stat "$m/f" "$m/d" "$m/l" > /dev/null
+    [ "$(getattrs)" = "$g0" ] || fail "$run: a second stat after the read sent $(( $(getattrs) - g0 )) GETATTR(s)"
+  fi
+  if [ $mode = ro ]; then
+    note "$run: reading a file, a directory and a symlink leaves the cached atime"
+  else
+    note "$run: after reading a file, a directory and a symlink, stat shows the server's new atime"
+  fi
   unmount "$m"
 done
