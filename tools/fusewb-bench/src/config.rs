@@ -162,9 +162,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 pub struct Settings {
     /// `BENCH_CP_MB`: size of the file copied with `cp`, MiB (2048).
     pub cp_mb: u64,
-    /// `BENCH_DD_MB`: bytes written by each `dd`, MiB (256).
+    /// `BENCH_DD_MB`: bytes written by each `dd`, MiB (512).
     pub dd_mb: u64,
-    /// `BENCH_BIG_MB`: size copied in the dirty-memory run, MiB (2048).
+    /// `BENCH_BIG_MB`: size copied in the dirty-memory run, MiB (4096).
     pub big_mb: u64,
     /// `BENCH_LATENCIES`: the server's added WRITE latencies, µs ("0 1000 5000").
     pub latencies: Vec<u64>,
@@ -176,7 +176,8 @@ pub struct Settings {
     pub reps: u32,
     /// `BENCH_CONFIGS`: configurations run ("raw wt wb ml ml-wb").
     pub kinds: Vec<Kind>,
-    /// `BENCH_VERIFY`: compare every written file with the source (1).
+    /// `BENCH_VERIFY`: compare every written file with the source, and in
+    /// part 3 the file read (1).
     pub verify: bool,
     /// `BENCH_DROP_CACHES`: sync and drop caches before each operation (1).
     pub drop_caches: bool,
@@ -188,14 +189,25 @@ pub struct Settings {
     pub dirty_dir: Option<String>,
     /// `BENCH_DIRTY_LATENCY_US`: added WRITE latency in the dirty-memory run (0).
     pub dirty_latency_us: u64,
+    /// `BENCH_WORK_LATENCIES`: the server's added WRITE latencies in the
+    /// workloads of part 3, µs ("0 1000").
+    pub work_latencies: Vec<u64>,
+    /// `BENCH_WORK_MB`: size of each of the four writers' files, MiB (256).
+    pub work_mb: u64,
+    /// `BENCH_READ_MB`: size of the file read, MiB (1024).
+    pub read_mb: u64,
+    /// `BENCH_RANDOM_READS`: 4 KiB preads at random offsets (20000).
+    pub random_reads: u64,
+    /// `BENCH_SMALL_FILES`: files of 4 KiB created (10000).
+    pub small_files: u64,
 }
 
 /// The environment variables read, for the help text.
 pub const ENV_HELP: &str = "\
 environment (defaults in parentheses):
   BENCH_CP_MB             size of the file copied with cp, MiB (2048)
-  BENCH_DD_MB             bytes written by each dd, MiB (256; at most BENCH_CP_MB)
-  BENCH_BIG_MB            size written in the dirty-memory run, MiB (2048)
+  BENCH_DD_MB             bytes written by each dd, MiB (512; at most BENCH_CP_MB)
+  BENCH_BIG_MB            size written in the dirty-memory run, MiB (4096)
   BENCH_LATENCIES         server WRITE latencies to run, microseconds (\"0 1000 5000\")
   BENCH_THREADS           server threads (fusewb-refserver --threads, 1 to 256) to run
                           cp with (\"1 8\")
@@ -205,7 +217,8 @@ environment (defaults in parentheses):
   BENCH_REPS              timed runs of every case; the table shows the median and
                           min-max (3)
   BENCH_CONFIGS           configurations to run (\"raw wt wb ml ml-wb\")
-  BENCH_VERIFY            1: compare every written file with its source (1)
+  BENCH_VERIFY            1: compare every written file with its source, and in work
+                          also the file read (1)
   BENCH_DROP_CACHES       1: sync and drop caches before each operation (1)
   BENCH_DIRTY_BACKEND     the server of the dirty-memory run: sink (fusewb-refserver
                           --sink-pattern: keeps no data, checks every WRITE against the
@@ -214,6 +227,12 @@ environment (defaults in parentheses):
   BENCH_DIRTY_DIR         backing directory of the dirty-memory run with the dir backend
                           ($FUSEWB_ROOT/tests/out/bench-dirty-backing)
   BENCH_DIRTY_LATENCY_US  server WRITE latency in the dirty-memory run (0)
+  BENCH_WORK_LATENCIES    server WRITE latencies of the workloads (work), microseconds
+                          (\"0 1000\"; the reads do no WRITE and run with the first only)
+  BENCH_WORK_MB           size of each of the four writers' files, MiB (256)
+  BENCH_READ_MB           size of the file read cold, warm and at random, MiB (1024)
+  BENCH_RANDOM_READS      random 4 KiB pread(2)s (20000)
+  BENCH_SMALL_FILES       4 KiB files created in 100 directories, then removed (10000)
 ";
 
 fn number(name: &str, v: Option<String>, default: u64, min: u64) -> Result<u64, String> {
@@ -265,6 +284,12 @@ fn list<T: PartialEq + Clone>(
     Ok(out)
 }
 
+/// One latency in microseconds.
+fn parse_latency(w: &str) -> Result<u64, String> {
+    w.parse::<u64>()
+        .map_err(|_| format!("{w:?} is not a whole number of microseconds"))
+}
+
 /// One server thread count (1 to [`MAX_THREADS`]).
 fn parse_threads(w: &str) -> Result<u32, String> {
     match w.parse::<u32>() {
@@ -279,21 +304,18 @@ impl Settings {
     /// Reads the settings through `get` (the environment, or a test map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let cp_mb = number("BENCH_CP_MB", get("BENCH_CP_MB"), 2048, 1)?;
-        let dd_mb = number("BENCH_DD_MB", get("BENCH_DD_MB"), 256, 1)?;
+        let dd_mb = number("BENCH_DD_MB", get("BENCH_DD_MB"), 512, 1)?;
         if dd_mb > cp_mb {
             return Err(format!(
                 "BENCH_DD_MB={dd_mb} is larger than BENCH_CP_MB={cp_mb}: dd reads its data from the cp source file"
             ));
         }
-        let big_mb = number("BENCH_BIG_MB", get("BENCH_BIG_MB"), 2048, 1)?;
+        let big_mb = number("BENCH_BIG_MB", get("BENCH_BIG_MB"), 4096, 1)?;
         let latencies = list(
             "BENCH_LATENCIES",
             get("BENCH_LATENCIES"),
             &[0, 1000, 5000],
-            |w| {
-                w.parse::<u64>()
-                    .map_err(|_| format!("{w:?} is not a whole number of microseconds"))
-            },
+            parse_latency,
         )?;
         let threads = list(
             "BENCH_THREADS",
@@ -348,6 +370,16 @@ impl Settings {
                 0,
                 0,
             )?,
+            work_latencies: list(
+                "BENCH_WORK_LATENCIES",
+                get("BENCH_WORK_LATENCIES"),
+                &[0, 1000],
+                parse_latency,
+            )?,
+            work_mb: number("BENCH_WORK_MB", get("BENCH_WORK_MB"), 256, 1)?,
+            read_mb: number("BENCH_READ_MB", get("BENCH_READ_MB"), 1024, 1)?,
+            random_reads: number("BENCH_RANDOM_READS", get("BENCH_RANDOM_READS"), 20000, 1)?,
+            small_files: number("BENCH_SMALL_FILES", get("BENCH_SMALL_FILES"), 10000, 1)?,
         })
     }
 
@@ -411,8 +443,8 @@ mod tests {
             s,
             Settings {
                 cp_mb: 2048,
-                dd_mb: 256,
-                big_mb: 2048,
+                dd_mb: 512,
+                big_mb: 4096,
                 latencies: vec![0, 1000, 5000],
                 threads: vec![1, 8],
                 max_writes: vec![1 << 20, 8 << 20],
@@ -423,6 +455,11 @@ mod tests {
                 dirty_backend: DirtyBackend::Sink,
                 dirty_dir: None,
                 dirty_latency_us: 0,
+                work_latencies: vec![0, 1000],
+                work_mb: 256,
+                read_mb: 1024,
+                random_reads: 20000,
+                small_files: 10000,
             }
         );
     }
@@ -440,6 +477,11 @@ mod tests {
             ("BENCH_DIRTY_BACKEND", " dir "),
             ("BENCH_DIRTY_DIR", "/x"),
             ("BENCH_DIRTY_LATENCY_US", "250"),
+            ("BENCH_WORK_LATENCIES", "5000 0"),
+            ("BENCH_WORK_MB", "4"),
+            ("BENCH_READ_MB", "8"),
+            ("BENCH_RANDOM_READS", "100"),
+            ("BENCH_SMALL_FILES", "50"),
         ])
         .unwrap();
         assert_eq!((s.cp_mb, s.dd_mb, s.big_mb), (16, 8, 64));
@@ -449,6 +491,11 @@ mod tests {
         assert_eq!(s.dirty_backend, DirtyBackend::Dir);
         assert_eq!(s.dirty_dir.as_deref(), Some("/x"));
         assert_eq!(s.dirty_latency_us, 250);
+        assert_eq!(s.work_latencies, vec![5000, 0]);
+        assert_eq!(
+            (s.work_mb, s.read_mb, s.random_reads, s.small_files),
+            (4, 8, 100, 50)
+        );
         // Empty values mean the default.
         assert_eq!(with(&[("BENCH_CP_MB", "")]).unwrap().cp_mb, 2048);
         assert_eq!(
@@ -529,6 +576,11 @@ mod tests {
             ("BENCH_MAX_WRITES", "-1K", "byte count"),
             ("BENCH_REPS", "0", "at least 1"),
             ("BENCH_REPS", "three", "whole number"),
+            ("BENCH_WORK_LATENCIES", "1ms", "microseconds"),
+            ("BENCH_WORK_MB", "0", "at least 1"),
+            ("BENCH_READ_MB", "x", "whole number"),
+            ("BENCH_RANDOM_READS", "0", "at least 1"),
+            ("BENCH_SMALL_FILES", "-5", "whole number"),
         ] {
             let e = with(&[(k, v)]).unwrap_err();
             assert!(e.contains(k) && e.contains(want), "{k}={v}: {e}");

@@ -13,10 +13,16 @@
 //! written bytes equal to the length. `dir`: a passthrough of a directory
 //! outside guest RAM (the host-shared tests/out, slow: 9p), whose file is
 //! compared with the pattern after the unmount.
+//!
+//! Meanwhile a latency probe writes 4 KiB to a file on a tmpfs of its own
+//! (not FUSE) and fsyncs it every 100 ms: does the copy stall the other
+//! writers of the machine? Its worst time and the probes over 1 s are
+//! reported (never failing: a benchmark does not fail on speed).
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,6 +33,7 @@ use fusewb_pattern::Pattern;
 use crate::config::{DirtyBackend, Kind, Settings};
 use crate::report::{self, Align, Table};
 use crate::stats::{self, WriteStats};
+use crate::summary::median;
 use crate::sys::{self, Backing, Env, Mount, ServerSpec};
 
 const SEED: u64 = 0xd1a7_0002;
@@ -35,6 +42,13 @@ const CHUNK: usize = 128 << 10;
 const PAGE: u64 = 4096;
 /// The file written in the mount.
 const FILE: &str = "big";
+/// The latency probe: every PROBE_EVERY, a PROBE_BYTES write(2) at one of
+/// PROBE_SLOTS offsets and an fsync(2).
+const PROBE_EVERY: Duration = Duration::from_millis(100);
+const PROBE_BYTES: usize = 4096;
+const PROBE_SLOTS: u64 = 256;
+/// A probe this slow (µs) is printed at once and counted.
+const PROBE_SLOW_US: u64 = 1_000_000;
 
 /// One sample.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -81,6 +95,96 @@ impl Maxima {
         self.inflight = max_opt(self.inflight, s.inflight);
         self.dirty_pages = max_opt(self.dirty_pages, s.dirty_pages);
     }
+}
+
+/// The latency probe's results.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Probes {
+    /// Every probe's write + fsync time, µs, in order.
+    pub took_us: Vec<u64>,
+    /// The slowest, µs, and when it started (ms since the copy started).
+    pub worst_us: u64,
+    pub worst_at_ms: u64,
+}
+
+impl Probes {
+    /// Records a probe started at `at_ms` that took `took_us`.
+    pub fn add(&mut self, at_ms: u64, took_us: u64) {
+        if self.took_us.is_empty() || took_us > self.worst_us {
+            self.worst_us = took_us;
+            self.worst_at_ms = at_ms;
+        }
+        self.took_us.push(took_us);
+    }
+
+    /// Probes that took 1 s or more.
+    pub fn slow(&self) -> usize {
+        self.took_us.iter().filter(|&&t| t >= PROBE_SLOW_US).count()
+    }
+
+    /// The report's line.
+    pub fn line(&self) -> String {
+        let what = format!(
+            "{} KiB write(2) + fsync(2) to a file on a tmpfs every {} ms",
+            PROBE_BYTES >> 10,
+            PROBE_EVERY.as_millis()
+        );
+        // CAST: microseconds far below 2^53.
+        let v: Vec<f64> = self.took_us.iter().map(|&t| t as f64).collect();
+        let Some(med) = median(&v) else {
+            return format!("latency probe ({what}): no probe ran");
+        };
+        format!(
+            "latency probe ({what}): {} probes, worst {:.1} ms at {:.1} s, median {:.2} ms, \
+             {} took 1 s or more",
+            self.took_us.len(),
+            self.worst_us as f64 / 1e3,
+            self.worst_at_ms as f64 / 1e3,
+            med / 1e3,
+            self.slow()
+        )
+    }
+}
+
+/// The probe's loop: until `stop`, every [`PROBE_EVERY`] a 4 KiB write
+/// to `path` and an fsync, timed; prints a probe of 1 s or more at once.
+fn probe_loop(path: &Path, t0: Instant, stop: &AtomicBool) -> Result<Probes, String> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("latency probe: cannot create {}: {e}", path.display()))?;
+    let buf = [0x5au8; PROBE_BYTES];
+    let mut probes = Probes::default();
+    let mut next = Instant::now();
+    let mut i = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        // CAST: a run lasts far less than 2^64 ms or µs.
+        let at_ms = t0.elapsed().as_millis() as u64;
+        let start = Instant::now();
+        f.write_all_at(&buf, (i % PROBE_SLOTS) * PROBE_BYTES as u64)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| format!("latency probe: write + fsync {}: {e}", path.display()))?;
+        let took_us = start.elapsed().as_micros() as u64;
+        probes.add(at_ms, took_us);
+        if took_us >= PROBE_SLOW_US {
+            println!(
+                "  latency probe at {:.1} s: write + fsync on tmpfs took {:.2} s",
+                at_ms as f64 / 1e3,
+                took_us as f64 / 1e6
+            );
+        }
+        i += 1;
+        next += PROBE_EVERY;
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else {
+            next = now;
+        }
+    }
+    Ok(probes)
 }
 
 /// A sample as a line of the samples file.
@@ -288,7 +392,9 @@ fn header(s: &Settings, backing: Backing<'_>) -> String {
          {}\n\
          writer: this program, {} KiB write(2) calls of a generated pattern, then fsync(2)\n\
          sampling every 0.5 s: /proc/meminfo Dirty and Writeback, the connection's \
-         writeback_inflight_bytes and dirty_pages\n",
+         writeback_inflight_bytes and dirty_pages\n\
+         latency probe: every {} ms a {} KiB write(2) and fsync(2) to a file on a tmpfs of its \
+         own (not FUSE), timed: its worst time and the probes of 1 s or more are reported\n",
         s.big_mb,
         s.dirty_backend.name(),
         sys::read_small("/proc/sys/kernel/osrelease"),
@@ -300,7 +406,9 @@ fn header(s: &Settings, backing: Backing<'_>) -> String {
         sys::read_small("/proc/sys/vm/dirty_background_bytes"),
         sys::module_params(),
         server_line(backing, s.dirty_latency_us),
-        CHUNK >> 10
+        CHUNK >> 10,
+        PROBE_EVERY.as_millis(),
+        PROBE_BYTES >> 10
     )
 }
 
@@ -398,6 +506,10 @@ pub fn run(env: &Env, s: &Settings, out: &Path) -> Result<(), String> {
         sys::sync_and_drop_caches();
     }
 
+    // The latency probe's file, on a tmpfs of its own.
+    let probe_dir = env.scratch.join("bench-dirty-probe");
+    let probe_fs = sys::Tmpfs::mount(&probe_dir, 4)?;
+
     // Sampler.
     let written = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -429,6 +541,20 @@ pub fn run(env: &Env, s: &Settings, out: &Path) -> Result<(), String> {
             })
             .map_err(|e| format!("cannot start the sampler: {e}"))?
     };
+    // Latency probe.
+    let probe = {
+        let (stop, path) = (stop.clone(), probe_dir.join("probe"));
+        std::thread::Builder::new()
+            .name("probe".into())
+            .spawn(move || probe_loop(&path, t0, &stop))
+    };
+    let probe = match probe {
+        Ok(h) => h,
+        Err(e) => {
+            stop.store(true, Ordering::SeqCst);
+            return Err(format!("cannot start the latency probe: {e}"));
+        }
+    };
 
     // Writer.
     let dst = mnt.join(FILE);
@@ -457,7 +583,12 @@ pub fn run(env: &Env, s: &Settings, out: &Path) -> Result<(), String> {
     let max = sampler
         .join()
         .map_err(|_| "the sampler thread panicked".to_string())?;
+    let probes = probe
+        .join()
+        .map_err(|_| "the latency probe thread panicked".to_string())?;
+    drop(probe_fs);
     let (write_s, total_s) = res?;
+    let probes = probes?;
 
     let kernel = sys::read_kv(&conn_stats)
         .ok()
@@ -493,6 +624,7 @@ pub fn run(env: &Env, s: &Settings, out: &Path) -> Result<(), String> {
          copy: {} MiB written in {:.1} s, fsync done at {:.1} s ({} MB/s including fsync)\n\
          server: {} WRITEs, mean {} KiB; sizes {}\n\
          {data_line}\n\
+         {}\n\
          {} samples ({})\n\n{}",
         len >> 20,
         write_s,
@@ -501,6 +633,7 @@ pub fn run(env: &Env, s: &Settings, out: &Path) -> Result<(), String> {
         w.count,
         w.mean().map(report::kib).unwrap_or_else(|| "-".into()),
         report::histogram(&stats::histogram(&st)),
+        probes.line(),
         max.n,
         samples_path.display(),
         maxima_table(&max).render()
@@ -544,6 +677,53 @@ mod tests {
                 dirty_pages: Some(7),
             }
         );
+    }
+
+    #[test]
+    fn probe_results() {
+        let mut p = Probes::default();
+        assert_eq!(
+            p.line(),
+            "latency probe (4 KiB write(2) + fsync(2) to a file on a tmpfs every 100 ms): \
+             no probe ran"
+        );
+        p.add(0, 80);
+        p.add(100, 1_500_000);
+        p.add(200, 120);
+        p.add(300, 1_000_000);
+        p.add(400, 1_500_000);
+        assert_eq!((p.worst_us, p.worst_at_ms), (1_500_000, 100));
+        assert_eq!(p.slow(), 3);
+        assert_eq!(
+            p.line(),
+            "latency probe (4 KiB write(2) + fsync(2) to a file on a tmpfs every 100 ms): \
+             5 probes, worst 1500.0 ms at 0.1 s, median 1000.00 ms, 3 took 1 s or more"
+        );
+        let mut q = Probes::default();
+        q.add(5000, 0);
+        assert_eq!((q.worst_us, q.worst_at_ms, q.slow()), (0, 5000, 0));
+    }
+
+    #[test]
+    fn probe_runs_until_stopped() {
+        let dir = std::env::temp_dir().join(format!("fusewb-bench-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("probe");
+        let stop = AtomicBool::new(false);
+        let p = std::thread::scope(|sc| {
+            let h = sc.spawn(|| probe_loop(&path, Instant::now(), &stop));
+            std::thread::sleep(Duration::from_millis(250));
+            stop.store(true, Ordering::SeqCst);
+            h.join().unwrap()
+        })
+        .unwrap();
+        let n = p.took_us.len() as u64;
+        assert!(n >= 1);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            n.min(PROBE_SLOTS) * PROBE_BYTES as u64
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

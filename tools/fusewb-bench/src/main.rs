@@ -4,6 +4,7 @@
 //! ```text
 //! fusewb-bench seed  [--out FILE]   part 1: cp and dd on fuse-wb, mainline FUSE and the raw back end (FILE and FILE.tsv)
 //! fusewb-bench dirty [--out FILE]   part 2: dirty memory during a large copy into a write-back mount
+//! fusewb-bench work  [--out FILE]   part 3: four writers, reads, small files (FILE and FILE.tsv)
 //! ```
 //!
 //! A benchmark measures and prints; it fails only when an operation fails
@@ -15,9 +16,11 @@ mod dirty;
 mod matrix;
 mod report;
 mod seed;
+mod serve;
 mod stats;
 mod summary;
 mod sys;
+mod work;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +28,7 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage: fusewb-bench seed  [--out FILE]
        fusewb-bench dirty [--out FILE]
+       fusewb-bench work  [--out FILE]
 
 Runs inside the fuse-wb test VM as root, with fuse_wb.ko loaded (make bench).
 
@@ -41,9 +45,18 @@ Runs inside the fuse-wb test VM as root, with fuse_wb.ko loaded (make bench).
           no data in guest RAM (BENCH_DIRTY_BACKEND: sink, the default, checks
           every WRITE against the data written and stores nothing; dir, a
           passthrough of a directory outside guest RAM), samples dirty memory
-          every 0.5 s, prints the maxima and checks the data (default
+          every 0.5 s, probes the latency of a 4 KiB write and fsync on a tmpfs
+          every 0.1 s, prints the maxima and checks the data (default
           $FUSEWB_ROOT/tests/out/bench-dirty.txt, samples in
           bench-dirty.samples.txt)
+  work    on the configurations of seed (its first server setting, every
+          latency of BENCH_WORK_LATENCIES) and the raw back end: four writers
+          of BENCH_WORK_MB each at once with fsync; a BENCH_READ_MB file read
+          cold, warm and with BENCH_RANDOM_READS random 4 KiB preads;
+          BENCH_SMALL_FILES files of 4 KiB created in 100 directories, syncfs,
+          rm -rf; every case BENCH_REPS times; prints a table of medians with
+          min-max and saves it (default $FUSEWB_ROOT/tests/out/bench-work.txt)
+          with every run in bench-work.tsv
 
 The exit status is non-zero only if an operation fails or data is wrong.
 
@@ -54,13 +67,14 @@ enum Cmd {
     Help,
     Seed(Option<PathBuf>),
     Dirty(Option<PathBuf>),
+    Work(Option<PathBuf>),
 }
 
 fn parse_args(args: &[String]) -> Result<Cmd, String> {
     let mut it = args.iter();
     let which = match it.next().map(String::as_str) {
         None | Some("-h") | Some("--help") | Some("help") => return Ok(Cmd::Help),
-        Some(w @ ("seed" | "dirty")) => w,
+        Some(w @ ("seed" | "dirty" | "work")) => w,
         Some(other) => return Err(format!("unknown command {other:?}")),
     };
     let mut out = None;
@@ -72,10 +86,10 @@ fn parse_args(args: &[String]) -> Result<Cmd, String> {
             s => return Err(format!("unexpected argument {s:?}")),
         }
     }
-    Ok(if which == "seed" {
-        Cmd::Seed(out)
-    } else {
-        Cmd::Dirty(out)
+    Ok(match which {
+        "seed" => Cmd::Seed(out),
+        "dirty" => Cmd::Dirty(out),
+        _ => Cmd::Work(out),
     })
 }
 
@@ -104,6 +118,10 @@ fn main() -> ExitCode {
             Cmd::Dirty(out) => {
                 let out = out.unwrap_or_else(|| env.out_dir().join("bench-dirty.txt"));
                 dirty::run(&env, &s, &out)
+            }
+            Cmd::Work(out) => {
+                let out = out.unwrap_or_else(|| env.out_dir().join("bench-work.txt"));
+                work::run(&env, &s, &out)
             }
             Cmd::Help => Ok(()),
         }
@@ -138,5 +156,13 @@ mod tests {
         assert!(p(&["seed", "--out"]).is_err());
         assert!(p(&["fast"]).is_err());
         assert!(p(&["dirty", "extra"]).is_err());
+        assert_eq!(p(&["work"]), Ok(Cmd::Work(None)));
+        assert_eq!(
+            p(&["work", "--out", "/w.txt"]),
+            Ok(Cmd::Work(Some("/w.txt".into())))
+        );
+        assert_eq!(p(&["work", "--help"]), Ok(Cmd::Help));
+        assert!(p(&["work", "--out"]).is_err());
+        assert!(p(&["works"]).is_err());
     }
 }

@@ -1,4 +1,8 @@
-//! Aligned text tables and number formatting.
+//! Aligned text tables, number formatting and the per-run TSV files.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// Column alignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +126,55 @@ pub fn histogram(h: &[(u64, u64)]) -> String {
     parts.join(" ")
 }
 
+/// A list as `a, b, c`.
+pub fn joined<T: ToString>(v: impl IntoIterator<Item = T>) -> String {
+    v.into_iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The TSV file next to the report `out`: `bench-seed.txt` ->
+/// `bench-seed.tsv` (`x.tsv` -> `x.tsv.runs.tsv`, never the report itself).
+pub fn tsv_path(out: &Path) -> PathBuf {
+    let p = out.with_extension("tsv");
+    if p == out {
+        let mut name = out.as_os_str().to_owned();
+        name.push(".runs.tsv");
+        PathBuf::from(name)
+    } else {
+        p
+    }
+}
+
+/// A TSV file of runs, written one line at a time so that an interrupted
+/// benchmark leaves the runs done.
+pub struct TsvFile {
+    path: PathBuf,
+    file: File,
+}
+
+impl TsvFile {
+    /// Creates `path` with the `header` line (ending in a newline).
+    pub fn create(path: &Path, header: &str) -> Result<TsvFile, String> {
+        let file =
+            File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let mut t = TsvFile {
+            path: path.to_path_buf(),
+            file,
+        };
+        t.append(header)?;
+        Ok(t)
+    }
+
+    /// Appends `text` (whole lines).
+    pub fn append(&mut self, text: &str) -> Result<(), String> {
+        self.file
+            .write_all(text.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +225,20 @@ mod tests {
         assert_eq!(size_label(1536), "1536");
         assert_eq!(histogram(&[(4096, 3), (1 << 20, 1)]), "<=4K:3 <=1M:1");
         assert_eq!(histogram(&[]), "");
+        assert_eq!(joined([0u64, 1000, 5000]), "0, 1000, 5000");
+        assert_eq!(joined(Vec::<u32>::new()), "");
+    }
+
+    #[test]
+    fn tsv_next_to_report() {
+        assert_eq!(
+            tsv_path(Path::new("/o/bench-seed.txt")),
+            Path::new("/o/bench-seed.tsv")
+        );
+        assert_eq!(tsv_path(Path::new("/o/r")), Path::new("/o/r.tsv"));
+        assert_eq!(
+            tsv_path(Path::new("/o/r.tsv")),
+            Path::new("/o/r.tsv.runs.tsv")
+        );
     }
 }

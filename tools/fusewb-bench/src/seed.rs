@@ -19,9 +19,9 @@ use fusewb_pattern::Pattern;
 
 use crate::config::Settings;
 use crate::matrix::{self, Case, Op};
-use crate::report;
-use crate::stats::{self, WriteStats};
-use crate::summary::{self, Run, TsvFile};
+use crate::report::{self, joined, TsvFile};
+use crate::serve::{self, ServerSide};
+use crate::summary::{self, Run};
 use crate::sys::{self, Backing, Env, Mount, ServerSpec, Ticker};
 
 /// Seed of the source file's data pattern.
@@ -39,28 +39,12 @@ struct Ctx<'a> {
     pattern: Pattern,
 }
 
-/// A list of numbers as `a, b, c`.
-fn joined<T: ToString>(v: impl IntoIterator<Item = T>) -> String {
-    v.into_iter()
-        .map(|x| x.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The report's header: the machine, the settings and the method.
 fn header(env: &Env, s: &Settings) -> String {
-    let mem = sys::meminfo()
-        .ok()
-        .and_then(|m| m.get("MemTotal").copied())
-        .map(|b| format!("{} MiB", b >> 20))
-        .unwrap_or_else(|| "?".into());
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get().to_string())
-        .unwrap_or_else(|_| "?".into());
     let first = s.first_server_label();
     format!(
         "fuse-wb benchmark, part 1: the seed's case\n\
-         kernel {}, {cpus} CPUs, MemTotal {mem}; source and backing directory on a tmpfs ({}/bench-data)\n\
+         {}; source and backing directory on a tmpfs ({}/bench-data)\n\
          {}; vm.dirty_ratio {}, vm.dirty_background_ratio {}\n\
          server: fusewb-refserver, the same binary for every configuration; latencies added \
          per WRITE: {} us; --threads {}; --max-write {}\n\
@@ -77,7 +61,7 @@ fn header(env: &Env, s: &Settings) -> String {
          sys CPU s: the guest's system + irq + softirq time over the timed span, all CPUs \
          (/proc/stat, USER_HZ {})\n\
          data check: {}\n",
-        sys::read_small("/proc/sys/kernel/osrelease"),
+        sys::machine(),
         env.scratch.display(),
         sys::module_params(),
         sys::read_small("/proc/sys/vm/dirty_ratio"),
@@ -108,29 +92,13 @@ fn memory_needed_mib(s: &Settings) -> u64 {
     s.cp_mb * 2 + 256
 }
 
-/// A VM size that leaves `need_mib` available: the need plus 1 GiB for
-/// the kernel and the programs, rounded up to whole GiB.
-fn suggested_vm_gib(need_mib: u64) -> u64 {
-    (need_mib + 1024).div_ceil(1024)
-}
-
 /// Checks there is room in RAM for the tmpfs source and one destination.
 fn check_memory(s: &Settings) -> Result<(), String> {
-    let need = memory_needed_mib(s);
-    let m = sys::meminfo()?;
-    let avail = m.get("MemAvailable").copied().unwrap_or(0);
-    if avail < need * MIB {
-        let gib = suggested_vm_gib(need);
-        return Err(format!(
-            "the {} MiB source and a {} MiB copy live in tmpfs (RAM): about {need} MiB are \
-             needed, MemAvailable is {} MiB; give the VM more memory (make bench \
-             BENCH_MEM={gib}G, or scripts/vm-run --mem {gib}G) or set BENCH_CP_MB lower",
-            s.cp_mb,
-            s.cp_mb,
-            avail / MIB
-        ));
-    }
-    Ok(())
+    sys::check_memory(
+        &format!("the {} MiB source and a {} MiB copy", s.cp_mb, s.cp_mb),
+        memory_needed_mib(s),
+        "BENCH_CP_MB",
+    )
 }
 
 /// Creates the source file, printing progress.
@@ -161,24 +129,11 @@ fn run_all(ctx: &Ctx<'_>, cases: &[Case], tsv: &mut TsvFile) -> Result<Vec<Run>,
         for rep in 1..=ctx.s.reps {
             let r = run_one(ctx, case, rep)?;
             println!("{}", summary::progress_line(runs.len() + 1, total, &r));
-            tsv.push(&r)?;
+            tsv.append(&summary::tsv_line(&r))?;
             runs.push(r);
         }
     }
     Ok(runs)
-}
-
-/// The TSV file next to the report `out`: `bench-seed.txt` ->
-/// `bench-seed.tsv` (`x.tsv` -> `x.tsv.runs.tsv`, never the report itself).
-fn tsv_path(out: &Path) -> PathBuf {
-    let p = out.with_extension("tsv");
-    if p == out {
-        let mut name = out.as_os_str().to_owned();
-        name.push(".runs.tsv");
-        PathBuf::from(name)
-    } else {
-        p
-    }
 }
 
 /// Runs part 1 and writes the report to `out`, every run to the TSV file
@@ -190,8 +145,8 @@ pub fn run(env: &Env, s: &Settings, out: &Path) -> Result<(), String> {
     let cases = matrix::plan(s);
     let plan = matrix::plan_summary(s, &cases);
     print!("{plan}");
-    let tsv_path = tsv_path(out);
-    let mut tsv = TsvFile::create(&tsv_path)?;
+    let tsv_path = report::tsv_path(out);
+    let mut tsv = TsvFile::create(&tsv_path, summary::TSV_HEADER)?;
     // The source and one copy, in a tmpfs of their own.
     let data_dir = env.scratch.join("bench-data");
     let _tmpfs = sys::Tmpfs::mount(&data_dir, s.cp_mb * 2 + 64)?;
@@ -232,7 +187,7 @@ fn mount_for(ctx: &Ctx<'_>, case: &Case) -> Result<Option<Mount>, String> {
     let (Some(lat), Some(srv)) = (case.latency_us, case.server) else {
         return Ok(None);
     };
-    let m = Mount::start(
+    let m = serve::mount(
         ctx.env,
         &ServerSpec {
             kind,
@@ -244,17 +199,6 @@ fn mount_for(ctx: &Ctx<'_>, case: &Case) -> Result<Option<Mount>, String> {
             stats: &ctx.stats,
         },
     )?;
-    if !kind.is_mainline() {
-        let st = sys::read_kv(&sys::conn_stats_path(&ctx.mnt)?)?;
-        let want = u64::from(kind.server_writeback());
-        let got = st.get(stats::WRITEBACK_CACHE).copied();
-        if got != Some(want) {
-            return Err(format!(
-                "{kind}: the connection's writeback_cache is {got:?}, expected {want}: \
-                 the mount is not in the mode it is labelled with"
-            ));
-        }
-    }
     Ok(Some(m))
 }
 
@@ -278,73 +222,18 @@ fn command(ctx: &Ctx<'_>, op: Op, dst: &Path) -> (Command, &'static str) {
     }
 }
 
-/// What the server's statistics say about a run.
-struct ServerSide {
-    writes: WriteStats,
-    inflight_max: Option<u64>,
-    hist: Vec<(u64, u64)>,
-}
-
-/// Unmounts, then reads the server's statistics (and notes when the
-/// fuse-wb kernel counted a different number of WRITEs).
+/// Unmounts, then reads the server's statistics.
 fn finish_mount(ctx: &Ctx<'_>, case: &Case, m: Mount) -> Result<ServerSide, String> {
-    let kernel = if case.kind.is_mainline() {
-        None
-    } else {
-        sys::conn_stats_path(&ctx.mnt)
-            .and_then(|p| sys::read_kv(&p))
-            .ok()
-            .map(|m| WriteStats::from_kernel(&m))
-    };
-    m.finish()?;
-    let st = sys::server_stats(&ctx.stats)?;
-    let w = WriteStats::from_server(&st);
-    if let Some(k) = kernel {
-        if k.count != w.count {
-            eprintln!(
-                "fusewb-bench: note: {}: the kernel counted {} WRITEs, the server {}",
-                case.short(),
-                k.count,
-                w.count
-            );
-        }
-    }
-    Ok(ServerSide {
-        writes: w,
-        inflight_max: st.get(stats::SERVER_WRITES_INFLIGHT_MAX).copied(),
-        hist: stats::histogram(&st),
-    })
+    serve::finish(m, case.kind, &ctx.mnt, &ctx.stats, &case.short())
 }
 
 /// Checks the backing file holds the `bytes` written (all of the data
 /// with BENCH_VERIFY, else its size), then removes it.
 fn check_backing(ctx: &Ctx<'_>, case: &Case, bytes: u64) -> Result<(), String> {
     let backing_file = ctx.backing.join("file");
-    if ctx.s.verify {
-        ctx.pattern
-            .verify_file(&backing_file, bytes, |_| {})
-            .map_err(|e| format!("{}: wrong data: {e}", case.short()))?;
-    } else {
-        let len = std::fs::metadata(&backing_file)
-            .map_err(|e| format!("{}: {}: {e}", case.short(), backing_file.display()))?
-            .len();
-        if len != bytes {
-            return Err(format!(
-                "{}: {} has {len} bytes, expected {bytes}",
-                case.short(),
-                backing_file.display()
-            ));
-        }
-    }
+    sys::check_pattern_file(&ctx.pattern, &backing_file, bytes, ctx.s.verify)
+        .map_err(|e| format!("{}: {e}", case.short()))?;
     sys::remove_file(&backing_file)
-}
-
-/// The guest's system CPU seconds so far; a warning and None if
-/// /proc/stat cannot be read.
-fn sys_cpu_now() -> Option<f64> {
-    sys::sys_cpu_secs()
-        .map_err(|e| eprintln!("fusewb-bench: warning: {e}; sys CPU s is left out"))
-        .ok()
 }
 
 /// One timed run of `case`.
@@ -371,13 +260,13 @@ fn run_one(ctx: &Ctx<'_>, case: Case, rep: u32) -> Result<Run, String> {
             move || format!("backing file at {}", sys::size_mib(&bf)),
         )
     };
-    let cpu0 = sys_cpu_now();
+    let cpu0 = sys::sys_cpu_now();
     let start = Instant::now();
     let res = sys::run_checked(&mut cmd, what);
     let cmd_s = start.elapsed().as_secs_f64();
     let res = res.and_then(|()| sys::fsync_path(&dst));
     let total_s = start.elapsed().as_secs_f64();
-    let cpu1 = sys_cpu_now();
+    let cpu1 = sys::sys_cpu_now();
     drop(ticker);
     res.map_err(|e| format!("{}, rep {rep}: {e}", case.short()))?;
 
@@ -407,27 +296,6 @@ mod tests {
     fn memory() {
         let s = Settings::from_lookup(|_| None).unwrap();
         assert_eq!(memory_needed_mib(&s), 4352);
-        assert_eq!(suggested_vm_gib(4352), 6);
-        assert_eq!(suggested_vm_gib(2304), 4);
-        assert_eq!(suggested_vm_gib(1024), 2);
-    }
-
-    #[test]
-    fn tsv_next_to_report() {
-        assert_eq!(
-            tsv_path(Path::new("/o/bench-seed.txt")),
-            Path::new("/o/bench-seed.tsv")
-        );
-        assert_eq!(tsv_path(Path::new("/o/r")), Path::new("/o/r.tsv"));
-        assert_eq!(
-            tsv_path(Path::new("/o/r.tsv")),
-            Path::new("/o/r.tsv.runs.tsv")
-        );
-    }
-
-    #[test]
-    fn joined_lists() {
-        assert_eq!(joined([0u64, 1000, 5000]), "0, 1000, 5000");
-        assert_eq!(joined(Vec::<u32>::new()), "");
+        assert_eq!(sys::suggested_vm_gib(memory_needed_mib(&s)), 6);
     }
 }

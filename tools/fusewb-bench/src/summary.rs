@@ -1,11 +1,8 @@
-//! The seed benchmark's results: one record per timed run, the TSV file
-//! of all runs, the per-case medians, the table, the WRITE-size
+//! The seed benchmark's results: one record per timed run, its line in
+//! the TSV file of all runs, the per-case medians, the table, the WRITE-size
 //! histograms and the goal lines of issue 12.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use crate::config::{Kind, ServerSetting, Settings};
 use crate::matrix::{Case, Op};
@@ -42,7 +39,7 @@ pub const TSV_HEADER: &str = "config\tlatency_us\tthreads\tmax_write\top\trep\tb
     cmd_s\twrites\tmean_write_bytes\tinflight_max\tsys_cpu_s\n";
 
 /// A value or "-".
-fn opt<T: ToString>(v: Option<T>) -> String {
+pub fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
 }
 
@@ -67,38 +64,6 @@ pub fn tsv_line(r: &Run) -> String {
     let mut line = fields.join("\t");
     line.push('\n');
     line
-}
-
-/// The TSV file, written one run at a time so that an interrupted
-/// benchmark leaves the runs done.
-pub struct TsvFile {
-    path: PathBuf,
-    file: File,
-}
-
-impl TsvFile {
-    /// Creates `path` with the header line.
-    pub fn create(path: &Path) -> Result<TsvFile, String> {
-        let file =
-            File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        let mut t = TsvFile {
-            path: path.to_path_buf(),
-            file,
-        };
-        t.write(TSV_HEADER)?;
-        Ok(t)
-    }
-
-    /// Appends a run.
-    pub fn push(&mut self, r: &Run) -> Result<(), String> {
-        self.write(&tsv_line(r))
-    }
-
-    fn write(&mut self, text: &str) -> Result<(), String> {
-        self.file
-            .write_all(text.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))
-    }
 }
 
 /// The progress line of a run: `[12/180] wb +1000us t8 mw8M cp rep 2: 12.3 s, 170.0 MB/s`.

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fusewb_pattern::Pattern;
+
 use crate::config::Kind;
 use crate::stats;
 
@@ -105,6 +107,27 @@ pub fn fsync_path(path: &Path) -> Result<(), String> {
         .map_err(|e| format!("fsync {}: {}", path.display(), describe(&e)))
 }
 
+/// `syncfs(2)` of the filesystem holding `path`.
+pub fn syncfs_path(path: &Path) -> Result<(), String> {
+    let f = std::fs::File::open(path).map_err(|e| {
+        format!(
+            "cannot open {} for syncfs: {}",
+            path.display(),
+            describe(&e)
+        )
+    })?;
+    // SAFETY: a valid open descriptor for the call.
+    if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&f)) } == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "syncfs {}: {}",
+            path.display(),
+            describe(&io::Error::last_os_error())
+        ))
+    }
+}
+
 /// `statfs(2)` on `dir`: on a fresh FUSE mount it waits for INIT.
 fn statfs(dir: &Path) -> Result<(), String> {
     let c = cpath(dir)?;
@@ -170,6 +193,58 @@ pub fn sys_cpu_secs() -> Result<f64, String> {
         .ok_or("/proc/stat has no complete 'cpu ' line (system, irq, softirq)")?;
     // CAST: tick counts stay far below 2^53.
     Ok(ticks as f64 / user_hz())
+}
+
+/// The guest's system CPU seconds so far; a warning and None if
+/// /proc/stat cannot be read.
+pub fn sys_cpu_now() -> Option<f64> {
+    sys_cpu_secs()
+        .map_err(|e| eprintln!("fusewb-bench: warning: {e}; sys CPU s is left out"))
+        .ok()
+}
+
+/// The machine, for a report's header: `kernel R, N CPUs, MemTotal M MiB`.
+pub fn machine() -> String {
+    let mem = meminfo()
+        .ok()
+        .and_then(|m| m.get("MemTotal").copied())
+        .map(|b| format!("{} MiB", b >> 20))
+        .unwrap_or_else(|| "?".into());
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get().to_string())
+        .unwrap_or_else(|_| "?".into());
+    format!(
+        "kernel {}, {cpus} CPUs, MemTotal {mem}",
+        read_small("/proc/sys/kernel/osrelease")
+    )
+}
+
+/// A VM size that leaves `need_mib` available: the need plus 1 GiB for
+/// the kernel and the programs, rounded up to whole GiB.
+pub fn suggested_vm_gib(need_mib: u64) -> u64 {
+    (need_mib + 1024).div_ceil(1024)
+}
+
+/// The error when `need_mib` MiB of tmpfs data (`what`) do not fit in
+/// `avail_mib` MiB available: names the VM memory to use and the settings
+/// (`lower`) that shrink the data.
+pub fn memory_error(what: &str, need_mib: u64, avail_mib: u64, lower: &str) -> String {
+    let gib = suggested_vm_gib(need_mib);
+    format!(
+        "{what} live in tmpfs (RAM): about {need_mib} MiB are needed, MemAvailable is \
+         {avail_mib} MiB; give the VM more memory (make bench BENCH_MEM={gib}G, or \
+         scripts/vm-run --mem {gib}G) or set {lower} lower"
+    )
+}
+
+/// Checks that MemAvailable leaves room for `need_mib` MiB of tmpfs data
+/// (see [`memory_error`]).
+pub fn check_memory(what: &str, need_mib: u64, lower: &str) -> Result<(), String> {
+    let avail = meminfo()?.get("MemAvailable").copied().unwrap_or(0);
+    if avail < need_mib << 20 {
+        return Err(memory_error(what, need_mib, avail >> 20, lower));
+    }
+    Ok(())
 }
 
 /// USER_HZ, the unit of `/proc/stat`: `sysconf(_SC_CLK_TCK)`, or 100 (its
@@ -458,6 +533,31 @@ pub fn server_stats(path: &Path) -> Result<BTreeMap<String, u64>, String> {
     read_kv(path)
 }
 
+/// Checks that `path` holds the first `len` bytes of `pattern`: all of
+/// the data with `verify`, else only its size.
+pub fn check_pattern_file(
+    pattern: &Pattern,
+    path: &Path,
+    len: u64,
+    verify: bool,
+) -> Result<(), String> {
+    if verify {
+        return pattern
+            .verify_file(path, len, |_| {})
+            .map_err(|e| format!("wrong data: {e}"));
+    }
+    let got = std::fs::metadata(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    if got != len {
+        return Err(format!(
+            "{} has {got} bytes, expected {len}",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Removes `path` if it exists.
 pub fn remove_file(path: &Path) -> Result<(), String> {
     match std::fs::remove_file(path) {
@@ -551,6 +651,19 @@ pub fn size_mib(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_advice() {
+        assert_eq!(suggested_vm_gib(4352), 6);
+        assert_eq!(suggested_vm_gib(2304), 4);
+        assert_eq!(suggested_vm_gib(1024), 2);
+        assert_eq!(
+            memory_error("the data", 2304, 1000, "BENCH_X"),
+            "the data live in tmpfs (RAM): about 2304 MiB are needed, MemAvailable is 1000 \
+             MiB; give the VM more memory (make bench BENCH_MEM=4G, or scripts/vm-run --mem \
+             4G) or set BENCH_X lower"
+        );
+    }
 
     #[test]
     fn server_args_of_backings() {
