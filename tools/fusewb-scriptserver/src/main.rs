@@ -78,6 +78,7 @@
 //! | `badacl-` | GETXATTR of `system.posix_acl_*` answers a malformed ACL (`--xattr`) |
 //! | `suidlater-` | CREATE answers the mode it made, then the file gets S_ISUID (another client's `chmod u+s`) |
 //! | `ghost-` | LOOKUP answers ENOENT though the name exists (another client made it just after): the kernel CREATEs over it |
+//! | `lazyread-` | READ is answered after `--slow-ms`, while the server serves other requests (its line carries `deferred_ms=`) |
 //!
 //! # Log
 //!
@@ -244,6 +245,7 @@ the replies:
   badacl-     GETXATTR of system.posix_acl_* answers a malformed ACL
   suidlater-  CREATE answers the mode it made, then the file gets S_ISUID
   ghost-      LOOKUP answers ENOENT though the name exists
+  lazyread-   READ answered --slow-ms later, others served
 
 Log lines (see the crate documentation for every field):
   OPNAME unique=U nodeid=N uid=U gid=G pid=P [file=NAME] FIELDS...

@@ -131,6 +131,9 @@ pub enum Script {
     /// LOOKUP of the name answers ENOENT though it exists, as if another
     /// client made it just after: the kernel then CREATEs over it.
     Ghost,
+    /// READ is answered `--slow-ms` later, while the server goes on
+    /// serving other requests (a RELEASE that overtakes it shows).
+    LazyRead,
 }
 
 /// The scripts by name prefix, for the help text and `script_of`.
@@ -151,6 +154,7 @@ pub const SCRIPTS: &[(&str, Script)] = &[
     ("badacl-", Script::BadAcl),
     ("suidlater-", Script::SuidLater),
     ("ghost-", Script::Ghost),
+    ("lazyread-", Script::LazyRead),
 ];
 
 pub fn script_of(name: &[u8]) -> Script {
@@ -1317,6 +1321,10 @@ impl Server {
         if script == Script::Hang {
             return Answer::Nothing { hang: true };
         }
+        if script == Script::LazyRead && !self.replaying {
+            q.f.kv("deferred_ms", self.opts.slow_ms);
+            return Answer::Defer;
+        }
         let data = match self.fs.node(q.h.nodeid) {
             Some(n) => n.data.read(r.offset, u64::from(r.size)),
             None => return Answer::Err(libc::ENOENT),
@@ -2130,6 +2138,35 @@ mod tests {
         // Other names are answered at once.
         let o = t.req(opcode::LOOKUP, fs::ROOT, b"lazy-b\0");
         assert!(!o.deferred && o.reply.is_some());
+    }
+
+    #[test]
+    fn lazyread_defers_read_only() {
+        let mut t = T::new(Options::default());
+        t.init(KERNEL_FLAGS);
+        t.s.replaying = true;
+        let (id, fh) = t.create("lazyread-f", libc::O_RDWR);
+        t.s.replaying = false;
+        let o = t.write(id, fh, 0, b"abcd", 0);
+        assert!(!o.deferred && o.reply.is_some(), "{}", o.request_line);
+        let o = t.read(id, fh, 0, 4096);
+        assert!(o.deferred && o.reply.is_none(), "{}", o.request_line);
+        assert!(o.request_line.ends_with(" deferred_ms=200"), "{}", o.request_line);
+        let bytes = hdr(
+            opcode::READ,
+            t.unique,
+            id,
+            &ReadIn {
+                fh,
+                offset: 0,
+                size: 4096,
+                ..ReadIn::default()
+            }
+            .encode(),
+        );
+        let o = t.s.handle_deferred(&bytes);
+        let r = o.reply.unwrap();
+        assert!(r.line.contains(" error=0 size=4 "), "{}", r.line);
     }
 
     #[test]
