@@ -330,9 +330,4 @@ impl DentryOperations for FuseWb {
     fn revalidate(dentry: &Dentry, rcu: bool, flags: u32) -> Result<bool> {
         dir::revalidate(dentry, rcu, flags)
     }
-
-    /// Expired dentries go on their last dput, as mainline.
-    fn delete(dentry: &Dentry) -> bool {
-        !crate::proto::time::is_valid(dentry.expiry(), crate::vfs::jiffies())
-    }
 }

@@ -295,17 +295,16 @@ impl<T: FileSystem> Dentry<T> {
 }
 
 /// The operations of a filesystem's dentries: its side of the contract;
-/// [`DopsVTable`] builds the C table from it.
+/// [`DopsVTable`] builds the C table from it. There is no `d_delete`: an
+/// unused dentry stays cached even once expired (`revalidate` asks the
+/// server at its next lookup), as mainline does for /dev/fuse (only
+/// virtiofs deletes stale ones), so its inode and page cache outlive the
+/// last close.
 #[vtable]
 pub(crate) trait DentryOperations: FileSystem {
     /// Whether `dentry` is still valid (`rcu`: in RCU walk mode, must not
     /// sleep; `flags` are the lookup flags).
     fn revalidate(dentry: &Dentry<Self>, rcu: bool, flags: u32) -> Result<bool>;
-
-    /// Whether `dentry`, whose last reference goes, is dropped from the
-    /// dcache now (else it stays cached). Under the dentry's lock: must not
-    /// sleep.
-    fn delete(dentry: &Dentry<Self>) -> bool;
 }
 
 /// The C table of `T`'s dentry operations.
@@ -314,7 +313,6 @@ pub(crate) struct DopsVTable<T: DentryOperations>(core::marker::PhantomData<T>);
 impl<T: DentryOperations> DopsVTable<T> {
     const TABLE: bindings::dentry_operations = bindings::dentry_operations {
         d_revalidate: Some(revalidate_callback::<T>),
-        d_delete: Some(delete_callback::<T>),
         // SAFETY: All-zero means "no operation" for the other fields.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
@@ -339,15 +337,4 @@ unsafe extern "C" fn revalidate_callback<T: DentryOperations>(
         let valid = T::revalidate(d, flags & bindings::LOOKUP_RCU != 0, flags)?;
         Ok(c_int::from(valid))
     })
-}
-
-/// # Safety
-///
-/// Called by the VFS (under the dentry's lock) with a valid dentry.
-unsafe extern "C" fn delete_callback<T: DentryOperations>(
-    dentry: *const bindings::dentry,
-) -> c_int {
-    // SAFETY: Valid per the VFS contract; `delete` must not sleep.
-    let d = unsafe { Dentry::<T>::from_raw(dentry.cast_mut()) };
-    c_int::from(T::delete(d))
 }
