@@ -320,6 +320,31 @@ impl Connection {
         kind: ReplyKind,
         done: Arc<dyn Completion>,
     ) -> Result {
+        self.request_callback_creds(opcode, nodeid, args, kind, done, Creds::default())
+    }
+
+    /// As [`Connection::request_callback`], with the calling task's
+    /// credentials (a readahead READ, as mainline's background READs).
+    pub(crate) fn request_callback_as_caller(
+        &self,
+        opcode: u32,
+        nodeid: u64,
+        args: &[&[u8]],
+        kind: ReplyKind,
+        done: Arc<dyn Completion>,
+    ) -> Result {
+        self.request_callback_creds(opcode, nodeid, args, kind, done, self.creds())
+    }
+
+    fn request_callback_creds(
+        &self,
+        opcode: u32,
+        nodeid: u64,
+        args: &[&[u8]],
+        kind: ReplyKind,
+        done: Arc<dyn Completion>,
+        creds: Creds,
+    ) -> Result {
         let len = proto::request::message_len(args).map_err(|_| EINVAL)?;
         let mut msg = KVVec::with_capacity(len, GFP_KERNEL)?;
         msg.extend_with(proto::request::IN_HEADER, 0, GFP_KERNEL)?;
@@ -333,7 +358,7 @@ impl Connection {
             KVec::new(),
             kind,
             End::Callback,
-            Creds::default(),
+            creds,
             Some(done),
         )?;
         self.queue_background(req)

@@ -333,6 +333,10 @@ pub(crate) fn release(inode: &Inode, ff: KBox<FuseFile>) {
     if ff.no_release {
         return;
     }
+    if inode.kind() == Kind::Reg && writeback::defer_release(inode, &ff) {
+        // Sent when the readahead READs that use the handle end.
+        return;
+    }
     let conn = inode.sb().data();
     let (_, op) = open_opcodes(inode.kind());
     let arg = crate::proto::request::release_in(ff.fh, ff.flags, ff.flock_owner());
@@ -401,7 +405,7 @@ pub(crate) fn read_range(
 }
 
 /// A READ that returned less than asked for ended at the server's EOF.
-fn short_read(inode: &Inode, end: i64, version: u64) {
+pub(crate) fn short_read(inode: &Inode, end: i64, version: u64) {
     super::inode::read_update_size(inode, end, version);
 }
 
@@ -423,7 +427,9 @@ pub(crate) fn read_folio(inode: &Inode, file: Option<&File>, mut folio: LockedFo
 }
 
 /// `address_space_operations.readahead`: READs of up to `max_pages` pages
-/// (and `max_read` bytes), each filling the folios it covers.
+/// (and `max_read` bytes), each filling the folios it covers; sent in the
+/// background when the server takes several READs at once (`readahead`),
+/// else one after the other.
 pub(crate) fn readahead(inode: &Inode, ra: &mut Readahead<'_>) {
     let conn = inode.sb().data();
     let chunk = max_read(&conn);
@@ -434,6 +440,12 @@ pub(crate) fn readahead(inode: &Inode, ra: &mut Readahead<'_>) {
         // Killed: leave the folios to read_folio.
         while ra.next_folio().is_some() {}
         return;
+    }
+    if super::readahead::enabled(&conn) && inode.data().check().is_ok() {
+        if let Some(ff) = file.and_then(|f| f.data()) {
+            super::readahead::send_all(inode, ff, ra, chunk);
+            return;
+        }
     }
     while left > 0 {
         let len = left.min(chunk);

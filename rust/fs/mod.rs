@@ -2,7 +2,7 @@
 
 //! The filesystem logic, one file per concern as in mainline `fs/fuse`:
 //! inodes and attributes (`inode`), names and metadata (`dir`), open files
-//! and reads (`file`), directory listing (`readdir`), mounting (`mount`:
+//! and reads (`file`, `readahead`), directory listing (`readdir`), mounting (`mount`:
 //! the glue's `FileSystem` trait); `ops` implements the glue's operation
 //! traits with them.
 //!
@@ -21,6 +21,7 @@ pub(crate) mod names;
 pub(crate) mod notify;
 pub(crate) mod ops;
 pub(crate) mod poll;
+pub(crate) mod readahead;
 pub(crate) mod readdir;
 pub(crate) mod write;
 pub(crate) mod writeback;

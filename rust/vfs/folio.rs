@@ -274,6 +274,12 @@ impl LockedFolio {
     }
 }
 
+// SAFETY: The duty to unlock a folio (and to put the reference, if owned)
+// may move between tasks: the kernel's read completions unlock folios from
+// whatever context ends the I/O, and nothing here is tied to the locking
+// task.
+unsafe impl Send for LockedFolio {}
+
 impl Drop for LockedFolio {
     fn drop(&mut self) {
         // SAFETY: We own the lock, and a reference if `owned` (type invariant).

@@ -1268,6 +1268,31 @@ t38_request_too_large() {
   note "$k: a 12 KiB SETXATTR to a server reading 8 KiB: E2BIG; the connection goes on"
 }
 
+# 39. Readahead READs go in the background (mainline's fuse_readahead with
+# FUSE_ASYNC_READ): POSIX_FADV_WILLNEED returns before the server answers
+# them (the close's FLUSH reaches the server first), and the file sends its
+# RELEASE only after their replies (a server may reuse a released handle
+# for another file). The data then reads back from the cache.
+t39_async_readahead() {
+  local k=$1 f=lazyread-t39 flush rel last n
+  proto_mount "$k" wt t39 --slow-ms 600 --keep-cache --file $f=131072
+  check "$k: fadvise WILLNEED failed" xfs_io -r -c "fadvise -w 0 131072" "$PM/$f"
+  check "$k: no RELEASE logged" wait_for has_line $f RELEASE
+  n=$(pcount $f READ)
+  check "$k: no READ" [ "$n" -ge 1 ]
+  flush=$(plnums $f FLUSH | head -1)
+  rel=$(plnums $f RELEASE | head -1)
+  last=$(awk -v f="file=$f" '$1 == "REPLY" && / op=READ / { for (i = 2; i <= NF; i++) if ($i == f) print NR }' "$PLOG" | tail -1)
+  check "$k: the READs were answered (log line ${last:-none}) before the close's FLUSH (line $flush): fadvise waited for them" \
+    cond '[ -n "$last" ] && [ -n "$flush" ] && [ "$flush" -lt "$last" ]'
+  check "$k: RELEASE (log line $rel) before the last READ reply (line $last)" [ "$rel" -gt "$last" ]
+  check "$k: the data read back differs" cmp -s <(cat "$PM/$f") \
+    <(python3 -c 'import sys; sys.stdout.buffer.write(bytes(i % 251 for i in range(131072)))')
+  check "$k: reading the data again sent READs" [ "$(pcount $f READ)" -eq "$n" ]
+  proto_umount
+  note "$k: WILLNEED returned before the READ replies (600 ms late); RELEASE after the $n READ replies"
+}
+
 run t01_no_write_before_fsync fuse-wb
 run t02_write_count fuse-wb mainline
 run t03_write_cache_flag fuse-wb mainline
@@ -1306,4 +1331,5 @@ run t35_splice fuse-wb mainline
 run t36_write_refreshes_mode fuse-wb mainline
 run t37_create_release_flags fuse-wb mainline
 run t38_request_too_large fuse-wb mainline
+run t39_async_readahead fuse-wb mainline
 echo "60-protocol: $CHECKS checks passed"

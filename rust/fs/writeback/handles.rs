@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Writable files: the handles writeback may use, and the RELEASEs of
-//! closed ones that are deferred until their last WRITE.
+//! Open files' handles: those writeback may use, the readahead READs in
+//! flight with each, and the RELEASEs of closed files that are deferred
+//! until their last WRITE or READ.
 
 use super::wait::flush_inode;
 use super::{is_wb, Closed, WbInode};
@@ -85,11 +86,65 @@ pub(crate) fn remove_writer(inode: &Inode, ff: &FuseFile) -> bool {
             .sb()
             .data()
             .wb_wait()
-            .wait_until(WaitMode::Killable, || {
-                !inode.data().wb.lock().inflight.values().any(|s| s.fh == fh)
-            });
+            .wait_until(WaitMode::Killable, || !inode.data().wb.lock().uses(fh));
     }
     deferred
+}
+
+/// A file that writeback does not use is closing: while readahead READs
+/// with its handle are in flight, its RELEASE is deferred until the last
+/// one ends (`read_done` sends it). Returns `true` if it was (then the
+/// caller sends none).
+pub(crate) fn defer_release(inode: &Inode, ff: &FuseFile) -> bool {
+    let fh = ff.fh;
+    if ff.no_release() || !inode.data().wb.lock().uses(fh) {
+        return false;
+    }
+    if let Ok(slot) = RBTreeNodeReservation::new(GFP_KERNEL) {
+        let mut g = inode.data().wb.lock();
+        if g.uses(fh) {
+            let seq = g.next_release;
+            g.next_release += 1;
+            let c = Closed {
+                fh,
+                flags: ff.flags,
+                flock_owner: ff.flock_owner(),
+                for_dirty: false,
+                release: true,
+            };
+            g.releases.insert(slot.into_node(seq, c));
+            return true;
+        }
+        return false;
+    }
+    // No room to defer it: wait here instead (killably; the READs end when
+    // the server answers or the connection is aborted).
+    let _ = inode
+        .sb()
+        .data()
+        .wb_wait()
+        .wait_until(WaitMode::Killable, || !inode.data().wb.lock().uses(fh));
+    false
+}
+
+/// Records a readahead READ with handle `fh` in flight; returns its id for
+/// [`read_done`].
+pub(crate) fn add_read(inode: &Inode, fh: u64) -> Result<u64> {
+    let slot = RBTreeNodeReservation::new(GFP_KERNEL)?;
+    let mut g = inode.data().wb.lock();
+    let id = g.next_read;
+    g.next_read += 1;
+    g.reads.insert(slot.into_node(id, fh));
+    Ok(id)
+}
+
+/// The readahead READ `id` ended (or was never sent): a RELEASE waiting
+/// for it may go.
+pub(crate) fn read_done(conn: &Connection, inode: &Inode, id: u64) {
+    let node = inode.data().wb.lock().reads.remove_node(&id);
+    drop(node);
+    send_releases(conn, inode);
+    conn.wb_wait().wake_up_all();
 }
 
 /// Sends the RELEASEs of closed files whose handle is no longer needed:

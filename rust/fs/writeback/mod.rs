@@ -41,7 +41,8 @@ pub(crate) use behind::{wait_behind, wait_unreferenced, write_behind};
 pub(crate) use buffered::{page_mkwrite, write_begin, write_end, zero_past_eof};
 pub(crate) use drain::{drain, settled, InodeRef};
 pub(crate) use handles::{
-    add_writer, any_writer_fh, may_drop, remove_writer, send_releases, take_releases,
+    add_read, add_writer, any_writer_fh, defer_release, may_drop, read_done, remove_writer,
+    send_releases, take_releases,
 };
 pub(crate) use wait::{
     flush_inode, flush_range, times_sent, wait_all, wait_bytes, wait_conn, wait_times, TimesFlush,
@@ -75,7 +76,11 @@ pub(crate) struct WbInode {
     active: u32,
     /// The sequential write stream, for write-behind.
     behind: pw::Behind,
-    /// Closed writable files whose handle is still needed, oldest first.
+    /// Readahead READs in flight: id -> the handle each uses (its RELEASE
+    /// waits for them, see `handles`).
+    reads: RBTree<u64, u64>,
+    next_read: u64,
+    /// Closed files whose handle is still needed, oldest first.
     releases: RBTree<u64, Closed>,
     next_release: u64,
     /// Background SETATTRs of the times (`write_inode`) not answered yet.
@@ -95,6 +100,8 @@ impl WbInode {
             nowrite: 0,
             active: 0,
             behind: pw::Behind::default(),
+            reads: RBTree::new(),
+            next_read: 0,
             releases: RBTree::new(),
             next_release: 0,
             times_pending: 0,
@@ -110,13 +117,15 @@ impl WbInode {
         self.active == 0 && self.inflight.iter().next().is_none()
     }
 
+    /// Whether a WRITE or a readahead READ in flight uses handle `fh`.
     fn uses(&self, fh: u64) -> bool {
-        self.inflight.values().any(|s| s.fh == fh)
+        self.inflight.values().any(|s| s.fh == fh) || self.reads.values().any(|&f| f == fh)
     }
 }
 
-/// A closed writable file whose handle is still needed: WRITEs in flight
-/// use it (the server must not see its RELEASE before them), or, with
+/// A closed file whose handle is still needed: WRITEs or readahead READs
+/// in flight use it (the server must not see its RELEASE before them: it
+/// could reuse the handle for another file meanwhile), or, with
 /// `for_dirty`, it was the last writable file and dirty data that it
 /// could not write at close (its writer was killed while a truncate held
 /// writeback) still needs a handle to reach the server, as mainline keeps

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Asynchronous readahead: the READs of a readahead window go to the server
+//! as background requests, and their replies fill and unlock the folios, as
+//! mainline's `fuse_readahead` does with FUSE_ASYNC_READ. The reader is not
+//! held while the next window is read: it waits only for the folio it
+//! needs, killably, in the page cache.
+//!
+//! A READ in flight keeps what it needs until it ends:
+//! - its folios stay locked (truncation and other readers wait for them);
+//! - its inode, counted for unmount ([`InodeRef`]);
+//! - its file's handle: the file may be closed meanwhile, and its RELEASE
+//!   then waits for the READ (`writeback::defer_release`), so that the
+//!   server never sees a handle released, and perhaps reused for another
+//!   file, before a READ that names it.
+
+use super::file::{self as ffile, FuseFile};
+use super::writeback::{self, InodeRef};
+use super::{inode, Inode, Readahead};
+use crate::abi;
+use crate::conn::{Completion, Connection, Payload};
+use crate::proto::{pod, reply::ReplyKind};
+use crate::vfs::{folio::LockedFolio, PAGE_SIZE};
+use kernel::prelude::*;
+use kernel::sync::{Arc, SpinLock};
+
+/// Whether readahead of this mount may be asynchronous: the server said it
+/// takes several READs of a file at once (FUSE_ASYNC_READ).
+pub(crate) fn enabled(conn: &Connection) -> bool {
+    conn.params().has(u64::from(abi::FUSE_ASYNC_READ))
+}
+
+/// Sends the READs of the folios of `ra` through the open file `ff`, each
+/// of up to `chunk` bytes of whole folios. On failure the folios not yet
+/// sent are left to `read_folio` (not up to date), which reports it.
+pub(crate) fn send_all(inode: &Inode, ff: &FuseFile, ra: &mut Readahead<'_>, chunk: usize) {
+    let conn = inode.sb().data();
+    let mut carry: Option<LockedFolio> = None;
+    loop {
+        let Ok(mut folios) = KVec::with_capacity(chunk.div_ceil(PAGE_SIZE), GFP_KERNEL) else {
+            drop(carry);
+            while ra.next_folio().is_some() {}
+            return;
+        };
+        let mut len = 0usize;
+        let mut pos = 0i64;
+        // A READ of whole folios, starting with the one left over by the
+        // previous READ.
+        while let Some(f) = carry.take().or_else(|| ra.next_folio()) {
+            if len > 0 && len.saturating_add(f.size()) > chunk {
+                carry = Some(f);
+                break;
+            }
+            if len == 0 {
+                pos = f.pos();
+            }
+            len = len.saturating_add(f.size());
+            if folios.push(f, GFP_KERNEL).is_err() {
+                // The folio went with the failed push (unlocked).
+                drain(ra, folios);
+                return;
+            }
+        }
+        if folios.is_empty() {
+            return;
+        }
+        if send_one(&conn, inode, ff, pos, len, folios).is_err() {
+            drop(carry);
+            while ra.next_folio().is_some() {}
+            return;
+        }
+        if carry.is_none() {
+            return;
+        }
+    }
+}
+
+/// Unlocks `folios` and the rest of `ra`, leaving them to `read_folio`.
+fn drain(ra: &mut Readahead<'_>, folios: KVec<LockedFolio>) {
+    drop(folios);
+    while ra.next_folio().is_some() {}
+}
+
+/// Sends one READ of `len` bytes at `pos` filling `folios`.
+fn send_one(
+    conn: &Connection,
+    inode: &Inode,
+    ff: &FuseFile,
+    pos: i64,
+    len: usize,
+    folios: KVec<LockedFolio>,
+) -> Result {
+    let arg = abi::fuse_read_in {
+        fh: ff.fh,
+        offset: u64::try_from(pos).map_err(|_| EINVAL)?,
+        size: u32::try_from(len).map_err(|_| EINVAL)?,
+        read_flags: 0,
+        lock_owner: 0,
+        flags: ff.flags,
+        padding: 0,
+    };
+    let iref = InodeRef::new(inode)?;
+    let id = writeback::add_read(inode, ff.fh)?;
+    // From here on the READ's state (and, when it is dropped, the end of
+    // its registration) lives in `done`, sent or not.
+    let done = Arc::pin_init(
+        pin_init!(RaRead {
+            inode: iref,
+            id,
+            pos,
+            len,
+            version: conn.attr_version(),
+            folios <- kernel::new_spinlock!(Some(folios), "fuse_wb::RaRead::folios"),
+        }),
+        GFP_KERNEL,
+    );
+    let done = match done {
+        Ok(d) => d,
+        Err(e) => {
+            writeback::read_done(conn, inode, id);
+            return Err(e);
+        }
+    };
+    conn.request_callback_as_caller(
+        abi::fuse_opcode_FUSE_READ,
+        inode.data().nodeid(),
+        &[pod::bytes_of(&arg)],
+        ReplyKind::Data { max: len },
+        done,
+    )
+}
+
+/// A readahead READ in flight.
+#[pin_data(PinnedDrop)]
+struct RaRead {
+    inode: InodeRef,
+    /// Its registration with the inode (`writeback::add_read`).
+    id: u64,
+    pos: i64,
+    len: usize,
+    /// The attribute version before it was sent (for a short READ).
+    version: u64,
+    /// Locked until it ends; taken by the completion.
+    #[pin]
+    folios: SpinLock<Option<KVec<LockedFolio>>>,
+}
+
+impl Completion for RaRead {
+    fn complete(
+        &self,
+        _conn: &Connection,
+        _args: &[u8],
+        _data: &[KVVec<u8>],
+        result: Result<Payload>,
+    ) {
+        let Some(folios) = self.folios.lock().take() else {
+            return;
+        };
+        let Some(inode) = self.inode.inode() else {
+            return;
+        };
+        // On an error the folios stay not up to date: `read_folio` reads
+        // them again and reports it.
+        if let Ok(data) = &result {
+            let mut covered = 0usize;
+            for mut f in folios {
+                let size = f.size();
+                let start = covered.min(data.len());
+                let end = covered.saturating_add(size).min(data.len());
+                f.fill(data.get(start..end).unwrap_or(&[]));
+                f.mark_uptodate();
+                covered = covered.saturating_add(size);
+            }
+            if data.len() < self.len {
+                // CAST: at most `len`, which came from a u32.
+                ffile::short_read(
+                    inode,
+                    self.pos.saturating_add(data.len() as i64),
+                    self.version,
+                );
+            }
+        }
+        inode::invalidate_atime(inode);
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for RaRead {
+    fn drop(self: Pin<&mut Self>) {
+        // Unlock what was never filled (the READ failed to go out) before
+        // a deferred RELEASE may go.
+        let folios = self.folios.lock().take();
+        drop(folios);
+        if let Some(inode) = self.inode.inode() {
+            writeback::read_done(&inode.sb().data(), inode, self.id);
+        }
+    }
+}
