@@ -1293,6 +1293,23 @@ t39_async_readahead() {
   note "$k: WILLNEED returned before the READ replies (600 ms late); RELEASE after the $n READ replies"
 }
 
+# 40. An expired dentry stays cached (mainline keeps them for /dev/fuse):
+# with a zero entry timeout, a file closed and opened again keeps its
+# inode (no FORGET) and its cached data (one READ for two reads).
+t40_expired_dentry_kept() {
+  local k=$1 f=t40 forgets
+  proto_mount "$k" wt t40 --keep-cache --file $f=65536
+  check "$k: the first read differs" cmp -s <(cat "$PM/$f") \
+    <(python3 -c 'import sys; sys.stdout.buffer.write(bytes(i % 251 for i in range(65536)))')
+  nap 0.1
+  check "$k: the second read failed" cond 'cat "$PM/$f" > /dev/null'
+  check "$k: $(pcount $f READ) READs for two reads of 64 KiB, expected 1" [ "$(pcount $f READ)" -eq 1 ]
+  forgets=$(grep -cE '^(BATCH_)?FORGET ' "$PLOG")
+  check "$k: $forgets FORGET(s) between the opens: the inode went" [ "$forgets" -eq 0 ]
+  proto_umount
+  note "$k: zero entry timeout: close and open again keep the inode and its cached data"
+}
+
 run t01_no_write_before_fsync fuse-wb
 run t02_write_count fuse-wb mainline
 run t03_write_cache_flag fuse-wb mainline
@@ -1332,4 +1349,5 @@ run t36_write_refreshes_mode fuse-wb mainline
 run t37_create_release_flags fuse-wb mainline
 run t38_request_too_large fuse-wb mainline
 run t39_async_readahead fuse-wb mainline
+run t40_expired_dentry_kept fuse-wb mainline
 echo "60-protocol: $CHECKS checks passed"
