@@ -2151,7 +2151,11 @@ mod tests {
         assert!(!o.deferred && o.reply.is_some(), "{}", o.request_line);
         let o = t.read(id, fh, 0, 4096);
         assert!(o.deferred && o.reply.is_none(), "{}", o.request_line);
-        assert!(o.request_line.ends_with(" deferred_ms=200"), "{}", o.request_line);
+        assert!(
+            o.request_line.ends_with(" deferred_ms=200"),
+            "{}",
+            o.request_line
+        );
         let bytes = hdr(
             opcode::READ,
             t.unique,
