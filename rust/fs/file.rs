@@ -419,10 +419,11 @@ pub(crate) fn read_folio(inode: &Inode, file: Option<&File>, mut folio: LockedFo
     let data = read_range(inode, file, pos, size)?;
     folio.fill(&data);
     folio.mark_uptodate();
-    drop(folio);
     if data.len() < size {
         short_read(inode, pos.saturating_add(data.len() as i64), version);
     }
+    // Unlocked once the size is right for the readers it wakes.
+    drop(folio);
     Ok(())
 }
 

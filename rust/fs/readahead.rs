@@ -100,7 +100,12 @@ fn send_one(
         padding: 0,
     };
     let iref = InodeRef::new(inode)?;
-    let id = writeback::add_read(inode, ff.fh)?;
+    // A file without a server handle has no RELEASE to order after it.
+    let id = if ff.no_release() {
+        None
+    } else {
+        Some(writeback::add_read(inode, ff.fh)?)
+    };
     // From here on the READ's state (and, when it is dropped, the end of
     // its registration) lives in `done`, sent or not.
     let done = Arc::pin_init(
@@ -117,7 +122,9 @@ fn send_one(
     let done = match done {
         Ok(d) => d,
         Err(e) => {
-            writeback::read_done(conn, inode, id);
+            if let Some(id) = id {
+                writeback::read_done(conn, inode, id);
+            }
             return Err(e);
         }
     };
@@ -131,11 +138,19 @@ fn send_one(
 }
 
 /// A readahead READ in flight.
+///
+/// # Invariants
+///
+/// `folios` holds, until the completion or the drop takes them, locked
+/// folios of `inode` that are contiguous from `pos` and together `len`
+/// bytes long; `id`, if any, stays registered with the inode (its handle
+/// in use) until the drop.
 #[pin_data(PinnedDrop)]
 struct RaRead {
     inode: InodeRef,
-    /// Its registration with the inode (`writeback::add_read`).
-    id: u64,
+    /// Its registration with the inode (`writeback::add_read`); none for
+    /// a file without a server handle.
+    id: Option<u64>,
     pos: i64,
     len: usize,
     /// The attribute version before it was sent (for a short READ).
@@ -153,17 +168,19 @@ impl Completion for RaRead {
         _data: &[KVVec<u8>],
         result: Result<Payload>,
     ) {
-        let Some(folios) = self.folios.lock().take() else {
+        let Some(mut folios) = self.folios.lock().take() else {
             return;
         };
         let Some(inode) = self.inode.inode() else {
             return;
         };
         // On an error the folios stay not up to date: `read_folio` reads
-        // them again and reports it.
+        // them again and reports it. The size and atime are updated before
+        // the folios are unlocked: a reader woken by the unlock reads both
+        // (as mainline's `fuse_readpages_end`).
         if let Ok(data) = &result {
             let mut covered = 0usize;
-            for mut f in folios {
+            for f in folios.iter_mut() {
                 let size = f.size();
                 let start = covered.min(data.len());
                 let end = covered.saturating_add(size).min(data.len());
@@ -181,6 +198,7 @@ impl Completion for RaRead {
             }
         }
         inode::invalidate_atime(inode);
+        drop(folios);
     }
 }
 
@@ -191,8 +209,8 @@ impl PinnedDrop for RaRead {
         // a deferred RELEASE may go.
         let folios = self.folios.lock().take();
         drop(folios);
-        if let Some(inode) = self.inode.inode() {
-            writeback::read_done(&inode.sb().data(), inode, self.id);
+        if let (Some(inode), Some(id)) = (self.inode.inode(), self.id) {
+            writeback::read_done(&inode.sb().data(), inode, id);
         }
     }
 }
