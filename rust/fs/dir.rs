@@ -60,7 +60,8 @@ pub(crate) fn lookup(dir: &Inode, dentry: &Dentry) -> Result<Option<ARef<Dentry>
                 }
             }
         }
-        // A plain ENOENT is a negative entry that is not cached.
+        // A plain ENOENT is a negative entry, cached already expired: its
+        // next lookup asks the server again (as mainline).
         Err(e) if e == ENOENT => (None, None),
         Err(e) => return Err(e),
     };

@@ -133,7 +133,7 @@ pub(crate) fn add_read(inode: &Inode, fh: u64) -> Result<u64> {
     let slot = RBTreeNodeReservation::new(GFP_KERNEL)?;
     let mut g = inode.data().wb.lock();
     let id = g.next_read;
-    g.next_read += 1;
+    g.next_read = g.next_read.wrapping_add(1);
     g.reads.insert(slot.into_node(id, fh));
     Ok(id)
 }
