@@ -30,6 +30,7 @@ inval_inode() {
   a=$(cat "$m/current_time") || fail "$kind: reading current_time failed"
   sleep 2.5
   b=$(cat "$m/current_time") || fail "$kind: reading current_time again failed"
+  echo "$UNMOUNT_MARK" >> "$SCRATCH/notify.err"
   unmount "$m"
   case "$a" in "The current time is "*) ;; *) fail "$kind: unexpected contents: $a" ;; esac
   [ "$a" = "$b" ] && echo same || echo changed
@@ -64,22 +65,36 @@ inval_entry() {
   # The notification follows the rename at once; give a slow VM a moment.
   sleep 1
   if stat "$m/$name" > /dev/null 2>&1; then r="still there"; else r=gone; fi
+  echo "$UNMOUNT_MARK" >> "$SCRATCH/notify.err"
   unmount "$m"
   echo "$r"
 }
 
-# served_ok KIND EXAMPLE: the example's notifications all succeeded (it
-# asserts on every notification's result, and notify_store_retrieve on
-# every NOTIFY_REPLY's data and on having had one). Mainline answers a
-# notification that comes while the mount goes away with ENOENT (libfuse
-# issue 105: "this shouldn't fail, but apparently it sometimes does"),
-# which the examples abort on: noted for mainline, a failure for fuse-wb
-# (which answers ENODEV then, libfuse's "unmounted").
+# served_ok KIND EXAMPLE: the example's notifications all succeeded while
+# the file system was mounted (it asserts on every notification's result,
+# and notify_store_retrieve on every NOTIFY_REPLY's data and on having had
+# one). Once the unmount starts (the mark in its stderr), a notification
+# can be refused on both: the examples only send one while they count a
+# lookup the kernel has not forgotten, but the unmount evicts the inode
+# before the server has read the FORGET (mainline sends none at all then)
+# and answers ENOENT, and ENODEV once the mount is gone. libfuse issue 105
+# ("this shouldn't fail, but apparently it sometimes does"); libfuse's later
+# examples accept ENOENT, EBADF and ENODEV during the unmount. So: noted
+# after the mark, a failure before it (noted on mainline, whose refusals
+# this test does not judge).
+UNMOUNT_MARK="--- the unmount starts"
 served_ok() {
-  grep -qE "Assertion|ERROR|Abort" "$SCRATCH/notify.err" || return 0
-  cat "$SCRATCH/notify.err"
-  [ "$1" = mainline ] || fail "$1: $2 failed (above)"
-  note "mainline: $2 had a notification refused (above), as mainline does during an unmount"
+  local before
+  before=$(sed "/^$UNMOUNT_MARK\$/,\$d" "$SCRATCH/notify.err")
+  if grep -qE "Assertion|ERROR|Abort" <<< "$before"; then
+    cat "$SCRATCH/notify.err"
+    [ "$1" = mainline ] || fail "$1: $2 had a notification refused while mounted (above)"
+    note "mainline: $2 had a notification refused while mounted (above)"
+  elif grep -qE "Assertion|ERROR|Abort" "$SCRATCH/notify.err"; then
+    cat "$SCRATCH/notify.err"
+    note "$1: $2 had a notification refused during the unmount (above): the inode was gone, as upstream libfuse's examples expect"
+  fi
+  return 0
 }
 
 export FUSEWB_NOTIFY_ERR=$SCRATCH/notify.err
