@@ -178,6 +178,10 @@ pub fn parse_args(args: &[String]) -> Result<Cli, String> {
                 flag(&inline)?;
                 opts.no_tmpfile = true;
             }
+            "--same-fh" => {
+                flag(&inline)?;
+                opts.same_fh = true;
+            }
             "--splice" => {
                 flag(&inline)?;
                 splice = true;
@@ -291,6 +295,7 @@ mod tests {
             "--no-lseek",
             "--no-copy-file-range",
             "--no-tmpfile",
+            "--same-fh",
             "--splice",
             "--read-size",
             "8k",
@@ -313,6 +318,7 @@ mod tests {
         assert!(o.xattr && o.posix_acl && o.dont_mask);
         assert!(o.no_create && o.no_flush && o.no_fsync);
         assert!(o.no_fallocate && o.no_lseek && o.no_copy_file_range && o.no_tmpfile);
+        assert!(o.same_fh);
         assert_eq!(c.files, vec![("a".into(), 8192), ("b".into(), 0)]);
         assert!(c.splice);
         assert_eq!(c.read_size, 8192);

@@ -320,7 +320,12 @@ pub struct Fs {
     handles: HashMap<u64, Handle>,
     next_nodeid: u64,
     next_fh: u64,
+    /// `--same-fh`: how many opens share [`SAME_FH`] (`None`: not that mode).
+    same_fh: Option<usize>,
 }
+
+/// The handle of every open with `--same-fh`.
+pub const SAME_FH: u64 = 1;
 
 pub const ROOT: u64 = crate::proto::ROOT_ID;
 
@@ -336,7 +341,15 @@ impl Fs {
             handles: HashMap::new(),
             next_nodeid: 2,
             next_fh: 1,
+            same_fh: None,
         }
+    }
+
+    /// With `on`, every open gets the handle [`SAME_FH`] (the last open's
+    /// node and flags are its), which lives until the last RELEASE.
+    pub fn with_same_fh(mut self, on: bool) -> Fs {
+        self.same_fh = on.then_some(0);
+        self
     }
 
     pub fn node(&self, nodeid: u64) -> Option<&Node> {
@@ -469,6 +482,11 @@ impl Fs {
     }
 
     pub fn open(&mut self, nodeid: u64, flags: u32) -> u64 {
+        if let Some(n) = &mut self.same_fh {
+            *n += 1;
+            self.handles.insert(SAME_FH, Handle { nodeid, flags });
+            return SAME_FH;
+        }
         let fh = self.next_fh;
         self.next_fh += 1;
         self.handles.insert(fh, Handle { nodeid, flags });
@@ -480,6 +498,13 @@ impl Fs {
     }
 
     pub fn release(&mut self, fh: u64) -> Option<Handle> {
+        if let Some(n) = &mut self.same_fh {
+            if fh == SAME_FH && *n > 1 {
+                *n -= 1;
+                return self.handles.get(&fh).copied();
+            }
+            *n = 0;
+        }
         self.handles.remove(&fh)
     }
 
@@ -604,6 +629,21 @@ mod tests {
         k.allocate(4 * BLOCK, BLOCK, true).unwrap();
         assert_eq!(k.seek_data(0), Err(libc::ENXIO));
         assert_eq!(k.seek_hole(10), Ok(10));
+    }
+
+    #[test]
+    fn same_fh_lives_until_the_last_release() {
+        let mut fs = Fs::new(0, 0).with_same_fh(true);
+        let a = fs.create_file(b"a", 0o644, 1, 2).unwrap();
+        assert_eq!(fs.open(a, 0), SAME_FH);
+        assert_eq!(fs.open(a, 0), SAME_FH);
+        assert_eq!(fs.release(SAME_FH).map(|h| h.nodeid), Some(a));
+        assert!(fs.handle(SAME_FH).is_some());
+        assert!(fs.release(SAME_FH).is_some());
+        assert!(fs.handle(SAME_FH).is_none());
+        assert!(fs.release(SAME_FH).is_none());
+        assert_eq!(fs.open(a, 0), SAME_FH);
+        assert_eq!(fs.open_handles(), 1);
     }
 
     #[test]

@@ -186,6 +186,8 @@
 //! --no-create          CREATE gets ENOSYS (the kernel falls back to MKNOD+OPEN)
 //! --no-flush, --no-fsync, --no-fallocate, --no-lseek, --no-copy-file-range,
 //! --no-tmpfile         that request gets ENOSYS
+//! --same-fh            every OPEN and CREATE answers handle 1 (as a server
+//!                      that keeps no per-open state); RELEASE ends one of them
 //! --splice             read requests with splice(2) through a pipe, as
 //!                      libfuse does, instead of read(2)
 //! --read-size BYTES    read(2) requests into a buffer of BYTES (8K..16M+4K;
@@ -271,6 +273,7 @@ Options:
   --no-create, --no-flush, --no-fsync, --no-fallocate, --no-lseek,
   --no-copy-file-range, --no-tmpfile
                        that request gets ENOSYS
+  --same-fh            every OPEN and CREATE answers handle 1
   --splice             read requests by splice(2) through a pipe (as libfuse)
   --read-size BYTES    read(2) buffer (8K..16M+4K, default the largest); a
                        request that does not fit is failed by the kernel

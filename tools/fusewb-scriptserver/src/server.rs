@@ -60,6 +60,8 @@ pub struct Options {
     pub no_lseek: bool,
     pub no_copy_file_range: bool,
     pub no_tmpfile: bool,
+    /// Every OPEN and CREATE answers the same handle ([`crate::fs::SAME_FH`]).
+    pub same_fh: bool,
 }
 
 impl Default for Options {
@@ -85,6 +87,7 @@ impl Default for Options {
             no_lseek: false,
             no_copy_file_range: false,
             no_tmpfile: false,
+            same_fh: false,
         }
     }
 }
@@ -355,9 +358,10 @@ pub struct Server {
 
 impl Server {
     pub fn new(opts: Options, uid: u32, gid: u32) -> Server {
+        let same_fh = opts.same_fh;
         Server {
             opts,
-            fs: Fs::new(uid, gid),
+            fs: Fs::new(uid, gid).with_same_fh(same_fh),
             minor: proto::KERNEL_MINOR_VERSION,
             agreed: 0,
             stats: Stats::default(),
