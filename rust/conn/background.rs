@@ -79,6 +79,15 @@ impl Connection {
         }
     }
 
+    /// Whether the background requests reached the server's congestion
+    /// threshold (optional work, as async readahead, then waits). Past
+    /// `max_background` (at least the threshold) they queue, so those in
+    /// flight are the count.
+    pub(crate) fn congested(&self) -> bool {
+        let threshold = u32::from(self.params().congestion_threshold);
+        self.inner.lock().active_background >= threshold
+    }
+
     /// Background requests with the server, and queued for it.
     pub(crate) fn background_counts(&self) -> (u32, u32) {
         let g = self.inner.lock();

@@ -32,6 +32,10 @@ pub(crate) struct FuseFile {
     pub(crate) flags: u32,
     /// The server does not implement OPEN(DIR): no RELEASE either.
     no_release: bool,
+    /// This open's own number (the handle may be any value, the same for
+    /// several opens): readahead READs are registered by it, so that a
+    /// closed file's RELEASE waits for its own READs only.
+    pub(crate) serial: u64,
     /// The owner id of the file's flock(2) locks once the server took or
     /// released one (0: never): RELEASE then asks the server to drop them
     /// (`FUSE_RELEASE_FLOCK_UNLOCK`), as the kernel holds none to drop.
@@ -42,6 +46,13 @@ pub(crate) struct FuseFile {
     poll_handle: SetOnce<u64>,
 }
 
+/// The next [`FuseFile::serial`] (at one open per nanosecond, it wraps
+/// after five centuries).
+fn next_serial() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 impl FuseFile {
     /// An open file without a server handle (the server has no OPEN).
     fn without_handle(flags: u32) -> Self {
@@ -50,6 +61,7 @@ impl FuseFile {
             open_flags: 0,
             flags: file_flags(flags),
             no_release: true,
+            serial: next_serial(),
             flock_owner: AtomicU64::new(0),
             poll_wait: OnceArc::new(),
             poll_handle: SetOnce::new(),
@@ -68,6 +80,7 @@ impl FuseFile {
             open_flags,
             flags: file_flags(flags),
             no_release: false,
+            serial: next_serial(),
             flock_owner: AtomicU64::new(0),
             poll_wait: OnceArc::new(),
             poll_handle: SetOnce::new(),
@@ -437,9 +450,8 @@ pub(crate) fn readahead(inode: &Inode, ra: &mut Readahead<'_>) {
     let mut pos = ra.pos();
     let mut left = ra.len();
     let file = ra.file();
+    // Killed: the caller (`read_pages`) removes the folios not taken.
     if writeback::wait_bytes(inode, pos, left).is_err() {
-        // Killed: leave the folios to read_folio.
-        while ra.next_folio().is_some() {}
         return;
     }
     if super::readahead::enabled(&conn) && inode.data().check().is_ok() {
@@ -472,11 +484,9 @@ pub(crate) fn readahead(inode: &Inode, ra: &mut Readahead<'_>) {
                     short_read(inode, pos.saturating_add(data.len() as i64), version);
                 }
             }
-            Err(_) => {
-                // Leave the rest to read_folio, which reports the error.
-                while ra.next_folio().is_some() {}
-                return;
-            }
+            // This READ's folios stay, not up to date, for read_folio (which
+            // reports the error); the caller removes the rest.
+            Err(_) => return,
         }
         // The next READ starts where the folios just filled end (a large
         // folio may reach past `len`).

@@ -31,15 +31,19 @@ pub(crate) fn enabled(conn: &Connection) -> bool {
 }
 
 /// Sends the READs of the folios of `ra` through the open file `ff`, each
-/// of up to `chunk` bytes of whole folios. On failure the folios not yet
-/// sent are left to `read_folio` (not up to date), which reports it.
+/// of up to `chunk` bytes of whole folios. Stops early when it cannot send
+/// one, or when the server is congested and only the asynchronous part of
+/// the window is left (as mainline): the folios not taken from `ra` are
+/// then removed from the page cache by the caller (`read_pages`), and
+/// taken ones that were not sent stay, not up to date, for `read_folio`.
 pub(crate) fn send_all(inode: &Inode, ff: &FuseFile, ra: &mut Readahead<'_>, chunk: usize) {
     let conn = inode.sb().data();
     let mut carry: Option<LockedFolio> = None;
     loop {
+        if conn.congested() && ra.only_async_left() {
+            return;
+        }
         let Ok(mut folios) = KVec::with_capacity(chunk.div_ceil(PAGE_SIZE), GFP_KERNEL) else {
-            drop(carry);
-            while ra.next_folio().is_some() {}
             return;
         };
         let mut len = 0usize;
@@ -57,28 +61,16 @@ pub(crate) fn send_all(inode: &Inode, ff: &FuseFile, ra: &mut Readahead<'_>, chu
             len = len.saturating_add(f.size());
             if folios.push(f, GFP_KERNEL).is_err() {
                 // The folio went with the failed push (unlocked).
-                drain(ra, folios);
                 return;
             }
         }
-        if folios.is_empty() {
-            return;
-        }
-        if send_one(&conn, inode, ff, pos, len, folios).is_err() {
-            drop(carry);
-            while ra.next_folio().is_some() {}
+        if folios.is_empty() || send_one(&conn, inode, ff, pos, len, folios).is_err() {
             return;
         }
         if carry.is_none() {
             return;
         }
     }
-}
-
-/// Unlocks `folios` and the rest of `ra`, leaving them to `read_folio`.
-fn drain(ra: &mut Readahead<'_>, folios: KVec<LockedFolio>) {
-    drop(folios);
-    while ra.next_folio().is_some() {}
 }
 
 /// Sends one READ of `len` bytes at `pos` filling `folios`.
@@ -104,7 +96,7 @@ fn send_one(
     let id = if ff.no_release() {
         None
     } else {
-        Some(writeback::add_read(inode, ff.fh)?)
+        Some(writeback::add_read(inode, ff)?)
     };
     // From here on the READ's state (and, when it is dropped, the end of
     // its registration) lives in `done`, sent or not.

@@ -385,6 +385,20 @@ impl<'a, T: FileSystem> Readahead<'a, T> {
         unsafe { bindings::fusewb_readahead_length(self.ractl) }
     }
 
+    /// Whether only the asynchronous part of the window is left to read
+    /// (the pages read ahead of need, which the reader does not wait for).
+    pub(crate) fn only_async_left(&self) -> bool {
+        // SAFETY: Valid control (type invariant); `ra` is NULL or the live
+        // readahead state of the file.
+        let ra = unsafe { (*self.ractl).ra };
+        if ra.is_null() {
+            return false;
+        }
+        // SAFETY: Non-null: see above. A plain read of a counter.
+        let async_size = unsafe { (*ra).async_size } as usize;
+        async_size >= self.len() / crate::vfs::PAGE_SIZE
+    }
+
     /// The open file the readahead is for, if any.
     pub(crate) fn file(&self) -> Option<&'a File<T>> {
         // SAFETY: Valid control; `file` is NULL or a live file of ours.

@@ -1310,6 +1310,31 @@ t40_expired_dentry_kept() {
   note "$k: zero entry timeout: close and open again keep the inode and its cached data"
 }
 
+# 41. A RELEASE waits for the READs of its own open only: with a server
+# that gives every open the same handle, a file closed while another open
+# of it has readahead READs in flight is released at once, and that other
+# open's RELEASE follows its READ replies.
+t41_release_waits_own_reads() {
+  local k=$1 f=lazyread-t41 last before after
+  proto_mount "$k" wt t41 --slow-ms 600 --keep-cache --same-fh --file $f=131072
+  pio_start
+  must open h "$PM/$f" rdonly
+  check "$k: fadvise WILLNEED failed" xfs_io -r -c "fadvise -w 0 131072" "$PM/$f"
+  must close h
+  pio_stop
+  check "$k: not two RELEASEs logged" wait_for cond '[ "$(pcount $f RELEASE)" -ge 2 ]'
+  check "$k: no READ" [ "$(pcount $f READ)" -ge 1 ]
+  last=$(awk -v f="file=$f" '$1 == "REPLY" && / op=READ / { for (i = 2; i <= NF; i++) if ($i == f) print NR }' "$PLOG" | tail -1)
+  before=$(plnums $f RELEASE | awk -v l="${last:-0}" '$1 < l' | wc -l)
+  after=$(plnums $f RELEASE | awk -v l="${last:-0}" '$1 > l' | wc -l)
+  check "$k: $before RELEASE(s) before the last READ reply (line ${last:-none}), expected 1: the idle open waited for the other's READs" \
+    [ "$before" -eq 1 ]
+  check "$k: $after RELEASE(s) after the last READ reply, expected 1: the reading open was released before its READs ended" \
+    [ "$after" -eq 1 ]
+  proto_umount
+  note "$k: same handle for both opens: the idle one released at once, the reading one after its READ replies"
+}
+
 run t01_no_write_before_fsync fuse-wb
 run t02_write_count fuse-wb mainline
 run t03_write_cache_flag fuse-wb mainline
@@ -1350,4 +1375,5 @@ run t37_create_release_flags fuse-wb mainline
 run t38_request_too_large fuse-wb mainline
 run t39_async_readahead fuse-wb mainline
 run t40_expired_dentry_kept fuse-wb mainline
+run t41_release_waits_own_reads fuse-wb mainline
 echo "60-protocol: $CHECKS checks passed"

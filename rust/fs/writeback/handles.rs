@@ -16,7 +16,7 @@ use kernel::rbtree::RBTreeNodeReservation;
 
 /// Remembers a writable open file: writeback may send its data with `fh`.
 pub(crate) fn add_writer(inode: &Inode, ff: &FuseFile) -> Result {
-    let id = core::ptr::from_ref(ff) as usize;
+    let id = ff.serial;
     let slot = RBTreeNodeReservation::new(GFP_KERNEL)?;
     {
         let mut g = inode.data().wb.lock();
@@ -44,7 +44,7 @@ pub(super) fn first_writer(g: &WbInode) -> Option<u64> {
 /// [`Closed`]): then its RELEASE is sent when it no longer is, not by the
 /// caller.
 pub(crate) fn remove_writer(inode: &Inode, ff: &FuseFile) -> bool {
-    let id = core::ptr::from_ref(ff) as usize;
+    let id = ff.serial;
     let find = |g: &WbInode| g.writers.iter().find(|(_, w)| w.0 == id).map(|(k, _)| *k);
     if find(&inode.data().wb.lock()).is_none() {
         return false;
@@ -60,19 +60,13 @@ pub(crate) fn remove_writer(inode: &Inode, ff: &FuseFile) -> bool {
             None => None,
         };
         let for_dirty = dirty && g.writers.iter().next().is_none();
-        let busy = g.uses(fh);
+        let busy = g.uses(fh, ff.serial);
         let deferred = match slot {
             Ok(slot) if (busy && !ff.no_release()) || for_dirty => {
                 let seq = g.next_release;
                 g.next_release += 1;
-                let c = Closed {
-                    fh,
-                    flags: ff.flags,
-                    flock_owner: ff.flock_owner(),
-                    for_dirty,
-                    release: !ff.no_release(),
-                };
-                g.releases.insert(slot.into_node(seq, c));
+                g.releases
+                    .insert(slot.into_node(seq, Closed::of(ff, for_dirty)));
                 true
             }
             _ => false,
@@ -86,33 +80,29 @@ pub(crate) fn remove_writer(inode: &Inode, ff: &FuseFile) -> bool {
             .sb()
             .data()
             .wb_wait()
-            .wait_until(WaitMode::Killable, || !inode.data().wb.lock().uses(fh));
+            .wait_until(WaitMode::Killable, || {
+                !inode.data().wb.lock().uses(fh, ff.serial)
+            });
     }
     deferred
 }
 
 /// A file that writeback does not use is closing: while readahead READs
-/// with its handle are in flight, its RELEASE is deferred until the last
+/// of it are in flight, its RELEASE is deferred until the last
 /// one ends (`read_done` sends it). Returns `true` if it was (then the
 /// caller sends none).
 pub(crate) fn defer_release(inode: &Inode, ff: &FuseFile) -> bool {
-    let fh = ff.fh;
-    if ff.no_release() || !inode.data().wb.lock().uses(fh) {
+    let (fh, serial) = (ff.fh, ff.serial);
+    if ff.no_release() || !inode.data().wb.lock().uses(fh, serial) {
         return false;
     }
     if let Ok(slot) = RBTreeNodeReservation::new(GFP_KERNEL) {
         let mut g = inode.data().wb.lock();
-        if g.uses(fh) {
+        if g.uses(fh, serial) {
             let seq = g.next_release;
             g.next_release += 1;
-            let c = Closed {
-                fh,
-                flags: ff.flags,
-                flock_owner: ff.flock_owner(),
-                for_dirty: false,
-                release: true,
-            };
-            g.releases.insert(slot.into_node(seq, c));
+            g.releases
+                .insert(slot.into_node(seq, Closed::of(ff, false)));
             return true;
         }
         return false;
@@ -123,18 +113,20 @@ pub(crate) fn defer_release(inode: &Inode, ff: &FuseFile) -> bool {
         .sb()
         .data()
         .wb_wait()
-        .wait_until(WaitMode::Killable, || !inode.data().wb.lock().uses(fh));
+        .wait_until(WaitMode::Killable, || {
+            !inode.data().wb.lock().uses(fh, serial)
+        });
     false
 }
 
-/// Records a readahead READ with handle `fh` in flight; returns its id for
-/// [`read_done`].
-pub(crate) fn add_read(inode: &Inode, fh: u64) -> Result<u64> {
+/// Records a readahead READ of the open file `ff` in flight; returns its
+/// id for [`read_done`].
+pub(crate) fn add_read(inode: &Inode, ff: &FuseFile) -> Result<u64> {
     let slot = RBTreeNodeReservation::new(GFP_KERNEL)?;
     let mut g = inode.data().wb.lock();
     let id = g.next_read;
     g.next_read = g.next_read.wrapping_add(1);
-    g.reads.insert(slot.into_node(id, fh));
+    g.reads.insert(slot.into_node(id, ff.serial));
     Ok(id)
 }
 
@@ -162,7 +154,7 @@ pub(crate) fn send_releases(conn: &Connection, inode: &Inode) {
             let ready = g
                 .releases
                 .iter()
-                .find(|(_, c)| !g.uses(c.fh) && (!c.for_dirty || !dirty || writers))
+                .find(|(_, c)| !g.uses(c.fh, c.serial) && (!c.for_dirty || !dirty || writers))
                 .map(|(k, _)| *k);
             match ready {
                 Some(k) => g.releases.remove_node(&k),

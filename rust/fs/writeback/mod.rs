@@ -67,8 +67,9 @@ use wait::wait_range;
 pub(crate) struct WbInode {
     inflight: RBTree<u64, Span>,
     next_id: u64,
-    /// Writable open files, oldest first: sequence -> (identity, handle).
-    writers: RBTree<u64, (usize, u64)>,
+    /// Writable open files, oldest first: sequence -> (`FuseFile::serial`,
+    /// handle).
+    writers: RBTree<u64, (u64, u64)>,
     next_writer: u64,
     /// Drains in progress: no new writeback starts while non-zero.
     nowrite: u32,
@@ -76,8 +77,8 @@ pub(crate) struct WbInode {
     active: u32,
     /// The sequential write stream, for write-behind.
     behind: pw::Behind,
-    /// Readahead READs in flight: id -> the handle each uses (its RELEASE
-    /// waits for them, see `handles`).
+    /// Readahead READs in flight: id -> the open file each is for, by its
+    /// `FuseFile::serial` (its RELEASE waits for them, see `handles`).
     reads: RBTree<u64, u64>,
     next_read: u64,
     /// Closed files whose handle is still needed, oldest first.
@@ -117,9 +118,10 @@ impl WbInode {
         self.active == 0 && self.inflight.iter().next().is_none()
     }
 
-    /// Whether a WRITE or a readahead READ in flight uses handle `fh`.
-    fn uses(&self, fh: u64) -> bool {
-        self.inflight.values().any(|s| s.fh == fh) || self.reads.values().any(|&f| f == fh)
+    /// Whether a WRITE in flight uses handle `fh`, or a readahead READ the
+    /// open file `serial` ([`FuseFile::serial`](crate::fs::file::FuseFile)).
+    fn uses(&self, fh: u64, serial: u64) -> bool {
+        self.inflight.values().any(|s| s.fh == fh) || self.reads.values().any(|&f| f == serial)
     }
 }
 
@@ -133,6 +135,8 @@ impl WbInode {
 #[derive(Clone, Copy)]
 struct Closed {
     fh: u64,
+    /// The open file's [`FuseFile::serial`](crate::fs::file::FuseFile).
+    serial: u64,
     /// Open flags, for RELEASE.
     flags: u32,
     /// The flock owner to unlock at RELEASE ([`FuseFile::flock_owner`]).
@@ -143,6 +147,18 @@ struct Closed {
 }
 
 impl Closed {
+    /// The closed file `ff`, kept for its dirty data if `for_dirty`.
+    fn of(ff: &crate::fs::file::FuseFile, for_dirty: bool) -> Self {
+        Closed {
+            fh: ff.fh,
+            serial: ff.serial,
+            flags: ff.flags,
+            flock_owner: ff.flock_owner(),
+            for_dirty,
+            release: !ff.no_release(),
+        }
+    }
+
     fn release_in(&self) -> abi::fuse_release_in {
         crate::proto::request::release_in(self.fh, self.flags, self.flock_owner)
     }
