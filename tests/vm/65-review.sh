@@ -948,6 +948,83 @@ r21_create_over_known_file() {
   note "$k: CREATE over a known dirty file with O_TRUNC: size $size on the server afterwards"
 }
 
+# 22. Readahead READs in flight (answered 4 s late, the server serving
+# other requests meanwhile) while the file is closed from O_RDWR, the
+# reader is killed, the file is truncated, the mount is unmounted, or the
+# connection is aborted: each ends as it should, nothing is left locked
+# or busy, and the kernel log stays clean.
+r22_readahead_in_flight() {
+  local k=$1 f=lazyread-r22 size=262144 last rel rpid tpid upid cd_
+  local pat="import sys; sys.stdout.buffer.write(bytes(i % 251 for i in range($size)))"
+  klog_mark
+  proto_mount "$k" wb r22 --slow-ms 4000 --file $f=$size
+  # (a) Closed from O_RDWR (in write-back mode, a writer) with the READs in
+  # flight: its RELEASE follows their replies.
+  check "$k: fadvise WILLNEED on an O_RDWR open failed" xfs_io -c "fadvise -w 0 $size" "$PM/$f"
+  check "$k: no RELEASE logged" wait_for has_line $f RELEASE
+  last=$(awk -v f="file=$f" '$1 == "REPLY" && / op=READ / { for (i = 2; i <= NF; i++) if ($i == f) print NR }' "$PLOG" | tail -1)
+  rel=$(plnums $f RELEASE | tail -1)
+  check "$k: (a) RELEASE (log line $rel) before the last READ reply (line ${last:-none})" \
+    cond '[ -n "$last" ] && [ "$rel" -gt "$last" ]'
+  check "$k: (a) the data read back differs" cmp -s <(cat "$PM/$f") <(python3 -c "$pat")
+  # (b) The reader killed while it waits for a READ: it ends at once.
+  drop_caches
+  cat "$PM/$f" > /dev/null &
+  rpid=$!
+  disown $rpid
+  check "$k: (b) the reader sent no READ" wait_for grep -q "^READ .*file=$f .*offset=0 " "$PLOG"
+  nap 0.5
+  kill -9 $rpid
+  check "$k: (b) the reader killed while waiting for its READ did not end within 2 s" ended $rpid 2
+  # (c) Truncated to 0 while the READs are in flight: the truncate waits for
+  # them (the folios are locked), then nothing of the old data is seen.
+  nap 4
+  drop_caches
+  xfs_io -r -c "fadvise -w 0 $size" "$PM/$f"
+  check "$k: (c) no READ in flight" wait_for cond '[ "$(grep -c "^READ .*file=$f " "$PLOG")" -gt "$(grep -c "^REPLY .*op=READ .*file=$f " "$PLOG")" ]'
+  truncate -s 0 "$PM/$f" &
+  tpid=$!
+  check "$k: (c) the truncate did not end within 30 s" ended $tpid 30
+  wait $tpid || fail "$k: (c) the truncate failed"
+  check "$k: (c) size $(stat -c %s "$PM/$f") after the truncate" [ "$(stat -c %s "$PM/$f")" -eq 0 ]
+  check "$k: (c) data read after the truncate" [ "$(wc -c < "$PM/$f")" -eq 0 ]
+  printf 'fresh' > "$PM/$f"
+  check "$k: (c) the data written after the truncate differs" [ "$(cat "$PM/$f")" = fresh ]
+  # (d) Unmounted with READs in flight and no open file: the unmount
+  # waits for them (they hold the inode), without a busy-inode report.
+  proto_umount
+  proto_mount "$k" wb r22d --slow-ms 4000 --file $f=$size
+  xfs_io -r -c "fadvise -w 0 $size" "$PM/$f"
+  check "$k: (d) no READ" wait_for has_line $f READ
+  umount "$PM" &
+  upid=$!
+  check "$k: (d) the unmount did not end within 30 s" ended $upid 30
+  wait $upid || fail "$k: (d) the unmount failed"
+  wait "$LAST_MOUNT_PID" 2> /dev/null
+  # (e) The connection aborted while a reader waits for its READ: the
+  # reader ends with an error, and the mount goes.
+  proto_mount "$k" wb r22e --slow-ms 4000 --file $f=$size
+  if [ "$k" = mainline ]; then
+    mountpoint -q /sys/fs/fuse/connections ||
+      mount -t fusectl fusectl /sys/fs/fuse/connections || fail "cannot mount fusectl"
+    cd_=/sys/fs/fuse/connections/$(stat -c %d "$PM")
+  else
+    cd_=$(conn_dir "$PM")
+  fi
+  cat "$PM/$f" > /dev/null 2>&1 &
+  rpid=$!
+  check "$k: (e) the reader sent no READ" wait_for has_line $f READ
+  check "$k: no $cd_/abort" [ -e "$cd_/abort" ]
+  echo 1 > "$cd_/abort"
+  check "$k: (e) the reader did not end within 5 s of the abort" ended $rpid 5
+  wait $rpid && fail "$k: (e) the reader succeeded although the connection was aborted"
+  umount "$PM" 2> /dev/null
+  check "$k: (e) the mount did not go away after the abort" wait_unmounted "$PM" 30
+  wait "$LAST_MOUNT_PID" 2> /dev/null
+  check "$k: the kernel log shows a report" klog_clean
+  note "$k: READs in flight: close from O_RDWR (RELEASE after them), killed reader, truncate, unmount and abort all ended cleanly"
+}
+
 run r01_umount_abort_race fuse-wb
 run r02_stat_vs_append fuse-wb
 run r03_max_read_unaligned fuse-wb mainline
@@ -974,4 +1051,5 @@ run r18_direct_read_hole fuse-wb mainline
 run r19_create_open_faults fuse-wb
 run r20_open_denied_after_create fuse-wb mainline
 run r21_create_over_known_file fuse-wb mainline
+run r22_readahead_in_flight fuse-wb mainline
 echo "65-review: $CHECKS checks passed"
