@@ -388,6 +388,19 @@ pub(crate) fn max_read(conn: &Connection) -> usize {
     }
 }
 
+/// The arguments of a READ of `len` bytes at `pos` through `ff`.
+pub(crate) fn read_in(ff: &FuseFile, pos: i64, len: usize) -> Result<abi::fuse_read_in> {
+    Ok(abi::fuse_read_in {
+        fh: ff.fh,
+        offset: u64::try_from(pos).map_err(|_| EINVAL)?,
+        size: u32::try_from(len).map_err(|_| EINVAL)?,
+        read_flags: 0,
+        lock_owner: 0,
+        flags: ff.flags,
+        padding: 0,
+    })
+}
+
 /// Sends READ of `len` bytes at `pos` on the open file `file`.
 pub(crate) fn read_range(
     inode: &Inode,
@@ -398,15 +411,7 @@ pub(crate) fn read_range(
     inode.data().check()?;
     let ff = file.and_then(|f| f.data()).ok_or(EIO)?;
     let conn = inode.sb().data();
-    let arg = abi::fuse_read_in {
-        fh: ff.fh,
-        offset: u64::try_from(pos).map_err(|_| EINVAL)?,
-        size: u32::try_from(len).map_err(|_| EINVAL)?,
-        read_flags: 0,
-        lock_owner: 0,
-        flags: ff.flags,
-        padding: 0,
-    };
+    let arg = read_in(ff, pos, len)?;
     let reply = conn.request(
         abi::fuse_opcode_FUSE_READ,
         inode.data().nodeid(),

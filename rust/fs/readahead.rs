@@ -12,7 +12,9 @@
 //! - its file's handle: the file may be closed meanwhile, and its RELEASE
 //!   then waits for the READ (`writeback::defer_release`), so that the
 //!   server never sees a handle released, and perhaps reused for another
-//!   file, before a READ that names it.
+//!   file, before a READ that names it. READs are registered by their open
+//!   file (`FuseFile::serial`), not by the handle, which several opens may
+//!   share.
 
 use super::file::{self as ffile, FuseFile};
 use super::writeback::{self, InodeRef};
@@ -82,15 +84,7 @@ fn send_one(
     len: usize,
     folios: KVec<LockedFolio>,
 ) -> Result {
-    let arg = abi::fuse_read_in {
-        fh: ff.fh,
-        offset: u64::try_from(pos).map_err(|_| EINVAL)?,
-        size: u32::try_from(len).map_err(|_| EINVAL)?,
-        read_flags: 0,
-        lock_owner: 0,
-        flags: ff.flags,
-        padding: 0,
-    };
+    let arg = ffile::read_in(ff, pos, len)?;
     let iref = InodeRef::new(inode)?;
     // A file without a server handle has no RELEASE to order after it.
     let id = if ff.no_release() {
