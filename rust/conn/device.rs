@@ -7,7 +7,7 @@ use super::forget::FORGET_BATCH;
 use super::request::{Phase, Request};
 use super::Connection;
 use crate::abi;
-use crate::proto::{self, reply::Header, request::Creds, ProtoError};
+use crate::proto::{self, reply::Header, reply::ReplyKind, request::Creds, ProtoError};
 use crate::vfs::{self, iov::IovIter, iov::MsgDst, wait::WaitMode, wait::WaitQueue};
 use core::mem::size_of;
 use core::sync::atomic::Ordering;
@@ -342,6 +342,22 @@ impl Connection {
         if payload_len > req.kind.max_len() {
             self.complete(&req, Err(EIO));
             return Err(self.reject(ProtoError::BadSize));
+        }
+        // Data (needing no other check) may go straight where the request
+        // wants it (a readahead READ: into its folios).
+        if matches!(req.kind, ReplyKind::Data { .. }) {
+            let cb = req.state.lock().callback.clone();
+            match cb.and_then(|cb| cb.take_data(src, payload_len)) {
+                Some(Ok(())) => {
+                    self.complete(&req, Ok(KVVec::new()));
+                    return Ok(());
+                }
+                Some(Err(e)) => {
+                    self.complete(&req, Err(EIO));
+                    return Err(e);
+                }
+                None => (),
+            }
         }
         let payload = match read_payload(src, payload_len) {
             Ok(p) => p,

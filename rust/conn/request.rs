@@ -6,7 +6,7 @@
 use super::{Connection, Data, Payload};
 use crate::abi;
 use crate::proto::{self, reply::ReplyKind, request::Creds};
-use crate::vfs::{self, wait::WaitQueue};
+use crate::vfs::{self, iov::IovIter, wait::WaitQueue};
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 use kernel::sync::{Arc, SpinLock};
@@ -33,6 +33,16 @@ pub(super) enum End {
 pub(crate) trait Completion: Send + Sync {
     /// The request ended with `result`.
     fn complete(&self, conn: &Connection, args: &[u8], data: &[KVVec<u8>], result: Result<Payload>);
+
+    /// The valid (size-checked) data reply of `len` bytes is in `src`, the
+    /// server's write(2): a completion with buffers of its own (the page
+    /// cache) may copy it there itself and return `Some(Ok(()))`; then
+    /// `complete` gets an empty payload and must use what it kept. `None`:
+    /// the data comes to `complete` as the payload. On an error the
+    /// request fails with EIO, the server's write with the error.
+    fn take_data(&self, _src: &mut IovIter<'_>, _len: usize) -> Option<Result> {
+        None
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -22,7 +22,7 @@ use super::{inode, Inode, Readahead};
 use crate::abi;
 use crate::conn::{Completion, Connection, Payload};
 use crate::proto::{pod, reply::ReplyKind};
-use crate::vfs::{folio::LockedFolio, PAGE_SIZE};
+use crate::vfs::{folio::LockedFolio, iov::IovIter, PAGE_SIZE};
 use kernel::prelude::*;
 use kernel::sync::{Arc, SpinLock};
 
@@ -94,6 +94,10 @@ fn send_one(
     };
     // From here on the READ's state (and, when it is dropped, the end of
     // its registration) lives in `done`, sent or not.
+    let state = RaState {
+        folios: Some(folios),
+        filled: None,
+    };
     let done = Arc::pin_init(
         pin_init!(RaRead {
             inode: iref,
@@ -101,7 +105,7 @@ fn send_one(
             pos,
             len,
             version: conn.attr_version(),
-            folios <- kernel::new_spinlock!(Some(folios), "fuse_wb::RaRead::folios"),
+            state <- kernel::new_spinlock!(state, "fuse_wb::RaRead::state"),
         }),
         GFP_KERNEL,
     );
@@ -127,10 +131,12 @@ fn send_one(
 ///
 /// # Invariants
 ///
-/// `folios` holds, until the completion or the drop takes them, locked
-/// folios of `inode` that are contiguous from `pos` and together `len`
-/// bytes long; `id`, if any, stays registered with the inode (its handle
-/// in use) until the drop.
+/// `state.folios` holds, until the completion or the drop takes them,
+/// locked folios of `inode` that are contiguous from `pos` and together
+/// `len` bytes long (`take_data` takes them out while it fills them, and
+/// puts them back); `state.filled` is set only once they hold the reply.
+/// `id`, if any, stays registered with the inode (its handle in use) until
+/// the drop.
 #[pin_data(PinnedDrop)]
 struct RaRead {
     inode: InodeRef,
@@ -141,12 +147,41 @@ struct RaRead {
     len: usize,
     /// The attribute version before it was sent (for a short READ).
     version: u64,
-    /// Locked until it ends; taken by the completion.
     #[pin]
-    folios: SpinLock<Option<KVec<LockedFolio>>>,
+    state: SpinLock<RaState>,
+}
+
+struct RaState {
+    /// Locked until it ends; taken by the completion.
+    folios: Option<KVec<LockedFolio>>,
+    /// The reply's length, once `take_data` copied it into the folios.
+    filled: Option<usize>,
 }
 
 impl Completion for RaRead {
+    fn take_data(&self, src: &mut IovIter<'_>, len: usize) -> Option<Result> {
+        // Copied without the lock held: the server's buffer may fault. Only
+        // this reply can complete the request meanwhile (the device took it
+        // from the requests being processed), and the caller holds it.
+        let mut folios = self.state.lock().folios.take()?;
+        let mut left = len;
+        let mut res = Ok(());
+        for f in folios.iter_mut() {
+            let n = left.min(f.size());
+            res = f.fill_from_iter(src, n);
+            if res.is_err() {
+                break;
+            }
+            left -= n;
+        }
+        let mut st = self.state.lock();
+        st.folios = Some(folios);
+        if res.is_ok() {
+            st.filled = Some(len);
+        }
+        Some(res)
+    }
+
     fn complete(
         &self,
         _conn: &Connection,
@@ -154,7 +189,11 @@ impl Completion for RaRead {
         _data: &[KVVec<u8>],
         result: Result<Payload>,
     ) {
-        let Some(mut folios) = self.folios.lock().take() else {
+        let (folios, filled) = {
+            let mut st = self.state.lock();
+            (st.folios.take(), st.filled)
+        };
+        let Some(mut folios) = folios else {
             return;
         };
         let Some(inode) = self.inode.inode() else {
@@ -165,22 +204,27 @@ impl Completion for RaRead {
         // the folios are unlocked: a reader woken by the unlock reads both
         // (as mainline's `fuse_readpages_end`).
         if let Ok(data) = &result {
-            let mut covered = 0usize;
+            let got = match filled {
+                // `take_data` filled them (and zeroed the rest).
+                Some(got) => got,
+                None => {
+                    let mut covered = 0usize;
+                    for f in folios.iter_mut() {
+                        let size = f.size();
+                        let start = covered.min(data.len());
+                        let end = covered.saturating_add(size).min(data.len());
+                        f.fill(data.get(start..end).unwrap_or(&[]));
+                        covered = covered.saturating_add(size);
+                    }
+                    data.len()
+                }
+            };
             for f in folios.iter_mut() {
-                let size = f.size();
-                let start = covered.min(data.len());
-                let end = covered.saturating_add(size).min(data.len());
-                f.fill(data.get(start..end).unwrap_or(&[]));
                 f.mark_uptodate();
-                covered = covered.saturating_add(size);
             }
-            if data.len() < self.len {
+            if got < self.len {
                 // CAST: at most `len`, which came from a u32.
-                ffile::short_read(
-                    inode,
-                    self.pos.saturating_add(data.len() as i64),
-                    self.version,
-                );
+                ffile::short_read(inode, self.pos.saturating_add(got as i64), self.version);
             }
         }
         inode::invalidate_atime(inode);
@@ -193,7 +237,7 @@ impl PinnedDrop for RaRead {
     fn drop(self: Pin<&mut Self>) {
         // Unlock what was never filled (the READ failed to go out) before
         // a deferred RELEASE may go.
-        let folios = self.folios.lock().take();
+        let folios = self.state.lock().folios.take();
         drop(folios);
         if let (Some(inode), Some(id)) = (self.inode.inode(), self.id) {
             writeback::read_done(&inode.sb().data(), inode, id);

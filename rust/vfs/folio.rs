@@ -7,10 +7,11 @@
 use super::file::File;
 use super::fs_type::FileSystem;
 use super::inode::{Inode, InodeOperations};
+use super::iov::IovIter;
 use crate::vfs::bindings;
 use kernel::alloc::{flags::GFP_KERNEL, KVVec};
 use kernel::error::from_result;
-use kernel::error::Result;
+use kernel::error::{code::EFAULT, Result};
 use kernel::ffi::c_int;
 use kernel::prelude::vtable;
 
@@ -265,6 +266,37 @@ impl LockedFolio {
             // SAFETY: Zeroing `[n, size)` of a locked, valid folio.
             unsafe { bindings::fusewb_folio_zero_range(self.ptr, n, size - n) };
         }
+    }
+
+    /// Copies `n` bytes (at most the folio's size) from `src` into the
+    /// folio, advancing `src`, and zeroes the rest of the folio. Fails with
+    /// EFAULT if the user buffer faults: the folio's contents are then
+    /// undefined (it must not be marked up to date).
+    ///
+    /// A fault on the user buffer may wait for a folio lock: the caller
+    /// must not hold other folio locks that the buffer could need (as the
+    /// kernel's own reads into a FUSE server's buffer).
+    pub(crate) fn fill_from_iter(&mut self, src: &mut IovIter<'_>, n: usize) -> Result {
+        let size = self.size();
+        let n = n.min(size);
+        if n > 0 {
+            // SAFETY: The folio is locked and valid; a `struct folio` starts
+            // with its head `struct page` (`&folio->page`, FOLIO_MATCH in
+            // mm_types.h), and `copy_page_from_iter` handles the compound
+            // page's other pages for `[0, n)`, `n <= size`. `src` is a valid
+            // iterator.
+            let got = unsafe {
+                bindings::copy_page_from_iter(self.ptr.cast::<bindings::page>(), 0, n, src.as_ptr())
+            };
+            if got != n {
+                return Err(EFAULT);
+            }
+        }
+        if n < size {
+            // SAFETY: Zeroing `[n, size)` of a locked, valid folio.
+            unsafe { bindings::fusewb_folio_zero_range(self.ptr, n, size - n) };
+        }
+        Ok(())
     }
 
     /// Marks the contents valid.
