@@ -17,7 +17,11 @@
 //!   EINVAL and keep the request pending; a proper `-ENOENT` reply for the
 //!   same unique follows, which must succeed (the caller sees ENOENT);
 //! * class `P` (payload level): the kernel must reject the write with
-//!   EINVAL and fail the caller's request with EIO; nothing more is sent;
+//!   EINVAL and fail the caller's request with EIO; nothing more is sent.
+//!   `read-efault` is the exception to EINVAL: its READ reply is one
+//!   writev(2) whose header is correct but whose payload's iovec points at
+//!   a page mapped PROT_NONE, so the kernel's copy faults and the write
+//!   must fail with EFAULT;
 //! * `hang`: READ is never answered (the test kills the server);
 //! * class `N` (notifications): malformed notifications are written before
 //!   a correct reply; each must fail with EINVAL (or ENOENT, for a node the
@@ -61,7 +65,9 @@ the scenario, whose reply is malformed:
         pending; a proper -ENOENT reply follows and must succeed, so the
         client sees ENOENT;
   P     payload-level: the write must fail with EINVAL and the client's
-        request fail with EIO; nothing more is sent;
+        request fail with EIO; nothing more is sent (read-efault: the READ
+        reply's header is correct but its payload is written from memory
+        that is not mapped; the write must fail with EFAULT);
   hang  READ is never answered (kill the server: the reader must fail).
   N     notifications: malformed ones are written before a correct reply and
         must fail with EINVAL (ENOENT for unknown nodes); the client succeeds.
@@ -183,7 +189,14 @@ fn main() {
         eprintln!("{PROG}: {msg}");
         std::process::exit(2);
     }
-    serve(fd);
+    let unmapped = match unmapped_page() {
+        Ok(addr) => addr,
+        Err(msg) => {
+            eprintln!("{PROG}: {msg}");
+            std::process::exit(2);
+        }
+    };
+    serve(fd, unmapped);
 }
 
 fn setup(fd: i32, log_path: Option<&str>) -> Result<(), String> {
@@ -195,6 +208,62 @@ fn setup(fd: i32, log_path: Option<&str>) -> Result<(), String> {
     // every signal blocked it runs to its end.
     unsafe { raw::on_terminate_signals(on_terminate, raw::SigMask::Full) }
         .map_err(|e| format!("cannot install signal handlers: {e}"))
+}
+
+/// Maps one page PROT_NONE and returns its address: `read-efault`'s
+/// payloads are written from it, and the kernel's copy faults on their
+/// first byte. It stays mapped (and inaccessible) until the process exits.
+fn unmapped_page() -> Result<usize, String> {
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    // SAFETY: a fresh anonymous mapping, placed where the kernel likes,
+    // touches no existing memory.
+    let addr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            page,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(format!(
+            "cannot map a PROT_NONE page: {}",
+            io::Error::last_os_error()
+        ));
+    }
+    Ok(addr as usize)
+}
+
+/// One writev(2) (again on EINTR) of `head`, then `len` bytes from
+/// `addr`, which nothing may be read from: Ok(bytes written) or
+/// Err(errno).
+fn write_from_unmapped(fd: i32, head: &[u8], addr: usize, len: usize) -> Result<usize, i32> {
+    let iov = [
+        libc::iovec {
+            iov_base: head.as_ptr().cast_mut().cast(),
+            iov_len: head.len(),
+        },
+        libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: len,
+        },
+    ];
+    loop {
+        // SAFETY: the first iovec describes a live buffer; the second is
+        // only read, by the kernel, which checks the access (that it fails
+        // is the point).
+        let n = unsafe { libc::writev(fd, iov.as_ptr(), 2) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = raw::last_errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
 }
 
 /// Caps the log lines per scenario (a looping client must not flood the
@@ -227,7 +296,8 @@ impl LogLimiter {
     }
 }
 
-fn serve(fd: i32) -> ! {
+/// Serves `fd`; `unmapped` is the address of [`unmapped_page`].
+fn serve(fd: i32, unmapped: usize) -> ! {
     // SAFETY: getuid/getgid cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     let mut server = Server::new(uid, gid);
@@ -290,8 +360,12 @@ fn serve(fd: i32) -> ! {
             log(&format!("badserver: {note}"));
         }
         for step in &response.steps {
-            let result = raw::write_reply(fd, &step.bytes);
-            let verdict = server::judge(&step.expect, result, step.bytes.len());
+            let result = if step.unmapped == 0 {
+                raw::write_reply(fd, &step.bytes)
+            } else {
+                write_from_unmapped(fd, &step.bytes, unmapped, step.unmapped)
+            };
+            let verdict = server::judge(&step.expect, result, step.write_len());
             match verdict {
                 Verdict::Ok => {
                     OK_COUNT.fetch_add(1, Ordering::SeqCst);
@@ -345,5 +419,24 @@ mod tests {
         assert!(parse_args(&s(&["/mnt"])).is_err());
         assert!(parse_args(&s(&["/dev/fd/3", "/dev/fd/4"])).is_err());
         assert!(parse_args(&s(&["-x", "/dev/fd/3"])).is_err());
+    }
+
+    #[test]
+    fn writes_from_the_unmapped_page_fault() {
+        let page = unmapped_page().unwrap();
+        let mut p = [0i32; 2];
+        // SAFETY: p has room for the two descriptors.
+        assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
+        // The copy faults on the first byte.
+        assert_eq!(write_from_unmapped(p[1], &[], page, 100), Err(libc::EFAULT));
+        // After a good head the write is not whole either (a pipe fails it
+        // or keeps the head; the device fails it).
+        assert_ne!(write_from_unmapped(p[1], b"head", page, 100), Ok(104));
+        // SAFETY: both descriptors are ours; the page was mapped above.
+        unsafe {
+            libc::close(p[0]);
+            libc::close(p[1]);
+            libc::munmap(page as *mut libc::c_void, 1);
+        }
     }
 }

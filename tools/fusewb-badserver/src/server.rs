@@ -10,8 +10,10 @@ pub enum Class {
     /// Header-level: the write fails with EINVAL and the request stays
     /// pending; a proper -ENOENT reply follows, the caller sees ENOENT.
     Header,
-    /// Payload-level: the write fails with EINVAL and the caller's request
-    /// fails with EIO; nothing more is sent for that unique.
+    /// Payload-level: the write fails with EINVAL (EFAULT for
+    /// `read-efault`, whose payload is written from unmapped memory) and
+    /// the caller's request fails with EIO; nothing more is sent for that
+    /// unique.
     Payload,
     /// The request is never answered (the test kills the server).
     Hang,
@@ -80,6 +82,7 @@ pub const SCENARIOS: &[Scenario] = &[
     sc("entry-root-nodeid", P, File, "stat"),
     // LOOKUP succeeds; the next operation's reply is malformed.
     sc("read-oversized", P, File, "cat"),
+    sc("read-efault", P, File, "cat"), // right length, payload unmapped: EFAULT
     sc("readdir-bad-namelen", P, Dir, "ls"),
     sc("readdir-zero-namelen", P, Dir, "ls"),
     sc("readdir-slash", P, Dir, "ls"),
@@ -158,7 +161,18 @@ pub struct Step {
     /// What is written, for the log.
     pub label: String,
     pub bytes: Vec<u8>,
+    /// Payload bytes that follow `bytes` in the same writev(2), from an
+    /// address where nothing is mapped (0: none, a plain write(2) of
+    /// `bytes`): the kernel's copy of them faults.
+    pub unmapped: usize,
     pub expect: Expect,
+}
+
+impl Step {
+    /// The bytes the write(2) hands the kernel, `unmapped` ones included.
+    pub fn write_len(&self) -> usize {
+        self.bytes.len() + self.unmapped
+    }
 }
 
 /// The outcome of handling one request.
@@ -176,6 +190,7 @@ impl Response {
                 scenario: None,
                 label: format!("{} reply (unique {})", opcode::name(h.opcode), h.unique),
                 bytes,
+                unmapped: 0,
                 expect: Expect::Normal,
             }],
             notes: Vec::new(),
@@ -197,6 +212,7 @@ impl Response {
 
 const EINVAL_ONLY: &[i32] = &[libc::EINVAL];
 const ENOENT_ONLY: &[i32] = &[libc::ENOENT];
+const EFAULT_ONLY: &[i32] = &[libc::EFAULT];
 
 /// A notification: header with `unique` 0 and the code in `error`.
 fn notification(code: i32, payload: &[u8]) -> Vec<u8> {
@@ -310,12 +326,14 @@ fn notify_steps(n: &'static str) -> Vec<Step> {
             scenario: Some(n),
             label: "POLL of a handle nobody polls".to_string(),
             bytes: notification(POLL, &UNKNOWN.to_le_bytes()),
+            unmapped: 0,
             expect: Expect::Accepted,
         },
         Step {
             scenario: Some(n),
             label: "INVAL_INODE of the root".to_string(),
             bytes: notification(INODE, &inode(proto::ROOT_ID)),
+            unmapped: 0,
             expect: Expect::Accepted,
         },
     ]
@@ -337,7 +355,21 @@ fn rejected_with(name: &'static str, label: &str, bytes: Vec<u8>, errnos: &'stat
         scenario: Some(name),
         label: label.to_string(),
         bytes,
+        unmapped: 0,
         expect: Expect::Rejected(errnos),
+    }
+}
+
+/// A successful reply to `unique` whose header is correct but whose `len`
+/// payload bytes are written from unmapped memory: the write must fail with
+/// EFAULT (and the request with EIO).
+fn faulting(name: &'static str, unique: u64, len: usize) -> Step {
+    Step {
+        scenario: Some(name),
+        label: "writev, payload from unmapped memory".to_string(),
+        bytes: proto::out_header((proto::OUT_HEADER_SIZE + len) as u32, 0, unique),
+        unmapped: len,
+        expect: Expect::Rejected(EFAULT_ONLY),
     }
 }
 
@@ -346,6 +378,7 @@ fn follow_up(name: &'static str, unique: u64) -> Step {
         scenario: Some(name),
         label: "reply -ENOENT".to_string(),
         bytes: proto::error_reply(unique, libc::ENOENT),
+        unmapped: 0,
         expect: Expect::Accepted,
     }
 }
@@ -602,6 +635,7 @@ impl Server {
                     scenario: None,
                     label: format!("LOOKUP reply (unique {u})"),
                     bytes: proto::reply(u, 0, &good.encode()),
+                    unmapped: 0,
                     expect: Expect::Normal,
                 });
                 steps
@@ -723,6 +757,19 @@ impl Server {
                 let data = vec![FILE_BYTE; rin.size as usize + 4096];
                 Response {
                     steps: vec![rejected(s.name, "write", proto::reply(h.unique, 0, &data))],
+                    notes: Vec::new(),
+                }
+            }
+            (Kind::File, "read-efault") => {
+                // The length the READ asked for, capped at the file size.
+                // Past the end there is no payload to fault on: answer
+                // normally.
+                let len = file_slice(rin.offset, rin.size).len();
+                if len == 0 {
+                    return Response::ok(h, &[]);
+                }
+                Response {
+                    steps: vec![faulting(s.name, h.unique, len)],
                     notes: Vec::new(),
                 }
             }
@@ -922,7 +969,7 @@ fn expect_text(expect: &Expect) -> String {
 /// The log line for a step, or None if nothing is to be logged (a normal
 /// reply that succeeded).
 pub fn log_line(step: &Step, result: Result<usize, i32>, verdict: Verdict) -> Option<String> {
-    let got = result_text(result, step.bytes.len());
+    let got = result_text(result, step.write_len());
     let want = expect_text(&step.expect);
     match (step.scenario, verdict) {
         (Some(name), v) => Some(format!(
@@ -1039,6 +1086,7 @@ mod tests {
         assert_eq!(lines.len(), SCENARIOS.len());
         assert_eq!(lines[0], "short-header H stat");
         assert!(lines.contains(&"read-oversized P cat"));
+        assert!(lines.contains(&"read-efault P cat"));
         assert!(lines.contains(&"readdir-slash P ls"));
         assert!(lines.contains(&"readlink-oversized P readlink"));
         assert!(lines.contains(&"getattr-bad-size P stat"));
@@ -1155,6 +1203,7 @@ mod tests {
     fn lookup_of_normal_victims_is_correct() {
         for name in [
             "read-oversized",
+            "read-efault",
             "readdir-slash",
             "readlink-oversized",
             "hang",
@@ -1303,6 +1352,35 @@ mod tests {
         ));
         assert_eq!(r.steps[0].bytes.len(), 16 + 8192);
         assert_eq!(r.steps[0].scenario, Some("read-oversized"));
+        // read-efault: an honest header, the payload (the size asked for,
+        // capped at the file size) from unmapped memory, EFAULT expected.
+        for (offset, size, len) in [(0, 4096, 100), (90, 4096, 10), (10, 20, 20)] {
+            let r = s.handle(&request(
+                opcode::READ,
+                9,
+                node("read-efault"),
+                &read_arg(offset, size),
+            ));
+            assert_eq!(r.steps.len(), 1);
+            let st = &r.steps[0];
+            assert_eq!(st.scenario, Some("read-efault"));
+            assert_eq!(st.bytes, out_header(16 + len, 0, 9));
+            assert_eq!(st.unmapped, len as usize);
+            assert_eq!(st.write_len(), 16 + len as usize);
+            assert_eq!(st.expect, Expect::Rejected(&[libc::EFAULT]));
+        }
+        // Past the end there is nothing to fault on: a normal empty reply.
+        let r = s.handle(&request(
+            opcode::READ,
+            9,
+            node("read-efault"),
+            &read_arg(100, 4096),
+        ));
+        assert_eq!(r.steps[0].bytes, proto::reply(9, 0, &[]));
+        assert_eq!(
+            (r.steps[0].unmapped, &r.steps[0].expect),
+            (0, &Expect::Normal)
+        );
         let r = s.handle(&request(opcode::READ, 9, node("hang"), &read_arg(0, 4096)));
         assert!(r.steps.is_empty());
         assert_eq!(r.notes.len(), 1);
@@ -1444,6 +1522,33 @@ mod tests {
     }
 
     #[test]
+    fn only_read_efault_writes_from_unmapped_memory() {
+        let mut s = Server::new(0, 0);
+        for (i, sc) in SCENARIOS.iter().enumerate() {
+            let mut steps: Vec<(u32, Step)> = lookup(sc.name, 3)
+                .steps
+                .into_iter()
+                .map(|st| (opcode::LOOKUP, st))
+                .collect();
+            for op in [
+                opcode::GETATTR,
+                opcode::READ,
+                opcode::READDIR,
+                opcode::READLINK,
+            ] {
+                let r = s.handle(&request(op, 3, nodeid_of(i), &read_arg(0, 4096)));
+                steps.extend(r.steps.into_iter().map(|st| (op, st)));
+            }
+            for (op, st) in steps {
+                let want = sc.name == "read-efault" && op == opcode::READ;
+                assert_eq!(st.unmapped != 0, want, "{} op {op}", sc.name);
+                let efault = st.expect == Expect::Rejected(&[libc::EFAULT]);
+                assert_eq!(efault, want, "{} op {op}", sc.name);
+            }
+        }
+    }
+
+    #[test]
     fn judging_writes() {
         let rej = Expect::Rejected(&[libc::EINVAL]);
         assert_eq!(judge(&rej, Err(libc::EINVAL), 8), Verdict::Ok);
@@ -1464,6 +1569,10 @@ mod tests {
             judge(&Expect::Normal, Err(libc::EINVAL), 16),
             Verdict::Mismatch
         );
+        let fault = Expect::Rejected(&[libc::EFAULT]);
+        assert_eq!(judge(&fault, Err(libc::EFAULT), 116), Verdict::Ok);
+        assert_eq!(judge(&fault, Err(libc::EINVAL), 116), Verdict::Mismatch);
+        assert_eq!(judge(&fault, Ok(116), 116), Verdict::Mismatch);
     }
 
     #[test]
@@ -1484,6 +1593,20 @@ mod tests {
         let r = lookup("unknown-unique", 2);
         let l = log_line(&r.steps[0], Err(libc::EINVAL), Verdict::Ok).unwrap();
         assert!(l.contains("-> EINVAL (expected EINVAL) ok"), "{l}");
+        let st = faulting("read-efault", 2, 100);
+        let l = log_line(&st, Err(libc::EFAULT), Verdict::Ok).unwrap();
+        assert_eq!(
+            l,
+            "badserver: read-efault: writev, payload from unmapped memory -> EFAULT \
+             (expected EFAULT) ok"
+        );
+        let l = log_line(&st, Ok(116), Verdict::Mismatch).unwrap();
+        assert!(l.ends_with("-> success (expected EFAULT) MISMATCH"), "{l}");
+        let l = log_line(&st, Ok(16), Verdict::Mismatch).unwrap();
+        assert!(
+            l.contains("-> short write 16 of 116 (expected EFAULT)"),
+            "{l}"
+        );
         let r = lookup("nope", 2);
         assert_eq!(log_line(&r.steps[0], Ok(16), Verdict::Unchecked), None);
         let l = log_line(&r.steps[0], Err(libc::EINVAL), Verdict::Mismatch).unwrap();
