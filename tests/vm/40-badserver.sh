@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A misbehaving server: every malformed reply is refused with EINVAL on the
-# server's write(2) and the caller sees ENOENT (the request stays pending
-# and gets a proper reply) or EIO (the request fails). The kernel stays clean
+# server's write(2) (a READ reply from unmapped memory, read-efault, with
+# EFAULT) and the caller sees ENOENT (the request stays pending and gets a
+# proper reply) or EIO (the request fails). The kernel stays clean
 # (scripts/vm-run checks the log).
 . "$(dirname "$0")/lib.sh"
 m=$SCRATCH/bad
@@ -33,4 +34,10 @@ unmount "$m"
 cat "$log" | tail -3
 grep -q "MISMATCH" "$log" && { grep MISMATCH "$log"; fail "the server saw unexpected write(2) results"; }
 grep -q ", 0 mismatched" "$log" || fail "no clean summary from the server"
+# The server offers ASYNC_READ: the first is a readahead READ, whose reply
+# the kernel copies straight into the page cache; the retry of the page is
+# a READ of its own.
+nf=$(grep -c "read-efault: .*-> EFAULT (expected EFAULT) ok" "$log")
+[ "$nf" -ge 2 ] || fail "read-efault: $nf READ replies from unmapped memory refused with EFAULT, expected 2 (readahead, then the page's own READ)"
+note "read-efault: $nf READ replies from unmapped memory refused with EFAULT"
 note "$n malformed-reply scenarios refused"

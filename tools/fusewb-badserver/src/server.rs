@@ -517,7 +517,10 @@ impl Server {
         // Lenient: a short INIT reads as zeros.
         let init = InitIn::decode(arg).unwrap_or_default();
         let minor = init.minor.min(proto::KERNEL_MINOR_VERSION);
-        let flags = init.flags & (proto::FUSE_BIG_WRITES | proto::FUSE_MAX_PAGES);
+        // ASYNC_READ: readahead READs are background requests, whose replies
+        // the kernel copies straight into the page cache (read-efault).
+        let flags =
+            init.flags & (proto::FUSE_ASYNC_READ | proto::FUSE_BIG_WRITES | proto::FUSE_MAX_PAGES);
         self.minor = Some(minor);
         let out = InitOut {
             major: proto::KERNEL_VERSION,
@@ -1159,8 +1162,12 @@ mod tests {
         assert_eq!(u32_at(b, 16), 7);
         assert_eq!(u32_at(b, 20), 41);
         assert_eq!(u32_at(b, 24), 65536);
-        // Only BIG_WRITES was offered among the flags we want.
-        assert_eq!(u32_at(b, 28), proto::FUSE_BIG_WRITES);
+        // Only BIG_WRITES and ASYNC_READ (bit 0) were offered among the
+        // flags we want.
+        assert_eq!(
+            u32_at(b, 28),
+            proto::FUSE_BIG_WRITES | proto::FUSE_ASYNC_READ
+        );
         assert_eq!(u32_at(b, 16 + 20), 131072);
         assert_eq!(s.minor, Some(41));
         let arg = InitIn {
