@@ -58,6 +58,7 @@ void fusewb_folio_mark_uptodate(struct folio *folio);
 void fusewb_folio_zero_range(struct folio *folio, size_t start, size_t length);
 void *fusewb_kmap_local_folio(struct folio *folio, size_t offset);
 void fusewb_kunmap_local(const void *addr);
+void fusewb_flush_dcache_folio(struct folio *folio);
 struct folio *fusewb_readahead_folio(struct readahead_control *ractl);
 loff_t fusewb_readahead_pos(struct readahead_control *ractl);
 size_t fusewb_readahead_length(struct readahead_control *ractl);

@@ -40,6 +40,7 @@ void fusewb_folio_mark_uptodate(struct folio *folio) { folio_mark_uptodate(folio
 void fusewb_folio_zero_range(struct folio *folio, size_t start, size_t length) { folio_zero_range(folio, start, length); }
 void *fusewb_kmap_local_folio(struct folio *folio, size_t offset) { return kmap_local_folio(folio, offset); }
 void fusewb_kunmap_local(const void *addr) { kunmap_local(addr); }
+void fusewb_flush_dcache_folio(struct folio *folio) { flush_dcache_folio(folio); }
 struct folio *fusewb_readahead_folio(struct readahead_control *ractl) { return readahead_folio(ractl); }
 loff_t fusewb_readahead_pos(struct readahead_control *ractl) { return readahead_pos(ractl); }
 size_t fusewb_readahead_length(struct readahead_control *ractl) { return readahead_length(ractl); }

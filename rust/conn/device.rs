@@ -4,7 +4,7 @@
 //! and writes (replies), each checked before it touches a request.
 
 use super::forget::FORGET_BATCH;
-use super::request::{Phase, Request};
+use super::request::{End, Phase, Request};
 use super::Connection;
 use crate::abi;
 use crate::proto::{self, reply::Header, reply::ReplyKind, request::Creds, ProtoError};
@@ -345,7 +345,7 @@ impl Connection {
         }
         // Data (needing no other check) may go straight where the request
         // wants it (a readahead READ: into its folios).
-        if matches!(req.kind, ReplyKind::Data { .. }) {
+        if matches!(req.kind, ReplyKind::Data { .. }) && req.end == End::Callback {
             let cb = req.state.lock().callback.clone();
             match cb.and_then(|cb| cb.take_data(src, payload_len)) {
                 Some(Ok(())) => {

@@ -455,7 +455,7 @@ pub(crate) fn readahead(inode: &Inode, ra: &mut Readahead<'_>) {
     let mut pos = ra.pos();
     let mut left = ra.len();
     let file = ra.file();
-    // Killed: the caller (`read_pages`) removes the folios not taken.
+    // Killed: the folios are left to the caller (`read_pages`).
     if writeback::wait_bytes(inode, pos, left).is_err() {
         return;
     }
@@ -490,7 +490,7 @@ pub(crate) fn readahead(inode: &Inode, ra: &mut Readahead<'_>) {
                 }
             }
             // This READ's folios stay, not up to date, for read_folio (which
-            // reports the error); the caller removes the rest.
+            // reports the error); the rest are left to the caller.
             Err(_) => return,
         }
         // The next READ starts where the folios just filled end (a large

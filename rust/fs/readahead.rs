@@ -35,14 +35,16 @@ pub(crate) fn enabled(conn: &Connection) -> bool {
 /// Sends the READs of the folios of `ra` through the open file `ff`, each
 /// of up to `chunk` bytes of whole folios. Stops early when it cannot send
 /// one, or when the server is congested and only the asynchronous part of
-/// the window is left (as mainline): the folios not taken from `ra` are
-/// then removed from the page cache by the caller (`read_pages`), and
-/// taken ones that were not sent stay, not up to date, for `read_folio`.
+/// the window is left (as mainline). The folios not taken from `ra` are
+/// then the caller's (`read_pages` removes those read ahead of need and
+/// unlocks the others, which `read_folio` reads when needed); a folio taken
+/// is always sent, or left not up to date for `read_folio` on a failure.
 pub(crate) fn send_all(inode: &Inode, ff: &FuseFile, ra: &mut Readahead<'_>, chunk: usize) {
     let conn = inode.sb().data();
+    // A folio taken that did not fit the previous READ (a large one).
     let mut carry: Option<LockedFolio> = None;
     loop {
-        if conn.congested() && ra.only_async_left() {
+        if carry.is_none() && conn.congested() && ra.only_async_left() {
             return;
         }
         let Ok(mut folios) = KVec::with_capacity(chunk.div_ceil(PAGE_SIZE), GFP_KERNEL) else {
@@ -51,8 +53,11 @@ pub(crate) fn send_all(inode: &Inode, ff: &FuseFile, ra: &mut Readahead<'_>, chu
         let mut len = 0usize;
         let mut pos = 0i64;
         // A READ of whole folios, starting with the one left over by the
-        // previous READ.
-        while let Some(f) = carry.take().or_else(|| ra.next_folio()) {
+        // previous READ; no folio is taken once the READ is full.
+        while len < chunk {
+            let Some(f) = carry.take().or_else(|| ra.next_folio()) else {
+                break;
+            };
             if len > 0 && len.saturating_add(f.size()) > chunk {
                 carry = Some(f);
                 break;
@@ -67,9 +72,6 @@ pub(crate) fn send_all(inode: &Inode, ff: &FuseFile, ra: &mut Readahead<'_>, chu
             }
         }
         if folios.is_empty() || send_one(&conn, inode, ff, pos, len, folios).is_err() {
-            return;
-        }
-        if carry.is_none() {
             return;
         }
     }

@@ -188,7 +188,15 @@ impl LockedFolio {
             }
             done += chunk;
         }
+        self.flush_dcache();
         done
+    }
+
+    /// Makes what the kernel wrote through its mapping visible to user
+    /// mappings of the folio (a no-op where data caches do not alias).
+    fn flush_dcache(&mut self) {
+        // SAFETY: Locked, valid folio.
+        unsafe { bindings::fusewb_flush_dcache_folio(self.ptr) }
     }
 
     /// Zeroes `len` bytes from `start` (clamped to the folio).
@@ -266,6 +274,7 @@ impl LockedFolio {
             // SAFETY: Zeroing `[n, size)` of a locked, valid folio.
             unsafe { bindings::fusewb_folio_zero_range(self.ptr, n, size - n) };
         }
+        self.flush_dcache();
     }
 
     /// Copies `n` bytes (at most the folio's size) from `src` into the
@@ -273,9 +282,10 @@ impl LockedFolio {
     /// EFAULT if the user buffer faults: the folio's contents are then
     /// undefined (it must not be marked up to date).
     ///
-    /// A fault on the user buffer may wait for a folio lock: the caller
-    /// must not hold other folio locks that the buffer could need (as the
-    /// kernel's own reads into a FUSE server's buffer).
+    /// A fault on the user buffer may wait for a folio lock, also one the
+    /// caller holds (a READ's other folios): a server whose buffer maps the
+    /// very pages it is answering for waits until it is killed, as on
+    /// mainline, which copies from the buffer with the pages locked too.
     pub(crate) fn fill_from_iter(&mut self, src: &mut IovIter<'_>, n: usize) -> Result {
         let size = self.size();
         let n = n.min(size);
@@ -296,6 +306,7 @@ impl LockedFolio {
             // SAFETY: Zeroing `[n, size)` of a locked, valid folio.
             unsafe { bindings::fusewb_folio_zero_range(self.ptr, n, size - n) };
         }
+        self.flush_dcache();
         Ok(())
     }
 
@@ -426,8 +437,10 @@ impl<'a, T: FileSystem> Readahead<'a, T> {
         if ra.is_null() {
             return false;
         }
-        // SAFETY: Non-null: see above. A plain read of a counter.
-        let async_size = unsafe { (*ra).async_size } as usize;
+        // SAFETY: Non-null: see above. Other readers of the file update
+        // it without a lock: read once, as READ_ONCE.
+        let async_size =
+            unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*ra).async_size)) } as usize;
         async_size >= self.len() / crate::vfs::PAGE_SIZE
     }
 
