@@ -7,7 +7,9 @@
 . "$(dirname "$0")/lib.sh"
 m=$SCRATCH/bad
 log=$SCRATCH/badserver.log
-mount_server fuse-wb "$m" "$m" -- "$BIN/fusewb-badserver" --log "$log" %m
+# --async-read: readahead READs are background ones (read-efault's first
+# reply goes straight into the page cache).
+mount_server fuse-wb "$m" "$m" -- "$BIN/fusewb-badserver" --log "$log" --async-read %m
 n=0
 while read -r name class op; do
   [ "$class" = hang ] && continue
@@ -34,7 +36,7 @@ unmount "$m"
 cat "$log" | tail -3
 grep -q "MISMATCH" "$log" && { grep MISMATCH "$log"; fail "the server saw unexpected write(2) results"; }
 grep -q ", 0 mismatched" "$log" || fail "no clean summary from the server"
-# The server offers ASYNC_READ: the first is a readahead READ, whose reply
+# With --async-read, the first is a readahead READ, whose reply
 # the kernel copies straight into the page cache; the retry of the page is
 # a READ of its own.
 nf=$(grep -c "read-efault: .*-> EFAULT (expected EFAULT) ok" "$log")

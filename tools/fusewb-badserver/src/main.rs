@@ -49,8 +49,13 @@ const PROG: &str = "fusewb-badserver";
 const BUF_SIZE: usize = 1024 * 1024 + 4096;
 
 const USAGE: &str = "\
-Usage: fusewb-badserver [--log FILE] /dev/fd/N
+Usage: fusewb-badserver [--log FILE] [--async-read] /dev/fd/N
        fusewb-badserver --list
+
+  --async-read  answer INIT with FUSE_ASYNC_READ: readahead READs are then
+                background requests (read-efault's first reply goes straight
+                into the kernel's page cache); without it every READ has a
+                waiting caller (hang relies on that: INTERRUPTs, waiting count)
 
 A deliberately misbehaving FUSE server that checks that the kernel validates
 every reply. It serves the already-mounted FUSE connection on descriptor N
@@ -125,12 +130,17 @@ extern "C" fn on_terminate(_sig: libc::c_int) {
 enum Cli {
     Help,
     List,
-    Serve { fd: i32, log: Option<String> },
+    Serve {
+        fd: i32,
+        log: Option<String>,
+        async_read: bool,
+    },
 }
 
 fn parse_args(args: &[String]) -> Result<Cli, String> {
     let mut log = None;
     let mut fd = None;
+    let mut async_read = false;
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
@@ -138,6 +148,7 @@ fn parse_args(args: &[String]) -> Result<Cli, String> {
             "-h" | "--help" => return Ok(Cli::Help),
             "--list" => return Ok(Cli::List),
             "-f" => {}
+            "--async-read" => async_read = true,
             "--log" => {
                 i += 1;
                 log = Some(
@@ -160,7 +171,11 @@ fn parse_args(args: &[String]) -> Result<Cli, String> {
         i += 1;
     }
     match fd {
-        Some(fd) => Ok(Cli::Serve { fd, log }),
+        Some(fd) => Ok(Cli::Serve {
+            fd,
+            log,
+            async_read,
+        }),
         None => Err("missing /dev/fd/N (start me with fusewb-mount)".to_string()),
     }
 }
@@ -170,7 +185,7 @@ fn main() {
         .skip(1)
         .map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned())
         .collect();
-    let (fd, log_path) = match parse_args(&args) {
+    let (fd, log_path, async_read) = match parse_args(&args) {
         Ok(Cli::Help) => {
             print!("{USAGE}");
             return;
@@ -179,7 +194,11 @@ fn main() {
             print!("{}", server::list_text());
             return;
         }
-        Ok(Cli::Serve { fd, log }) => (fd, log),
+        Ok(Cli::Serve {
+            fd,
+            log,
+            async_read,
+        }) => (fd, log, async_read),
         Err(msg) => {
             eprintln!("{PROG}: {msg}\nTry '{PROG} --help'.");
             std::process::exit(2);
@@ -196,7 +215,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    serve(fd, unmapped);
+    serve(fd, unmapped, async_read);
 }
 
 fn setup(fd: i32, log_path: Option<&str>) -> Result<(), String> {
@@ -296,11 +315,13 @@ impl LogLimiter {
     }
 }
 
-/// Serves `fd`; `unmapped` is the address of [`unmapped_page`].
-fn serve(fd: i32, unmapped: usize) -> ! {
+/// Serves `fd`; `unmapped` is the address of [`unmapped_page`];
+/// `async_read`: offer FUSE_ASYNC_READ.
+fn serve(fd: i32, unmapped: usize, async_read: bool) -> ! {
     // SAFETY: getuid/getgid cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     let mut server = Server::new(uid, gid);
+    server.async_read = async_read;
     let mut buf = vec![0u8; BUF_SIZE];
     let mut limiter = LogLimiter::default();
     log(&format!(
@@ -396,20 +417,26 @@ mod tests {
     fn parses_command_lines() {
         assert_eq!(
             parse_args(&s(&["/dev/fd/4"])),
-            Ok(Cli::Serve { fd: 4, log: None })
+            Ok(Cli::Serve {
+                fd: 4,
+                log: None,
+                async_read: false
+            })
         );
         assert_eq!(
             parse_args(&s(&["--log", "/tmp/l", "-f", "/dev/fd/5"])),
             Ok(Cli::Serve {
                 fd: 5,
-                log: Some("/tmp/l".into())
+                log: Some("/tmp/l".into()),
+                async_read: false
             })
         );
         assert_eq!(
-            parse_args(&s(&["/dev/fd/5", "--log=x"])),
+            parse_args(&s(&["/dev/fd/5", "--log=x", "--async-read"])),
             Ok(Cli::Serve {
                 fd: 5,
-                log: Some("x".into())
+                log: Some("x".into()),
+                async_read: true
             })
         );
         assert_eq!(parse_args(&s(&["--list"])), Ok(Cli::List));

@@ -390,6 +390,8 @@ pub struct Server {
     gid: u32,
     /// Negotiated minor version, once INIT was answered.
     pub minor: Option<u32>,
+    /// Offer FUSE_ASYNC_READ (`--async-read`).
+    pub async_read: bool,
 }
 
 impl Server {
@@ -398,6 +400,7 @@ impl Server {
             uid,
             gid,
             minor: None,
+            async_read: false,
         }
     }
 
@@ -517,10 +520,14 @@ impl Server {
         // Lenient: a short INIT reads as zeros.
         let init = InitIn::decode(arg).unwrap_or_default();
         let minor = init.minor.min(proto::KERNEL_MINOR_VERSION);
-        // ASYNC_READ: readahead READs are background requests, whose replies
-        // the kernel copies straight into the page cache (read-efault).
-        let flags =
-            init.flags & (proto::FUSE_ASYNC_READ | proto::FUSE_BIG_WRITES | proto::FUSE_MAX_PAGES);
+        // ASYNC_READ (`--async-read`): readahead READs are background
+        // requests, whose replies the kernel copies straight into the page
+        // cache (read-efault); `hang` needs a caller waiting for its READ.
+        let mut want = proto::FUSE_BIG_WRITES | proto::FUSE_MAX_PAGES;
+        if self.async_read {
+            want |= proto::FUSE_ASYNC_READ;
+        }
+        let flags = init.flags & want;
         self.minor = Some(minor);
         let out = InitOut {
             major: proto::KERNEL_VERSION,
@@ -1162,14 +1169,18 @@ mod tests {
         assert_eq!(u32_at(b, 16), 7);
         assert_eq!(u32_at(b, 20), 41);
         assert_eq!(u32_at(b, 24), 65536);
-        // Only BIG_WRITES and ASYNC_READ (bit 0) were offered among the
-        // flags we want.
-        assert_eq!(
-            u32_at(b, 28),
-            proto::FUSE_BIG_WRITES | proto::FUSE_ASYNC_READ
-        );
+        // Only BIG_WRITES was offered among the flags we want (ASYNC_READ,
+        // bit 0, is not wanted without --async-read).
+        assert_eq!(u32_at(b, 28), proto::FUSE_BIG_WRITES);
         assert_eq!(u32_at(b, 16 + 20), 131072);
         assert_eq!(s.minor, Some(41));
+        let mut a = Server::new(0, 0);
+        a.async_read = true;
+        let r = a.handle(&request(opcode::INIT, 2, 0, &arg));
+        assert_eq!(
+            u32_at(&r.steps[0].bytes, 28),
+            proto::FUSE_BIG_WRITES | proto::FUSE_ASYNC_READ
+        );
         let arg = InitIn {
             major: 7,
             minor: 38,
