@@ -62,10 +62,27 @@ impl Connection {
 
     /// As `fail_sent`, with `err`.
     fn fail_sent_with(&self, req: &Arc<Request>, err: Error) {
-        let removed = self.inner.lock().processing.remove(&req.unique);
-        if removed.is_some() {
+        if self.end_processing(req.unique).is_some() {
             self.complete(req, Err(err));
         }
+    }
+
+    /// Takes request `unique`, which is ending, out of `processing`, with
+    /// its INTERRUPT if one is still queued: a read would find nothing to
+    /// send for it, so poll must not report it (a server that polls, then
+    /// reads, would block), as mainline unlinks it when a request ends.
+    fn end_processing(&self, unique: u64) -> Option<Arc<Request>> {
+        let (req, interrupt) = {
+            let mut g = self.inner.lock();
+            let req = g.processing.remove(&unique);
+            let interrupt = match req {
+                Some(_) => g.interrupts.remove_node(&unique),
+                None => None,
+            };
+            (req, interrupt)
+        };
+        drop(interrupt);
+        req
     }
 
     /// read(2) on the device: hands the next message to the server.
@@ -324,8 +341,7 @@ impl Connection {
     /// request ends either way; a bad reply fails it with EIO and the
     /// server's write with EINVAL.
     fn reply(&self, src: &mut IovIter<'_>, unique: u64, error: i32, payload_len: usize) -> Result {
-        let req = self.inner.lock().processing.remove(&unique);
-        let Some(req) = req else {
+        let Some(req) = self.end_processing(unique) else {
             return Err(self.reject(ProtoError::UnknownUnique));
         };
         if error != 0 {

@@ -61,7 +61,13 @@ impl Connection {
         let queued = {
             let mut g = self.inner.lock();
             let mut s = req.state.lock();
-            if g.aborted || s.phase != Phase::Sent || s.interrupted {
+            // Only while the request is being processed: the one that ends
+            // it takes its INTERRUPT out of the queue under this lock.
+            if g.aborted
+                || s.phase != Phase::Sent
+                || s.interrupted
+                || g.processing.get(&req.unique).is_none()
+            {
                 None
             } else {
                 s.interrupted = true;
