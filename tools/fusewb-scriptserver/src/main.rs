@@ -79,6 +79,7 @@
 //! | `suidlater-` | CREATE answers the mode it made, then the file gets S_ISUID (another client's `chmod u+s`) |
 //! | `ghost-` | LOOKUP answers ENOENT though the name exists (another client made it just after): the kernel CREATEs over it |
 //! | `lazyread-` | READ is answered after `--slow-ms`, while the server serves other requests (its line carries `deferred_ms=`) |
+//! | `lazywrite-` | WRITE is applied and answered after `--slow-ms`, while the server serves other requests (its line carries `deferred_ms=`) |
 //!
 //! # Log
 //!
@@ -248,6 +249,7 @@ the replies:
   suidlater-  CREATE answers the mode it made, then the file gets S_ISUID
   ghost-      LOOKUP answers ENOENT though the name exists
   lazyread-   READ answered --slow-ms later, others served
+  lazywrite-  WRITE applied and answered --slow-ms later, others served
 
 Log lines (see the crate documentation for every field):
   OPNAME unique=U nodeid=N uid=U gid=G pid=P [file=NAME] FIELDS...

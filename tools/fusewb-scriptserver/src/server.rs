@@ -137,6 +137,9 @@ pub enum Script {
     /// READ is answered `--slow-ms` later, while the server goes on
     /// serving other requests (a RELEASE that overtakes it shows).
     LazyRead,
+    /// WRITE is answered (and applied) `--slow-ms` later, while the server
+    /// goes on serving other requests, as `LazyRead`.
+    LazyWrite,
 }
 
 /// The scripts by name prefix, for the help text and `script_of`.
@@ -158,6 +161,7 @@ pub const SCRIPTS: &[(&str, Script)] = &[
     ("suidlater-", Script::SuidLater),
     ("ghost-", Script::Ghost),
     ("lazyread-", Script::LazyRead),
+    ("lazywrite-", Script::LazyWrite),
 ];
 
 pub fn script_of(name: &[u8]) -> Script {
@@ -1372,6 +1376,10 @@ impl Server {
         if let Err(e) = Data::check_range(w.offset, u64::from(w.size)) {
             return Answer::Err(e);
         }
+        if script == Script::LazyWrite && !self.replaying {
+            q.f.kv("deferred_ms", self.opts.slow_ms);
+            return Answer::Defer;
+        }
         let n = match script {
             Script::Hang => return Answer::Nothing { hang: true },
             Script::Eio => return Answer::Err(libc::EIO),
@@ -2175,6 +2183,26 @@ mod tests {
         let o = t.s.handle_deferred(&bytes);
         let r = o.reply.unwrap();
         assert!(r.line.contains(" error=0 size=4 "), "{}", r.line);
+    }
+
+    #[test]
+    fn lazywrite_defers_write_only() {
+        let mut t = T::new(Options::default());
+        t.init(KERNEL_FLAGS);
+        t.s.replaying = true;
+        let (id, fh) = t.create("lazywrite-f", libc::O_RDWR);
+        t.s.replaying = false;
+        let o = t.write(id, fh, 0, b"abcd", 0);
+        assert!(o.deferred && o.reply.is_none(), "{}", o.request_line);
+        assert!(
+            o.request_line.ends_with(" deferred_ms=200"),
+            "{}",
+            o.request_line
+        );
+        // Not applied until answered.
+        let o = t.read(id, fh, 0, 4096);
+        assert!(!o.deferred, "{}", o.request_line);
+        assert!(o.reply.unwrap().line.contains(" size=0 "));
     }
 
     #[test]
