@@ -109,7 +109,7 @@ impl Connection {
             // A killed caller mirrors the change of a request that holds
             // something (a size change: see `request_holding`): the server
             // must not be asked to cancel it then.
-            let mirrored = req.state.lock().hold.is_some();
+            let mirrored = req.state.lock().hold.as_ref().is_some_and(|h| h.mirrored());
             if !(mirrored && vfs::fatal_signal_pending()) {
                 self.interrupt(req);
             }

@@ -86,6 +86,14 @@ pub(crate) trait Held: Send + Sync {
     /// the server had it: [`Outcome::Unknown`]); `ok` tells whether the
     /// server did what was asked. Called once, before the hold is dropped.
     fn orphaned(&self, _ok: bool) {}
+
+    /// Whether a killed caller mirrors the request's effect in the kernel
+    /// (a size change: see [`Connection::request_holding`]), so that the
+    /// server must not be asked to cancel it: then a fatal signal sends no
+    /// INTERRUPT.
+    fn mirrored(&self) -> bool {
+        true
+    }
 }
 
 /// How a request ended for its caller (see [`Connection::request_holding`]).
@@ -263,7 +271,8 @@ impl Connection {
     /// As [`Connection::request`], for a message `msg` the caller built:
     /// room for `fuse_in_header`, then the arguments; `data` is sent after
     /// it (a WRITE: its data is copied from the user buffer into `msg` or
-    /// `data`, without a bounce buffer).
+    /// `data`, without a bounce buffer); `hold` is kept until the request
+    /// ends (see [`Hold`]).
     pub(crate) fn request_msg(
         &self,
         opcode: u32,
@@ -271,9 +280,11 @@ impl Connection {
         msg: KVVec<u8>,
         data: Data,
         kind: ReplyKind,
+        hold: Option<Hold>,
     ) -> Result<Payload> {
         let creds = self.creds();
         let req = self.make_request(opcode, nodeid, msg, data, kind, End::Wake, creds, None)?;
+        req.state.lock().hold = hold;
         self.send_and_wait(&req)
     }
 

@@ -401,7 +401,8 @@ pub(crate) fn read_in(ff: &FuseFile, pos: i64, len: usize) -> Result<abi::fuse_r
     })
 }
 
-/// Sends READ of `len` bytes at `pos` on the open file `file`.
+/// Sends READ of `len` bytes at `pos` on the open file `file` and waits
+/// (killably) for its data.
 pub(crate) fn read_range(
     inode: &Inode,
     file: Option<&File>,
@@ -412,12 +413,17 @@ pub(crate) fn read_range(
     let ff = file.and_then(|f| f.data()).ok_or(EIO)?;
     let conn = inode.sb().data();
     let arg = read_in(ff, pos, len)?;
-    let reply = conn.request(
+    let (op, nodeid, args, kind) = (
         abi::fuse_opcode_FUSE_READ,
         inode.data().nodeid(),
-        &[pod::bytes_of(&arg)],
+        [pod::bytes_of(&arg)],
         ReplyKind::Data { max: len },
     );
+    // The file's RELEASE comes after the READ, even if we are killed.
+    let reply = match writeback::HandleUse::hold(inode, ff)? {
+        Some(hold) => conn.request_holding(op, nodeid, &args, kind, hold).reply(),
+        None => conn.request(op, nodeid, &args, kind),
+    };
     super::inode::invalidate_atime(inode);
     reply
 }

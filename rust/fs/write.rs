@@ -185,12 +185,21 @@ fn write_chunk(
     if let Some(room) = msg.get_mut(IN_HEADER..IN_HEADER + WRITE_IN) {
         room.copy_from_slice(pod::bytes_of(&arg));
     }
+    // The file's RELEASE comes after the WRITE, even if we are killed.
+    let hold = match writeback::HandleUse::hold(inode, ff) {
+        Ok(h) => h,
+        Err(e) => {
+            from.revert(got);
+            return Err(e);
+        }
+    };
     let reply = conn.request_msg(
         abi::fuse_opcode_FUSE_WRITE,
         inode.data().nodeid(),
         msg,
         data,
         ReplyKind::Write { max: got as u64 },
+        hold,
     );
     // The reply was validated: a `fuse_write_out` of at most `got` bytes.
     let written = match reply.and_then(|p| pod::read_exact::<abi::fuse_write_out>(&p).ok_or(EIO)) {

@@ -1025,6 +1025,49 @@ r22_readahead_in_flight() {
   note "$k: READs in flight: close from O_RDWR (RELEASE after them), killed reader, truncate, unmount and abort all ended cleanly"
 }
 
+# r23: a synchronous READ (O_DIRECT) or WRITE (write-through) answered late,
+# its caller killed while the server has it: the file's RELEASE (sent at
+# the killed task's close) must not reach the server before the request's
+# reply, which a server that frees its handle at RELEASE would meet freed.
+# Mainline's caller waits for the reply; fuse-wb's gives up at once and the
+# RELEASE waits for the request instead.
+# r23_reply NAME OP: the log line number of the last reply to OP of NAME.
+r23_reply() {
+  awk -v f="file=$1" -v op="op=$2" '$1 == "REPLY" && $0 ~ " " op " " { for (i = 2; i <= NF; i++) if ($i == f) print NR }' "$PLOG" | tail -1
+}
+r23_killed_sync_io() {
+  local k=$1 rf=lazyread-r23 wf=lazywrite-r23 f op pid reply rel what
+  klog_mark
+  proto_mount "$k" wt r23 --slow-ms 3000 --file $rf=131072 --file $wf=8192
+  for what in read write; do
+    if [ $what = read ]; then
+      f=$rf
+      dd if="$PM/$f" of=/dev/null iflag=direct bs=65536 count=1 2> /dev/null &
+    else
+      f=$wf
+      dd if=/dev/zero of="$PM/$f" bs=4096 count=1 conv=notrunc 2> /dev/null &
+    fi
+    pid=$!
+    disown $pid
+    op=${what^^}
+    check "$k: ($what) no $op logged" wait_for has_line $f $op
+    nap 0.3
+    kill -9 $pid
+    if [ "$k" = fuse-wb ]; then
+      check "$k: ($what) the task killed while waiting for its $op did not end within 2 s" ended $pid 2
+    fi
+    check "$k: ($what) no RELEASE logged" wait_for has_line $f RELEASE
+    check "$k: ($what) no $op reply logged" wait_for cond '[ -n "$(r23_reply $f $op)" ]'
+    reply=$(r23_reply $f $op)
+    rel=$(plnums $f RELEASE | tail -1)
+    check "$k: ($what) RELEASE (log line $rel) reached the server before the killed task's $op reply (line $reply)" \
+      [ "$rel" -gt "$reply" ]
+  done
+  proto_umount
+  check "$k: the kernel log shows a report" klog_clean
+  note "$k: a killed O_DIRECT reader's and write-through writer's RELEASE came after their request's reply"
+}
+
 run r01_umount_abort_race fuse-wb
 run r02_stat_vs_append fuse-wb
 run r03_max_read_unaligned fuse-wb mainline
@@ -1052,4 +1095,5 @@ run r19_create_open_faults fuse-wb
 run r20_open_denied_after_create fuse-wb mainline
 run r21_create_over_known_file fuse-wb mainline
 run r22_readahead_in_flight fuse-wb mainline
+run r23_killed_sync_io fuse-wb mainline
 echo "65-review: $CHECKS checks passed"

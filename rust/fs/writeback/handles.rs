@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Open files' handles: those writeback may use, the readahead READs in
-//! flight with each, and the RELEASEs of closed files that are deferred
-//! until their last WRITE or READ.
+//! Open files' handles: those writeback may use, the READs and synchronous
+//! WRITEs in flight with each, and the RELEASEs of closed files that are
+//! deferred until their last WRITE or READ.
 
+use super::drain::InodeRef;
 use super::wait::flush_inode;
 use super::{is_wb, Closed, WbInode};
 use crate::abi;
-use crate::conn::Connection;
+use crate::conn::{Connection, Held, Hold};
 use crate::fs::file::{self as ffile, FuseFile};
 use crate::fs::Inode;
 use crate::vfs::wait::WaitMode;
 use kernel::prelude::*;
 use kernel::rbtree::RBTreeNodeReservation;
+use kernel::sync::Arc;
 
 /// Remembers a writable open file: writeback may send its data with `fh`.
 pub(crate) fn add_writer(inode: &Inode, ff: &FuseFile) -> Result {
@@ -128,6 +130,58 @@ pub(crate) fn add_read(inode: &Inode, ff: &FuseFile) -> Result<u64> {
     g.next_read = g.next_read.wrapping_add(1);
     g.reads.insert(slot.into_node(id, ff.serial));
     Ok(id)
+}
+
+/// A synchronous request that uses an open file's handle (a READ, a
+/// write-through or direct WRITE), registered as a readahead READ is
+/// ([`add_read`]) until the request ends. A caller killed while the
+/// server has the request gives up on it, and its close may follow at once:
+/// the file's RELEASE then waits for the request (mainline's caller waits
+/// for it instead), so the server never sees a RELEASE before a request
+/// that uses the handle.
+///
+/// # Invariants
+///
+/// `id` is registered with `inode` (with `add_read`) until the drop.
+pub(crate) struct HandleUse {
+    inode: InodeRef,
+    id: u64,
+}
+
+impl HandleUse {
+    /// Registers a request of the open file `ff` of `inode`, as a [`Hold`]
+    /// for it; `None` when `ff` has no RELEASE to order after it.
+    pub(crate) fn hold(inode: &Inode, ff: &FuseFile) -> Result<Option<Hold>> {
+        if ff.no_release() {
+            return Ok(None);
+        }
+        let iref = InodeRef::new(inode)?;
+        let id = add_read(inode, ff)?;
+        // INVARIANT: registered just above.
+        match Arc::new(Self { inode: iref, id }, GFP_KERNEL) {
+            Ok(h) => Ok(Some(h as Hold)),
+            Err(e) => {
+                read_done(&inode.sb().data(), inode, id);
+                Err(e.into())
+            }
+        }
+    }
+}
+
+impl Held for HandleUse {
+    // The request changes nothing the kernel mirrors: a killed caller
+    // asks the server to interrupt it, as any other.
+    fn mirrored(&self) -> bool {
+        false
+    }
+}
+
+impl Drop for HandleUse {
+    fn drop(&mut self) {
+        if let Some(inode) = self.inode.inode() {
+            read_done(&inode.sb().data(), inode, self.id);
+        }
+    }
 }
 
 /// The readahead READ `id` ended (or was never sent): a RELEASE waiting

@@ -42,7 +42,7 @@ pub(crate) use buffered::{page_mkwrite, write_begin, write_end, zero_past_eof};
 pub(crate) use drain::{drain, settled, InodeRef};
 pub(crate) use handles::{
     add_read, add_writer, any_writer_fh, defer_release, may_drop, read_done, remove_writer,
-    send_releases, take_releases,
+    send_releases, take_releases, HandleUse,
 };
 pub(crate) use wait::{
     flush_inode, flush_range, times_sent, wait_all, wait_bytes, wait_conn, wait_times, TimesFlush,
@@ -77,8 +77,9 @@ pub(crate) struct WbInode {
     active: u32,
     /// The sequential write stream, for write-behind.
     behind: pw::Behind,
-    /// Readahead READs in flight: id -> the open file each is for, by its
-    /// `FuseFile::serial` (its RELEASE waits for them, see `handles`).
+    /// READs (readahead or synchronous) and synchronous WRITEs in flight:
+    /// id -> the open file each is for, by its `FuseFile::serial` (its
+    /// RELEASE waits for them, see `handles`).
     reads: RBTree<u64, u64>,
     next_read: u64,
     /// Closed files whose handle is still needed, oldest first.
@@ -118,15 +119,16 @@ impl WbInode {
         self.active == 0 && self.inflight.iter().next().is_none()
     }
 
-    /// Whether a WRITE in flight uses handle `fh`, or a readahead READ the
-    /// open file `serial` ([`FuseFile::serial`](crate::fs::file::FuseFile)).
+    /// Whether a writeback WRITE in flight uses handle `fh`, or a READ or
+    /// synchronous WRITE ([`add_read`], [`HandleUse`]) the open file
+    /// `serial` ([`FuseFile::serial`](crate::fs::file::FuseFile)).
     fn uses(&self, fh: u64, serial: u64) -> bool {
         self.inflight.values().any(|s| s.fh == fh) || self.reads.values().any(|&f| f == serial)
     }
 }
 
-/// A closed file whose handle is still needed: WRITEs or readahead READs
-/// in flight use it (the server must not see its RELEASE before them: it
+/// A closed file whose handle is still needed: WRITEs or READs in flight
+/// use it (the server must not see its RELEASE before them: it
 /// could reuse the handle for another file meanwhile), or, with
 /// `for_dirty`, it was the last writable file and dirty data that it
 /// could not write at close (its writer was killed while a truncate held
