@@ -307,9 +307,18 @@ impl Connection {
 
     /// Sends a request whose only reply is success, for an operation the
     /// server may leave out: ENOSYS counts as success (and is remembered,
-    /// so callers skip the opcode from then on).
-    pub(crate) fn request_optional(&self, opcode: u32, nodeid: u64, args: &[&[u8]]) -> Result {
-        match self.request(opcode, nodeid, args, ReplyKind::Empty) {
+    /// so callers skip the opcode from then on). `hold`, if any, is kept
+    /// until the request ends (see [`Hold`]).
+    pub(crate) fn request_optional(
+        &self,
+        opcode: u32,
+        nodeid: u64,
+        args: &[&[u8]],
+        hold: Option<Hold>,
+    ) -> Result {
+        let req = self.new_request(opcode, nodeid, args, ReplyKind::Empty, End::Wake)?;
+        req.state.lock().hold = hold;
+        match self.send_and_wait(&req) {
             Ok(_) => Ok(()),
             Err(e) if e == vfs::enosys() => Ok(()),
             Err(e) => Err(e),

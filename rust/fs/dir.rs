@@ -216,6 +216,7 @@ fn access(inode: &Inode, mask: i32) -> Result {
         abi::fuse_opcode_FUSE_ACCESS,
         inode.data().nodeid(),
         &[pod::bytes_of(&arg)],
+        None,
     )
 }
 

@@ -544,10 +544,14 @@ fn flush_and_send(file: &File, lock_owner: u64) -> Result {
         // with any close of the file); it sees an id, not the address.
         lock_owner: conn.lock_owner_id(lock_owner),
     };
+    // The RELEASE that follows waits for it, even if we are killed (as
+    // mainline, which waits for FLUSH even then); without memory for that,
+    // the FLUSH still goes.
     let flushed = conn.request_optional(
         abi::fuse_opcode_FUSE_FLUSH,
         inode.data().nodeid(),
         &[pod::bytes_of(&arg)],
+        writeback::HandleUse::hold(inode, ff).ok().flatten(),
     );
     res.and(flushed)
 }
@@ -580,6 +584,7 @@ pub(crate) fn fsync(file: &File, start: i64, end: i64, datasync: bool) -> Result
         abi::fuse_opcode_FUSE_FSYNC,
         inode.data().nodeid(),
         &[pod::bytes_of(&arg)],
+        writeback::HandleUse::hold(inode, ff)?,
     )
 }
 
@@ -601,7 +606,7 @@ pub(crate) fn fsyncdir(file: &File, datasync: bool) -> Result {
         fsync_flags: u32::from(datasync),
         padding: 0,
     };
-    conn.request_optional(op, inode.data().nodeid(), &[pod::bytes_of(&arg)])
+    conn.request_optional(op, inode.data().nodeid(), &[pod::bytes_of(&arg)], None)
 }
 
 /// `file_operations.mmap`, before the generic part: shared maps of a

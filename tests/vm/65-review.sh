@@ -1025,47 +1025,64 @@ r22_readahead_in_flight() {
   note "$k: READs in flight: close from O_RDWR (RELEASE after them), killed reader, truncate, unmount and abort all ended cleanly"
 }
 
-# r23: a synchronous READ (O_DIRECT) or WRITE (write-through) answered late,
-# its caller killed while the server has it: the file's RELEASE (sent at
-# the killed task's close) must not reach the server before the request's
-# reply, which a server that frees its handle at RELEASE would meet freed.
-# Mainline's caller waits for the reply; fuse-wb's gives up at once and the
-# RELEASE waits for the request instead.
-# r23_reply NAME OP: the log line number of the last reply to OP of NAME.
-r23_reply() {
-  awk -v f="file=$1" -v op="op=$2" '$1 == "REPLY" && $0 ~ " " op " " { for (i = 2; i <= NF; i++) if ($i == f) print NR }' "$PLOG" | tail -1
-}
+# r23: a synchronous READ (O_DIRECT), WRITE (write-through), FSYNC or
+# FLUSH (close(2)) answered late, its caller killed while the server has
+# it: the file's RELEASE (at the killed task's exit) must not reach the
+# server before the reply, which a server that frees its handle at RELEASE
+# would meet freed. Mainline's caller waits
+# for the replies; fuse-wb's gives up at once and the RELEASE waits instead.
 r23_killed_sync_io() {
-  local k=$1 rf=lazyread-r23 wf=lazywrite-r23 f op pid reply rel what
+  local k=$1 f op lim pid io rel what
   klog_mark
-  proto_mount "$k" wt r23 --slow-ms 3000 --file $rf=131072 --file $wf=8192
-  for what in read write; do
-    if [ $what = read ]; then
-      f=$rf
-      dd if="$PM/$f" of=/dev/null iflag=direct bs=65536 count=1 2> /dev/null &
-    else
-      f=$wf
-      dd if=/dev/zero of="$PM/$f" bs=4096 count=1 conv=notrunc 2> /dev/null &
-    fi
+  proto_mount "$k" wt r23 --slow-ms 3000 --file lazyread-r23=131072 \
+    --file lazywrite-r23=8192 --file lazywrite-r23s=8192 --file lazyflush-r23=1
+  for what in ${R23_CASES:-read write fsync flush}; do
+    case $what in
+      read)
+        f=lazyread-r23 op=READ lim=2
+        dd if="$PM/$f" of=/dev/null iflag=direct bs=65536 count=1 2> /dev/null &
+        ;;
+      write)
+        f=lazywrite-r23 op=WRITE lim=2
+        dd if=/dev/zero of="$PM/$f" bs=4096 count=1 conv=notrunc 2> /dev/null &
+        ;;
+      fsync)
+        f=lazywrite-r23s op=FSYNC lim=2
+        xfs_io -c fsync "$PM/$f" &
+        ;;
+      flush)
+        # Killed in close(2): the RELEASE comes from the task's exit.
+        f=lazyflush-r23 op=FLUSH lim=2
+        python3 -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_RDONLY))' "$PM/$f" &
+        ;;
+    esac
     pid=$!
     disown $pid
-    op=${what^^}
     check "$k: ($what) no $op logged" wait_for has_line $f $op
     nap 0.3
     kill -9 $pid
     if [ "$k" = fuse-wb ]; then
-      check "$k: ($what) the task killed while waiting for its $op did not end within 2 s" ended $pid 2
+      check "$k: ($what) the task killed while waiting for its $op did not end within $lim s" ended $pid $lim
     fi
     check "$k: ($what) no RELEASE logged" wait_for has_line $f RELEASE
-    check "$k: ($what) no $op reply logged" wait_for cond '[ -n "$(r23_reply $f $op)" ]'
-    reply=$(r23_reply $f $op)
+    check "$k: ($what) not every READ, WRITE, FLUSH and FSYNC was answered" \
+      wait_for cond '[ "$(r23_io $f REPLY | wc -l)" -eq "$(r23_io $f | wc -l)" ]'
+    io=$(r23_io $f REPLY | tail -1)
     rel=$(plnums $f RELEASE | tail -1)
-    check "$k: ($what) RELEASE (log line $rel) reached the server before the killed task's $op reply (line $reply)" \
-      [ "$rel" -gt "$reply" ]
+    check "$k: ($what) RELEASE (log line $rel) reached the server before the last reply to the killed task's requests (line $io): $(r23_io $f REPLY | tr '\n' ' ')" \
+      [ "$rel" -gt "$io" ]
   done
   proto_umount
   check "$k: the kernel log shows a report" klog_clean
-  note "$k: a killed O_DIRECT reader's and write-through writer's RELEASE came after their request's reply"
+  note "$k: killed O_DIRECT reader, write-through writer, fsync and close: each RELEASE came after the replies to their requests"
+}
+# r23_io NAME [REPLY]: the log line numbers of the READ, WRITE, FLUSH and
+# FSYNC requests of NAME, or of the replies to them.
+r23_io() {
+  awk -v f="file=$1" -v r="${2:-}" '
+    (r == "" && $1 ~ /^(READ|WRITE|FLUSH|FSYNC)$/) || (r != "" && $1 == "REPLY" && / op=(READ|WRITE|FLUSH|FSYNC) /) {
+      for (i = 2; i <= NF; i++) if ($i == f) print NR
+    }' "$PLOG"
 }
 
 run r01_umount_abort_race fuse-wb

@@ -132,8 +132,8 @@ pub(crate) fn add_read(inode: &Inode, ff: &FuseFile) -> Result<u64> {
     Ok(id)
 }
 
-/// A synchronous request that uses an open file's handle (a READ, a
-/// write-through or direct WRITE), registered as a readahead READ is
+/// A synchronous request that uses an open file's handle (READ, a
+/// write-through or direct WRITE, FSYNC, FLUSH), registered as a readahead READ is
 /// ([`add_read`]) until the request ends. A caller killed while the
 /// server has the request gives up on it, and its close may follow at once:
 /// the file's RELEASE then waits for the request (mainline's caller waits

@@ -77,7 +77,8 @@ pub(crate) struct WbInode {
     active: u32,
     /// The sequential write stream, for write-behind.
     behind: pw::Behind,
-    /// READs (readahead or synchronous) and synchronous WRITEs in flight:
+    /// READs (readahead or synchronous) and other requests that use a
+    /// handle ([`HandleUse`]) in flight:
     /// id -> the open file each is for, by its `FuseFile::serial` (its
     /// RELEASE waits for them, see `handles`).
     reads: RBTree<u64, u64>,
@@ -120,7 +121,7 @@ impl WbInode {
     }
 
     /// Whether a writeback WRITE in flight uses handle `fh`, or a READ or
-    /// synchronous WRITE ([`add_read`], [`HandleUse`]) the open file
+    /// another request ([`add_read`], [`HandleUse`]) the open file
     /// `serial` ([`FuseFile::serial`](crate::fs::file::FuseFile)).
     fn uses(&self, fh: u64, serial: u64) -> bool {
         self.inflight.values().any(|s| s.fh == fh) || self.reads.values().any(|&f| f == serial)

@@ -79,7 +79,8 @@
 //! | `suidlater-` | CREATE answers the mode it made, then the file gets S_ISUID (another client's `chmod u+s`) |
 //! | `ghost-` | LOOKUP answers ENOENT though the name exists (another client made it just after): the kernel CREATEs over it |
 //! | `lazyread-` | READ is answered after `--slow-ms`, while the server serves other requests (its line carries `deferred_ms=`) |
-//! | `lazywrite-` | WRITE is applied and answered after `--slow-ms`, while the server serves other requests (its line carries `deferred_ms=`) |
+//! | `lazywrite-` | WRITE is applied and answered, FSYNC answered, after `--slow-ms`, while the server serves other requests (their lines carry `deferred_ms=`) |
+//! | `lazyflush-` | FLUSH is answered after `--slow-ms`, while the server serves other requests (its line carries `deferred_ms=`) |
 //!
 //! # Log
 //!
@@ -249,7 +250,8 @@ the replies:
   suidlater-  CREATE answers the mode it made, then the file gets S_ISUID
   ghost-      LOOKUP answers ENOENT though the name exists
   lazyread-   READ answered --slow-ms later, others served
-  lazywrite-  WRITE applied and answered --slow-ms later, others served
+  lazywrite-  WRITE (applied then) and FSYNC answered --slow-ms later,
+              others served; lazyflush-: FLUSH
 
 Log lines (see the crate documentation for every field):
   OPNAME unique=U nodeid=N uid=U gid=G pid=P [file=NAME] FIELDS...

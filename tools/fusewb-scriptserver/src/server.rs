@@ -137,9 +137,11 @@ pub enum Script {
     /// READ is answered `--slow-ms` later, while the server goes on
     /// serving other requests (a RELEASE that overtakes it shows).
     LazyRead,
-    /// WRITE is answered (and applied) `--slow-ms` later, while the server
-    /// goes on serving other requests, as `LazyRead`.
+    /// WRITE (applied then) and FSYNC are answered `--slow-ms` later,
+    /// while the server goes on serving other requests, as `LazyRead`.
     LazyWrite,
+    /// FLUSH is answered `--slow-ms` later, as `LazyRead`.
+    LazyFlush,
 }
 
 /// The scripts by name prefix, for the help text and `script_of`.
@@ -162,6 +164,7 @@ pub const SCRIPTS: &[(&str, Script)] = &[
     ("ghost-", Script::Ghost),
     ("lazyread-", Script::LazyRead),
     ("lazywrite-", Script::LazyWrite),
+    ("lazyflush-", Script::LazyFlush),
 ];
 
 pub fn script_of(name: &[u8]) -> Script {
@@ -539,6 +542,18 @@ impl Server {
         self.opts.slow_ms
     }
 
+    /// A request that only succeeds (FLUSH, FSYNC): answered at once, or
+    /// `--slow-ms` later for a file with script `lazy`.
+    fn lazy_answer(&mut self, q: &mut Req, lazy: Script) -> Answer {
+        match self.file_script(q.h.nodeid) {
+            Ok(s) if s == lazy && !self.replaying => {
+                q.f.kv("deferred_ms", self.opts.slow_ms);
+                Answer::Defer
+            }
+            _ => Answer::Ok(Vec::new()),
+        }
+    }
+
     /// Handles a request that [`Server::handle`] put off, now: its effect
     /// and its reply (the caller logs only the reply's line).
     pub fn handle_deferred(&mut self, bytes: &[u8]) -> Outcome {
@@ -619,7 +634,7 @@ impl Server {
                 if self.opts.no_flush {
                     return Answer::Err(libc::ENOSYS);
                 }
-                Answer::Ok(Vec::new())
+                self.lazy_answer(q, Script::LazyFlush)
             }
             opcode::FSYNC => {
                 let Some((fh, flags)) = proto::fsync_in(arg) else {
@@ -631,7 +646,7 @@ impl Server {
                 if self.opts.no_fsync {
                     return Answer::Err(libc::ENOSYS);
                 }
-                Answer::Ok(Vec::new())
+                self.lazy_answer(q, Script::LazyWrite)
             }
             opcode::RELEASE | opcode::RELEASEDIR => {
                 let Some(r) = ReleaseIn::decode(arg) else {
@@ -2203,6 +2218,10 @@ mod tests {
         let o = t.read(id, fh, 0, 4096);
         assert!(!o.deferred, "{}", o.request_line);
         assert!(o.reply.unwrap().line.contains(" size=0 "));
+        let mut e = Enc::default();
+        e.u64(fh).u32(0).u32(0);
+        let o = t.req(opcode::FSYNC, id, &e.0);
+        assert!(o.deferred && o.reply.is_none(), "{}", o.request_line);
     }
 
     #[test]
