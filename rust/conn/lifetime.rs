@@ -106,8 +106,8 @@ impl Connection {
                 .wait_until(WaitMode::Interruptible, || req.is_done())
                 .is_err()
         {
-            // A killed caller mirrors the change of a request that holds
-            // something (a size change: see `request_holding`): the server
+            // A killed caller mirrors the change of a request whose hold
+            // says so (a size change: see `Held::mirrored`): the server
             // must not be asked to cancel it then.
             let mirrored = req.state.lock().hold.as_ref().is_some_and(|h| h.mirrored());
             if !(mirrored && vfs::fatal_signal_pending()) {

@@ -75,7 +75,8 @@ pub(super) struct ReqState {
 /// Something a request keeps alive until it ends, whether or not its
 /// caller still waits: a drain of writeback while the server truncates (a
 /// killed caller must not let WRITEs overtake the truncate), the inode of
-/// a RELEASE (so its FORGET cannot overtake the RELEASE). It is dropped
+/// a RELEASE (so its FORGET cannot overtake the RELEASE), the use of a
+/// file's handle (so its RELEASE cannot overtake the request). It is dropped
 /// when the request ends (reply or abort), or with a request the server
 /// never saw.
 pub(crate) type Hold = Arc<dyn Held>;
@@ -251,7 +252,8 @@ impl Connection {
     /// telling a caller killed while the server had the request
     /// ([`Outcome::Unknown`]) from one whose request never reached it: for
     /// requests whose effect the kernel mirrors (a size change), which a
-    /// killed caller must still mirror.
+    /// killed caller must still mirror (see [`Held::mirrored`]), and for
+    /// those whose hold must outlive a killed caller.
     pub(crate) fn request_holding(
         &self,
         opcode: u32,

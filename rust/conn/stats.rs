@@ -20,8 +20,9 @@ pub(crate) struct Stats {
     pub(crate) wb_resends: AtomicU64,
     /// Write-behind work items queued or running (each holds an inode).
     pub(crate) behind_works: AtomicU64,
-    /// Writeback WRITE completions alive (each holds an inode reference,
-    /// which may outlive the request's end: see `fs::writeback::WbWrite`).
+    /// Inode references that may outlive a request or its caller
+    /// (`fs::writeback::InodeRef`: writeback WRITE completions, readahead
+    /// READs, drains, RELEASE holds, handle uses); unmount waits for them.
     pub(crate) wb_inode_refs: AtomicU64,
     /// Background writeback passes that stopped because the data in flight
     /// was at its bound.

@@ -33,8 +33,8 @@ pub(crate) struct FuseFile {
     /// The server does not implement OPEN(DIR): no RELEASE either.
     no_release: bool,
     /// This open's own number (the handle may be any value, the same for
-    /// several opens): readahead READs are registered by it, so that a
-    /// closed file's RELEASE waits for its own READs only.
+    /// several opens): READs and other requests in flight are registered by
+    /// it, so that a closed file's RELEASE waits for its own requests only.
     pub(crate) serial: u64,
     /// The owner id of the file's flock(2) locks once the server took or
     /// released one (0: never): RELEASE then asks the server to drop them
@@ -347,7 +347,7 @@ pub(crate) fn release(inode: &Inode, ff: KBox<FuseFile>) {
         return;
     }
     if inode.kind() == Kind::Reg && writeback::defer_release(inode, &ff) {
-        // Sent when the readahead READs that use the handle end.
+        // Sent when the READs and other requests that use the handle end.
         return;
     }
     let conn = inode.sb().data();
@@ -580,11 +580,12 @@ pub(crate) fn fsync(file: &File, start: i64, end: i64, datasync: bool) -> Result
         fsync_flags: u32::from(datasync),
         padding: 0,
     };
+    // As for FLUSH: ordered before the RELEASE when there is memory for it.
     conn.request_optional(
         abi::fuse_opcode_FUSE_FSYNC,
         inode.data().nodeid(),
         &[pod::bytes_of(&arg)],
-        writeback::HandleUse::hold(inode, ff)?,
+        writeback::HandleUse::hold(inode, ff).ok().flatten(),
     )
 }
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Open files' handles: those writeback may use, the READs and synchronous
-//! WRITEs in flight with each, and the RELEASEs of closed files that are
-//! deferred until their last WRITE or READ.
+//! Open files' handles: those writeback may use, the READs and other
+//! requests in flight with each, and the RELEASEs of closed files that are
+//! deferred until the last of them ends.
 
 use super::drain::InodeRef;
 use super::wait::flush_inode;
@@ -89,8 +89,8 @@ pub(crate) fn remove_writer(inode: &Inode, ff: &FuseFile) -> bool {
     deferred
 }
 
-/// A file that writeback does not use is closing: while readahead READs
-/// of it are in flight, its RELEASE is deferred until the last
+/// A file that writeback does not use is closing: while READs or other
+/// requests of it ([`HandleUse`]) are in flight, its RELEASE is deferred until the last
 /// one ends (`read_done` sends it). Returns `true` if it was (then the
 /// caller sends none).
 pub(crate) fn defer_release(inode: &Inode, ff: &FuseFile) -> bool {
@@ -121,8 +121,8 @@ pub(crate) fn defer_release(inode: &Inode, ff: &FuseFile) -> bool {
     false
 }
 
-/// Records a readahead READ of the open file `ff` in flight; returns its
-/// id for [`read_done`].
+/// Records a READ (or another request, see [`HandleUse`]) of the open file
+/// `ff` in flight; returns its id for [`read_done`].
 pub(crate) fn add_read(inode: &Inode, ff: &FuseFile) -> Result<u64> {
     let slot = RBTreeNodeReservation::new(GFP_KERNEL)?;
     let mut g = inode.data().wb.lock();
@@ -157,14 +157,10 @@ impl HandleUse {
         }
         let iref = InodeRef::new(inode)?;
         let id = add_read(inode, ff)?;
-        // INVARIANT: registered just above.
-        match Arc::new(Self { inode: iref, id }, GFP_KERNEL) {
-            Ok(h) => Ok(Some(h as Hold)),
-            Err(e) => {
-                read_done(&inode.sb().data(), inode, id);
-                Err(e.into())
-            }
-        }
+        // INVARIANT: registered just above. Without memory for the `Arc`,
+        // the value is dropped, which ends the registration.
+        let h = Arc::new(Self { inode: iref, id }, GFP_KERNEL)?;
+        Ok(Some(h as Hold))
     }
 }
 
@@ -176,6 +172,10 @@ impl Held for HandleUse {
     }
 }
 
+// The drop may run in the server's write(2) or an abort, and may then drop
+// the last reference to the inode (a killed task's file, closed and
+// unlinked meanwhile): eviction must never wait for the server (as with
+// readahead READs, writeback WRITEs and RELEASE holds).
 impl Drop for HandleUse {
     fn drop(&mut self) {
         if let Some(inode) = self.inode.inode() {
@@ -184,8 +184,8 @@ impl Drop for HandleUse {
     }
 }
 
-/// The readahead READ `id` ended (or was never sent): a RELEASE waiting
-/// for it may go.
+/// The READ or other request `id` ([`add_read`]) ended (or was never
+/// sent): a RELEASE waiting for it may go.
 pub(crate) fn read_done(conn: &Connection, inode: &Inode, id: u64) {
     let node = inode.data().wb.lock().reads.remove_node(&id);
     drop(node);
