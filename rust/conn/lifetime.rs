@@ -119,8 +119,11 @@ impl Connection {
             .wait_until(WaitMode::Killable, || req.is_done())
             .is_err()
         {
-            // Killed: never wait for the server any longer.
-            if self.withdraw(req) {
+            // Killed: never wait for the server any longer. A request the
+            // server has not read yet goes with its caller, unless it is
+            // forced: then it stays queued, abandoned.
+            let forced = req.state.lock().forced;
+            if !forced && self.withdraw(req) {
                 return Outcome::Reply(Err(EINTR));
             }
             return match req.abandon() {

@@ -9,8 +9,9 @@
 //! non-fatal signal sends an INTERRUPT (once the server has read the
 //! request, as mainline) and the wait goes on. A caller killed while the
 //! server holds its request leaves the request behind ("abandoned"); the late
-//! reply is then validated and dropped. Abort ends every request with
-//! `ENOTCONN`.
+//! reply is then validated and dropped. One killed before the server read it
+//! takes it back, unless it is forced (a close's FLUSH): that one stays
+//! queued, abandoned. Abort ends every request with `ENOTCONN`.
 //!
 //! Lock order: `Connection::inner` before `Request::state`. Nothing that may
 //! sleep or free vmalloc memory runs under either.

@@ -60,6 +60,10 @@ pub(super) struct ReqState {
     /// it once the server has read it.
     pub(super) interrupt_when_sent: bool,
     pub(super) abandoned: bool,
+    /// Goes to the server even when its caller is killed before the server
+    /// read it (a close's FLUSH, as mainline's forced requests): a killed
+    /// caller leaves it queued instead of withdrawing it.
+    pub(super) forced: bool,
     pub(super) result: Option<Result<Payload>>,
     /// Kept alive until the request ends (see [`Hold`]).
     pub(super) hold: Option<Hold>,
@@ -224,6 +228,7 @@ impl Connection {
                     interrupted: false,
                     interrupt_when_sent: false,
                     abandoned: false,
+                    forced: false,
                     result: None,
                     hold: None,
                     forget_after: None,
@@ -318,8 +323,38 @@ impl Connection {
         args: &[&[u8]],
         hold: Option<Hold>,
     ) -> Result {
+        self.optional(opcode, nodeid, args, hold, false)
+    }
+
+    /// As [`Connection::request_optional`], for a request the server must
+    /// get even when the caller is killed before it read it (a close's
+    /// FLUSH: the server may commit the file or drop the closer's locks
+    /// there, and mainline forces it). The killed caller does not wait:
+    /// the request stays queued without it, and ends with EINTR for it.
+    pub(crate) fn request_optional_forced(
+        &self,
+        opcode: u32,
+        nodeid: u64,
+        args: &[&[u8]],
+        hold: Option<Hold>,
+    ) -> Result {
+        self.optional(opcode, nodeid, args, hold, true)
+    }
+
+    fn optional(
+        &self,
+        opcode: u32,
+        nodeid: u64,
+        args: &[&[u8]],
+        hold: Option<Hold>,
+        forced: bool,
+    ) -> Result {
         let req = self.new_request(opcode, nodeid, args, ReplyKind::Empty, End::Wake)?;
-        req.state.lock().hold = hold;
+        {
+            let mut s = req.state.lock();
+            s.hold = hold;
+            s.forced = forced;
+        }
         match self.send_and_wait(&req) {
             Ok(_) => Ok(()),
             Err(e) if e == vfs::enosys() => Ok(()),

@@ -544,10 +544,11 @@ fn flush_and_send(file: &File, lock_owner: u64) -> Result {
         // with any close of the file); it sees an id, not the address.
         lock_owner: conn.lock_owner_id(lock_owner),
     };
-    // The RELEASE that follows waits for it, even if we are killed (as
-    // mainline, which waits for FLUSH even then); without memory for that,
-    // the FLUSH still goes.
-    let flushed = conn.request_optional(
+    // Forced, as mainline's: a closer killed before the server read it
+    // leaves it queued (mainline waits for it). The RELEASE that follows
+    // waits for it, even if we are killed; without memory for that, the
+    // FLUSH still goes.
+    let flushed = conn.request_optional_forced(
         abi::fuse_opcode_FUSE_FLUSH,
         inode.data().nodeid(),
         &[pod::bytes_of(&arg)],

@@ -1085,6 +1085,51 @@ r23_io() {
     }' "$PLOG"
 }
 
+# r24: a close(2) killed before the server has read its FLUSH. The FLUSH
+# must still reach the server (mainline forces it: its closer waits, even
+# killed), and before the file's RELEASE: a server may commit the file or
+# drop the closer's POSIX locks there. A slow- WRITE keeps the
+# single-threaded server asleep for 3 s while the FLUSH waits in the queue
+# (the connection's "waiting" count is 2); the closer is killed then.
+# fuse-wb's closer ends at once; its FLUSH stays queued without it.
+r24_killed_before_flush_read() {
+  local k=$1 f=r24 cd_ wpid pid fl rel
+  klog_mark
+  proto_mount "$k" wt r24 --slow-ms 3000 --file $f=1
+  if [ "$k" = fuse-wb ]; then
+    cd_=$(conn_dir "$PM")
+  else
+    mountpoint -q /sys/fs/fuse/connections ||
+      mount -t fusectl fusectl /sys/fs/fuse/connections || fail "cannot mount fusectl"
+    cd_=/sys/fs/fuse/connections/$(stat -c %d "$PM")
+  fi
+  pio_start
+  must open h "$PM/$f" rdonly
+  dd if=/dev/zero of="$PM/slow-$f" bs=4096 count=1 2> /dev/null &
+  wpid=$!
+  check "$k: no WRITE of slow-$f logged" wait_for has_line slow-$f WRITE
+  pio_send close h
+  pid=$PIO_CHILD
+  check "$k: the close's FLUSH did not come to wait behind the WRITE (waiting: $(cat "$cd_/waiting"))" \
+    wait_for cond '[ "$(cat "$cd_/waiting")" -ge 2 ]'
+  check "$k: the server read the FLUSH before the SIGKILL (too slow a VM?)" cond '! has_line $f FLUSH'
+  kill -9 "$pid"
+  if [ "$k" = fuse-wb ]; then
+    check "$k: the closer killed while its FLUSH was queued did not end within 2 s" ended "$pid" 2
+  fi
+  wait "$pid" 2> /dev/null
+  wait $wpid 2> /dev/null
+  check "$k: no FLUSH of the killed close reached the server" wait_for has_line $f FLUSH
+  check "$k: no RELEASE logged" wait_for has_line $f RELEASE
+  fl=$(r23_io $f REPLY | tail -1)
+  rel=$(plnums $f RELEASE | tail -1)
+  check "$k: the FLUSH was not answered before the RELEASE (line $rel)" [ -n "$fl" ]
+  check "$k: RELEASE (line $rel) before the reply to the FLUSH (line $fl)" [ "$rel" -gt "$fl" ]
+  proto_umount
+  check "$k: the kernel log shows a report" klog_clean
+  note "$k: close killed with its FLUSH queued behind a busy server: FLUSH reached it, answered (line $fl) before the RELEASE (line $rel)"
+}
+
 run r01_umount_abort_race fuse-wb
 run r02_stat_vs_append fuse-wb
 run r03_max_read_unaligned fuse-wb mainline
@@ -1113,4 +1158,5 @@ run r20_open_denied_after_create fuse-wb mainline
 run r21_create_over_known_file fuse-wb mainline
 run r22_readahead_in_flight fuse-wb mainline
 run r23_killed_sync_io fuse-wb mainline
+run r24_killed_before_flush_read fuse-wb mainline
 echo "65-review: $CHECKS checks passed"
