@@ -251,12 +251,12 @@ r05_killed_writer_data() {
 # truncated, and regrow the file (log rotation's copytruncate). The opener
 # is killed while it waits for the truncate (its own writeback waits
 # killably, and a killed open still invalidates). The server answers the
-# truncate 20 s late (room for a slow, loaded VM before the SIGKILL) and
+# truncate 10 s late (room for a slow, loaded VM before the SIGKILL) and
 # serves other requests meanwhile.
 r06_launder_during_truncate() {
   local k=$1 f=lazytrunc-r06 cpid su set_l rep_l bad i
   with_param write_behind 0
-  proto_mount "$k" wb r06 --slow-ms 20000
+  proto_mount "$k" wb r06 --slow-ms 10000
   hold_writeback "$k"
   pio_start
   must open h "$PM/$f" rdwr,creat
@@ -326,7 +326,7 @@ r07_launder_faults() {
   # Attributes stay valid: the second pwrite must dirty page 1 while the
   # server sleeps in page 0's WRITE, not wait behind it for a GETATTR (a
   # write-back write refreshes expired attributes first).
-  proto_mount "$k" wb r07 --slow-ms 2000 --attr-timeout 60
+  proto_mount "$k" wb r07 --slow-ms 1000 --attr-timeout 60
   hold_writeback "$k"
   pio_start
   b_out=$SCRATCH/r07-b.out
@@ -461,13 +461,13 @@ has_forget() { forget_line "$@" > /dev/null; }
 # (r09c). The cache mirrors the truncate all the same (the server makes
 # it): after the other process wrote 4096 bytes at 0, the size is 4096 in
 # the kernel and on the server. The server applies `lazytrunc-` truncates
-# 12 s late while it serves other requests, as a multi-threaded server
+# 7 s late while it serves other requests, as a multi-threaded server
 # would (long enough that the SIGKILL, after a few slow shell steps under
 # TCG, lands while the truncate still waits).
 # killed_truncate KIND MODE NAME OPEN_FLAGS WRITE_CMD
 killed_truncate() {
   local k=$1 mode=$2 name=$3 oflags=$4 wcmd=$5 f=lazytrunc-$3 tpid su rep_l w_l
-  proto_mount "$k" "$mode" "$name" --slow-ms 12000 --file $f=8192
+  proto_mount "$k" "$mode" "$name" --slow-ms 7000 --file $f=8192
   pio_start
   must open h "$PM/$f" "$oflags"
   truncate -s 0 "$PM/$f" &
@@ -511,7 +511,7 @@ r09c_killed_truncate_direct() { killed_truncate "$1" wb r09c wronly,direct dwrit
 r09d_killed_truncate_dirty() {
   local k=$1 f=lazytrunc-r09d pid su set_l later
   with_param write_behind 0
-  proto_mount "$k" wb r09d --slow-ms 12000
+  proto_mount "$k" wb r09d --slow-ms 7000
   hold_writeback "$k"
   pio_start
   must open h "$PM/$f" rdwr,creat

@@ -6,11 +6,11 @@
 # directories made, renamed and removed around it while fsx runs.
 #
 #   FSX_OPS=N     operations per run (default 1000; 0 = unbounded)
-#   FSX_SEEDS="a b"  seeds (default: 1 2 3)
+#   FSX_SEEDS="a b"  seeds (default: 1 2; more for a longer run)
 #   FSX_SERVERS, FSX_MODES  subsets (default: "passthrough_ll refserver", "wt wb")
 . "$(dirname "$0")/lib.sh"
 OPS=${FSX_OPS:-1000}
-SEEDS=${FSX_SEEDS:-1 2 3}
+SEEDS=${FSX_SEEDS:-1 2}
 CONF=$ROOT/tests/vm/data/fsx.toml
 # libfuse's passthrough_ll answers EOPNOTSUPP to every fallocate mode but 0
 # (on mainline too): no hole punching over it.

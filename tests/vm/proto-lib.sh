@@ -146,25 +146,65 @@ is_one_of() { # VALUE CHOICES...
 }
 
 # --- The server's log --------------------------------------------------------
+# The log's request lines are "OP key=value ..." (single spaces); a
+# request about file NAME carries the field file=NAME. These queries run in
+# the shell itself: an awk would cost an exec (0.3 s under TCG) each, and
+# wait_for polls them.
+# _pscan NAME OP: PSCAN = the numbers of the lines of request OP about
+# file NAME, in order; PSCAN_L = those lines.
+_pscan() {
+  local -a l
+  local i
+  PSCAN=() PSCAN_L=()
+  [ -f "$PLOG" ] || return 0
+  mapfile -t l < "$PLOG"
+  for i in "${!l[@]}"; do
+    if [[ ${l[i]} == "$2 "* && "${l[i]} " == *" file=$1 "* ]]; then
+      PSCAN+=($((i + 1)))
+      PSCAN_L+=("${l[i]}")
+    fi
+  done
+}
 # plines NAME OP: request lines of OP about file NAME, in order.
 plines() {
-  awk -v op="$2" -v f="file=$1" '$1 == op { for (i = 2; i <= NF; i++) if ($i == f) { print; next } }' "$PLOG"
+  _pscan "$1" "$2"
+  [ ${#PSCAN_L[@]} = 0 ] || printf '%s\n' "${PSCAN_L[@]}"
 }
 # plnums NAME OP: their line numbers in the log.
 plnums() {
-  awk -v op="$2" -v f="file=$1" '$1 == op { for (i = 2; i <= NF; i++) if ($i == f) { print NR; next } }' "$PLOG"
+  _pscan "$1" "$2"
+  [ ${#PSCAN[@]} = 0 ] || printf '%s\n' "${PSCAN[@]}"
 }
 # plinesn NAME OP: "LINENO LINE" for each.
 plinesn() {
-  awk -v op="$2" -v f="file=$1" '$1 == op { for (i = 2; i <= NF; i++) if ($i == f) { print NR, $0; next } }' "$PLOG"
+  local i
+  _pscan "$1" "$2"
+  for i in "${!PSCAN[@]}"; do printf '%s %s\n' "${PSCAN[i]}" "${PSCAN_L[i]}"; done
 }
 pcount() {
-  awk -v op="$2" -v f="file=$1" '$1 == op { for (i = 2; i <= NF; i++) if ($i == f) { n++; next } } END { print n + 0 }' "$PLOG"
+  _pscan "$1" "$2"
+  echo ${#PSCAN[@]}
 }
-has_line() { [ "$(pcount "$1" "$2")" -gt 0 ]; }
-# fields KEY: the value of KEY= on each input line (empty if absent).
+has_line() {
+  _pscan "$1" "$2"
+  [ ${#PSCAN[@]} -gt 0 ]
+}
+# fields KEY: the value of KEY= on each input line (empty if absent), from
+# its second word on.
 fields() {
-  awk -v k="$1=" '{ v = ""; for (i = 2; i <= NF; i++) if (index($i, k) == 1) { v = substr($i, length(k) + 1); break }; print v }'
+  local -a ws
+  local i v
+  while read -ra ws || [ ${#ws[@]} -gt 0 ]; do
+    v=
+    for ((i = 1; i < ${#ws[@]}; i++)); do
+      if [[ ${ws[i]} == "$1="* ]]; then
+        v=${ws[i]#"$1="}
+        break
+      fi
+    done
+    printf '%s\n' "$v"
+    ws=()
+  done
 }
 # writes NAME [FROM_LINE]: "LINENO OFFSET END CACHE" per WRITE of NAME
 # (from log line FROM_LINE on).
@@ -188,7 +228,13 @@ log_mark() {
   LOGMARK=${#l[@]}
 }
 # since NAME OP FROM: "LINENO LINE" for each OP line of NAME after line FROM.
-since() { plinesn "$1" "$2" | awk -v from="$3" '$1 > from'; }
+since() {
+  local i
+  _pscan "$1" "$2"
+  for i in "${!PSCAN[@]}"; do
+    if [ "${PSCAN[i]}" -gt "$3" ]; then printf '%s %s\n' "${PSCAN[i]}" "${PSCAN_L[i]}"; fi
+  done
+}
 # write_cover NAME: the byte ranges the server took by WRITEs of NAME
 # (answered with error=0, by the size it answered), merged: "0-4096 8192-12288".
 write_cover() {
