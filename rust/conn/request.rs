@@ -88,8 +88,9 @@ pub(crate) type Hold = Arc<dyn Held>;
 /// What a request keeps alive until it ends (see [`Hold`]).
 pub(crate) trait Held: Send + Sync {
     /// The request ended after its caller had given up on it (killed while
-    /// the server had it: [`Outcome::Unknown`]); `ok` tells whether the
-    /// server did what was asked. Called once, before the hold is dropped.
+    /// the server had it, or while a forced request was still queued:
+    /// [`Outcome::Unknown`]); `ok` tells whether the server did what was
+    /// asked. Called once, before the hold is dropped.
     fn orphaned(&self, _ok: bool) {}
 
     /// Whether a killed caller mirrors the request's effect in the kernel
@@ -105,8 +106,9 @@ pub(crate) trait Held: Send + Sync {
 pub(crate) enum Outcome {
     /// The server answered (or the request failed before it saw it).
     Reply(Result<Payload>),
-    /// The caller was killed after the server had read the request: it may
-    /// still happen. The request keeps its hold until it ends.
+    /// The caller was killed after the server had read the request, or
+    /// before it read a forced one: it may still happen. The request keeps
+    /// its hold until it ends.
     Unknown,
 }
 

@@ -133,9 +133,10 @@ pub(crate) fn add_read(inode: &Inode, ff: &FuseFile) -> Result<u64> {
 }
 
 /// A synchronous request that uses an open file's handle (READ, a
-/// write-through or direct WRITE, FSYNC, FLUSH), registered as a readahead READ is
-/// ([`add_read`]) until the request ends. A caller killed while the
-/// server has the request gives up on it, and its close may follow at once:
+/// write-through or direct WRITE, FSYNC, FLUSH), registered as a readahead
+/// READ is ([`add_read`]) until the request ends. A caller killed while the
+/// server has the request (or while a forced FLUSH is still queued) gives
+/// up on it, and its close may follow at once:
 /// the file's RELEASE then waits for the request (mainline's caller waits
 /// for it instead), so the server never sees a RELEASE before a request
 /// that uses the handle.
