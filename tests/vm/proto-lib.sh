@@ -176,11 +176,7 @@ plnums() {
   [ ${#PSCAN[@]} = 0 ] || printf '%s\n' "${PSCAN[@]}"
 }
 # plinesn NAME OP: "LINENO LINE" for each.
-plinesn() {
-  local i
-  _pscan "$1" "$2"
-  for i in "${!PSCAN[@]}"; do printf '%s %s\n' "${PSCAN[i]}" "${PSCAN_L[i]}"; done
-}
+plinesn() { since "$1" "$2" 0; }
 pcount() {
   _pscan "$1" "$2"
   echo ${#PSCAN[@]}
